@@ -1,0 +1,81 @@
+# tcptrail build. `make` builds ./tcptrail; intermediates live in .output/.
+OUTPUT      := .output
+CLANG       ?= clang
+CC          ?= gcc
+BPFTOOL     ?= bpftool
+PKG_CONFIG  ?= pkg-config
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+VERSION     := 0.1.0
+
+ARCH_UNAME  := $(shell uname -m)
+BPF_ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
+VMLINUX_H   := vmlinux/$(ARCH_UNAME)/vmlinux.h
+
+LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
+LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+
+CFLAGS      ?= -O2 -g
+WARNINGS    := -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
+ALL_CFLAGS  := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -DTCPTRAIL_VERSION='"$(VERSION)"' \
+	       -Iinclude -I$(OUTPUT) $(LIBBPF_CFLAGS)
+BPF_CFLAGS  := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall \
+	       -Iinclude -Ivmlinux/$(ARCH_UNAME)
+
+BPF_OBJS    := tcptrail snapshot
+SKELS       := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS))
+
+# Pure code: no libbpf, unit-testable and fuzzable without root.
+CORE_SRCS   := src/cli.c src/format.c src/services.c src/filter.c src/states.c src/jsonl.c src/logread.c \
+	       src/summary.c src/outbuf.c src/stuck.c
+APP_SRCS    := src/main.c src/trace.c src/snapshot.c src/logwrite.c src/replay.c \
+	       src/bpfcommon.c
+CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
+APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
+
+.SECONDARY:
+.PHONY: all clean test unit e2e asan fuzz deps install uninstall vmlinux bench format check-format
+all: tcptrail
+
+$(OUTPUT):
+	@mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c include/tcptrail.h $(VMLINUX_H) | $(OUTPUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(BPFTOOL) gen object $@ $@.tmp
+	@rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/%.o: src/%.c $(wildcard src/*.h) include/tcptrail.h $(SKELS) | $(OUTPUT)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+tcptrail: $(APP_OBJS) $(CORE_OBJS)
+	$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) -o $@
+
+# Regenerate the vendored vmlinux.h from the running kernel's BTF.
+vmlinux:
+	mkdir -p vmlinux/$(ARCH_UNAME)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)
+
+deps:
+	@sh tests/deps.sh
+
+-include tests/tests.mk
+
+install: tcptrail
+	install -D -m 0755 tcptrail $(DESTDIR)$(PREFIX)/sbin/tcptrail
+	install -D -m 0644 src/tcptrail.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcptrail.8
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/tcptrail $(DESTDIR)$(PREFIX)/share/man/man8/tcptrail.8
+
+format:
+	clang-format -i bpf/*.c src/*.c src/*.h include/*.h tests/unit/*.c tests/fuzz/*.c tests/bench/*.c tests/e2e/*.c
+
+check-format:
+	clang-format --dry-run -Werror bpf/*.c src/*.c src/*.h include/*.h tests/unit/*.c tests/fuzz/*.c tests/bench/*.c tests/e2e/*.c
+
+clean:
+	rm -rf $(OUTPUT) tcptrail

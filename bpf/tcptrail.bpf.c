@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * tcptrail: TCP state transitions from sock:inet_sock_set_state, attributed to the process that
+ * owns the socket, streamed through a ring buffer.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "tcptrail.h"
+
+#define AF_INET	    2
+#define AF_INET6    10
+#define IPPROTO_TCP 6
+
+/* Filters, set by the loader before load; zero counts mean "no filter". */
+const volatile __u8 filter_family; /* 4 or 6 */
+const volatile __u32 filter_state_mask;
+const volatile __u32 filter_npids;
+const volatile __u32 filter_pids[TT_MAX_FILTER];
+const volatile __u32 filter_ncomms;
+const volatile char filter_comms[TT_MAX_FILTER][TT_COMM_LEN];
+const volatile __u32 filter_nports;
+const volatile __u16 filter_ports[TT_MAX_FILTER];
+const volatile __u32 filter_nlports;
+const volatile __u16 filter_lports[TT_MAX_FILTER];
+const volatile __u32 filter_nrports;
+const volatile __u16 filter_rports[TT_MAX_FILTER];
+const volatile __u32 filter_nnetns;
+const volatile __u32 filter_netns[TT_MAX_FILTER];
+
+/*
+ * Wakeup policy: a wakeup costs the producer far more than the record itself, so the consumer
+ * is woken when it has been idle for wakeup_interval_ns or when the ring holds wakeup_fill_bytes
+ * of unread data; the loader's short poll timeout collects anything left in between.
+ */
+const volatile __u64 wakeup_interval_ns = 1000000;
+const volatile __u64 wakeup_fill_bytes = 1 << 20;
+__u64 last_wakeup_ns;
+
+/* Per-socket memory: when the current state began and who owns the socket. */
+struct sk_info {
+	__u64 state_ts;
+	__u32 pid;
+	__u8 owner_known;
+	__u8 reset_seen;
+	__u8 delta_min; /* state_ts is the tracer's start, not the state's */
+	__u8 pad;
+	char comm[TT_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sk_info);
+} sk_infos SEC(".maps");
+
+struct listen_key {
+	__u32 netns;
+	__u16 port;
+	__u16 pad;
+};
+
+struct owner {
+	__u32 pid;
+	__u32 pad;
+	char comm[TT_COMM_LEN];
+};
+
+/* Listening sockets' owners, so a child that is not yet accepted gets its listener's owner. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct listen_key);
+	__type(value, struct owner);
+} listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+/* Events that found the ring buffer full, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+static __always_inline __u32 sk_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline bool is_v4_mapped(const __u8 *a)
+{
+	__u64 lo;
+	__u32 mid;
+
+	__builtin_memcpy(&lo, a, 8);
+	__builtin_memcpy(&mid, a + 8, 4);
+	return lo == 0 && mid == bpf_htonl(0x0000ffff);
+}
+
+static __always_inline bool port_in(__u16 port, const volatile __u16 *list, __u32 n)
+{
+	for (__u32 i = 0; i < TT_MAX_FILTER; i++) {
+		if (i >= n)
+			break;
+		if (list[i] == port)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool u32_in(__u32 v, const volatile __u32 *list, __u32 n)
+{
+	for (__u32 i = 0; i < TT_MAX_FILTER; i++) {
+		if (i >= n)
+			break;
+		if (list[i] == v)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool comm_in(const char *comm)
+{
+	for (__u32 i = 0; i < TT_MAX_FILTER; i++) {
+		if (i >= filter_ncomms)
+			break;
+		bool same = true;
+		for (int j = 0; j < TT_COMM_LEN; j++) {
+			if (filter_comms[i][j] != comm[j]) {
+				same = false;
+				break;
+			}
+			if (!comm[j])
+				break;
+		}
+		if (same)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool state_wanted(int oldstate, int newstate)
+{
+	if (!filter_state_mask)
+		return true;
+	return (filter_state_mask & (1u << oldstate)) || (filter_state_mask & (1u << newstate));
+}
+
+/* Transitions made by a system call of the socket's user, where current is the owner. */
+static __always_inline bool in_owner_context(int oldstate, int newstate)
+{
+	switch (newstate) {
+	case TCP_SYN_SENT:
+	case TCP_LISTEN:
+		return oldstate == TCP_CLOSE;
+	case TCP_FIN_WAIT1:
+		return oldstate == TCP_ESTABLISHED || oldstate == TCP_SYN_RECV;
+	case TCP_LAST_ACK:
+		return oldstate == TCP_CLOSE_WAIT;
+	}
+	return false;
+}
+
+static __always_inline void wakeup_or_not(__u64 now, __u64 *flags)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_fill_bytes) {
+		*flags = BPF_RB_FORCE_WAKEUP;
+		last_wakeup_ns = now;
+	} else if (now - last_wakeup_ns >= wakeup_interval_ns) {
+		/* Adaptive: the kernel wakes only a consumer that has caught up. */
+		*flags = 0;
+		last_wakeup_ns = now;
+	} else {
+		*flags = BPF_RB_NO_WAKEUP;
+	}
+}
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct sk_info *info;
+	struct owner *lowner = NULL;
+	struct listen_key lkey = {};
+	__u16 family, sport, dport, flags = 0;
+	__u32 netns, pid = 0;
+	char comm[TT_COMM_LEN] = {};
+	__u64 delta = 0;
+	int shown_state = newstate;
+	bool owner_ctx;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	family = sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+
+	netns = sk_netns(sk);
+	sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	owner_ctx = in_owner_context(oldstate, newstate);
+
+	if (newstate == TCP_CLOSE)
+		info = bpf_sk_storage_get(&sk_infos, sk, 0, 0);
+	else
+		info = bpf_sk_storage_get(&sk_infos, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+
+	if (owner_ctx) {
+		pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(comm, sizeof(comm));
+		flags |= TT_F_OWNER_KNOWN;
+		if (info) {
+			info->pid = pid;
+			__builtin_memcpy(info->comm, comm, TT_COMM_LEN);
+			info->owner_known = 1;
+		}
+	} else if (info && info->owner_known) {
+		pid = info->pid;
+		__builtin_memcpy(comm, info->comm, TT_COMM_LEN);
+		flags |= TT_F_OWNER_KNOWN;
+	} else if (newstate == TCP_SYN_RECV || oldstate == TCP_SYN_RECV) {
+		/* A child not yet accepted belongs to its listener's owner. */
+		lkey.netns = netns;
+		lkey.port = sport;
+		lowner = bpf_map_lookup_elem(&listeners, &lkey);
+		if (lowner) {
+			pid = lowner->pid;
+			__builtin_memcpy(comm, lowner->comm, TT_COMM_LEN);
+			flags |= TT_F_OWNER_KNOWN;
+			if (info) {
+				info->pid = pid;
+				__builtin_memcpy(info->comm, comm, TT_COMM_LEN);
+				info->owner_known = 1;
+			}
+		}
+	}
+
+	if (newstate == TCP_LISTEN && (flags & TT_F_OWNER_KNOWN)) {
+		struct owner o = {.pid = pid};
+
+		lkey.netns = netns;
+		lkey.port = sport;
+		__builtin_memcpy(o.comm, comm, TT_COMM_LEN);
+		bpf_map_update_elem(&listeners, &lkey, &o, BPF_ANY);
+	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
+		lkey.netns = netns;
+		lkey.port = sport;
+		bpf_map_delete_elem(&listeners, &lkey);
+	}
+
+	if (info) {
+		if (info->state_ts) {
+			delta = now - info->state_ts;
+			flags |= TT_F_DELTA_KNOWN;
+			if (info->delta_min)
+				flags |= TT_F_DELTA_MIN;
+		}
+		info->state_ts = now;
+		info->delta_min = 0;
+		if (info->reset_seen)
+			flags |= TT_F_RESET;
+	}
+	if (sk->sk_err)
+		flags |= TT_F_RESET;
+	if (sk->__sk_common.skc_flags & (1UL << SOCK_DONE))
+		flags |= TT_F_FIN_SEEN;
+
+	/*
+	 * tcp_time_wait() hands a connection in FIN_WAIT2 or CLOSING over to a timewait socket
+	 * and then closes the full socket without an error; a reset or timeout close sets sk_err
+	 * or passes through tcp_send_reset/tcp_receive_reset first.
+	 */
+	if (newstate == TCP_CLOSE && (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) &&
+	    !(flags & TT_F_RESET)) {
+		flags |= TT_F_TW_HANDOFF;
+		shown_state = (flags & TT_F_FIN_SEEN) ? TT_TIME_WAIT : TT_FIN_WAIT2_TW;
+	}
+
+	if (newstate == TCP_CLOSE && info)
+		bpf_sk_storage_delete(&sk_infos, sk);
+
+	/* Filters: state is already kept above, so a filtered event still updates it. */
+	if (!state_wanted(oldstate, shown_state))
+		return 0;
+	if (filter_nnetns && !u32_in(netns, filter_netns, filter_nnetns))
+		return 0;
+	if (filter_nports && !port_in(sport, filter_ports, filter_nports) &&
+	    !port_in(dport, filter_ports, filter_nports))
+		return 0;
+	if (filter_nlports && !port_in(sport, filter_lports, filter_nlports))
+		return 0;
+	if (filter_nrports && !port_in(dport, filter_rports, filter_nrports))
+		return 0;
+	if (filter_npids &&
+	    (!(flags & TT_F_OWNER_KNOWN) || !u32_in(pid, filter_pids, filter_npids)))
+		return 0;
+	if (filter_ncomms && (!(flags & TT_F_OWNER_KNOWN) || !comm_in(comm)))
+		return 0;
+
+	struct tt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	if (family == AF_INET) {
+		__builtin_memset(e->saddr, 0, 16);
+		__builtin_memset(e->daddr, 0, 16);
+		__builtin_memcpy(e->saddr, &sk->__sk_common.skc_rcv_saddr, 4);
+		__builtin_memcpy(e->daddr, &sk->__sk_common.skc_daddr, 4);
+	} else {
+		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+	if (filter_family) {
+		bool v4 = family == AF_INET || (is_v4_mapped(e->saddr) && is_v4_mapped(e->daddr));
+
+		if ((filter_family == 4) != v4) {
+			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+			return 0;
+		}
+	}
+	e->ts_ns = now;
+	e->sock_cookie = bpf_get_socket_cookie(sk);
+	e->delta_ns = delta;
+	e->pid = pid;
+	e->netns = netns;
+	e->sport = sport;
+	e->dport = dport;
+	e->family = family;
+	e->oldstate = oldstate;
+	e->newstate = shown_state;
+	e->type = TT_EV_STATE;
+	e->flags = flags;
+	e->sk_err = sk->sk_err;
+	__builtin_memcpy(e->comm, comm, TT_COMM_LEN);
+
+	__u64 wflags;
+
+	wakeup_or_not(now, &wflags);
+	bpf_ringbuf_submit(e, wflags);
+	return 0;
+}
+
+static __always_inline void mark_reset(struct sock *sk)
+{
+	struct sk_info *info;
+
+	if (!sk)
+		return;
+	info = bpf_sk_storage_get(&sk_infos, sk, 0, 0);
+	if (info)
+		info->reset_seen = 1;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(handle_receive_reset, struct sock *sk)
+{
+	mark_reset(sk);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(handle_send_reset, const struct sock *sk)
+{
+	/* sk is NULL for resets answering packets that match no socket. */
+	mark_reset((struct sock *)sk);
+	return 0;
+}
+
+/*
+ * Seeds owners of sockets that existed before the tracer: each socket file names its process.
+ * Sockets already known from an event keep the owner they have.
+ */
+SEC("iter/task_file")
+int seed_owners(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct socket *sock;
+	struct sk_info *info;
+	struct sock *sk;
+
+	if (!task || !file)
+		return 0;
+	sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	sk = sock->sk;
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	if (sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
+		return 0;
+	info = bpf_sk_storage_get(&sk_infos, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (info && !info->owner_known) {
+		info->pid = task->tgid;
+		bpf_probe_read_kernel_str(info->comm, sizeof(info->comm), task->comm);
+		info->owner_known = 1;
+	}
+	if (sk->__sk_common.skc_state == TCP_LISTEN) {
+		struct listen_key lkey = {
+			.netns = sk_netns(sk),
+			.port = sk->__sk_common.skc_num,
+		};
+		struct owner o = {.pid = task->tgid};
+
+		bpf_probe_read_kernel_str(o.comm, sizeof(o.comm), task->comm);
+		bpf_map_update_elem(&listeners, &lkey, &o, BPF_NOEXIST);
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

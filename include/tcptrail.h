@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Records shared by the BPF programs and the userspace loader.
+ * Everything here is fixed-size and little-endian host order, because it crosses the ring buffer
+ * and the iterator seq_file as raw bytes.
+ */
+#ifndef TCPTRAIL_H
+#define TCPTRAIL_H
+
+#define TT_COMM_LEN   16
+#define TT_MAX_FILTER 16
+
+/* Kernel TCP states (include/net/tcp_states.h), plus tcptrail's own markers. */
+enum tt_state {
+	TT_ESTABLISHED = 1,
+	TT_SYN_SENT = 2,
+	TT_SYN_RECV = 3,
+	TT_FIN_WAIT1 = 4,
+	TT_FIN_WAIT2 = 5,
+	TT_TIME_WAIT = 6,
+	TT_CLOSE = 7,
+	TT_CLOSE_WAIT = 8,
+	TT_LAST_ACK = 9,
+	TT_LISTEN = 10,
+	TT_CLOSING = 11,
+	TT_NEW_SYN_RECV = 12,
+	/*
+	 * Handed to a timewait mini-socket before the peer's FIN arrived: the kernel keeps it in
+	 * the FIN_WAIT2 substate (ss prints FIN-WAIT-2) until that FIN comes, unseen by any
+	 * tracepoint.
+	 */
+	TT_FIN_WAIT2_TW = 13,
+	TT_STATE_MAX = 14,
+};
+
+enum tt_event_type {
+	TT_EV_STATE = 1, /* a state transition */
+	TT_EV_STUCK = 2, /* userspace: a socket stayed in a state too long */
+};
+
+enum tt_event_flags {
+	TT_F_OWNER_KNOWN = 1 << 0, /* pid/comm name the socket's owner */
+	TT_F_DELTA_KNOWN = 1 << 1, /* delta_ns is the time spent in oldstate */
+	TT_F_FIN_SEEN = 1 << 2,	   /* SOCK_DONE: the peer's FIN has arrived */
+	TT_F_RESET = 1 << 3,	   /* a reset was sent or received, or sk_err was set */
+	TT_F_TW_HANDOFF = 1 << 4,  /* the kernel's -> CLOSE was a handoff to a timewait socket */
+	TT_F_DELTA_MIN = 1 << 5,   /* delta_ns is a lower bound (socket predates the tracer) */
+};
+
+/* One state transition; 96 bytes. */
+struct tt_event {
+	__u64 ts_ns;	   /* CLOCK_BOOTTIME */
+	__u64 sock_cookie; /* bpf_get_socket_cookie(), the "sk:" id of ss -e */
+	__u64 delta_ns;	   /* time in oldstate, valid with TT_F_DELTA_KNOWN */
+	__u32 pid;	   /* owner tgid, valid with TT_F_OWNER_KNOWN */
+	__u32 netns;	   /* network namespace inode */
+	__u8 saddr[16];	   /* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u8 family; /* socket family: AF_INET or AF_INET6 */
+	__u8 oldstate;
+	__u8 newstate; /* TT_TIME_WAIT / TT_FIN_WAIT2_TW for a timewait handoff */
+	__u8 type;
+	__u16 flags;
+	__u16 sk_err;
+	char comm[TT_COMM_LEN];
+};
+
+/* Owner record from the iter/task_file pass: one per (process, socket file). */
+struct tt_owner_rec {
+	__u64 ino; /* socket inode */
+	__u32 pid;
+	__u32 pad;
+	char comm[TT_COMM_LEN];
+};
+
+/* One socket from the iter/tcp pass. */
+struct tt_sock_rec {
+	__u64 sock_cookie;
+	__u64 ino;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 family;
+	__u8 state;
+	__u8 timer;   /* 0 off, 1 on, 2 keepalive, 3 timewait, 4 probe: netstat -o's codes */
+	__u8 retrans; /* icsk_retransmits */
+	__u32 uid;
+	__u32 netns;
+	__u32 recvq;
+	__u32 sendq;
+	__u32 rtt_us; /* srtt_us >> 3 */
+	__u32 rttvar_us;
+	__s64 timer_ns;	  /* time left on the pending timer */
+	__s64 lastrcv_ns; /* since the last packet was received, -1 unknown */
+	__s64 lastsnd_ns; /* since the last packet was sent, -1 unknown */
+	__u32 probes;
+	__u32 pad;
+};
+
+#endif /* TCPTRAIL_H */

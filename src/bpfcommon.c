@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "bpfcommon.h"
+
+static int print_verbose(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int print_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
+void tt_libbpf_logging(int verbose)
+{
+	libbpf_set_print(verbose ? print_verbose : print_quiet);
+}
+
+int tt_preflight(void)
+{
+	struct stat st;
+
+	if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
+		fprintf(stderr, "tcptrail: this kernel has no BTF (/sys/kernel/btf/vmlinux): "
+				"it needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
+		return -1;
+	}
+	if (geteuid() != 0) {
+		/* Capabilities may still allow it; the load will tell, but say why up front. */
+		fprintf(stderr, "tcptrail: warning: not running as root; loading BPF needs "
+				"CAP_BPF and CAP_PERFMON (run with sudo)\n");
+	}
+	return 0;
+}
+
+void tt_report_bpf_error(const char *what, int err)
+{
+	if (err < 0)
+		err = -err;
+	if (err == EPERM || err == EACCES)
+		fprintf(stderr,
+			"tcptrail: %s: permission denied: run as root (or with CAP_BPF and "
+			"CAP_PERFMON)\n",
+			what);
+	else if (err == ENOENT || err == ESRCH)
+		fprintf(stderr,
+			"tcptrail: %s: the kernel lacks a needed tracepoint or type "
+			"(sock:inet_sock_set_state needs Linux 4.16+, tp_btf 5.5+)\n",
+			what);
+	else if (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP)
+		fprintf(stderr,
+			"tcptrail: %s: the kernel rejected the BPF program (%s); the kernel "
+			"or libbpf may be too old (needs Linux 5.8+, libbpf 1.0+); run with -v "
+			"for details\n",
+			what, strerror(err));
+	else
+		fprintf(stderr, "tcptrail: %s: %s (run with -v for libbpf's messages)\n", what,
+			strerror(err));
+}
+
+int tt_iter_read(int link_fd, int (*fn)(void *ctx, const void *buf, size_t len), void *ctx)
+{
+	char buf[65536];
+	int fd = bpf_iter_create(link_fd);
+	ssize_t n;
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* EAGAIN: the kernel restarts a walk that raced with changes; keep going. */
+			if (errno == EAGAIN)
+				continue;
+			ret = -errno;
+			break;
+		}
+		ret = fn(ctx, buf, (size_t)n);
+		if (ret)
+			break;
+	}
+	close(fd);
+	return ret;
+}
+
+uint64_t tt_now_ns(int clock_id)
+{
+	struct timespec ts;
+
+	clock_gettime(clock_id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t tt_realtime_offset_ns(void)
+{
+	/* Bracket the realtime read between two boottime reads to halve the skew. */
+	uint64_t b1 = tt_now_ns(CLOCK_BOOTTIME);
+	uint64_t r = tt_now_ns(CLOCK_REALTIME);
+	uint64_t b2 = tt_now_ns(CLOCK_BOOTTIME);
+
+	return r - (b1 + (b2 - b1) / 2);
+}

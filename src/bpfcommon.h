@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_BPFCOMMON_H
+#define TT_BPFCOMMON_H
+
+#include <stdint.h>
+
+/* libbpf's messages on stderr with -v, silence otherwise. */
+void tt_libbpf_logging(int verbose);
+
+/* Checks what every BPF command needs (BTF, privileges); prints one line and returns -1 if not. */
+int tt_preflight(void);
+
+/* One line for a failed load/attach of `what`, naming the likely fix. */
+void tt_report_bpf_error(const char *what, int err);
+
+/* Runs an iterator link to completion, handing its output to fn in chunks. 0 or -errno. */
+int tt_iter_read(int link_fd, int (*fn)(void *ctx, const void *buf, size_t len), void *ctx);
+
+/* CLOCK_REALTIME - CLOCK_BOOTTIME in ns, to put wall time on BPF timestamps. */
+uint64_t tt_realtime_offset_ns(void);
+uint64_t tt_now_ns(int clock_id);
+
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_CLI_H
+#define TT_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include "filter.h"
+#include "services.h"
+
+#define TT_MAX_STUCK 16
+#define TT_MAX_FILES 256
+
+enum tt_cmd {
+	CMD_TRACE,
+	CMD_SNAPSHOT,
+	CMD_REPLAY,
+};
+
+struct stuck_rule {
+	int state;
+	uint64_t ns;
+};
+
+/* Everything the command line said. */
+struct config {
+	enum tt_cmd cmd;
+	int json;     /* -o json */
+	int numeric;  /* -n */
+	int extended; /* -e */
+	int quiet;    /* -q */
+	int verbose;  /* -v */
+	uint64_t duration_ns;
+	uint32_t ringbuf_mb;
+	struct tt_filter filter;
+	int nstuck;
+	struct stuck_rule stuck[TT_MAX_STUCK];
+
+	/* recording */
+	const char *write_path;
+	uint64_t rotate_bytes;
+	uint32_t keep;
+
+	/* snapshot */
+	int all;       /* -a */
+	int listening; /* -l */
+	int programs;  /* -p */
+	int all_netns;
+	int resolve;
+	uint64_t continuous_ns;
+
+	/* replay */
+	int summary;
+	uint64_t since_ns; /* CLOCK_REALTIME; 0 = open */
+	uint64_t until_ns;
+	int nfiles;
+	const char *files[TT_MAX_FILES];
+};
+
+enum cli_result {
+	CLI_OK = 0,
+	CLI_HELP = 1,	/* help or version printed: exit 0 */
+	CLI_USAGE = -1, /* bad usage: err says why, exit 2 */
+};
+
+/*
+ * Parses argv into cfg (zeroed first). svc resolves service names in port lists (may be NULL).
+ * Help and version text go to out.
+ */
+enum cli_result cli_parse(int argc, char **argv, struct config *cfg, const struct services *svc,
+			  FILE *out, char *err, size_t errlen);
+
+void cli_usage(FILE *out);
+
+/* RFC 3339 time ("2026-11-26T13:07:01Z", fractions and +hh:mm offsets allowed) or epoch seconds. */
+int parse_time_ns(const char *s, uint64_t *ns);
+
+#endif

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "filter.h"
+#include "format.h"
+#include "states.h"
+
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!s || !*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Calls fn on every comma-separated item of arg; empty items are an error. */
+static int for_each_item(const char *arg, int (*fn)(void *ctx, const char *item, size_t len),
+			 void *ctx, char *err, size_t errlen)
+{
+	const char *p = arg;
+
+	if (!arg || !*arg) {
+		snprintf(err, errlen, "empty list");
+		return -1;
+	}
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (len == 0) {
+			snprintf(err, errlen, "empty item in list '%s'", arg);
+			return -1;
+		}
+		if (fn(ctx, p, len)) {
+			snprintf(err, errlen, "'%.*s' is not valid here", (int)len, p);
+			return -1;
+		}
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+struct port_ctx {
+	uint16_t *ports;
+	uint32_t *n;
+	const struct services *svc;
+	int full;
+};
+
+static int add_port(void *vctx, const char *item, size_t len)
+{
+	struct port_ctx *c = vctx;
+	char buf[64];
+	uint64_t v;
+
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, item, len);
+	buf[len] = '\0';
+	if (parse_u64(buf, 1, 65535, &v)) {
+		int found = 0;
+
+		if (!c->svc)
+			return -1;
+		for (uint32_t port = 1; port < 65536; port++) {
+			const char *name = services_name(c->svc, (uint16_t)port);
+
+			if (name && !strcmp(name, buf)) {
+				v = port;
+				found = 1;
+				break;
+			}
+		}
+		if (!found)
+			return -1;
+	}
+	if (*c->n >= TT_MAX_FILTER) {
+		c->full = 1;
+		return -1;
+	}
+	c->ports[(*c->n)++] = (uint16_t)v;
+	return 0;
+}
+
+static int list_full(int full, char *err, size_t errlen)
+{
+	if (full)
+		snprintf(err, errlen, "too many items: at most %d", TT_MAX_FILTER);
+	return -1;
+}
+
+int filter_add_ports(uint16_t *ports, uint32_t *n, const char *arg, const struct services *svc,
+		     char *err, size_t errlen)
+{
+	struct port_ctx c = {ports, n, svc, 0};
+
+	if (for_each_item(arg, add_port, &c, err, errlen))
+		return list_full(c.full, err, errlen);
+	return 0;
+}
+
+struct u32_ctx {
+	uint32_t *vals;
+	uint32_t *n;
+	uint64_t min, max;
+	int full;
+};
+
+static int add_u32(void *vctx, const char *item, size_t len)
+{
+	struct u32_ctx *c = vctx;
+	char buf[24];
+	uint64_t v;
+
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, item, len);
+	buf[len] = '\0';
+	if (parse_u64(buf, c->min, c->max, &v))
+		return -1;
+	if (*c->n >= TT_MAX_FILTER) {
+		c->full = 1;
+		return -1;
+	}
+	c->vals[(*c->n)++] = (uint32_t)v;
+	return 0;
+}
+
+int filter_add_pids(struct tt_filter *f, const char *arg, char *err, size_t errlen)
+{
+	struct u32_ctx c = {f->pids, &f->npids, 1, 0x7fffffff, 0};
+
+	if (for_each_item(arg, add_u32, &c, err, errlen))
+		return list_full(c.full, err, errlen);
+	return 0;
+}
+
+int filter_add_netns(struct tt_filter *f, const char *arg, char *err, size_t errlen)
+{
+	struct u32_ctx c = {f->netns, &f->nnetns, 1, UINT32_MAX, 0};
+
+	if (for_each_item(arg, add_u32, &c, err, errlen))
+		return list_full(c.full, err, errlen);
+	return 0;
+}
+
+static int add_comm(void *vctx, const char *item, size_t len)
+{
+	struct tt_filter *f = vctx;
+
+	/* The kernel keeps 15 bytes of a command name. */
+	if (len >= TT_COMM_LEN || f->ncomms >= TT_MAX_FILTER)
+		return -1;
+	memset(f->comms[f->ncomms], 0, TT_COMM_LEN);
+	memcpy(f->comms[f->ncomms], item, len);
+	f->ncomms++;
+	return 0;
+}
+
+int filter_add_comms(struct tt_filter *f, const char *arg, char *err, size_t errlen)
+{
+	int full = f->ncomms >= TT_MAX_FILTER;
+
+	if (for_each_item(arg, add_comm, f, err, errlen)) {
+		if (full || f->ncomms >= TT_MAX_FILTER)
+			snprintf(err, errlen, "too many command names: at most %d", TT_MAX_FILTER);
+		else
+			snprintf(err, errlen, "command names are 1-15 bytes: '%s'", arg);
+		return -1;
+	}
+	return 0;
+}
+
+static int add_state(void *vctx, const char *item, size_t len)
+{
+	uint32_t *mask = vctx;
+	int s = tt_state_parse(item, len);
+
+	if (s < 0)
+		return -1;
+	*mask |= 1u << s;
+	/* netstat and ss show a FIN_WAIT2-substate timewait socket as FIN_WAIT2. */
+	if (s == TT_FIN_WAIT2)
+		*mask |= 1u << TT_FIN_WAIT2_TW;
+	return 0;
+}
+
+int filter_add_states(uint32_t *mask, const char *arg, char *err, size_t errlen)
+{
+	if (for_each_item(arg, add_state, mask, err, errlen)) {
+		size_t n = strlen(err);
+
+		snprintf(err + n, errlen - n,
+			 " (states: LISTEN SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT1 FIN_WAIT2 "
+			 "TIME_WAIT CLOSE CLOSE_WAIT LAST_ACK CLOSING)");
+		return -1;
+	}
+	return 0;
+}
+
+static int has_u16(const uint16_t *list, uint32_t n, uint16_t v)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (list[i] == v)
+			return 1;
+	}
+	return 0;
+}
+
+static int has_u32(const uint32_t *list, uint32_t n, uint32_t v)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (list[i] == v)
+			return 1;
+	}
+	return 0;
+}
+
+int filter_match_endpoints(const struct tt_filter *f, int family, const uint8_t saddr[16],
+			   const uint8_t daddr[16], uint16_t sport, uint16_t dport, uint32_t netns)
+{
+	if (f->family) {
+		int v4 =
+			family == AF_INET || (addr_is_v4_mapped(saddr) && addr_is_v4_mapped(daddr));
+
+		if ((f->family == 4) != v4)
+			return 0;
+	}
+	if (f->nnetns && !has_u32(f->netns, f->nnetns, netns))
+		return 0;
+	if (f->nports && !has_u16(f->ports, f->nports, sport) &&
+	    !has_u16(f->ports, f->nports, dport))
+		return 0;
+	if (f->nlports && !has_u16(f->lports, f->nlports, sport))
+		return 0;
+	if (f->nrports && !has_u16(f->rports, f->nrports, dport))
+		return 0;
+	return 1;
+}
+
+int filter_match(const struct tt_filter *f, const struct tt_event *e)
+{
+	int owner = e->flags & TT_F_OWNER_KNOWN;
+
+	if (f->state_mask && !(f->state_mask & (1u << e->oldstate)) &&
+	    !(f->state_mask & (1u << e->newstate)))
+		return 0;
+	if (!filter_match_endpoints(f, e->family, e->saddr, e->daddr, e->sport, e->dport, e->netns))
+		return 0;
+	if (f->npids && (!owner || !has_u32(f->pids, f->npids, e->pid)))
+		return 0;
+	if (f->ncomms) {
+		int found = 0;
+
+		for (uint32_t i = 0; owner && i < f->ncomms && !found; i++)
+			found = !strncmp(f->comms[i], e->comm, TT_COMM_LEN);
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+int parse_duration_ns(const char *s, uint64_t *ns)
+{
+	uint64_t whole = 0, frac = 0, frac_scale = 1, unit;
+	const char *p = s;
+	int digits = 0;
+
+	if (!s)
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		if (whole > 1000000000ULL)
+			return -1;
+		whole = whole * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+			if (frac_scale < 1000000000ULL) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				frac_scale *= 10;
+			}
+		}
+	}
+	if (!digits)
+		return -1;
+	if (!strcmp(p, "ms"))
+		unit = 1000000ULL;
+	else if (!strcmp(p, "s") || !*p)
+		unit = 1000000000ULL;
+	else if (!strcmp(p, "m"))
+		unit = 60000000000ULL;
+	else if (!strcmp(p, "h"))
+		unit = 3600000000000ULL;
+	else
+		return -1;
+	/* Up to about 5 years in any unit keeps the product inside 64 bits. */
+	if (whole > (1ULL << 63) / unit)
+		return -1;
+	*ns = whole * unit + frac * unit / frac_scale;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *bytes)
+{
+	char num[24];
+	size_t len;
+	uint64_t v, mult = 1;
+
+	if (!s || !*s)
+		return -1;
+	len = strlen(s);
+	switch (s[len - 1]) {
+	case 'k':
+	case 'K':
+		mult = 1ULL << 10;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1ULL << 20;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1ULL << 30;
+		break;
+	}
+	if (mult != 1)
+		len--;
+	if (len == 0 || len >= sizeof(num))
+		return -1;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	if (parse_u64(num, 1, UINT64_MAX / mult, &v))
+		return -1;
+	*bytes = v * mult;
+	return 0;
+}

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "format.h"
+#include "states.h"
+
+#define COL_TIME  14
+#define COL_PID	  8
+#define COL_COMM  16
+#define COL_PROTO 6
+#define COL_ADDR  22
+#define COL_OLD	  12
+#define COL_NEW	  13
+#define COL_MS	  10
+
+void fmt_ctx_init(struct fmt_ctx *c, int extended)
+{
+	memset(c, 0, sizeof(*c));
+	c->extended = extended;
+	c->local_sec = -1;
+	c->utc_sec = -1;
+}
+
+int addr_is_v4_mapped(const uint8_t addr[16])
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	return memcmp(addr, prefix, sizeof(prefix)) == 0;
+}
+
+static size_t fmt_ipv4(char *buf, const uint8_t a[4])
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		n += u64_to_dec(buf + n, a[i]);
+		if (i < 3)
+			buf[n++] = '.';
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+size_t fmt_addr(char *buf, int family, const uint8_t addr[16])
+{
+	if (family == AF_INET)
+		return fmt_ipv4(buf, addr);
+	if (addr_is_v4_mapped(addr))
+		return fmt_ipv4(buf, addr + 12);
+	if (!inet_ntop(AF_INET6, addr, buf, TT_ADDRSTRLEN)) {
+		strcpy(buf, "?");
+		return 1;
+	}
+	return strlen(buf);
+}
+
+const char *fmt_proto(int family)
+{
+	return family == AF_INET6 ? "tcp6" : "tcp";
+}
+
+static void two_digits(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+void fmt_time_local(struct fmt_ctx *c, uint64_t wall_ns, char out[12])
+{
+	int64_t sec = (int64_t)(wall_ns / 1000000000ULL);
+	unsigned ms = (unsigned)(wall_ns % 1000000000ULL / 1000000);
+
+	if (sec != c->local_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+
+		localtime_r(&t, &tm);
+		two_digits(c->local_hms, tm.tm_hour);
+		c->local_hms[2] = ':';
+		two_digits(c->local_hms + 3, tm.tm_min);
+		c->local_hms[5] = ':';
+		two_digits(c->local_hms + 6, tm.tm_sec);
+		c->local_sec = sec;
+	}
+	memcpy(out, c->local_hms, 8);
+	out[8] = '.';
+	out[9] = (char)('0' + ms / 100);
+	out[10] = (char)('0' + ms / 10 % 10);
+	out[11] = (char)('0' + ms % 10);
+}
+
+void fmt_time_rfc3339(struct fmt_ctx *c, uint64_t wall_ns, char out[27])
+{
+	int64_t sec = (int64_t)(wall_ns / 1000000000ULL);
+	unsigned us = (unsigned)(wall_ns % 1000000000ULL / 1000);
+
+	if (sec != c->utc_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+		char tmp[32];
+
+		gmtime_r(&t, &tm);
+		snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d",
+			 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			 tm.tm_min, tm.tm_sec);
+		memcpy(c->utc_stamp, tmp, 19);
+		c->utc_sec = sec;
+	}
+	memcpy(out, c->utc_stamp, 19);
+	out[19] = '.';
+	for (int i = 25; i >= 20; i--) {
+		out[i] = (char)('0' + us % 10);
+		us /= 10;
+	}
+	out[26] = 'Z';
+}
+
+void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c)
+{
+	ob_col(ob, "TIME", 4, COL_TIME);
+	ob_col(ob, "PID", 3, COL_PID);
+	ob_col(ob, "COMM", 4, COL_COMM);
+	ob_col(ob, "PROTO", 5, COL_PROTO);
+	ob_col(ob, "LOCAL ADDRESS", 13, COL_ADDR);
+	ob_col(ob, "FOREIGN ADDRESS", 15, COL_ADDR);
+	ob_col(ob, "OLD", 3, COL_OLD + 3);
+	ob_col(ob, "NEW", 3, COL_NEW);
+	if (c->extended) {
+		ob_col(ob, "MS", 2, COL_MS);
+		ob_col(ob, "SOCK", 4, 12);
+		ob_puts(ob, "NETNS");
+	} else {
+		ob_puts(ob, "MS");
+	}
+	ob_putc(ob, '\n');
+}
+
+void fmt_endpoint(struct outbuf *ob, int family, const uint8_t addr[16], uint16_t port,
+		  const char *svc)
+{
+	char buf[TT_ADDRSTRLEN];
+
+	ob_put(ob, buf, fmt_addr(buf, family, addr));
+	ob_putc(ob, ':');
+	if (port == 0)
+		ob_putc(ob, '*');
+	else if (svc)
+		ob_puts(ob, svc);
+	else
+		ob_u64(ob, port);
+}
+
+static void comm_of(const struct tt_event *e, const char **s, size_t *n)
+{
+	if (!(e->flags & TT_F_OWNER_KNOWN)) {
+		*s = "-";
+		*n = 1;
+		return;
+	}
+	*s = e->comm;
+	*n = strnlen(e->comm, TT_COMM_LEN);
+}
+
+/* ms with microsecond precision from ns. */
+static void put_ms(struct outbuf *ob, uint64_t ns)
+{
+	ob_fixed(ob, ns / 1000, 3);
+}
+
+void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
+		    uint64_t wall_ns, const char *lsvc, const char *rsvc)
+{
+	char tbuf[12];
+	const char *comm, *name;
+	size_t comm_len, start;
+
+	fmt_time_local(c, wall_ns, tbuf);
+	ob_col(ob, tbuf, sizeof(tbuf), COL_TIME);
+	if (e->flags & TT_F_OWNER_KNOWN) {
+		char pbuf[20];
+
+		ob_col(ob, pbuf, u64_to_dec(pbuf, e->pid), COL_PID);
+	} else {
+		ob_col(ob, "-", 1, COL_PID);
+	}
+	comm_of(e, &comm, &comm_len);
+	ob_col(ob, comm, comm_len, COL_COMM);
+	name = fmt_proto(e->family);
+	ob_col(ob, name, strlen(name), COL_PROTO);
+
+	start = ob->len;
+	fmt_endpoint(ob, e->family, e->saddr, e->sport, lsvc);
+	ob_pad(ob, ob->len - start < COL_ADDR ? (long)(COL_ADDR - (ob->len - start)) : 1);
+	start = ob->len;
+	fmt_endpoint(ob, e->family, e->daddr, e->dport, rsvc);
+	ob_pad(ob, ob->len - start < COL_ADDR ? (long)(COL_ADDR - (ob->len - start)) : 1);
+
+	name = tt_state_name(e->oldstate);
+	ob_col(ob, name, strlen(name), COL_OLD);
+	ob_puts(ob, e->type == TT_EV_STUCK ? ">> " : "-> ");
+	name = e->type == TT_EV_STUCK ? "STUCK" : tt_state_name(e->newstate);
+	ob_col(ob, name, strlen(name), COL_NEW);
+
+	start = ob->len;
+	if (e->flags & TT_F_DELTA_KNOWN) {
+		if (e->flags & TT_F_DELTA_MIN)
+			ob_putc(ob, '>');
+		put_ms(ob, e->delta_ns);
+	} else {
+		ob_putc(ob, '-');
+	}
+	if (c->extended) {
+		ob_pad(ob, ob->len - start < COL_MS ? (long)(COL_MS - (ob->len - start)) : 1);
+		start = ob->len;
+		ob_u64(ob, e->sock_cookie);
+		ob_pad(ob, ob->len - start < 12 ? (long)(12 - (ob->len - start)) : 1);
+		ob_u64(ob, e->netns);
+	}
+	ob_putc(ob, '\n');
+}
+
+static void json_key(struct outbuf *ob, const char *k)
+{
+	ob_putc(ob, ',');
+	ob_putc(ob, '"');
+	ob_puts(ob, k);
+	ob_putc(ob, '"');
+	ob_putc(ob, ':');
+}
+
+static void json_opt_str(struct outbuf *ob, const char *s)
+{
+	if (s)
+		ob_json_str(ob, s, strlen(s));
+	else
+		ob_puts(ob, "null");
+}
+
+void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
+		    uint64_t wall_ns, const char *lsvc, const char *rsvc)
+{
+	char buf[TT_ADDRSTRLEN];
+	int stuck = e->type == TT_EV_STUCK;
+
+	ob_puts(ob, stuck ? "{\"type\":\"stuck\",\"time\":\"" : "{\"type\":\"state\",\"time\":\"");
+	fmt_time_rfc3339(c, wall_ns, buf);
+	ob_put(ob, buf, 27);
+	ob_putc(ob, '"');
+	json_key(ob, "pid");
+	if (e->flags & TT_F_OWNER_KNOWN) {
+		ob_u64(ob, e->pid);
+		json_key(ob, "comm");
+		ob_json_str(ob, e->comm, strnlen(e->comm, TT_COMM_LEN));
+	} else {
+		ob_puts(ob, "null");
+		json_key(ob, "comm");
+		ob_puts(ob, "null");
+	}
+	json_key(ob, "proto");
+	ob_putc(ob, '"');
+	ob_puts(ob, fmt_proto(e->family));
+	ob_putc(ob, '"');
+	json_key(ob, "laddr");
+	ob_putc(ob, '"');
+	ob_put(ob, buf, fmt_addr(buf, e->family, e->saddr));
+	ob_putc(ob, '"');
+	json_key(ob, "lport");
+	ob_u64(ob, e->sport);
+	json_key(ob, "raddr");
+	ob_putc(ob, '"');
+	ob_put(ob, buf, fmt_addr(buf, e->family, e->daddr));
+	ob_putc(ob, '"');
+	json_key(ob, "rport");
+	ob_u64(ob, e->dport);
+	json_key(ob, "lservice");
+	json_opt_str(ob, lsvc);
+	json_key(ob, "rservice");
+	json_opt_str(ob, rsvc);
+	if (stuck) {
+		json_key(ob, "state");
+		ob_putc(ob, '"');
+		ob_puts(ob, tt_state_name(e->oldstate));
+		ob_putc(ob, '"');
+	} else {
+		json_key(ob, "old");
+		ob_putc(ob, '"');
+		ob_puts(ob, tt_state_name(e->oldstate));
+		ob_putc(ob, '"');
+		json_key(ob, "new");
+		ob_putc(ob, '"');
+		ob_puts(ob, tt_state_name(e->newstate));
+		ob_putc(ob, '"');
+	}
+	json_key(ob, "ms");
+	if (e->flags & TT_F_DELTA_KNOWN)
+		put_ms(ob, e->delta_ns);
+	else
+		ob_puts(ob, "null");
+	if (e->flags & TT_F_DELTA_MIN) {
+		json_key(ob, "ms_min");
+		ob_puts(ob, "true");
+	}
+	json_key(ob, "sock");
+	ob_u64(ob, e->sock_cookie);
+	json_key(ob, "netns");
+	ob_u64(ob, e->netns);
+	if (!stuck) {
+		json_key(ob, "reset");
+		ob_puts(ob, e->flags & TT_F_RESET ? "true" : "false");
+	}
+	ob_puts(ob, "}\n");
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_FORMAT_H
+#define TT_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "tcptrail.h"
+#include "outbuf.h"
+
+#define TT_ADDRSTRLEN 46 /* INET6_ADDRSTRLEN */
+
+/* Formatting settings plus per-second caches of the broken-down time. */
+struct fmt_ctx {
+	int extended; /* text: SOCK and NETNS columns */
+	int64_t local_sec;
+	char local_hms[8]; /* "HH:MM:SS" of local_sec */
+	int64_t utc_sec;
+	char utc_stamp[19]; /* "YYYY-MM-DDTHH:MM:SS" of utc_sec */
+};
+
+void fmt_ctx_init(struct fmt_ctx *c, int extended);
+
+/*
+ * Printable address: dotted quad for AF_INET and for IPv4-mapped IPv6, RFC 5952 otherwise.
+ * buf holds TT_ADDRSTRLEN bytes; returns the length (NUL-terminated).
+ */
+size_t fmt_addr(char *buf, int family, const uint8_t addr[16]);
+
+/* True when addr is ::ffff:a.b.c.d. */
+int addr_is_v4_mapped(const uint8_t addr[16]);
+
+/* "tcp" or "tcp6", from the socket family. */
+const char *fmt_proto(int family);
+
+/* "HH:MM:SS.mmm" local time (12 bytes, no NUL) of a CLOCK_REALTIME ns value. */
+void fmt_time_local(struct fmt_ctx *c, uint64_t wall_ns, char out[12]);
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" UTC (27 bytes, no NUL). */
+void fmt_time_rfc3339(struct fmt_ctx *c, uint64_t wall_ns, char out[27]);
+
+/* Text columns of tracing output, one line with '\n'. */
+void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c);
+
+/*
+ * One event as a text line or JSON object line. lsvc/rsvc are the service names of the ports
+ * (NULL: print the number / null).
+ */
+void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
+		    uint64_t wall_ns, const char *lsvc, const char *rsvc);
+void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
+		    uint64_t wall_ns, const char *lsvc, const char *rsvc);
+
+/* "addr:port" or "addr:service"; "*" for port 0 as netstat does. */
+void fmt_endpoint(struct outbuf *ob, int family, const uint8_t addr[16], uint16_t port,
+		  const char *svc);
+
+#endif

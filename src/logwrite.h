@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_LOGWRITE_H
+#define TT_LOGWRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cli.h"
+
+struct logw;
+
+/*
+ * Opens the recording named by cfg->write_path (0600; gzip when it ends in ".gz"; rotation per
+ * cfg->rotate_bytes/keep) and writes the header record. NULL with a one-line reason in err.
+ */
+struct logw *logw_open(const struct config *cfg, char *err, size_t errlen);
+
+/* Appends whole JSON lines. Write errors are counted and reported once, never fatal. */
+void logw_write(struct logw *w, const char *buf, size_t len);
+
+/* Flushes when a second has passed since the last flush (gzip: Z_SYNC_FLUSH). */
+void logw_tick(struct logw *w, uint64_t now_mono_ns);
+
+/* Final flush and close; 0, or -1 if anything could not be written. */
+int logw_close(struct logw *w);
+
+/* Write errors so far. */
+uint64_t logw_errors(const struct logw *w);
+
+#endif

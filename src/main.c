@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* tcptrail: TCP connection-state tracer. Command dispatch. */
+#include <stdio.h>
+#include "cli.h"
+#include "replay.h"
+#include "services.h"
+#include "snapshot.h"
+#include "trace.h"
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct services *svc;
+	char err[512];
+	int ret;
+
+	/* A missing /etc/services only costs the names. */
+	svc = services_load("/etc/services");
+	switch (cli_parse(argc, argv, &cfg, svc, stdout, err, sizeof(err))) {
+	case CLI_HELP:
+		services_free(svc);
+		return 0;
+	case CLI_USAGE:
+		fprintf(stderr, "tcptrail: %s\n", err);
+		fprintf(stderr, "Try 'tcptrail --help' for more information.\n");
+		services_free(svc);
+		return 2;
+	case CLI_OK:
+		break;
+	}
+	switch (cfg.cmd) {
+	case CMD_SNAPSHOT:
+		ret = run_snapshot(&cfg, svc);
+		break;
+	case CMD_REPLAY:
+		ret = run_replay(&cfg, svc);
+		break;
+	default:
+		ret = run_trace(&cfg, svc);
+		break;
+	}
+	services_free(svc);
+	return ret;
+}

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <stdlib.h>
+#include "outbuf.h"
+
+void ob_init(struct outbuf *ob)
+{
+	ob->data = NULL;
+	ob->len = 0;
+	ob->cap = 0;
+	ob->oom = 0;
+}
+
+void ob_free(struct outbuf *ob)
+{
+	free(ob->data);
+	ob_init(ob);
+}
+
+int ob_reserve(struct outbuf *ob, size_t n)
+{
+	size_t cap = ob->cap ? ob->cap : 4096;
+	char *p;
+
+	if (ob->oom)
+		return -1;
+	if (ob->len + n <= ob->cap)
+		return 0;
+	while (cap < ob->len + n)
+		cap *= 2;
+	p = realloc(ob->data, cap);
+	if (!p) {
+		ob->oom = 1;
+		return -1;
+	}
+	ob->data = p;
+	ob->cap = cap;
+	return 0;
+}
+
+void ob_pad(struct outbuf *ob, long n)
+{
+	static const char spaces[] = "                                ";
+
+	while (n > 0) {
+		long k = n < (long)sizeof(spaces) - 1 ? n : (long)sizeof(spaces) - 1;
+
+		ob_put(ob, spaces, (size_t)k);
+		n -= k;
+	}
+}
+
+void ob_col(struct outbuf *ob, const char *s, size_t n, size_t w)
+{
+	ob_put(ob, s, n);
+	ob_pad(ob, n < w ? (long)(w - n) : 1);
+}
+
+size_t u64_to_dec(char *buf, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
+}
+
+void ob_u64(struct outbuf *ob, uint64_t v)
+{
+	char buf[20];
+
+	ob_put(ob, buf, u64_to_dec(buf, v));
+}
+
+void ob_i64(struct outbuf *ob, int64_t v)
+{
+	if (v < 0) {
+		ob_putc(ob, '-');
+		ob_u64(ob, (uint64_t)0 - (uint64_t)v);
+	} else {
+		ob_u64(ob, (uint64_t)v);
+	}
+}
+
+void ob_fixed(struct outbuf *ob, uint64_t v, int decimals)
+{
+	uint64_t scale = 1;
+	char frac[20];
+
+	for (int i = 0; i < decimals; i++)
+		scale *= 10;
+	ob_u64(ob, v / scale);
+	if (decimals <= 0)
+		return;
+	ob_putc(ob, '.');
+	v %= scale;
+	for (int i = decimals - 1; i >= 0; i--) {
+		frac[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	ob_put(ob, frac, (size_t)decimals);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+void ob_json_str(struct outbuf *ob, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+
+	ob_putc(ob, '"');
+	for (size_t i = 0; i < n;) {
+		unsigned char c = p[i];
+		size_t ul;
+
+		if (c == '"' || c == '\\') {
+			ob_putc(ob, '\\');
+			ob_putc(ob, (char)c);
+			i++;
+		} else if (c >= 0x20 && c < 0x7f) {
+			ob_putc(ob, (char)c);
+			i++;
+		} else if (c >= 0x80 && (ul = utf8_len(p + i, n - i)) > 0) {
+			ob_put(ob, s + i, ul);
+			i += ul;
+		} else {
+			char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+
+			ob_put(ob, esc, sizeof(esc));
+			i++;
+		}
+	}
+	ob_putc(ob, '"');
+}

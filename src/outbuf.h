@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_OUTBUF_H
+#define TT_OUTBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/*
+ * A byte buffer that formatters append to without printf. It grows as needed; the owner decides
+ * when to hand the bytes on (write(2), gzip, a test's memcmp).
+ */
+struct outbuf {
+	char *data;
+	size_t len;
+	size_t cap;
+	int oom; /* an allocation failed; appends are dropped until ob_reset() */
+};
+
+void ob_init(struct outbuf *ob);
+void ob_free(struct outbuf *ob);
+/* Makes room for n more bytes; 0 or -1 (and ob->oom set). */
+int ob_reserve(struct outbuf *ob, size_t n);
+
+static inline void ob_reset(struct outbuf *ob)
+{
+	ob->len = 0;
+	ob->oom = 0;
+}
+
+static inline void ob_put(struct outbuf *ob, const char *s, size_t n)
+{
+	if (ob->len + n > ob->cap && ob_reserve(ob, n))
+		return;
+	memcpy(ob->data + ob->len, s, n);
+	ob->len += n;
+}
+
+static inline void ob_puts(struct outbuf *ob, const char *s)
+{
+	ob_put(ob, s, strlen(s));
+}
+
+static inline void ob_putc(struct outbuf *ob, char c)
+{
+	if (ob->len + 1 > ob->cap && ob_reserve(ob, 1))
+		return;
+	ob->data[ob->len++] = c;
+}
+
+/* n spaces (nothing if n <= 0). */
+void ob_pad(struct outbuf *ob, long n);
+/* s left-aligned in a field of width w, at least one space after it. */
+void ob_col(struct outbuf *ob, const char *s, size_t n, size_t w);
+void ob_u64(struct outbuf *ob, uint64_t v);
+void ob_i64(struct outbuf *ob, int64_t v);
+/* v / 10^decimals with exactly that many decimals: ob_fixed(ob, 2030, 3) -> "2.030". */
+void ob_fixed(struct outbuf *ob, uint64_t v, int decimals);
+/* A JSON string literal with quotes; control bytes and invalid UTF-8 escaped as \u00XX. */
+void ob_json_str(struct outbuf *ob, const char *s, size_t n);
+
+/* Decimal digits of v into buf (no NUL); returns the count (1..20). */
+size_t u64_to_dec(char *buf, uint64_t v);
+
+#endif

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_STUCK_H
+#define TT_STUCK_H
+
+#include <stdint.h>
+#include <linux/types.h>
+#include "cli.h"
+#include "tcptrail.h"
+
+/* Watches sockets for --stuck STATE=DURATION: one alert per socket per stay in a state. */
+struct stuck;
+
+typedef void (*stuck_alert_fn)(void *ctx, const struct tt_event *alert);
+
+struct stuck *stuck_new(const struct config *cfg, stuck_alert_fn alert, void *ctx);
+/* Feeds one transition (CLOCK_BOOTTIME timestamps). */
+void stuck_update(struct stuck *s, const struct tt_event *e);
+/* Registers a socket that predates the tracer as in its state since at least `now`. */
+void stuck_seed_socket(struct stuck *s, const struct tt_event *e);
+/* Raises the alerts that are due at `now`. */
+void stuck_tick(struct stuck *s, uint64_t now);
+/* Sockets watched right now (memory bound checks). */
+uint64_t stuck_tracked(const struct stuck *s);
+void stuck_free(struct stuck *s);
+
+#endif

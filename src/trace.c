@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The tracing loop: load and attach the BPF programs, drain the ring buffer, print and record. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "tcptrail.skel.h"
+#include "bpfcommon.h"
+#include "format.h"
+#include "logwrite.h"
+#include "outbuf.h"
+#include "stuck.h"
+#include "trace.h"
+
+#define POLL_TIMEOUT_MS	  10
+#define FLUSH_INTERVAL_NS 50000000ULL /* pipes and files see output at least this often */
+#define FLUSH_BYTES	  (64 * 1024)
+#define LOST_CHECK_NS	  1000000000ULL
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	exiting = 1;
+}
+
+struct trace_ctx {
+	const struct config *cfg;
+	const struct services *svc;
+	struct fmt_ctx fmt;
+	struct outbuf out;  /* stdout */
+	struct outbuf json; /* log lines, when stdout is not JSON already */
+	struct logw *log;
+	struct stuck *stuck;
+	uint64_t realtime_off;
+	uint64_t events;
+	uint64_t lost;
+	int out_tty;
+	int out_broken;
+	uint64_t last_flush;
+};
+
+/* Writes all of buf to fd; -1 when the reader has gone (EPIPE) or the write failed. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void flush_stdout(struct trace_ctx *c, uint64_t now)
+{
+	c->last_flush = now;
+	if (!c->out.len)
+		return;
+	if (!c->out_broken && write_all(STDOUT_FILENO, c->out.data, c->out.len)) {
+		if (errno != EPIPE)
+			fprintf(stderr, "tcptrail: writing output: %s\n", strerror(errno));
+		c->out_broken = 1;
+		exiting = 1;
+	}
+	ob_reset(&c->out);
+}
+
+/* Prints and records one event (a transition from BPF or a stuck alert). */
+static void emit(struct trace_ctx *c, const struct tt_event *e)
+{
+	uint64_t wall = e->ts_ns + c->realtime_off;
+	const char *lsvc = services_name(c->svc, e->sport);
+	const char *rsvc = e->dport ? services_name(c->svc, e->dport) : NULL;
+	size_t start = c->out.len;
+
+	if (!c->cfg->quiet) {
+		if (c->cfg->json)
+			fmt_event_json(&c->out, &c->fmt, e, wall, lsvc, rsvc);
+		else if (c->cfg->numeric)
+			fmt_event_text(&c->out, &c->fmt, e, wall, NULL, NULL);
+		else
+			fmt_event_text(&c->out, &c->fmt, e, wall, lsvc, rsvc);
+	}
+	if (c->log) {
+		if (c->cfg->json && !c->cfg->quiet) {
+			logw_write(c->log, c->out.data + start, c->out.len - start);
+		} else {
+			fmt_event_json(&c->json, &c->fmt, e, wall, lsvc, rsvc);
+			logw_write(c->log, c->json.data, c->json.len);
+			ob_reset(&c->json);
+		}
+	}
+	if (c->out.len >= FLUSH_BYTES)
+		flush_stdout(c, c->last_flush);
+}
+
+static void emit_alert(void *vctx, const struct tt_event *e)
+{
+	emit(vctx, e);
+}
+
+static int handle_event(void *vctx, void *data, size_t len)
+{
+	struct trace_ctx *c = vctx;
+	const struct tt_event *e = data;
+
+	if (len < sizeof(*e))
+		return 0;
+	c->events++;
+	if (c->stuck)
+		stuck_update(c->stuck, e);
+	emit(c, e);
+	return 0;
+}
+
+static uint64_t read_lost(int map_fd)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t total = 0;
+	__u32 key = 0;
+
+	if (ncpus <= 0)
+		return 0;
+	uint64_t *vals = calloc((size_t)ncpus, sizeof(*vals));
+
+	if (!vals)
+		return 0;
+	if (!bpf_map_lookup_elem(map_fd, &key, vals)) {
+		for (int i = 0; i < ncpus; i++)
+			total += vals[i];
+	}
+	free(vals);
+	return total;
+}
+
+static void check_lost(struct trace_ctx *c, int map_fd)
+{
+	uint64_t lost = read_lost(map_fd);
+
+	if (lost <= c->lost)
+		return;
+	fprintf(stderr,
+		"tcptrail: WARNING: %llu events lost (ring buffer full), %llu in total; "
+		"try --ringbuf-mb or narrower filters\n",
+		(unsigned long long)(lost - c->lost), (unsigned long long)lost);
+	if (c->log) {
+		char tbuf[27];
+		uint64_t wall = tt_now_ns(CLOCK_REALTIME);
+
+		ob_puts(&c->json, "{\"type\":\"lost\",\"time\":\"");
+		fmt_time_rfc3339(&c->fmt, wall, tbuf);
+		ob_put(&c->json, tbuf, sizeof(tbuf));
+		ob_puts(&c->json, "\",\"count\":");
+		ob_u64(&c->json, lost - c->lost);
+		ob_puts(&c->json, ",\"total\":");
+		ob_u64(&c->json, lost);
+		ob_puts(&c->json, "}\n");
+		logw_write(c->log, c->json.data, c->json.len);
+		ob_reset(&c->json);
+	}
+	c->lost = lost;
+}
+
+static void set_filters(struct tcptrail_bpf *skel, const struct tt_filter *f)
+{
+	struct tcptrail_bpf__rodata *ro = skel->rodata;
+
+	ro->filter_family = (__u8)f->family;
+	ro->filter_state_mask = f->state_mask;
+	ro->filter_npids = f->npids;
+	memcpy((void *)ro->filter_pids, f->pids, sizeof(f->pids));
+	ro->filter_ncomms = f->ncomms;
+	memcpy((void *)ro->filter_comms, f->comms, sizeof(f->comms));
+	ro->filter_nports = f->nports;
+	memcpy((void *)ro->filter_ports, f->ports, sizeof(f->ports));
+	ro->filter_nlports = f->nlports;
+	memcpy((void *)ro->filter_lports, f->lports, sizeof(f->lports));
+	ro->filter_nrports = f->nrports;
+	memcpy((void *)ro->filter_rports, f->rports, sizeof(f->rports));
+	ro->filter_nnetns = f->nnetns;
+	memcpy((void *)ro->filter_netns, f->netns, sizeof(f->netns));
+}
+
+static int discard_chunk(void *ctx, const void *buf, size_t len)
+{
+	return 0;
+}
+
+/* Gives sockets that predate the tracer their owners (and listeners their children's). */
+static void seed_owners(struct tcptrail_bpf *skel, int verbose)
+{
+	struct bpf_link *link = bpf_program__attach_iter(skel->progs.seed_owners, NULL);
+	int err;
+
+	if (!link) {
+		if (verbose)
+			fprintf(stderr,
+				"tcptrail: cannot walk existing sockets (%s); their owners "
+				"show as '-' until they make a system call\n",
+				strerror(errno));
+		return;
+	}
+	err = tt_iter_read(bpf_link__fd(link), discard_chunk, NULL);
+	if (err && verbose)
+		fprintf(stderr, "tcptrail: walking existing sockets: %s\n", strerror(-err));
+	bpf_link__destroy(link);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: epoll_wait must return so the loop sees `exiting`. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int run_trace(const struct config *cfg, const struct services *svc)
+{
+	struct trace_ctx c;
+	struct tcptrail_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	uint64_t start, deadline = 0, last_lost_check, now;
+	char err[256];
+	int ret = 1, r, lost_fd;
+
+	memset(&c, 0, sizeof(c));
+	c.cfg = cfg;
+	c.svc = svc;
+	fmt_ctx_init(&c.fmt, cfg->extended);
+	ob_init(&c.out);
+	ob_init(&c.json);
+	c.out_tty = isatty(STDOUT_FILENO);
+
+	tt_libbpf_logging(cfg->verbose);
+	if (tt_preflight())
+		return 1;
+
+	skel = tcptrail_bpf__open();
+	if (!skel) {
+		tt_report_bpf_error("opening the BPF object", errno);
+		goto out;
+	}
+	set_filters(skel, &cfg->filter);
+	r = bpf_map__set_max_entries(skel->maps.events, cfg->ringbuf_mb << 20);
+	if (r) {
+		tt_report_bpf_error("sizing the ring buffer", r);
+		goto out;
+	}
+	r = tcptrail_bpf__load(skel);
+	if (r) {
+		tt_report_bpf_error("loading the BPF programs", r);
+		goto out;
+	}
+	r = tcptrail_bpf__attach(skel);
+	if (r) {
+		tt_report_bpf_error("attaching to sock:inet_sock_set_state", r);
+		goto out;
+	}
+	seed_owners(skel, cfg->verbose);
+
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, &c, NULL);
+	if (!rb) {
+		tt_report_bpf_error("creating the ring buffer reader", errno);
+		goto out;
+	}
+	lost_fd = bpf_map__fd(skel->maps.lost);
+
+	if (cfg->write_path) {
+		c.log = logw_open(cfg, err, sizeof(err));
+		if (!c.log) {
+			fprintf(stderr, "tcptrail: %s\n", err);
+			goto out;
+		}
+	}
+	if (cfg->nstuck) {
+		c.stuck = stuck_new(cfg, emit_alert, &c);
+		if (!c.stuck) {
+			fprintf(stderr, "tcptrail: out of memory\n");
+			goto out;
+		}
+	}
+	c.realtime_off = tt_realtime_offset_ns();
+
+	install_signals();
+	if (!cfg->quiet && !cfg->json) {
+		fmt_text_header(&c.out, &c.fmt);
+		flush_stdout(&c, 0);
+	}
+	fprintf(stderr, "Tracing TCP state transitions... Ctrl-C to end.\n");
+
+	start = tt_now_ns(CLOCK_MONOTONIC);
+	last_lost_check = start;
+	if (cfg->duration_ns)
+		deadline = start + cfg->duration_ns;
+	while (!exiting) {
+		r = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
+		if (r < 0 && r != -EINTR) {
+			fprintf(stderr, "tcptrail: reading the ring buffer: %s\n", strerror(-r));
+			break;
+		}
+		now = tt_now_ns(CLOCK_MONOTONIC);
+		if (c.out.len && (c.out_tty || now - c.last_flush >= FLUSH_INTERVAL_NS))
+			flush_stdout(&c, now);
+		if (now - last_lost_check >= LOST_CHECK_NS) {
+			check_lost(&c, lost_fd);
+			last_lost_check = now;
+		}
+		if (c.stuck)
+			stuck_tick(c.stuck, tt_now_ns(CLOCK_BOOTTIME));
+		if (c.log)
+			logw_tick(c.log, now);
+		if (deadline && now >= deadline)
+			break;
+	}
+	/* Drain what the kernel already produced, then account for every event. */
+	ring_buffer__consume(rb);
+	check_lost(&c, lost_fd);
+	flush_stdout(&c, 0);
+	ret = 0;
+	if (c.log && logw_close(c.log))
+		ret = 1;
+	c.log = NULL;
+	fprintf(stderr, "tcptrail: %llu events, %llu lost\n", (unsigned long long)c.events,
+		(unsigned long long)c.lost);
+out:
+	if (c.log)
+		logw_close(c.log);
+	stuck_free(c.stuck);
+	ring_buffer__free(rb);
+	tcptrail_bpf__destroy(skel);
+	ob_free(&c.out);
+	ob_free(&c.json);
+	return ret;
+}
