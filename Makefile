@@ -34,7 +34,7 @@ CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
 
 .SECONDARY:
-.PHONY: all clean test unit e2e asan fuzz deps install uninstall vmlinux bench format check-format
+.PHONY: all run clean test unit e2e asan fuzz deps install uninstall vmlinux bench format check-format
 all: tcptrail
 
 $(OUTPUT):
@@ -61,6 +61,10 @@ vmlinux:
 
 deps:
 	@sh tests/deps.sh
+
+# Set up everything and trace: sudo make run [ARGS='-o json --port 80']
+run: deps all
+	./tcptrail $(ARGS)
 
 -include tests/tests.mk
 

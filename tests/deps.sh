@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages tcptrail needs to build, run and test, if any are missing.
+set -e
+pkgs="make gcc clang llvm libclang-rt-14-dev pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
+libcmocka-dev python3 iproute2 net-tools valgrind"
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs libbpf-tools"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "tcptrail: missing Debian packages:$missing; run as root (sudo) to install them" >&2
+	exit 1
+fi
+echo "Installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

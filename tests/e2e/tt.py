@@ -1,0 +1,149 @@
+"""Shared helpers for tcptrail's end-to-end tests (Python 3 standard library only).
+
+Tests run as root inside a private network namespace (see enter_private_netns), start the real
+tcptrail binary, make real connections on loopback, and wait for the exact events they expect.
+The tracepoint is global, so every assertion is narrowed to this test's netns and ports.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TCPTRAIL = os.path.join(ROOT, "tcptrail")
+HELPERS = os.path.join(ROOT, ".output", "e2e")
+DEADLINE = 20.0  # generous: never a fixed sleep, always "wait until, or fail after this"
+
+
+def enter_private_netns():
+    """Re-executes the calling script in a new network namespace with loopback up."""
+    if os.environ.get("TT_IN_NETNS") != "1":
+        env = dict(os.environ, TT_IN_NETNS="1")
+        os.execvpe("unshare", ["unshare", "-n", sys.executable] + sys.argv, env)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+
+
+def netns_inode(pid="self"):
+    return os.stat("/proc/%s/ns/net" % pid).st_ino
+
+
+def wait_until(pred, timeout=DEADLINE, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.01)
+    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
+
+
+class Tracer:
+    """A running `tcptrail -o json` (or other args) whose stdout lines are collected."""
+
+    def __init__(self, *args, json_output=True, stdin=None):
+        cmd = [TCPTRAIL] + list(args)
+        if json_output and "-o" not in args:
+            cmd += ["-o", "json"]
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=stdin)
+        self.lines = []
+        self.stderr_lines = []
+        self.lock = threading.Lock()
+        self.t_out = threading.Thread(target=self._read, args=(self.proc.stdout, self.lines))
+        self.t_err = threading.Thread(target=self._read, args=(self.proc.stderr,
+                                                               self.stderr_lines))
+        self.t_out.start()
+        self.t_err.start()
+        wait_until(lambda: any(l.startswith("Tracing") for l in self.stderr_lines)
+                   or self.proc.poll() is not None, what="'Tracing' on stderr")
+        if self.proc.poll() is not None:
+            self.t_err.join()
+            raise AssertionError("tcptrail exited early (%d): %s" % (
+                self.proc.returncode, "".join(self.stderr_lines)))
+
+    def _read(self, f, sink):
+        for raw in f:
+            line = raw.decode("utf-8", "replace")
+            with self.lock:
+                sink.append(line)
+
+    def events(self, pred=lambda e: True):
+        out = []
+        with self.lock:
+            lines = list(self.lines)
+        for l in lines:
+            if not l.startswith("{"):
+                continue
+            e = json.loads(l)
+            if pred(e):
+                out.append(e)
+        return out
+
+    def wait_events(self, pred, count, timeout=DEADLINE, what="events"):
+        return wait_until(lambda: len(self.events(pred)) >= count and self.events(pred),
+                          timeout, what)
+
+    def stop(self, sig=signal.SIGINT):
+        """Stops the tracer; returns (exit code, stderr text)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("tcptrail did not stop on %s" % sig)
+        self.t_out.join()
+        self.t_err.join()
+        return self.proc.returncode, "".join(self.stderr_lines)
+
+
+def summary_counts(stderr):
+    """(events, lost) from the exit summary line 'N events, M lost'."""
+    import re
+    m = re.search(r"(\d+) events, (\d+) lost", stderr)
+    assert m, "no summary line in stderr: %r" % stderr
+    return int(m.group(1)), int(m.group(2))
+
+
+def run_py(code, *args):
+    """Starts a separate Python process running `code` (real pid for owner checks)."""
+    return subprocess.Popen([sys.executable, "-c", code] + [str(a) for a in args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+
+def read_line(proc, timeout=DEADLINE):
+    """One line from a helper process' stdout (it prints to say 'ready')."""
+    result = []
+    t = threading.Thread(target=lambda: result.append(proc.stdout.readline()))
+    t.start()
+    t.join(timeout)
+    if not result or not result[0]:
+        raise AssertionError("helper process said nothing")
+    return result[0].decode().strip()
+
+
+def main(tests):
+    """Runs the test functions, prints 'N passed, N failed', exits 1 on failure."""
+    passed = failed = 0
+    only = os.environ.get("TT_ONLY")
+    for t in tests:
+        if only and only not in t.__name__:
+            continue
+        start = time.monotonic()
+        try:
+            t()
+            passed += 1
+            print("ok   %s (%.1fs)" % (t.__name__, time.monotonic() - start), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s" % t.__name__, flush=True)
+            traceback.print_exc()
+    print("%s: %d passed, %d failed" % (os.path.basename(sys.argv[0]), passed, failed))
+    sys.exit(1 if failed else 0)
