@@ -50,5 +50,9 @@ fuzz: fuzz-build
 e2e: e2e-build
 	@sh tests/e2e/run.sh
 
-bench: all $(E2E_HELPERS)
+$(OUTPUT)/bench/%: tests/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -o $@ $<
+
+bench: all $(E2E_HELPERS) $(OUTPUT)/bench/churn
 	@sh tests/bench/run.sh
