@@ -30,7 +30,8 @@ static inline void ob_reset(struct outbuf *ob)
 
 static inline void ob_put(struct outbuf *ob, const char *s, size_t n)
 {
-	if (ob->len + n > ob->cap && ob_reserve(ob, n))
+	/* n == 0 on a never-grown buffer would do NULL + 0 and memcpy(NULL, ...): UB. */
+	if (!n || (ob->len + n > ob->cap && ob_reserve(ob, n)))
 		return;
 	memcpy(ob->data + ob->len, s, n);
 	ob->len += n;
