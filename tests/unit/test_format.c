@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Unit tests of src/format.[ch]: addresses, endpoints, timestamps, text and JSON event lines. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+#include "format.h"
+
+/* 2023-11-14T22:13:20Z plus 123456789 ns. */
+#define T0_SEC 1700000000ULL
+#define T0_NS  (T0_SEC * 1000000000ULL + 123456789ULL)
+
+#define assert_ob(ob, s)                                                 \
+	do {                                                             \
+		assert_int_equal((ob)->len, strlen(s));                  \
+		if ((ob)->len)                                           \
+			assert_memory_equal((ob)->data, (s), (ob)->len); \
+	} while (0)
+
+static int setup_utc(void **state)
+{
+	setenv("TZ", "UTC", 1);
+	tzset();
+	return 0;
+}
+
+static void v4(uint8_t a[16], const char *s)
+{
+	memset(a, 0, 16);
+	assert_int_equal(inet_pton(AF_INET, s, a), 1);
+}
+
+static void v6(uint8_t a[16], const char *s)
+{
+	assert_int_equal(inet_pton(AF_INET6, s, a), 1);
+}
+
+static void check_addr(int family, const char *in, const char *out)
+{
+	uint8_t a[16];
+	char buf[TT_ADDRSTRLEN];
+	size_t n;
+
+	if (family == AF_INET)
+		v4(a, in);
+	else
+		v6(a, in);
+	memset(buf, 'X', sizeof(buf));
+	n = fmt_addr(buf, family, a);
+	assert_string_equal(buf, out);
+	assert_int_equal(n, strlen(out));
+}
+
+static void test_addr(void **state)
+{
+	check_addr(AF_INET, "127.0.0.1", "127.0.0.1");
+	check_addr(AF_INET, "0.0.0.0", "0.0.0.0");
+	check_addr(AF_INET, "255.255.255.255", "255.255.255.255");
+	check_addr(AF_INET, "10.20.3.4", "10.20.3.4");
+	check_addr(AF_INET6, "::1", "::1");
+	check_addr(AF_INET6, "::", "::");
+	check_addr(AF_INET6, "2001:db8::1", "2001:db8::1");
+	check_addr(AF_INET6, "fe80:0:0:0:0:0:1:2", "fe80::1:2");
+	check_addr(AF_INET6, "2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1");
+	check_addr(AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+		   "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	/* IPv4-mapped IPv6 prints as IPv4, as netstat does. */
+	check_addr(AF_INET6, "::ffff:10.0.0.1", "10.0.0.1");
+	check_addr(AF_INET6, "::ffff:0.0.0.0", "0.0.0.0");
+	check_addr(AF_INET6, "::ffff:255.255.255.255", "255.255.255.255");
+	/* Not mapped: other prefixes stay IPv6. */
+	check_addr(AF_INET6, "::fffe:a00:1", "::fffe:a00:1");
+	check_addr(AF_INET6, "1::ffff:a00:1", "1::ffff:a00:1");
+}
+
+static void test_v4_mapped(void **state)
+{
+	uint8_t a[16];
+
+	v6(a, "::ffff:1.2.3.4");
+	assert_true(addr_is_v4_mapped(a));
+	v6(a, "::1.2.3.4");
+	assert_false(addr_is_v4_mapped(a));
+	v6(a, "::1");
+	assert_false(addr_is_v4_mapped(a));
+	v6(a, "64:ff9b::1.2.3.4");
+	assert_false(addr_is_v4_mapped(a));
+}
+
+static void test_proto(void **state)
+{
+	assert_string_equal(fmt_proto(AF_INET), "tcp");
+	assert_string_equal(fmt_proto(AF_INET6), "tcp6");
+}
+
+static void endpoint(int family, const char *addr, uint16_t port, const char *svc, const char *out)
+{
+	struct outbuf ob;
+	uint8_t a[16];
+
+	if (family == AF_INET)
+		v4(a, addr);
+	else
+		v6(a, addr);
+	ob_init(&ob);
+	fmt_endpoint(&ob, family, a, port, svc);
+	assert_ob(&ob, out);
+	ob_free(&ob);
+}
+
+static void test_endpoint(void **state)
+{
+	endpoint(AF_INET, "127.0.0.1", 8080, NULL, "127.0.0.1:8080");
+	endpoint(AF_INET, "127.0.0.1", 80, "http", "127.0.0.1:http");
+	endpoint(AF_INET, "0.0.0.0", 0, NULL, "0.0.0.0:*");
+	endpoint(AF_INET, "0.0.0.0", 0, "ignored", "0.0.0.0:*"); /* '*' wins over a name */
+	endpoint(AF_INET, "1.2.3.4", 65535, NULL, "1.2.3.4:65535");
+	endpoint(AF_INET6, "::", 0, NULL, ":::*");
+	endpoint(AF_INET6, "::1", 443, "https", "::1:https");
+	endpoint(AF_INET6, "::ffff:192.168.1.1", 22, NULL, "192.168.1.1:22");
+}
+
+static void test_time_rfc3339(void **state)
+{
+	struct fmt_ctx c;
+	char out[28];
+
+	fmt_ctx_init(&c, 0);
+	out[27] = '\0';
+	fmt_time_rfc3339(&c, 0, out);
+	assert_string_equal(out, "1970-01-01T00:00:00.000000Z");
+	fmt_time_rfc3339(&c, T0_NS, out);
+	assert_string_equal(out, "2023-11-14T22:13:20.123456Z");
+	/* Same second from the cache, new fraction. */
+	fmt_time_rfc3339(&c, T0_SEC * 1000000000ULL + 999999999ULL, out);
+	assert_string_equal(out, "2023-11-14T22:13:20.999999Z");
+	/* Next second, and a leap day. */
+	fmt_time_rfc3339(&c, (T0_SEC + 1) * 1000000000ULL + 1000, out);
+	assert_string_equal(out, "2023-11-14T22:13:21.000001Z");
+	fmt_time_rfc3339(&c, 1709164800ULL * 1000000000ULL, out);
+	assert_string_equal(out, "2024-02-29T00:00:00.000000Z");
+	fmt_time_rfc3339(&c, UINT64_MAX, out); /* the latest representable instant */
+	assert_string_equal(out, "2554-07-21T23:34:33.709551Z");
+}
+
+static void test_time_local(void **state)
+{
+	struct fmt_ctx c;
+	char out[13];
+
+	out[12] = '\0';
+	fmt_ctx_init(&c, 0);
+	fmt_time_local(&c, T0_NS, out);
+	assert_string_equal(out, "22:13:20.123");
+	fmt_time_local(&c, T0_SEC * 1000000000ULL + 5000000, out);
+	assert_string_equal(out, "22:13:20.005");
+	fmt_time_local(&c, (T0_SEC + 3599) * 1000000000ULL + 999999999, out);
+	assert_string_equal(out, "23:13:19.999");
+	fmt_time_local(&c, 0, out);
+	assert_string_equal(out, "00:00:00.000");
+
+	/* A POSIX TZ string needs no tz database: UTC-2 is two hours east of UTC. */
+	setenv("TZ", "XYZ-2", 1);
+	tzset();
+	fmt_ctx_init(&c, 0);
+	fmt_time_local(&c, T0_NS, out);
+	assert_string_equal(out, "00:13:20.123");
+	setenv("TZ", "UTC", 1);
+	tzset();
+}
+
+static void test_text_header(void **state)
+{
+	struct fmt_ctx c;
+	struct outbuf ob;
+	char expect[256];
+
+	ob_init(&ob);
+	fmt_ctx_init(&c, 0);
+	fmt_text_header(&ob, &c);
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-15s%-13s%s\n", "TIME",
+		 "PID", "COMM", "PROTO", "LOCAL ADDRESS", "FOREIGN ADDRESS", "OLD", "NEW", "MS");
+	assert_ob(&ob, expect);
+
+	ob_reset(&ob);
+	fmt_ctx_init(&c, 1);
+	fmt_text_header(&ob, &c);
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-15s%-13s%-10s%-12s%s\n",
+		 "TIME", "PID", "COMM", "PROTO", "LOCAL ADDRESS", "FOREIGN ADDRESS", "OLD", "NEW",
+		 "MS", "SOCK", "NETNS");
+	assert_ob(&ob, expect);
+	ob_free(&ob);
+}
+
+/* A known event: curl on 10.0.0.1:43210 -> 93.184.216.34:443, ESTABLISHED -> FIN_WAIT1. */
+static void known_event(struct tt_event *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ts_ns = 5000;
+	e->sock_cookie = 4097;
+	e->delta_ns = 12345678; /* 12.345678 ms */
+	e->pid = 1234;
+	e->netns = 4026531840u;
+	v4(e->saddr, "10.0.0.1");
+	v4(e->daddr, "93.184.216.34");
+	e->sport = 43210;
+	e->dport = 443;
+	e->family = AF_INET;
+	e->oldstate = TT_ESTABLISHED;
+	e->newstate = TT_FIN_WAIT1;
+	e->type = TT_EV_STATE;
+	e->flags = TT_F_OWNER_KNOWN | TT_F_DELTA_KNOWN;
+	strcpy(e->comm, "curl");
+}
+
+static void text_line(const struct tt_event *e, int extended, const char *lsvc, const char *rsvc,
+		      const char *expect)
+{
+	struct fmt_ctx c;
+	struct outbuf ob;
+
+	ob_init(&ob);
+	fmt_ctx_init(&c, extended);
+	fmt_event_text(&ob, &c, e, T0_NS, lsvc, rsvc);
+	assert_ob(&ob, expect);
+	ob_free(&ob);
+}
+
+static void test_event_text(void **state)
+{
+	struct tt_event e;
+	char expect[512];
+
+	known_event(&e);
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:https",
+		 "ESTABLISHED", "FIN_WAIT1", "12.345");
+	text_line(&e, 0, NULL, "https", expect);
+
+	/* Owner and delta unknown: dashes. */
+	e.flags = 0;
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%s\n",
+		 "22:13:20.123", "-", "-", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "ESTABLISHED", "FIN_WAIT1", "-");
+	text_line(&e, 0, NULL, NULL, expect);
+
+	/* Lower bound delta, listening socket with port 0 remote. */
+	known_event(&e);
+	e.flags |= TT_F_DELTA_MIN;
+	e.delta_ns = 2000000000; /* 2 s */
+	v4(e.daddr, "0.0.0.0");
+	e.dport = 0;
+	e.oldstate = TT_LISTEN;
+	e.newstate = TT_CLOSE;
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "0.0.0.0:*", "LISTEN",
+		 "CLOSE", ">2000.000");
+	text_line(&e, 0, NULL, NULL, expect);
+
+	/* Stuck alerts say ">> STUCK". */
+	known_event(&e);
+	e.type = TT_EV_STUCK;
+	e.oldstate = TT_CLOSE_WAIT;
+	e.newstate = TT_CLOSE_WAIT;
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s>> %-13s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "CLOSE_WAIT", "STUCK", "12.345");
+	text_line(&e, 0, NULL, NULL, expect);
+
+	/* Extended: MS padded to 10, SOCK to 12, then NETNS. */
+	known_event(&e);
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-12s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "ESTABLISHED", "FIN_WAIT1", "12.345", "4097", "4026531840");
+	text_line(&e, 1, NULL, NULL, expect);
+	e.flags &= (uint16_t)~TT_F_DELTA_KNOWN;
+	e.sock_cookie = 123456789012345ULL; /* wider than its column: one space */
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%s %s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "ESTABLISHED", "FIN_WAIT1", "-", "123456789012345", "4026531840");
+	text_line(&e, 1, NULL, NULL, expect);
+}
+
+static void test_event_text_wide(void **state)
+{
+	struct tt_event e;
+	char expect[512];
+
+	/* A 15-byte comm fills its column but one space; long IPv6 endpoints overflow theirs. */
+	known_event(&e);
+	e.family = AF_INET6;
+	v6(e.saddr, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff");
+	v6(e.daddr, "::ffff:10.1.2.3");
+	memcpy(e.comm, "abcdefghijklmno", 16);
+	e.pid = 4194304;
+	e.oldstate = TT_FIN_WAIT2;
+	e.newstate = TT_FIN_WAIT2_TW;
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%s %-22s%-12s-> %-13s%s\n",
+		 "22:13:20.123", "4194304", "abcdefghijklmno", "tcp6",
+		 "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff:43210", "10.1.2.3:443", "FIN_WAIT2",
+		 "FIN_WAIT2_TW", "12.345");
+	text_line(&e, 0, NULL, NULL, expect);
+
+	/* 16 comm bytes without NUL print all 16, then one space. */
+	memcpy(e.comm, "0123456789abcdef", 16);
+	e.oldstate = 99; /* out of range states print UNKNOWN */
+	snprintf(expect, sizeof(expect), "%-14s%-8s%s %-6s%s %-22s%-12s-> %-13s%s\n",
+		 "22:13:20.123", "4194304", "0123456789abcdef", "tcp6",
+		 "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff:43210", "10.1.2.3:443", "UNKNOWN",
+		 "FIN_WAIT2_TW", "12.345");
+	text_line(&e, 0, NULL, NULL, expect);
+}
+
+static void json_line(const struct tt_event *e, const char *lsvc, const char *rsvc,
+		      const char *expect)
+{
+	struct fmt_ctx c;
+	struct outbuf ob;
+
+	ob_init(&ob);
+	fmt_ctx_init(&c, 0);
+	fmt_event_json(&ob, &c, e, T0_NS, lsvc, rsvc);
+	assert_ob(&ob, expect);
+	ob_free(&ob);
+}
+
+static void test_event_json(void **state)
+{
+	struct tt_event e;
+
+	known_event(&e);
+	json_line(&e, NULL, "https",
+		  "{\"type\":\"state\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
+		  "\"comm\":\"curl\",\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\",\"lport\":43210,"
+		  "\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":null,"
+		  "\"rservice\":\"https\",\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\","
+		  "\"ms\":12.345,\"sock\":4097,\"netns\":4026531840,\"reset\":false}\n");
+
+	/* Owner unknown: null pid and comm; delta unknown: null ms; reset flag. */
+	e.flags = TT_F_RESET;
+	json_line(&e, "ssh", NULL,
+		  "{\"type\":\"state\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":null,"
+		  "\"comm\":null,\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\",\"lport\":43210,"
+		  "\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":\"ssh\","
+		  "\"rservice\":null,\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\","
+		  "\"ms\":null,\"sock\":4097,\"netns\":4026531840,\"reset\":true}\n");
+}
+
+static void test_event_json_stuck_v6(void **state)
+{
+	struct tt_event e;
+
+	known_event(&e);
+	e.type = TT_EV_STUCK;
+	e.family = AF_INET6;
+	v6(e.saddr, "::ffff:127.0.0.1");
+	v6(e.daddr, "::1");
+	e.oldstate = TT_CLOSE_WAIT;
+	e.newstate = TT_CLOSE_WAIT;
+	e.flags |= TT_F_DELTA_MIN;
+	e.delta_ns = 30000000000ULL;
+	json_line(&e, NULL, NULL,
+		  "{\"type\":\"stuck\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
+		  "\"comm\":\"curl\",\"proto\":\"tcp6\",\"laddr\":\"127.0.0.1\",\"lport\":43210,"
+		  "\"raddr\":\"::1\",\"rport\":443,\"lservice\":null,\"rservice\":null,"
+		  "\"state\":\"CLOSE_WAIT\",\"ms\":30000.000,\"ms_min\":true,\"sock\":4097,"
+		  "\"netns\":4026531840}\n");
+}
+
+static void test_event_json_weird_comm(void **state)
+{
+	struct tt_event e;
+
+	known_event(&e);
+	e.flags = TT_F_OWNER_KNOWN;
+	memcpy(e.comm, "a\"b\\c\n\x01\xff\xc3\xa9\x7f", 12);
+	json_line(&e, NULL, NULL,
+		  "{\"type\":\"state\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
+		  "\"comm\":\"a\\\"b\\\\c\\u000a\\u0001\\u00ff\xc3\xa9\\u007f\",\"proto\":\"tcp\","
+		  "\"laddr\":\"10.0.0.1\",\"lport\":43210,\"raddr\":\"93.184.216.34\","
+		  "\"rport\":443,\"lservice\":null,\"rservice\":null,\"old\":\"ESTABLISHED\","
+		  "\"new\":\"FIN_WAIT1\",\"ms\":null,\"sock\":4097,\"netns\":4026531840,"
+		  "\"reset\":false}\n");
+
+	/* A full 16-byte comm without NUL, and an empty one. */
+	memcpy(e.comm, "0123456789abcdef", 16);
+	json_line(&e, NULL, NULL,
+		  "{\"type\":\"state\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
+		  "\"comm\":\"0123456789abcdef\",\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\","
+		  "\"lport\":43210,\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":null,"
+		  "\"rservice\":null,\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\",\"ms\":null,"
+		  "\"sock\":4097,\"netns\":4026531840,\"reset\":false}\n");
+	memset(e.comm, 0, sizeof(e.comm));
+	json_line(&e, NULL, NULL,
+		  "{\"type\":\"state\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
+		  "\"comm\":\"\",\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\","
+		  "\"lport\":43210,\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":null,"
+		  "\"rservice\":null,\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\",\"ms\":null,"
+		  "\"sock\":4097,\"netns\":4026531840,\"reset\":false}\n");
+}
+
+/* Many lines appended to one buffer stay intact across growth. */
+static void test_many_lines(void **state)
+{
+	struct fmt_ctx c;
+	struct outbuf ob;
+	struct tt_event e;
+	size_t one;
+
+	known_event(&e);
+	ob_init(&ob);
+	fmt_ctx_init(&c, 0);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL);
+	one = ob.len;
+	for (int i = 1; i < 1000; i++)
+		fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL);
+	assert_int_equal(ob.len, one * 1000);
+	for (int i = 1; i < 1000; i++)
+		assert_memory_equal(ob.data + i * one, ob.data, one);
+	ob_free(&ob);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_v4_mapped),
+		cmocka_unit_test(test_proto),
+		cmocka_unit_test(test_endpoint),
+		cmocka_unit_test(test_time_rfc3339),
+		cmocka_unit_test(test_time_local),
+		cmocka_unit_test(test_text_header),
+		cmocka_unit_test(test_event_text),
+		cmocka_unit_test(test_event_text_wide),
+		cmocka_unit_test(test_event_json),
+		cmocka_unit_test(test_event_json_stuck_v6),
+		cmocka_unit_test(test_event_json_weird_comm),
+		cmocka_unit_test(test_many_lines),
+	};
+
+	return cmocka_run_group_tests(tests, setup_utc, NULL);
+}
