@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Pure helpers of `tcptrail snapshot`: selection, owner join, netstat-style text and JSON. */
+#include <stdlib.h>
+#include <string.h>
+#include "format.h"
+#include "snapfmt.h"
+#include "states.h"
+
+/* netstat's widths: "%-4s  %6ld %6ld %-23s %-23s %-11s". */
+#define COL_ADDR  23
+#define COL_STATE 11
+#define COL_NETNS 11
+#define COL_UID	  10
+#define COL_INODE 10
+#define COL_SOCK  12
+#define COL_TIMER 22
+#define COL_RTT	  16
+#define COL_LAST  9
+
+const char *snap_state_name(int state)
+{
+	if (state == TT_FIN_WAIT2_TW)
+		return "FIN_WAIT2";
+	if (state == TT_NEW_SYN_RECV)
+		return "SYN_RECV";
+	return tt_state_name(state);
+}
+
+const char *snap_timer_name(int timer)
+{
+	static const char *const names[] = {"off", "on", "keepalive", "timewait", "probe"};
+
+	if (timer < 0 || timer > 4)
+		return "unknown";
+	return names[timer];
+}
+
+int64_t snap_idle_ns(const struct tt_sock_rec *r)
+{
+	if (r->state == TT_TIME_WAIT || r->state == TT_FIN_WAIT2_TW) {
+		int64_t left = r->timer_ns < 0 ? 0 : r->timer_ns;
+
+		if ((uint64_t)left > SNAP_TIMEWAIT_NS)
+			return 0;
+		return (int64_t)SNAP_TIMEWAIT_NS - left;
+	}
+	if (r->lastrcv_ns >= 0 && r->lastsnd_ns >= 0)
+		return r->lastrcv_ns < r->lastsnd_ns ? r->lastrcv_ns : r->lastsnd_ns;
+	if (r->lastrcv_ns >= 0)
+		return r->lastrcv_ns;
+	return r->lastsnd_ns >= 0 ? r->lastsnd_ns : -1;
+}
+
+/* A stuck rule for this socket's state; FIN_WAIT2 rules cover FIN_WAIT2 timewait sockets. */
+static const struct stuck_rule *stuck_rule_for(const struct config *cfg, int state)
+{
+	for (int i = 0; i < cfg->nstuck; i++) {
+		int s = cfg->stuck[i].state;
+
+		if (s == state || (s == TT_FIN_WAIT2 && state == TT_FIN_WAIT2_TW) ||
+		    (s == TT_FIN_WAIT2_TW && state == TT_FIN_WAIT2))
+			return &cfg->stuck[i];
+	}
+	return NULL;
+}
+
+int snap_select(const struct config *cfg, const struct tt_sock_rec *r)
+{
+	const struct tt_filter *f = &cfg->filter;
+	int st = r->state;
+
+	if (st <= 0 || st >= TT_STATE_MAX)
+		return 0;
+	if (cfg->listening && st != TT_LISTEN)
+		return 0;
+	if (f->state_mask) {
+		if (!(f->state_mask & (1u << st)))
+			return 0;
+	} else if (!cfg->all && !cfg->listening && !cfg->nstuck && st == TT_LISTEN) {
+		return 0; /* netstat -t: servers only with -a or -l */
+	}
+	if (!filter_match_endpoints(f, r->family, r->saddr, r->daddr, r->sport, r->dport, r->netns))
+		return 0;
+	if (cfg->nstuck) {
+		const struct stuck_rule *rule = stuck_rule_for(cfg, st);
+		int64_t idle;
+
+		if (!rule)
+			return 0;
+		idle = snap_idle_ns(r);
+		if (idle < 0 || (uint64_t)idle < rule->ns)
+			return 0;
+	}
+	return 1;
+}
+
+int snap_owner_match(const struct tt_filter *f, const struct tt_owner_rec *owners, size_t n)
+{
+	if (!f->npids && !f->ncomms)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct tt_owner_rec *o = &owners[i];
+		int pid_ok = !f->npids, comm_ok = !f->ncomms;
+
+		for (uint32_t j = 0; j < f->npids && !pid_ok; j++)
+			pid_ok = f->pids[j] == o->pid;
+		for (uint32_t j = 0; j < f->ncomms && !comm_ok; j++)
+			comm_ok = !strncmp(f->comms[j], o->comm, TT_COMM_LEN);
+		if (pid_ok && comm_ok)
+			return 1;
+	}
+	return 0;
+}
+
+static int owner_cmp(const void *a, const void *b)
+{
+	const struct tt_owner_rec *x = a, *y = b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return 0;
+}
+
+void snap_owners_sort(struct tt_owner_rec *recs, size_t n)
+{
+	if (n > 1)
+		qsort(recs, n, sizeof(*recs), owner_cmp);
+}
+
+const struct tt_owner_rec *snap_owners_find(const struct tt_owner_rec *recs, size_t n, uint64_t ino,
+					    size_t *count)
+{
+	size_t lo = 0, hi = n, end;
+
+	*count = 0;
+	if (!ino)
+		return NULL;
+	while (lo < hi) { /* first index with recs[i].ino >= ino */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (recs[mid].ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < n && recs[end].ino == ino; end++)
+		;
+	if (end == lo)
+		return NULL;
+	*count = end - lo;
+	return &recs[lo];
+}
+
+void snapfmt_title(struct outbuf *ob, int all, int listening)
+{
+	ob_puts(ob, "Active Internet connections ");
+	if (all)
+		ob_puts(ob, "(servers and established)\n");
+	else if (listening)
+		ob_puts(ob, "(only servers)\n");
+	else
+		ob_puts(ob, "(w/o servers)\n");
+}
+
+void snapfmt_header(struct outbuf *ob, const struct snapfmt_opts *o)
+{
+	ob_puts(ob, "Proto Recv-Q Send-Q ");
+	ob_col(ob, "Local Address", 13, COL_ADDR + 1);
+	ob_col(ob, "Foreign Address", 15, COL_ADDR + 1);
+	if (!o->netns && !o->extended && !o->programs) {
+		ob_puts(ob, "State\n");
+		return;
+	}
+	ob_col(ob, "State", 5, COL_STATE + 1);
+	if (o->netns)
+		ob_col(ob, "Netns", 5, COL_NETNS);
+	if (o->extended) {
+		ob_col(ob, "User", 4, COL_UID);
+		ob_col(ob, "Inode", 5, COL_INODE);
+		ob_col(ob, "Sock", 4, COL_SOCK);
+		ob_col(ob, "Timer", 5, COL_TIMER);
+		ob_col(ob, "Rtt/Var(ms)", 11, COL_RTT);
+		ob_col(ob, "Lastrcv", 7, COL_LAST);
+		ob_col(ob, "Lastsnd", 7, COL_LAST);
+	}
+	if (o->programs)
+		ob_puts(ob, "PID/Program name");
+	/* Strip the trailing padding of the last column. */
+	while (ob->len && ob->data[ob->len - 1] == ' ')
+		ob->len--;
+	ob_putc(ob, '\n');
+}
+
+static void right(struct outbuf *ob, uint64_t v, int w)
+{
+	char buf[20];
+	size_t n = u64_to_dec(buf, v);
+
+	ob_pad(ob, w - (long)n);
+	ob_put(ob, buf, n);
+}
+
+/* "addr:port" padded to the address column, never truncated. */
+static void endpoint_col(struct outbuf *ob, const struct snapfmt_opts *o, int family,
+			 const uint8_t addr[16], uint16_t port, const char *host)
+{
+	size_t start = ob->len, w;
+	const char *svc = o->numeric || !port ? NULL : services_name(o->svc, port);
+
+	if (host) {
+		ob_puts(ob, host);
+		ob_putc(ob, ':');
+		if (!port)
+			ob_putc(ob, '*');
+		else if (svc)
+			ob_puts(ob, svc);
+		else
+			ob_u64(ob, port);
+	} else {
+		fmt_endpoint(ob, family, addr, port, svc);
+	}
+	w = ob->len - start;
+	ob_pad(ob, w < COL_ADDR ? (long)(COL_ADDR - w) + 1 : 1);
+}
+
+/* Fixed-point with two decimals of a ns value in seconds, netstat -o's "%2.2f". */
+static void secs2(struct outbuf *ob, int64_t ns)
+{
+	if (ns < 0)
+		ns = 0;
+	ob_fixed(ob, (uint64_t)ns / 10000000ULL, 2);
+}
+
+static void put_col_end(struct outbuf *ob, size_t start, size_t w)
+{
+	size_t n = ob->len - start;
+
+	ob_pad(ob, n < w ? (long)(w - n) : 1);
+}
+
+/* Owners once per pid (recs are sorted by pid within an inode), joined by ','. */
+static void owners_text(struct outbuf *ob, const struct tt_owner_rec *owners, size_t n)
+{
+	uint32_t last = 0;
+	int first = 1;
+
+	if (!n) {
+		ob_putc(ob, '-');
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!first && owners[i].pid == last)
+			continue;
+		if (!first)
+			ob_putc(ob, ',');
+		ob_u64(ob, owners[i].pid);
+		ob_putc(ob, '/');
+		ob_put(ob, owners[i].comm, strnlen(owners[i].comm, TT_COMM_LEN));
+		last = owners[i].pid;
+		first = 0;
+	}
+}
+
+void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
+		  const struct tt_owner_rec *owners, size_t nown, const char *lhost,
+		  const char *rhost)
+{
+	const char *s = fmt_proto(r->family);
+	size_t start;
+
+	ob_puts(ob, s);
+	ob_pad(ob, 4 - (long)strlen(s) + 2);
+	right(ob, r->recvq, 6);
+	ob_putc(ob, ' ');
+	right(ob, r->sendq, 6);
+	ob_putc(ob, ' ');
+	endpoint_col(ob, o, r->family, r->saddr, r->sport, lhost);
+	endpoint_col(ob, o, r->family, r->daddr, r->dport, rhost);
+	s = snap_state_name(r->state);
+	if (!o->netns && !o->extended && !o->programs) {
+		ob_puts(ob, s);
+		ob_putc(ob, '\n');
+		return;
+	}
+	ob_col(ob, s, strlen(s), COL_STATE + 1);
+	if (o->netns) {
+		start = ob->len;
+		ob_u64(ob, r->netns);
+		put_col_end(ob, start, COL_NETNS);
+	}
+	if (o->extended) {
+		int full = r->lastsnd_ns >= 0;
+
+		start = ob->len;
+		ob_u64(ob, r->uid);
+		put_col_end(ob, start, COL_UID);
+		start = ob->len;
+		ob_u64(ob, r->ino);
+		put_col_end(ob, start, COL_INODE);
+		start = ob->len;
+		ob_u64(ob, r->sock_cookie);
+		put_col_end(ob, start, COL_SOCK);
+		start = ob->len;
+		ob_puts(ob, snap_timer_name(r->timer));
+		ob_puts(ob, " (");
+		secs2(ob, r->timer ? r->timer_ns : 0);
+		ob_putc(ob, '/');
+		ob_u64(ob, r->retrans);
+		ob_putc(ob, '/');
+		ob_u64(ob, r->probes);
+		ob_putc(ob, ')');
+		put_col_end(ob, start, COL_TIMER);
+		start = ob->len;
+		if (full) {
+			ob_fixed(ob, r->rtt_us, 3);
+			ob_putc(ob, '/');
+			ob_fixed(ob, r->rttvar_us, 3);
+		} else {
+			ob_putc(ob, '-');
+		}
+		put_col_end(ob, start, COL_RTT);
+		start = ob->len;
+		snapfmt_duration(ob, r->lastrcv_ns);
+		put_col_end(ob, start, COL_LAST);
+		start = ob->len;
+		snapfmt_duration(ob, r->lastsnd_ns);
+		put_col_end(ob, start, COL_LAST);
+	}
+	if (o->programs)
+		owners_text(ob, owners, nown);
+	while (ob->len && ob->data[ob->len - 1] == ' ')
+		ob->len--;
+	ob_putc(ob, '\n');
+}
+
+static void json_ms_or_null(struct outbuf *ob, int64_t ns)
+{
+	if (ns < 0)
+		ob_puts(ob, "null");
+	else
+		ob_u64(ob, (uint64_t)ns / 1000000ULL);
+}
+
+static void json_str_or_null(struct outbuf *ob, const char *s)
+{
+	if (s)
+		ob_json_str(ob, s, strlen(s));
+	else
+		ob_puts(ob, "null");
+}
+
+void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
+		  const struct tt_owner_rec *owners, size_t nown, const char *lhost,
+		  const char *rhost)
+{
+	char abuf[TT_ADDRSTRLEN];
+	size_t n;
+
+	ob_puts(ob, "{\"proto\":\"");
+	ob_puts(ob, fmt_proto(r->family));
+	ob_puts(ob, "\",\"laddr\":\"");
+	n = fmt_addr(abuf, r->family, r->saddr);
+	ob_put(ob, abuf, n);
+	ob_puts(ob, "\",\"lport\":");
+	ob_u64(ob, r->sport);
+	ob_puts(ob, ",\"raddr\":\"");
+	n = fmt_addr(abuf, r->family, r->daddr);
+	ob_put(ob, abuf, n);
+	ob_puts(ob, "\",\"rport\":");
+	ob_u64(ob, r->dport);
+	ob_puts(ob, ",\"lservice\":");
+	json_str_or_null(ob, services_name(o->svc, r->sport));
+	ob_puts(ob, ",\"rservice\":");
+	json_str_or_null(ob, r->dport ? services_name(o->svc, r->dport) : NULL);
+	if (o->resolve) {
+		ob_puts(ob, ",\"lhost\":");
+		json_str_or_null(ob, lhost);
+		ob_puts(ob, ",\"rhost\":");
+		json_str_or_null(ob, rhost);
+	}
+	ob_puts(ob, ",\"state\":\"");
+	ob_puts(ob, snap_state_name(r->state));
+	ob_puts(ob, "\",\"recvq\":");
+	ob_u64(ob, r->recvq);
+	ob_puts(ob, ",\"sendq\":");
+	ob_u64(ob, r->sendq);
+	ob_puts(ob, ",\"uid\":");
+	ob_u64(ob, r->uid);
+	ob_puts(ob, ",\"inode\":");
+	ob_u64(ob, r->ino);
+	ob_puts(ob, ",\"sock\":");
+	ob_u64(ob, r->sock_cookie);
+	ob_puts(ob, ",\"netns\":");
+	ob_u64(ob, r->netns);
+	ob_puts(ob, ",\"timer\":\"");
+	ob_puts(ob, snap_timer_name(r->timer));
+	ob_puts(ob, "\",\"timer_ms\":");
+	ob_u64(ob, r->timer && r->timer_ns > 0 ? (uint64_t)r->timer_ns / 1000000ULL : 0);
+	ob_puts(ob, ",\"retrans\":");
+	ob_u64(ob, r->retrans);
+	ob_puts(ob, ",\"probes\":");
+	ob_u64(ob, r->probes);
+	if (r->lastsnd_ns >= 0) {
+		ob_puts(ob, ",\"rtt_us\":");
+		ob_u64(ob, r->rtt_us);
+		ob_puts(ob, ",\"rttvar_us\":");
+		ob_u64(ob, r->rttvar_us);
+	} else {
+		ob_puts(ob, ",\"rtt_us\":null,\"rttvar_us\":null");
+	}
+	ob_puts(ob, ",\"lastrcv_ms\":");
+	json_ms_or_null(ob, r->lastrcv_ns);
+	ob_puts(ob, ",\"lastsnd_ms\":");
+	json_ms_or_null(ob, r->lastsnd_ns);
+	if (o->programs) {
+		uint32_t last = 0;
+		int first = 1;
+
+		/* pid/comm: the first owner; owners: all of them, once per process. */
+		if (nown) {
+			ob_puts(ob, ",\"pid\":");
+			ob_u64(ob, owners[0].pid);
+			ob_puts(ob, ",\"comm\":");
+			ob_json_str(ob, owners[0].comm, strnlen(owners[0].comm, TT_COMM_LEN));
+		} else {
+			ob_puts(ob, ",\"pid\":null,\"comm\":null");
+		}
+		ob_puts(ob, ",\"owners\":[");
+		for (size_t i = 0; i < nown; i++) {
+			if (!first && owners[i].pid == last)
+				continue;
+			if (!first)
+				ob_putc(ob, ',');
+			ob_puts(ob, "{\"pid\":");
+			ob_u64(ob, owners[i].pid);
+			ob_puts(ob, ",\"comm\":");
+			ob_json_str(ob, owners[i].comm, strnlen(owners[i].comm, TT_COMM_LEN));
+			ob_putc(ob, '}');
+			last = owners[i].pid;
+			first = 0;
+		}
+		ob_putc(ob, ']');
+	}
+	ob_puts(ob, "}\n");
+}
+
+void snapfmt_duration(struct outbuf *ob, int64_t ns)
+{
+	uint64_t ms, s;
+
+	if (ns < 0) {
+		ob_putc(ob, '-');
+		return;
+	}
+	ms = (uint64_t)ns / 1000000ULL;
+	s = ms / 1000;
+	if (ms < 1000) {
+		ob_u64(ob, ms);
+		ob_puts(ob, "ms");
+	} else if (s < 60) {
+		ob_fixed(ob, ms / 100, 1);
+		ob_putc(ob, 's');
+	} else if (s < 3600) {
+		ob_u64(ob, s / 60);
+		ob_putc(ob, 'm');
+		if (s % 60 < 10)
+			ob_putc(ob, '0');
+		ob_u64(ob, s % 60);
+		ob_putc(ob, 's');
+	} else {
+		ob_u64(ob, s / 3600);
+		ob_putc(ob, 'h');
+		if (s / 60 % 60 < 10)
+			ob_putc(ob, '0');
+		ob_u64(ob, s / 60 % 60);
+		ob_putc(ob, 'm');
+	}
+}

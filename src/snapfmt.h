@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_SNAPFMT_H
+#define TT_SNAPFMT_H
+
+/*
+ * The pure half of `tcptrail snapshot`: which sockets to show, how long they have been idle,
+ * the owner join, and netstat-style text / JSON lines. No libbpf, no system calls.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "cli.h"
+#include "outbuf.h"
+#include "services.h"
+#include "tcptrail.h"
+
+/* TIME_WAIT lasts TCP_TIMEWAIT_LEN; the time spent so far is that minus the timer left. */
+#define SNAP_TIMEWAIT_NS (60ULL * 1000000000ULL)
+
+struct snapfmt_opts {
+	int numeric;  /* -n: port numbers */
+	int extended; /* -e: uid, inode, cookie, timer, rtt, lastrcv, lastsnd */
+	int programs; /* -p: owners */
+	int netns;    /* --all-netns: a netns column */
+	int resolve;  /* --resolve: JSON gets lhost/rhost */
+	const struct services *svc;
+};
+
+/* netstat's spelling of a record's state: FIN_WAIT2 for a FIN_WAIT2 timewait socket. */
+const char *snap_state_name(int state);
+/* "off", "on", "keepalive", "timewait", "probe" (netstat -o's names). */
+const char *snap_timer_name(int timer);
+
+/*
+ * How long the socket has been idle: since the last packet either way (full sockets), or the
+ * time spent in TIME_WAIT so far; -1 when unknown (listeners, SYN_RECV).
+ */
+int64_t snap_idle_ns(const struct tt_sock_rec *r);
+
+/* Whether -a/-l/--state/-4/-6/--port/--netns/--stuck let this socket through. */
+int snap_select(const struct config *cfg, const struct tt_sock_rec *r);
+/* --pid/--comm against the socket's owners (true when neither is given). */
+int snap_owner_match(const struct tt_filter *f, const struct tt_owner_rec *owners, size_t n);
+
+/* Sorts owner records by inode, then pid, for snap_owners_find. */
+void snap_owners_sort(struct tt_owner_rec *recs, size_t n);
+/*
+ * The owners of inode ino in sorted recs: returns the first and sets *count (0: none, NULL
+ * returned). A pid holding the socket in several fds appears once per fd; use snap_owners_*
+ * formatting, which prints each pid once.
+ */
+const struct tt_owner_rec *snap_owners_find(const struct tt_owner_rec *recs, size_t n, uint64_t ino,
+					    size_t *count);
+
+/* "Active Internet connections (servers and established)" and friends, with '\n'. */
+void snapfmt_title(struct outbuf *ob, int all, int listening);
+/* The column header line. */
+void snapfmt_header(struct outbuf *ob, const struct snapfmt_opts *o);
+
+/*
+ * One socket as a text line (netstat -at layout) or a JSON object line. lhost/rhost replace the
+ * numeric addresses when not NULL (--resolve). owners may be NULL with nown 0.
+ */
+void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
+		  const struct tt_owner_rec *owners, size_t nown, const char *lhost,
+		  const char *rhost);
+void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
+		  const struct tt_owner_rec *owners, size_t nown, const char *lhost,
+		  const char *rhost);
+
+/* A duration for humans: "850ms", "12.3s", "5m03s", "2h05m"; "-" when ns < 0. */
+void snapfmt_duration(struct outbuf *ob, int64_t ns);
+
+#endif
