@@ -255,8 +255,9 @@ int filter_match(const struct tt_filter *f, const struct tt_event *e)
 {
 	int owner = e->flags & TT_F_OWNER_KNOWN;
 
-	if (f->state_mask && !(f->state_mask & (1u << e->oldstate)) &&
-	    !(f->state_mask & (1u << e->newstate)))
+	/* States of 32 and above (a corrupt log) would shift out of the mask: no match. */
+	if (f->state_mask && !(e->oldstate < 32 && (f->state_mask & (1u << e->oldstate))) &&
+	    !(e->newstate < 32 && (f->state_mask & (1u << e->newstate))))
 		return 0;
 	if (!filter_match_endpoints(f, e->family, e->saddr, e->daddr, e->sport, e->dport, e->netns))
 		return 0;
