@@ -310,7 +310,8 @@ int parse_duration_ns(const char *s, uint64_t *ns)
 	/* Up to about 5 years in any unit keeps the product inside 64 bits. */
 	if (whole > (1ULL << 63) / unit)
 		return -1;
-	*ns = whole * unit + frac * unit / frac_scale;
+	/* frac * unit overflows for long fractions of m/h: scale frac to ns first (exact). */
+	*ns = whole * unit + frac * (1000000000ULL / frac_scale) * (unit / 1000000) / 1000;
 	return 0;
 }
 
