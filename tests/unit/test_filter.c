@@ -1,0 +1,659 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Unit tests of src/filter.[ch] and src/states.[ch]: list parsers, matching, numbers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+#include "filter.h"
+#include "states.h"
+
+static struct services *svc;
+
+static int setup(void **state)
+{
+	static const char text[] = "http 80/tcp www\nhttps 443/tcp\nssh 22/tcp\ndomain 53/udp\n";
+
+	svc = services_new();
+	if (!svc || services_parse(svc, text, sizeof(text) - 1) != 3)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	services_free(svc);
+	return 0;
+}
+
+/* ---- states ---- */
+
+static void test_state_names(void **state)
+{
+	static const char *const names[TT_STATE_MAX] = {
+		NULL,	     "ESTABLISHED", "SYN_SENT",	    "SYN_RECV",	    "FIN_WAIT1",
+		"FIN_WAIT2", "TIME_WAIT",   "CLOSE",	    "CLOSE_WAIT",   "LAST_ACK",
+		"LISTEN",    "CLOSING",	    "NEW_SYN_RECV", "FIN_WAIT2_TW",
+	};
+
+	for (int s = 1; s < TT_STATE_MAX; s++) {
+		assert_string_equal(tt_state_name(s), names[s]);
+		assert_int_equal(tt_state_parse(names[s], strlen(names[s])), s);
+	}
+	assert_string_equal(tt_state_name(0), "UNKNOWN");
+	assert_string_equal(tt_state_name(-1), "UNKNOWN");
+	assert_string_equal(tt_state_name(TT_STATE_MAX), "UNKNOWN");
+	assert_string_equal(tt_state_name(255), "UNKNOWN");
+}
+
+static void test_state_parse(void **state)
+{
+	assert_int_equal(tt_state_parse("close-wait", 10), TT_CLOSE_WAIT);
+	assert_int_equal(tt_state_parse("Time-Wait", 9), TT_TIME_WAIT);
+	assert_int_equal(tt_state_parse("syn-recv", 8), TT_SYN_RECV);
+	assert_int_equal(tt_state_parse("listen", 6), TT_LISTEN);
+	assert_int_equal(tt_state_parse("fin-wait2", 9), TT_FIN_WAIT2);
+	/* Only len bytes count. */
+	assert_int_equal(tt_state_parse("LISTENING", 6), TT_LISTEN);
+	assert_int_equal(tt_state_parse("CLOSE_WAIT", 5), TT_CLOSE);
+	assert_int_equal(tt_state_parse("", 0), -1);
+	assert_int_equal(tt_state_parse("UNKNOWN", 7), -1);
+	assert_int_equal(tt_state_parse("LISTEN ", 7), -1);
+	assert_int_equal(tt_state_parse("ESTABLISHEDESTABLISHEDESTABLISHED", 33), -1);
+	assert_int_equal(tt_state_parse("LIS\0EN", 6), -1);
+}
+
+/* ---- parse_u64 ---- */
+
+static void test_parse_u64(void **state)
+{
+	uint64_t v = 7;
+
+	assert_int_equal(parse_u64("0", 0, 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(parse_u64("10", 0, 10, &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(parse_u64("007", 0, 10, &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(parse_u64("11", 0, 10, &v), -1);
+	assert_int_equal(parse_u64("4", 5, 10, &v), -1);
+	assert_int_equal(parse_u64("18446744073709551609", 0, UINT64_MAX, &v), 0);
+	assert_true(v == 18446744073709551609ULL);
+	v = 7;
+	assert_int_equal(parse_u64("99999999999999999999", 0, UINT64_MAX, &v), -1);
+	assert_int_equal(parse_u64("", 0, 10, &v), -1);
+	assert_int_equal(parse_u64(NULL, 0, 10, &v), -1);
+	assert_int_equal(parse_u64("-1", 0, 10, &v), -1);
+	assert_int_equal(parse_u64("+1", 0, 10, &v), -1);
+	assert_int_equal(parse_u64(" 1", 0, 10, &v), -1);
+	assert_int_equal(parse_u64("1 ", 0, 10, &v), -1);
+	assert_int_equal(parse_u64("1x", 0, 10, &v), -1);
+	assert_int_equal(parse_u64("0x1", 0, 10, &v), -1);
+	assert_int_equal(v, 7); /* untouched on error */
+}
+
+/* ---- port lists ---- */
+
+static void test_ports(void **state)
+{
+	uint16_t ports[TT_MAX_FILTER];
+	uint32_t n = 0;
+	char err[200];
+
+	assert_int_equal(filter_add_ports(ports, &n, "80", NULL, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ports[0], 80);
+	assert_int_equal(filter_add_ports(ports, &n, "1,65535,443", NULL, err, sizeof(err)), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(ports[1], 1);
+	assert_int_equal(ports[2], 65535);
+	assert_int_equal(ports[3], 443);
+}
+
+static void test_ports_bad(void **state)
+{
+	static const char *const bad[] = {
+		"",    ",",	  "0",	 "65536", "-1",	 "80,",	   "abc",
+		",80", "80,,443", "80 ", " 80",	  "1e3", "80;443", "99999999999999999999999",
+	};
+	uint16_t ports[TT_MAX_FILTER];
+	char err[200];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint32_t n = 0;
+
+		err[0] = '\0';
+		if (filter_add_ports(ports, &n, bad[i], NULL, err, sizeof(err)) != -1)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_true(err[0] != '\0');
+	}
+	{
+		uint32_t n = 0;
+
+		assert_int_equal(filter_add_ports(ports, &n, NULL, NULL, err, sizeof(err)), -1);
+		assert_string_equal(err, "empty list");
+		assert_int_equal(filter_add_ports(ports, &n, "80,,443", NULL, err, sizeof(err)),
+				 -1);
+		assert_string_equal(err, "empty item in list '80,,443'");
+		n = 0;
+		assert_int_equal(filter_add_ports(ports, &n, "80,x", NULL, err, sizeof(err)), -1);
+		assert_string_equal(err, "'x' is not valid here");
+	}
+}
+
+static void test_ports_service_names(void **state)
+{
+	uint16_t ports[TT_MAX_FILTER];
+	uint32_t n = 0;
+	char err[200];
+
+	assert_int_equal(filter_add_ports(ports, &n, "http,ssh,8080,https", svc, err, sizeof(err)),
+			 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(ports[0], 80);
+	assert_int_equal(ports[1], 22);
+	assert_int_equal(ports[2], 8080);
+	assert_int_equal(ports[3], 443);
+	/* Aliases, udp-only names, unknown names and names without a table fail. */
+	n = 0;
+	assert_int_equal(filter_add_ports(ports, &n, "www", svc, err, sizeof(err)), -1);
+	assert_int_equal(filter_add_ports(ports, &n, "domain", svc, err, sizeof(err)), -1);
+	assert_int_equal(filter_add_ports(ports, &n, "nosuch", svc, err, sizeof(err)), -1);
+	assert_string_equal(err, "'nosuch' is not valid here");
+	assert_int_equal(filter_add_ports(ports, &n, "HTTP", svc, err, sizeof(err)), -1);
+	assert_int_equal(filter_add_ports(ports, &n, "http", NULL, err, sizeof(err)), -1);
+	/* An item of 64+ bytes cannot be a name. */
+	assert_int_equal(
+		filter_add_ports(ports, &n,
+				 "http-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				 svc, err, sizeof(err)),
+		-1);
+}
+
+static void test_ports_limit(void **state)
+{
+	uint16_t ports[TT_MAX_FILTER + 1];
+	uint32_t n = 0;
+	char err[200], list[200];
+	size_t len = 0;
+
+	ports[TT_MAX_FILTER] = 0xbeef; /* canary */
+	for (int i = 1; i <= TT_MAX_FILTER; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d", i > 1 ? "," : "",
+					i);
+	assert_int_equal(filter_add_ports(ports, &n, list, NULL, err, sizeof(err)), 0);
+	assert_int_equal(n, TT_MAX_FILTER);
+	for (int i = 0; i < TT_MAX_FILTER; i++)
+		assert_int_equal(ports[i], i + 1);
+	/* One more, in a later option. */
+	assert_int_equal(filter_add_ports(ports, &n, "99", NULL, err, sizeof(err)), -1);
+	assert_string_equal(err, "too many items: at most 16");
+	assert_int_equal(n, TT_MAX_FILTER);
+	assert_int_equal(ports[TT_MAX_FILTER], 0xbeef);
+	/* 17 in one list. */
+	n = 0;
+	assert_int_equal(filter_add_ports(ports, &n, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
+					  NULL, err, sizeof(err)),
+			 -1);
+	assert_string_equal(err, "too many items: at most 16");
+	assert_int_equal(ports[TT_MAX_FILTER], 0xbeef);
+}
+
+/* ---- pids, netns, comms, states ---- */
+
+static void test_pids(void **state)
+{
+	struct tt_filter f = {0};
+	char err[200];
+
+	assert_int_equal(filter_add_pids(&f, "1,2147483647", err, sizeof(err)), 0);
+	assert_int_equal(filter_add_pids(&f, "42", err, sizeof(err)), 0);
+	assert_int_equal(f.npids, 3);
+	assert_int_equal(f.pids[0], 1);
+	assert_int_equal(f.pids[1], 2147483647);
+	assert_int_equal(f.pids[2], 42);
+	assert_int_equal(filter_add_pids(&f, "0", err, sizeof(err)), -1);
+	assert_int_equal(filter_add_pids(&f, "2147483648", err, sizeof(err)), -1);
+	assert_int_equal(filter_add_pids(&f, "12345678901234567890123", err, sizeof(err)), -1);
+	assert_int_equal(filter_add_pids(&f, "x", err, sizeof(err)), -1);
+	assert_int_equal(filter_add_pids(&f, "", err, sizeof(err)), -1);
+	assert_int_equal(filter_add_pids(&f, "1,", err, sizeof(err)), -1);
+	f.npids = 0;
+	for (int i = 0; i < TT_MAX_FILTER; i++)
+		assert_int_equal(filter_add_pids(&f, "7", err, sizeof(err)), 0);
+	assert_int_equal(filter_add_pids(&f, "7", err, sizeof(err)), -1);
+	assert_string_equal(err, "too many items: at most 16");
+	assert_int_equal(f.npids, TT_MAX_FILTER);
+}
+
+static void test_netns(void **state)
+{
+	struct tt_filter f = {0};
+	char err[200];
+
+	assert_int_equal(filter_add_netns(&f, "4026531840,4294967295,1", err, sizeof(err)), 0);
+	assert_int_equal(f.nnetns, 3);
+	assert_int_equal(f.netns[0], 4026531840u);
+	assert_int_equal(f.netns[1], 4294967295u);
+	assert_int_equal(f.netns[2], 1);
+	assert_int_equal(filter_add_netns(&f, "4294967296", err, sizeof(err)), -1);
+	assert_int_equal(filter_add_netns(&f, "0", err, sizeof(err)), -1);
+	assert_int_equal(filter_add_netns(&f, "net:[4026531840]", err, sizeof(err)), -1);
+}
+
+static void test_comms(void **state)
+{
+	struct tt_filter f = {0};
+	char err[200];
+
+	assert_int_equal(filter_add_comms(&f, "curl,nginx", err, sizeof(err)), 0);
+	assert_int_equal(filter_add_comms(&f, "abcdefghijklmno", err, sizeof(err)), 0);
+	assert_int_equal(f.ncomms, 3);
+	assert_string_equal(f.comms[0], "curl");
+	assert_string_equal(f.comms[1], "nginx");
+	assert_memory_equal(f.comms[2], "abcdefghijklmno", 16); /* NUL-padded */
+	assert_int_equal(filter_add_comms(&f, "abcdefghijklmnop", err, sizeof(err)), -1);
+	assert_string_equal(err, "command names are 1-15 bytes: 'abcdefghijklmnop'");
+	assert_int_equal(filter_add_comms(&f, "", err, sizeof(err)), -1);
+	assert_int_equal(filter_add_comms(&f, "a,,b", err, sizeof(err)), -1);
+	/* Anything but a comma is part of a name. */
+	f.ncomms = 0;
+	assert_int_equal(filter_add_comms(&f, "my prog,a:b", err, sizeof(err)), 0);
+	assert_string_equal(f.comms[0], "my prog");
+	assert_string_equal(f.comms[1], "a:b");
+
+	f.ncomms = 0;
+	for (int i = 0; i < TT_MAX_FILTER - 1; i++)
+		assert_int_equal(filter_add_comms(&f, "x", err, sizeof(err)), 0);
+	assert_int_equal(filter_add_comms(&f, "y,z", err, sizeof(err)), -1);
+	assert_string_equal(err, "too many command names: at most 16");
+	assert_int_equal(f.ncomms, TT_MAX_FILTER);
+	assert_int_equal(filter_add_comms(&f, "y", err, sizeof(err)), -1);
+	assert_string_equal(err, "too many command names: at most 16");
+}
+
+static void test_states(void **state)
+{
+	uint32_t mask = 0;
+	char err[300];
+
+	assert_int_equal(filter_add_states(&mask, "LISTEN", err, sizeof(err)), 0);
+	assert_int_equal(mask, 1u << TT_LISTEN);
+	assert_int_equal(
+		filter_add_states(&mask, "close-wait,time_wait,Established", err, sizeof(err)), 0);
+	assert_int_equal(mask, 1u << TT_LISTEN | 1u << TT_CLOSE_WAIT | 1u << TT_TIME_WAIT |
+				       1u << TT_ESTABLISHED);
+	/* FIN_WAIT2 includes the timewait substate that ss and netstat show as FIN_WAIT2. */
+	mask = 0;
+	assert_int_equal(filter_add_states(&mask, "fin-wait2", err, sizeof(err)), 0);
+	assert_int_equal(mask, 1u << TT_FIN_WAIT2 | 1u << TT_FIN_WAIT2_TW);
+	mask = 0;
+	assert_int_equal(filter_add_states(&mask, "FIN_WAIT2_TW,syn-recv", err, sizeof(err)), 0);
+	assert_int_equal(mask, 1u << TT_FIN_WAIT2_TW | 1u << TT_SYN_RECV);
+
+	assert_int_equal(filter_add_states(&mask, "LISTEN,bogus", err, sizeof(err)), -1);
+	assert_string_equal(err, "'bogus' is not valid here (states: LISTEN SYN_SENT SYN_RECV "
+				 "ESTABLISHED FIN_WAIT1 FIN_WAIT2 TIME_WAIT CLOSE CLOSE_WAIT "
+				 "LAST_ACK CLOSING)");
+	assert_int_equal(filter_add_states(&mask, "", err, sizeof(err)), -1);
+	/* A short error buffer is truncated, not overrun. */
+	{
+		char small[8];
+
+		memset(small, 'X', sizeof(small));
+		assert_int_equal(filter_add_states(&mask, "nope", small, sizeof(small)), -1);
+		assert_int_equal(small[7], '\0');
+	}
+}
+
+/* ---- matching ---- */
+
+static void mk_event(struct tt_event *e, int family, const char *sa, uint16_t sport, const char *da,
+		     uint16_t dport)
+{
+	memset(e, 0, sizeof(*e));
+	e->family = (uint8_t)family;
+	if (family == AF_INET) {
+		assert_int_equal(inet_pton(AF_INET, sa, e->saddr), 1);
+		assert_int_equal(inet_pton(AF_INET, da, e->daddr), 1);
+	} else {
+		assert_int_equal(inet_pton(AF_INET6, sa, e->saddr), 1);
+		assert_int_equal(inet_pton(AF_INET6, da, e->daddr), 1);
+	}
+	e->sport = sport;
+	e->dport = dport;
+	e->oldstate = TT_ESTABLISHED;
+	e->newstate = TT_FIN_WAIT1;
+	e->type = TT_EV_STATE;
+	e->flags = TT_F_OWNER_KNOWN;
+	e->pid = 100;
+	e->netns = 4026531840u;
+	strcpy(e->comm, "curl");
+}
+
+static void test_match_empty(void **state)
+{
+	struct tt_filter f = {0};
+	struct tt_event e;
+
+	mk_event(&e, AF_INET, "1.2.3.4", 1000, "5.6.7.8", 80);
+	assert_true(filter_match(&f, &e));
+	e.flags = 0;
+	assert_true(filter_match(&f, &e));
+	mk_event(&e, AF_INET6, "::1", 1000, "::1", 80);
+	assert_true(filter_match(&f, &e));
+}
+
+static void test_match_family(void **state)
+{
+	struct tt_filter f = {0};
+	struct tt_event v4, v6, mapped, half;
+
+	mk_event(&v4, AF_INET, "1.2.3.4", 1000, "5.6.7.8", 80);
+	mk_event(&v6, AF_INET6, "2001:db8::1", 1000, "2001:db8::2", 80);
+	mk_event(&mapped, AF_INET6, "::ffff:1.2.3.4", 1000, "::ffff:5.6.7.8", 80);
+	/* A listening v6 socket has :: as the remote address: not IPv4 traffic. */
+	mk_event(&half, AF_INET6, "::ffff:1.2.3.4", 1000, "::", 0);
+	f.family = 4;
+	assert_true(filter_match(&f, &v4));
+	assert_false(filter_match(&f, &v6));
+	assert_true(filter_match(&f, &mapped));
+	assert_false(filter_match(&f, &half));
+	f.family = 6;
+	assert_false(filter_match(&f, &v4));
+	assert_true(filter_match(&f, &v6));
+	assert_false(filter_match(&f, &mapped));
+	assert_true(filter_match(&f, &half));
+}
+
+static void test_match_ports(void **state)
+{
+	struct tt_filter f = {0};
+	struct tt_event e;
+	char err[100];
+
+	mk_event(&e, AF_INET, "1.2.3.4", 1000, "5.6.7.8", 80);
+	/* --port: either side, list OR-ed. */
+	assert_int_equal(filter_add_ports(f.ports, &f.nports, "443,80", NULL, err, sizeof(err)), 0);
+	assert_true(filter_match(&f, &e));
+	f.ports[1] = 1000;
+	assert_true(filter_match(&f, &e));
+	f.ports[1] = 999;
+	assert_false(filter_match(&f, &e));
+	/* --lport only looks at the local port. */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(filter_add_ports(f.lports, &f.nlports, "80", NULL, err, sizeof(err)), 0);
+	assert_false(filter_match(&f, &e));
+	f.lports[0] = 1000;
+	assert_true(filter_match(&f, &e));
+	/* --rport only at the remote one; AND-ed with --lport. */
+	assert_int_equal(filter_add_ports(f.rports, &f.nrports, "1000", NULL, err, sizeof(err)), 0);
+	assert_false(filter_match(&f, &e));
+	f.rports[0] = 80;
+	assert_true(filter_match(&f, &e));
+}
+
+static void test_match_states(void **state)
+{
+	struct tt_filter f = {0};
+	struct tt_event e;
+
+	mk_event(&e, AF_INET, "1.2.3.4", 1000, "5.6.7.8", 80);
+	f.state_mask = 1u << TT_ESTABLISHED; /* old state */
+	assert_true(filter_match(&f, &e));
+	f.state_mask = 1u << TT_FIN_WAIT1; /* new state */
+	assert_true(filter_match(&f, &e));
+	f.state_mask = 1u << TT_LISTEN | 1u << TT_CLOSE;
+	assert_false(filter_match(&f, &e));
+	f.state_mask |= 1u << TT_FIN_WAIT1;
+	assert_true(filter_match(&f, &e));
+	/* States outside the 32-bit mask never match and must not shift out of range. */
+	e.oldstate = 200;
+	e.newstate = 32;
+	assert_false(filter_match(&f, &e));
+	f.state_mask = 0;
+	assert_true(filter_match(&f, &e));
+}
+
+static void test_match_owner(void **state)
+{
+	struct tt_filter f = {0};
+	struct tt_event e;
+	char err[100];
+
+	mk_event(&e, AF_INET, "1.2.3.4", 1000, "5.6.7.8", 80);
+	assert_int_equal(filter_add_pids(&f, "5,100", err, sizeof(err)), 0);
+	assert_true(filter_match(&f, &e));
+	e.pid = 101;
+	assert_false(filter_match(&f, &e));
+	/* Unknown owner: pid 100 left over in the record must not match. */
+	e.pid = 100;
+	e.flags = 0;
+	assert_false(filter_match(&f, &e));
+
+	memset(&f, 0, sizeof(f));
+	e.flags = TT_F_OWNER_KNOWN;
+	assert_int_equal(filter_add_comms(&f, "nginx,curl", err, sizeof(err)), 0);
+	assert_true(filter_match(&f, &e));
+	strcpy(e.comm, "curl2");
+	assert_false(filter_match(&f, &e));
+	strcpy(e.comm, "cur");
+	assert_false(filter_match(&f, &e));
+	strcpy(e.comm, "curl");
+	e.flags = 0;
+	assert_false(filter_match(&f, &e));
+	/* A 15-byte name matches a 15-byte comm. */
+	memset(&f, 0, sizeof(f));
+	e.flags = TT_F_OWNER_KNOWN;
+	memcpy(e.comm, "abcdefghijklmno", 16);
+	assert_int_equal(filter_add_comms(&f, "abcdefghijklmno", err, sizeof(err)), 0);
+	assert_true(filter_match(&f, &e));
+}
+
+static void test_match_netns_and_combined(void **state)
+{
+	struct tt_filter f = {0};
+	struct tt_event e;
+	char err[100];
+
+	mk_event(&e, AF_INET, "1.2.3.4", 1000, "5.6.7.8", 80);
+	assert_int_equal(filter_add_netns(&f, "1,4026531840", err, sizeof(err)), 0);
+	assert_true(filter_match(&f, &e));
+	e.netns = 2;
+	assert_false(filter_match(&f, &e));
+	e.netns = 1;
+	/* Every filter must hold. */
+	f.family = 4;
+	f.state_mask = 1u << TT_ESTABLISHED;
+	assert_int_equal(filter_add_ports(f.ports, &f.nports, "80", NULL, err, sizeof(err)), 0);
+	assert_int_equal(filter_add_pids(&f, "100", err, sizeof(err)), 0);
+	assert_int_equal(filter_add_comms(&f, "curl", err, sizeof(err)), 0);
+	assert_true(filter_match(&f, &e));
+	e.dport = 81;
+	assert_false(filter_match(&f, &e));
+	e.dport = 80;
+	e.pid = 1;
+	assert_false(filter_match(&f, &e));
+	e.pid = 100;
+	e.family = AF_INET6;
+	assert_false(filter_match(&f, &e));
+	e.family = AF_INET;
+	e.oldstate = TT_LISTEN;
+	assert_false(filter_match(&f, &e));
+	e.oldstate = TT_ESTABLISHED;
+	assert_true(filter_match(&f, &e));
+}
+
+static void test_match_endpoints(void **state)
+{
+	struct tt_filter f = {0};
+	uint8_t a[16] = {0}, b[16] = {0};
+
+	assert_true(filter_match_endpoints(&f, AF_INET, a, b, 1, 2, 3));
+	f.nlports = 1;
+	f.lports[0] = 1;
+	f.nrports = 1;
+	f.rports[0] = 2;
+	f.nnetns = 1;
+	f.netns[0] = 3;
+	assert_true(filter_match_endpoints(&f, AF_INET, a, b, 1, 2, 3));
+	assert_false(filter_match_endpoints(&f, AF_INET, a, b, 2, 1, 3));
+	assert_false(filter_match_endpoints(&f, AF_INET, a, b, 1, 2, 4));
+	f.family = 6;
+	assert_false(filter_match_endpoints(&f, AF_INET, a, b, 1, 2, 3));
+	assert_true(filter_match_endpoints(&f, AF_INET6, a, b, 1, 2, 3));
+}
+
+/* ---- durations and sizes ---- */
+
+static void duration_ok(const char *s, uint64_t want)
+{
+	uint64_t ns = 12345;
+
+	if (parse_duration_ns(s, &ns) != 0)
+		fail_msg("rejected '%s'", s);
+	if (ns != want)
+		fail_msg("'%s' -> %llu, want %llu", s, (unsigned long long)ns,
+			 (unsigned long long)want);
+}
+
+static void duration_bad(const char *s)
+{
+	uint64_t ns = 12345;
+
+	if (parse_duration_ns(s, &ns) != -1)
+		fail_msg("accepted '%s' as %llu", s, (unsigned long long)ns);
+	assert_int_equal(ns, 12345);
+}
+
+static void test_duration(void **state)
+{
+	duration_ok("250ms", 250000000ULL);
+	duration_ok("30s", 30000000000ULL);
+	duration_ok("5m", 300000000000ULL);
+	duration_ok("1h", 3600000000000ULL);
+	duration_ok("10", 10000000000ULL); /* bare number: seconds */
+	duration_ok("0", 0);
+	duration_ok("0ms", 0);
+	duration_ok("1.5s", 1500000000ULL);
+	duration_ok("1.5", 1500000000ULL);
+	duration_ok("0.5ms", 500000ULL);
+	duration_ok(".5s", 500000000ULL);
+	duration_ok("2.s", 2000000000ULL);
+	duration_ok("1.5m", 90000000000ULL);
+	duration_ok("1.5h", 5400000000000ULL);
+	duration_ok("0.000000001s", 1);
+	duration_ok("0.0000000019s", 1); /* beyond ns: truncated */
+	duration_ok("0.001ms", 1000);
+	duration_ok("007s", 7000000000ULL);
+	/* Long fractions of large units must not overflow the intermediate product. */
+	duration_ok("0.123456789h", 444444440400ULL);
+	duration_ok("1.999999999m", 119999999940ULL);
+	duration_ok("0.99999999h", 3599999964000ULL);
+	/* Limits: about 2^63 ns. */
+	duration_ok("9223372036s", 9223372036000000000ULL);
+	duration_ok("2562047h", 2562047ULL * 3600000000000ULL);
+	duration_ok("2562047.5h", 2562047ULL * 3600000000000ULL + 1800000000000ULL);
+	duration_bad("9223372037s");
+	duration_bad("2562048h");
+	duration_bad("99999999999999999999s");
+	duration_bad("99999999999999999999999999999999999999");
+	duration_bad("");
+	duration_bad(".");
+	duration_bad("s");
+	duration_bad("ms");
+	duration_bad(".s");
+	duration_bad("5x");
+	duration_bad("5 s");
+	duration_bad(" 5s");
+	duration_bad("-1s");
+	duration_bad("+1s");
+	duration_bad("1.5.5s");
+	duration_bad("5sec");
+	duration_bad("5S");
+	duration_bad("5d");
+	duration_bad("1e3");
+	duration_bad("5ms ");
+	duration_bad(NULL);
+}
+
+static void size_ok(const char *s, uint64_t want)
+{
+	uint64_t v = 12345;
+
+	if (parse_size(s, &v) != 0)
+		fail_msg("rejected '%s'", s);
+	if (v != want)
+		fail_msg("'%s' -> %llu, want %llu", s, (unsigned long long)v,
+			 (unsigned long long)want);
+}
+
+static void size_bad(const char *s)
+{
+	uint64_t v = 12345;
+
+	if (parse_size(s, &v) != -1)
+		fail_msg("accepted '%s' as %llu", s, (unsigned long long)v);
+	assert_int_equal(v, 12345);
+}
+
+static void test_size(void **state)
+{
+	size_ok("100M", 100ULL << 20);
+	size_ok("100m", 100ULL << 20);
+	size_ok("1G", 1ULL << 30);
+	size_ok("1g", 1ULL << 30);
+	size_ok("512k", 512ULL << 10);
+	size_ok("512K", 512ULL << 10);
+	size_ok("4096", 4096);
+	size_ok("1", 1);
+	size_ok("18446744073709551609", 18446744073709551609ULL);
+	size_ok("17179869183G", 17179869183ULL << 30);
+	size_bad("17179869184G"); /* 2^64 */
+	size_bad("0");
+	size_bad("0k");
+	size_bad("k");
+	size_bad("");
+	size_bad(NULL);
+	size_bad("1T");
+	size_bad("1.5M");
+	size_bad("-1");
+	size_bad("1MB");
+	size_bad("1 M");
+	size_bad("M1");
+	size_bad("99999999999999999999999999999M");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_state_names),
+		cmocka_unit_test(test_state_parse),
+		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_ports_bad),
+		cmocka_unit_test(test_ports_service_names),
+		cmocka_unit_test(test_ports_limit),
+		cmocka_unit_test(test_pids),
+		cmocka_unit_test(test_netns),
+		cmocka_unit_test(test_comms),
+		cmocka_unit_test(test_states),
+		cmocka_unit_test(test_match_empty),
+		cmocka_unit_test(test_match_family),
+		cmocka_unit_test(test_match_ports),
+		cmocka_unit_test(test_match_states),
+		cmocka_unit_test(test_match_owner),
+		cmocka_unit_test(test_match_netns_and_combined),
+		cmocka_unit_test(test_match_endpoints),
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_size),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
