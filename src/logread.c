@@ -1,2 +1,625 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* placeholder */
+/* Reading recordings: JSON line -> record, and a plain/gzip line reader. Pure, no libbpf. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "cli.h"
+#include "jsonl.h"
+#include "logread.h"
+#include "states.h"
+
+/* ---- one line -> one record ---- */
+
+static int bad(char *err, size_t errlen, const char *what, const char *key)
+{
+	snprintf(err, errlen, "%s \"%s\"", what, key);
+	return -1;
+}
+
+/* Unsigned integer JSON number without fraction or exponent, at most max. */
+static int get_u64(const struct jsonl_obj *o, const char *key, uint64_t max, uint64_t *v, char *err,
+		   size_t errlen)
+{
+	const struct jsonl_member *m = jsonl_get(o, key);
+	uint64_t x = 0;
+
+	if (!m)
+		return bad(err, errlen, "missing", key);
+	if (m->type != JSONL_NUMBER)
+		return bad(err, errlen, "want a number for", key);
+	for (size_t i = 0; i < m->val_len; i++) {
+		unsigned d = (unsigned)(m->val[i] - '0');
+
+		if (d > 9 || x > (UINT64_MAX - d) / 10)
+			return bad(err, errlen, "want an unsigned integer for", key);
+		x = x * 10 + d;
+	}
+	if (x > max)
+		return bad(err, errlen, "out of range:", key);
+	*v = x;
+	return 0;
+}
+
+/* A string member decoded into out; 1 if present, 0 if null and null_ok, -1 on error. */
+static int get_str(const struct jsonl_obj *o, const char *key, int null_ok, char *out, size_t cap,
+		   char *err, size_t errlen)
+{
+	const struct jsonl_member *m = jsonl_get(o, key);
+
+	if (!m)
+		return bad(err, errlen, "missing", key);
+	if (m->type == JSONL_NULL && null_ok)
+		return 0;
+	if (m->type != JSONL_STRING)
+		return bad(err, errlen, null_ok ? "want a string or null for" : "want a string for",
+			   key);
+	if (!m->val_esc) {
+		if (m->val_len >= cap)
+			return bad(err, errlen, "too long:", key);
+		memcpy(out, m->val, m->val_len);
+		out[m->val_len] = '\0';
+		return 1;
+	}
+	if (jsonl_unescape(m->val, m->val_len, out, cap) < 0)
+		return bad(err, errlen, "too long:", key);
+	return 1;
+}
+
+static int get_bool(const struct jsonl_obj *o, const char *key, int *v, char *err, size_t errlen)
+{
+	const struct jsonl_member *m = jsonl_get(o, key);
+
+	if (!m)
+		return bad(err, errlen, "missing", key);
+	if (m->type != JSONL_TRUE && m->type != JSONL_FALSE)
+		return bad(err, errlen, "want true or false for", key);
+	*v = m->type == JSONL_TRUE;
+	return 0;
+}
+
+static int get_state(const struct jsonl_obj *o, const char *key, __u8 *st, char *err, size_t errlen)
+{
+	char name[32];
+	int s;
+
+	if (get_str(o, key, 0, name, sizeof(name), err, errlen) < 0)
+		return -1;
+	if (!strcmp(name, "UNKNOWN")) {
+		*st = 0;
+		return 0;
+	}
+	s = tt_state_parse(name, strlen(name));
+	if (s < 0)
+		return bad(err, errlen, "unknown TCP state in", key);
+	*st = (__u8)s;
+	return 0;
+}
+
+static int get_addr(const struct jsonl_obj *o, const char *key, int family, __u8 addr[16],
+		    char *err, size_t errlen)
+{
+	char s[64];
+
+	if (get_str(o, key, 0, s, sizeof(s), err, errlen) < 0)
+		return -1;
+	memset(addr, 0, 16);
+	if (family == AF_INET) {
+		if (inet_pton(AF_INET, s, addr) == 1)
+			return 0;
+	} else if (strchr(s, ':')) {
+		if (inet_pton(AF_INET6, s, addr) == 1)
+			return 0;
+	} else if (inet_pton(AF_INET, s, addr + 12) == 1) {
+		/* fmt_addr() prints v4-mapped IPv6 as a dotted quad */
+		addr[10] = addr[11] = 0xff;
+		return 0;
+	}
+	return bad(err, errlen, "bad address in", key);
+}
+
+/* ms with up to 9 decimals -> ns. */
+static int get_ms(const struct jsonl_obj *o, uint64_t *ns, int *known, char *err, size_t errlen)
+{
+	const struct jsonl_member *m = jsonl_get(o, "ms");
+	uint64_t whole = 0, frac = 0, scale = 1000000;
+	size_t i = 0;
+
+	if (!m)
+		return bad(err, errlen, "missing", "ms");
+	*known = 0;
+	if (m->type == JSONL_NULL)
+		return 0;
+	if (m->type != JSONL_NUMBER)
+		return bad(err, errlen, "want a number or null for", "ms");
+	for (; i < m->val_len && m->val[i] != '.'; i++) {
+		unsigned d = (unsigned)(m->val[i] - '0');
+
+		if (d > 9 || whole > (UINT64_MAX / 1000000 - d) / 10)
+			return bad(err, errlen, "want milliseconds as a plain decimal for", "ms");
+		whole = whole * 10 + d;
+	}
+	if (i < m->val_len) {
+		for (i++; i < m->val_len; i++) {
+			unsigned d = (unsigned)(m->val[i] - '0');
+
+			if (d > 9 || scale == 1)
+				return bad(err, errlen,
+					   "want milliseconds with at most 6 decimals for", "ms");
+			scale /= 10;
+			frac += d * scale;
+		}
+	}
+	*ns = whole * 1000000 + frac;
+	*known = 1;
+	return 0;
+}
+
+/* Fast path for exactly "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", the form tcptrail writes. */
+static int time_fast(const char *s, size_t len, uint64_t *ns)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+	int v[7] = {0}, k = 0;
+
+	if (len != 27)
+		return -1;
+	for (size_t i = 0; i < 27; i++) {
+		if (shape[i] == 'd') {
+			if (s[i] < '0' || s[i] > '9')
+				return -1;
+			v[k] = v[k] * 10 + (s[i] - '0');
+		} else if (s[i] != shape[i]) {
+			return -1;
+		} else {
+			k++;
+		}
+	}
+	/* v: year, month, day, hour, minute, second, microseconds */
+	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
+	    v[4] > 59 || v[5] > 60)
+		return -1;
+	int y = v[0] - (v[1] <= 2);
+	int era = y / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (unsigned)(v[1] + (v[1] > 2 ? -3 : 9)) + 2) / 5 + (unsigned)v[2] - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	long long days = (long long)era * 146097 + doe - 719468;
+
+	*ns = ((uint64_t)days * 86400 + (uint64_t)v[3] * 3600 + (uint64_t)v[4] * 60 +
+	       (uint64_t)v[5]) *
+		      1000000000ULL +
+	      (uint64_t)v[6] * 1000;
+	return 0;
+}
+
+int lr_parse_time(const char *s, size_t len, uint64_t *ns)
+{
+	char tmp[64];
+
+	if (!time_fast(s, len, ns))
+		return 0;
+	if (len >= sizeof(tmp) || memchr(s, '\0', len))
+		return -1;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	/* parse_time_ns() also takes epoch seconds: a recording always has a date */
+	if (!strchr(tmp, '-') || parse_time_ns(tmp, ns))
+		return -1;
+	return 0;
+}
+
+static int get_time(const struct jsonl_obj *o, uint64_t *ns, char *err, size_t errlen)
+{
+	char s[64];
+
+	if (get_str(o, "time", 0, s, sizeof(s), err, errlen) < 0)
+		return -1;
+	if (lr_parse_time(s, strlen(s), ns))
+		return bad(err, errlen, "want RFC 3339 time for", "time");
+	return 0;
+}
+
+static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err, size_t errlen)
+{
+	struct tt_event *e = &r->ev;
+	char proto[8];
+	uint64_t v;
+	int known, b, has;
+
+	if (get_str(o, "proto", 0, proto, sizeof(proto), err, errlen) < 0)
+		return -1;
+	if (!strcmp(proto, "tcp"))
+		e->family = AF_INET;
+	else if (!strcmp(proto, "tcp6"))
+		e->family = AF_INET6;
+	else
+		return bad(err, errlen, "want tcp or tcp6 for", "proto");
+
+	const struct jsonl_member *pid = jsonl_get(o, "pid");
+
+	if (!pid)
+		return bad(err, errlen, "missing", "pid");
+	has = get_str(o, "comm", 1, r->lsvc_buf, TT_COMM_LEN + 1, err, errlen);
+	if (has < 0)
+		return -1;
+	if (pid->type == JSONL_NULL) {
+		if (has)
+			return bad(err, errlen, "pid is null but not", "comm");
+	} else {
+		if (!has)
+			return bad(err, errlen, "comm is null but not", "pid");
+		if (get_u64(o, "pid", UINT32_MAX, &v, err, errlen))
+			return -1;
+		e->pid = (__u32)v;
+		memcpy(e->comm, r->lsvc_buf, TT_COMM_LEN);
+		e->flags |= TT_F_OWNER_KNOWN;
+	}
+	if (get_addr(o, "laddr", e->family, e->saddr, err, errlen) ||
+	    get_addr(o, "raddr", e->family, e->daddr, err, errlen))
+		return -1;
+	if (get_u64(o, "lport", 65535, &v, err, errlen))
+		return -1;
+	e->sport = (__u16)v;
+	if (get_u64(o, "rport", 65535, &v, err, errlen))
+		return -1;
+	e->dport = (__u16)v;
+
+	has = get_str(o, "lservice", 1, r->lsvc_buf, sizeof(r->lsvc_buf), err, errlen);
+	if (has < 0)
+		return -1;
+	r->lsvc = has ? r->lsvc_buf : NULL;
+	has = get_str(o, "rservice", 1, r->rsvc_buf, sizeof(r->rsvc_buf), err, errlen);
+	if (has < 0)
+		return -1;
+	r->rsvc = has ? r->rsvc_buf : NULL;
+
+	if (r->type == LR_STUCK) {
+		if (get_state(o, "state", &e->oldstate, err, errlen))
+			return -1;
+		e->newstate = e->oldstate;
+	} else {
+		if (get_state(o, "old", &e->oldstate, err, errlen) ||
+		    get_state(o, "new", &e->newstate, err, errlen))
+			return -1;
+		if (get_bool(o, "reset", &b, err, errlen))
+			return -1;
+		if (b)
+			e->flags |= TT_F_RESET;
+	}
+	if (get_ms(o, &v, &known, err, errlen))
+		return -1;
+	e->delta_ns = v;
+	if (known)
+		e->flags |= TT_F_DELTA_KNOWN;
+	if (jsonl_get(o, "ms_min")) {
+		if (get_bool(o, "ms_min", &b, err, errlen))
+			return -1;
+		if (b)
+			e->flags |= TT_F_DELTA_MIN;
+	}
+	if (get_u64(o, "sock", UINT64_MAX, &v, err, errlen))
+		return -1;
+	e->sock_cookie = v;
+	if (get_u64(o, "netns", UINT32_MAX, &v, err, errlen))
+		return -1;
+	e->netns = (__u32)v;
+	return 0;
+}
+
+int lr_parse_line(const char *line, size_t len, struct lr_record *r, char *err, size_t errlen)
+{
+	struct jsonl_obj o;
+	char type[16];
+
+	memset(r, 0, offsetof(struct lr_record, lsvc_buf));
+	r->lsvc_buf[0] = r->rsvc_buf[0] = '\0';
+	if (jsonl_parse(line, len, &o, err, errlen))
+		return -1;
+	if (get_str(&o, "type", 0, type, sizeof(type), err, errlen) < 0) {
+		if (jsonl_get(&o, "type"))
+			return -1;
+		snprintf(err, errlen, "not a tcptrail record: no \"type\"");
+		return -1;
+	}
+	if (!strcmp(type, "state"))
+		r->type = LR_STATE;
+	else if (!strcmp(type, "stuck"))
+		r->type = LR_STUCK;
+	else if (!strcmp(type, "lost"))
+		r->type = LR_LOST;
+	else if (!strcmp(type, "header"))
+		r->type = LR_HEADER;
+	else
+		r->type = LR_OTHER;
+
+	if (r->type == LR_HEADER || r->type == LR_OTHER) {
+		/* time is optional here, but must be a time when given */
+		if (jsonl_get(&o, "time") && get_time(&o, &r->wall_ns, err, errlen))
+			return -1;
+		return 0;
+	}
+	if (get_time(&o, &r->wall_ns, err, errlen))
+		return -1;
+	r->ev.ts_ns = r->wall_ns;
+	if (r->type == LR_LOST)
+		return get_u64(&o, "count", UINT64_MAX, &r->lost_count, err, errlen) ||
+				       get_u64(&o, "total", UINT64_MAX, &r->lost_total, err, errlen)
+			       ? -1
+			       : 0;
+	r->ev.type = r->type == LR_STUCK ? TT_EV_STUCK : TT_EV_STATE;
+	return parse_event(&o, r, err, errlen);
+}
+
+/* ---- the line reader ---- */
+
+#define IN_CHUNK (64 * 1024)
+#define BUF_CAP	 (2 * LR_MAX_LINE + IN_CHUNK)
+
+struct lr_reader {
+	int fd;
+	const unsigned char *mem;
+	size_t mem_len, mem_pos;
+
+	int started;
+	int gz;
+	int zinit;
+	int in_eof;    /* the source is exhausted */
+	int done;      /* no more decoded data will come */
+	char why[160]; /* set when done because of an error */
+	z_stream zs;
+	unsigned char in[IN_CHUNK];
+	size_t in_len, in_pos; /* plain mode: bytes of in[] not yet moved to buf */
+
+	char buf[BUF_CAP];
+	size_t start, end;
+	uint64_t lineno;
+};
+
+static struct lr_reader *lr_new(void)
+{
+	struct lr_reader *r = calloc(1, sizeof(*r));
+
+	if (r)
+		r->fd = -1;
+	return r;
+}
+
+struct lr_reader *lr_open_fd(int fd)
+{
+	struct lr_reader *r = lr_new();
+
+	if (r)
+		r->fd = fd;
+	return r;
+}
+
+struct lr_reader *lr_open_mem(const void *buf, size_t len)
+{
+	struct lr_reader *r = lr_new();
+
+	if (r) {
+		r->mem = buf;
+		r->mem_len = len;
+	}
+	return r;
+}
+
+void lr_free(struct lr_reader *r)
+{
+	if (!r)
+		return;
+	if (r->zinit)
+		inflateEnd(&r->zs);
+	free(r);
+}
+
+uint64_t lr_lineno(const struct lr_reader *r)
+{
+	return r->lineno;
+}
+
+int lr_is_gzip(const struct lr_reader *r)
+{
+	return r->gz;
+}
+
+/* Raw bytes from the source: >0, 0 at its end, -1 with why set. */
+static ssize_t src_read(struct lr_reader *r, void *dst, size_t n)
+{
+	if (r->fd < 0) {
+		size_t k = r->mem_len - r->mem_pos;
+
+		if (k > n)
+			k = n;
+		memcpy(dst, r->mem + r->mem_pos, k);
+		r->mem_pos += k;
+		return (ssize_t)k;
+	}
+	for (;;) {
+		ssize_t k = read(r->fd, dst, n);
+
+		if (k >= 0)
+			return k;
+		if (errno != EINTR) {
+			snprintf(r->why, sizeof(r->why), "read error: %s", strerror(errno));
+			return -1;
+		}
+	}
+}
+
+static void finish(struct lr_reader *r, const char *why)
+{
+	r->done = 1;
+	if (why && !r->why[0])
+		snprintf(r->why, sizeof(r->why), "%s", why);
+}
+
+/* Fills in[] from the source; 0 when something was read, -1 at the end or on error. */
+static int refill_in(struct lr_reader *r)
+{
+	ssize_t k;
+
+	if (r->in_eof)
+		return -1;
+	k = src_read(r, r->in, sizeof(r->in));
+	if (k <= 0) {
+		r->in_eof = 1;
+		if (k < 0)
+			r->done = 1;
+		return -1;
+	}
+	r->in_len = (size_t)k;
+	r->in_pos = 0;
+	return 0;
+}
+
+static int start(struct lr_reader *r)
+{
+	r->started = 1;
+	/* a pipe may deliver the magic bytes one at a time */
+	while (r->in_len < 2 && !r->in_eof) {
+		ssize_t k = src_read(r, r->in + r->in_len, sizeof(r->in) - r->in_len);
+
+		if (k < 0) {
+			r->done = 1;
+			return -1;
+		}
+		if (k == 0)
+			r->in_eof = 1;
+		r->in_len += (size_t)k;
+	}
+	if (r->in_len >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b) {
+		r->gz = 1;
+		if (inflateInit2(&r->zs, 15 + 16) != Z_OK) {
+			finish(r, "out of memory");
+			return -1;
+		}
+		r->zinit = 1;
+		r->zs.next_in = r->in;
+		r->zs.avail_in = (uInt)r->in_len;
+	}
+	return 0;
+}
+
+/* Decoded bytes into buf[end..]; sets done at the end or on error. */
+static void fill(struct lr_reader *r)
+{
+	size_t room = sizeof(r->buf) - r->end;
+
+	if (!r->gz) {
+		if (r->in_pos == r->in_len) {
+			ssize_t k = r->in_eof ? 0 : src_read(r, r->buf + r->end, room);
+
+			if (k <= 0)
+				finish(r, NULL);
+			else
+				r->end += (size_t)k;
+			return;
+		}
+		size_t k = r->in_len - r->in_pos;
+
+		if (k > room)
+			k = room;
+		memcpy(r->buf + r->end, r->in + r->in_pos, k);
+		r->in_pos += k;
+		r->end += k;
+		return;
+	}
+	for (;;) {
+		int z;
+
+		if (r->zs.avail_in == 0) {
+			if (refill_in(r)) {
+				finish(r, r->why[0] ? NULL
+						    : "gzip stream is truncated (the recording was "
+						      "cut off)");
+				return;
+			}
+			r->zs.next_in = r->in;
+			r->zs.avail_in = (uInt)r->in_len;
+		}
+		r->zs.next_out = (unsigned char *)r->buf + r->end;
+		r->zs.avail_out = (uInt)room;
+		z = inflate(&r->zs, Z_NO_FLUSH);
+		r->end += room - r->zs.avail_out;
+		if (z == Z_STREAM_END) {
+			/* another member may follow (cat a.gz b.gz), nothing else may */
+			if (r->zs.avail_in == 0 && refill_in(r)) {
+				if (!r->why[0])
+					finish(r, NULL);
+				r->done = 1;
+				return;
+			}
+			if (r->zs.avail_in == 0) {
+				r->zs.next_in = r->in;
+				r->zs.avail_in = (uInt)r->in_len;
+			}
+			if (r->zs.next_in[0] != 0x1f) {
+				finish(r, "garbage after the end of the gzip stream");
+				return;
+			}
+			inflateReset(&r->zs);
+		} else if (z == Z_DATA_ERROR || z == Z_NEED_DICT) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "corrupt gzip data (%s)",
+				 r->zs.msg ? r->zs.msg : "bad data");
+			finish(r, why);
+			return;
+		} else if (z == Z_MEM_ERROR) {
+			finish(r, "out of memory");
+			return;
+		}
+		if (room - r->zs.avail_out > 0)
+			return;
+	}
+}
+
+int lr_next(struct lr_reader *r, const char **line, size_t *len, char *err, size_t errlen)
+{
+	if (!r->started && start(r)) {
+		snprintf(err, errlen, "%s", r->why);
+		return -1;
+	}
+	for (;;) {
+		char *p = r->buf + r->start;
+		char *nl = memchr(p, '\n', r->end - r->start);
+
+		if (nl) {
+			r->start = (size_t)(nl + 1 - r->buf);
+			r->lineno++;
+			if (nl == p)
+				continue;
+			*line = p;
+			*len = (size_t)(nl - p);
+			return 1;
+		}
+		if (r->end - r->start > LR_MAX_LINE) {
+			snprintf(err, errlen, "line is longer than %d bytes", LR_MAX_LINE);
+			return -1;
+		}
+		if (r->done) {
+			if (r->why[0]) {
+				snprintf(err, errlen, "%s", r->why);
+				return -1;
+			}
+			if (r->end > r->start) {
+				snprintf(err, errlen,
+					 "last line is incomplete (the recording was cut "
+					 "off)");
+				return -1;
+			}
+			return 0;
+		}
+		if (r->start) {
+			memmove(r->buf, r->buf + r->start, r->end - r->start);
+			r->end -= r->start;
+			r->start = 0;
+		}
+		fill(r);
+	}
+}

@@ -1,27 +1,443 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Recording (-w FILE): JSON lines buffered in memory and written in large chunks, gzip-compressed
+ * at a fast level when FILE ends in .gz. Flushed (gzip: Z_SYNC_FLUSH) and fdatasync'ed at least
+ * once a second, so a crash loses at most the last second; rotated like logrotate.
+ */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "bpfcommon.h"
+#include "format.h"
 #include "logwrite.h"
+#include "outbuf.h"
+#include "states.h"
+
+#define IN_CAP	   (256 * 1024) /* pending JSON lines */
+#define ZOUT_CAP   (128 * 1024)
+#define FLUSH_NS   1000000000ULL
+#define GZIP_LEVEL 1
+
+struct logw {
+	const struct config *cfg;
+	const char *path;
+	int fd;
+	int to_stdout;
+	int gz;
+	int zinit;
+	int zpending; /* deflate holds input not yet flushed */
+	z_stream zs;
+	char *in;
+	size_t in_len;
+	unsigned char *zout;
+	uint64_t file_bytes; /* bytes in the current file */
+	uint64_t rotate_bytes;
+	uint32_t part; /* rotations so far */
+	uint64_t last_flush;
+	int unsynced; /* written since the last fdatasync */
+	int failed;   /* a write failed: the rest is dropped and counted */
+	uint64_t errors;
+	uint64_t start_ns;
+};
+
+static uint64_t count_lines(const char *buf, size_t len)
+{
+	uint64_t n = 0;
+	const char *p = buf, *end = buf + len;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+static void write_failed(struct logw *w, int err, const char *what)
+{
+	if (!w->failed)
+		fprintf(stderr,
+			"tcptrail: %s %s: %s; events are no longer recorded (tracing goes on)\n",
+			what, w->path, strerror(err));
+	w->failed = 1;
+}
+
+static int write_all(struct logw *w, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(w->fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			write_failed(w, errno, "writing");
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		w->file_bytes += (uint64_t)n;
+		w->unsynced = 1;
+	}
+	return 0;
+}
+
+/* Hands the pending lines to the file; flush is a zlib flush mode (plain: any). */
+static void push(struct logw *w, int flush)
+{
+	if (w->failed) {
+		w->errors += count_lines(w->in, w->in_len);
+		w->in_len = 0;
+		return;
+	}
+	if (!w->gz) {
+		if (w->in_len && write_all(w, w->in, w->in_len))
+			w->errors += count_lines(w->in, w->in_len);
+		w->in_len = 0;
+		return;
+	}
+	if (!w->in_len && flush == Z_NO_FLUSH)
+		return;
+	if (!w->in_len && flush == Z_SYNC_FLUSH && !w->zpending)
+		return;
+	w->zs.next_in = (unsigned char *)w->in;
+	w->zs.avail_in = (uInt)w->in_len;
+	for (;;) {
+		int z;
+
+		w->zs.next_out = w->zout;
+		w->zs.avail_out = ZOUT_CAP;
+		z = deflate(&w->zs, flush);
+		if (z == Z_STREAM_ERROR) {
+			write_failed(w, EIO, "compressing");
+			break;
+		}
+		if (ZOUT_CAP - w->zs.avail_out && write_all(w, w->zout, ZOUT_CAP - w->zs.avail_out))
+			break;
+		if (flush == Z_FINISH ? z == Z_STREAM_END : w->zs.avail_out != 0)
+			break;
+	}
+	if (w->failed)
+		w->errors += count_lines(w->in, w->in_len);
+	w->zpending = flush == Z_NO_FLUSH;
+	w->in_len = 0;
+}
+
+static void put_rfc3339(struct outbuf *ob, uint64_t ns)
+{
+	struct fmt_ctx c;
+	char buf[27];
+
+	fmt_ctx_init(&c, 0);
+	fmt_time_rfc3339(&c, ns, buf);
+	ob_putc(ob, '"');
+	ob_put(ob, buf, sizeof(buf));
+	ob_putc(ob, '"');
+}
+
+static void put_u16_list(struct outbuf *ob, const char *key, const uint16_t *v, uint32_t n,
+			 int *first)
+{
+	if (!n)
+		return;
+	ob_puts(ob, *first ? "\"" : ",\"");
+	*first = 0;
+	ob_puts(ob, key);
+	ob_puts(ob, "\":[");
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			ob_putc(ob, ',');
+		ob_u64(ob, v[i]);
+	}
+	ob_putc(ob, ']');
+}
+
+static void put_u32_list(struct outbuf *ob, const char *key, const uint32_t *v, uint32_t n,
+			 int *first)
+{
+	if (!n)
+		return;
+	ob_puts(ob, *first ? "\"" : ",\"");
+	*first = 0;
+	ob_puts(ob, key);
+	ob_puts(ob, "\":[");
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			ob_putc(ob, ',');
+		ob_u64(ob, v[i]);
+	}
+	ob_putc(ob, ']');
+}
+
+/* The self-description that starts every file. */
+static void header(struct logw *w)
+{
+	const struct tt_filter *f = &w->cfg->filter;
+	uint64_t now = tt_now_ns(CLOCK_REALTIME);
+	uint64_t boot = now - tt_now_ns(CLOCK_BOOTTIME);
+	struct utsname u;
+	struct outbuf ob;
+	int first = 1;
+
+	if (uname(&u))
+		memset(&u, 0, sizeof(u));
+	ob_init(&ob);
+	ob_puts(&ob, "{\"type\":\"header\",\"time\":");
+	put_rfc3339(&ob, now);
+	ob_puts(&ob, ",\"version\":\"" TCPTRAIL_VERSION "\",\"hostname\":");
+	ob_json_str(&ob, u.nodename, strnlen(u.nodename, sizeof(u.nodename)));
+	ob_puts(&ob, ",\"kernel\":");
+	ob_json_str(&ob, u.release, strnlen(u.release, sizeof(u.release)));
+	ob_puts(&ob, ",\"boot_time\":");
+	put_rfc3339(&ob, boot);
+	ob_puts(&ob, ",\"start_time\":");
+	put_rfc3339(&ob, w->start_ns);
+	ob_puts(&ob, ",\"part\":");
+	ob_u64(&ob, w->part);
+	ob_puts(&ob, ",\"filters\":{");
+	if (f->family) {
+		ob_puts(&ob, "\"family\":");
+		ob_u64(&ob, (uint64_t)f->family);
+		first = 0;
+	}
+	if (f->state_mask) {
+		int n = 0;
+
+		ob_puts(&ob, first ? "\"state\":[" : ",\"state\":[");
+		first = 0;
+		for (int s = 1; s < TT_STATE_MAX; s++) {
+			if (!(f->state_mask & (1u << s)))
+				continue;
+			ob_puts(&ob, n++ ? ",\"" : "\"");
+			ob_puts(&ob, tt_state_name(s));
+			ob_putc(&ob, '"');
+		}
+		ob_putc(&ob, ']');
+	}
+	put_u32_list(&ob, "pid", f->pids, f->npids, &first);
+	if (f->ncomms) {
+		ob_puts(&ob, first ? "\"comm\":[" : ",\"comm\":[");
+		first = 0;
+		for (uint32_t i = 0; i < f->ncomms; i++) {
+			if (i)
+				ob_putc(&ob, ',');
+			ob_json_str(&ob, f->comms[i], strnlen(f->comms[i], TT_COMM_LEN));
+		}
+		ob_putc(&ob, ']');
+	}
+	put_u16_list(&ob, "port", f->ports, f->nports, &first);
+	put_u16_list(&ob, "lport", f->lports, f->nlports, &first);
+	put_u16_list(&ob, "rport", f->rports, f->nrports, &first);
+	put_u32_list(&ob, "netns", f->netns, f->nnetns, &first);
+	ob_puts(&ob, "},\"stuck\":[");
+	for (int i = 0; i < w->cfg->nstuck; i++) {
+		ob_puts(&ob, i ? ",{\"state\":\"" : "{\"state\":\"");
+		ob_puts(&ob, tt_state_name(w->cfg->stuck[i].state));
+		ob_puts(&ob, "\",\"ms\":");
+		ob_fixed(&ob, w->cfg->stuck[i].ns / 1000, 3);
+		ob_putc(&ob, '}');
+	}
+	ob_puts(&ob, "]}\n");
+	logw_write(w, ob.data, ob.len);
+	ob_free(&ob);
+}
+
+/* Opens w->path (append: keep what is there) and sets up compression. */
+static int open_file(struct logw *w, int append, char *err, size_t errlen)
+{
+	struct stat st;
+
+	w->fd = open(w->path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
+	if (w->fd < 0) {
+		snprintf(err, errlen, "%s: %s", w->path, strerror(errno));
+		return -1;
+	}
+	/* an existing file keeps its mode through O_TRUNC: these logs say who talked to whom */
+	if (!fstat(w->fd, &st) && S_ISREG(st.st_mode)) {
+		if ((st.st_mode & 07777) != 0600)
+			fchmod(w->fd, 0600);
+		w->file_bytes = (uint64_t)st.st_size;
+	} else {
+		w->rotate_bytes = 0; /* a fifo or device: nothing to rotate */
+	}
+	if (w->gz) {
+		memset(&w->zs, 0, sizeof(w->zs));
+		if (deflateInit2(&w->zs, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+		    Z_OK) {
+			snprintf(err, errlen, "%s: cannot set up gzip compression", w->path);
+			close(w->fd);
+			w->fd = -1;
+			return -1;
+		}
+		w->zinit = 1;
+		w->zpending = 0;
+	}
+	return 0;
+}
+
+static void close_file(struct logw *w)
+{
+	push(w, w->gz ? Z_FINISH : Z_NO_FLUSH);
+	if (w->zinit)
+		deflateEnd(&w->zs);
+	w->zinit = 0;
+	if (w->fd >= 0 && !w->to_stdout) {
+		if (w->unsynced)
+			fdatasync(w->fd);
+		if (close(w->fd) && !w->failed)
+			write_failed(w, errno, "closing");
+	}
+	w->unsynced = 0;
+	w->fd = -1;
+}
+
+/* logrotate style: FILE.(k) -> FILE.(k+1), FILE -> FILE.1, a fresh FILE with a header. */
+static void rotate(struct logw *w)
+{
+	size_t n = strlen(w->path) + 16;
+	char *from = malloc(n), *to = malloc(n);
+	char err[256];
+	int append = 0;
+
+	close_file(w);
+	if (!from || !to) {
+		append = 1;
+	} else {
+		for (uint32_t k = w->cfg->keep; k >= 1; k--) {
+			snprintf(from, n, "%s.%u", w->path, k - 1);
+			snprintf(to, n, "%s.%u", w->path, k);
+			if (k == 1)
+				snprintf(from, n, "%s", w->path);
+			if (rename(from, to) && errno != ENOENT && k == 1)
+				append = 1;
+		}
+	}
+	if (append) {
+		/* keep the data: continue FILE (a new gzip member is still valid gzip) */
+		fprintf(stderr, "tcptrail: cannot rotate %s: %s; no more rotation\n", w->path,
+			strerror(errno));
+		w->rotate_bytes = 0;
+	}
+	free(from);
+	free(to);
+	w->part++;
+	w->file_bytes = 0;
+	if (open_file(w, append, err, sizeof(err))) {
+		if (!w->failed)
+			fprintf(stderr, "tcptrail: %s; events are no longer recorded\n", err);
+		w->failed = 1;
+		return;
+	}
+	header(w);
+}
 
 struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "-w is not implemented yet");
+	struct logw *w = calloc(1, sizeof(*w));
+	size_t n;
+
+	if (!w || !(w->in = malloc(IN_CAP)) || !(w->zout = malloc(ZOUT_CAP))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	w->cfg = cfg;
+	w->path = cfg->write_path;
+	w->fd = -1;
+	w->start_ns = tt_now_ns(CLOCK_REALTIME);
+	n = strlen(w->path);
+	w->gz = n > 3 && !strcmp(w->path + n - 3, ".gz");
+	if (!strcmp(w->path, "-")) {
+		w->to_stdout = 1;
+		w->fd = STDOUT_FILENO;
+		w->path = "standard output";
+	} else {
+		w->rotate_bytes = cfg->rotate_bytes;
+		if (open_file(w, 0, err, errlen))
+			goto fail;
+	}
+	header(w);
+	return w;
+fail:
+	if (w) {
+		free(w->in);
+		free(w->zout);
+	}
+	free(w);
 	return NULL;
 }
 
 void logw_write(struct logw *w, const char *buf, size_t len)
 {
+	if (w->failed) {
+		w->errors += count_lines(buf, len);
+		return;
+	}
+	if (w->in_len + len > IN_CAP) {
+		push(w, Z_NO_FLUSH);
+		if (len > IN_CAP) {
+			/* bigger than the buffer: hand it on in pieces of whole lines */
+			const char *end = buf + len;
+
+			while (buf < end) {
+				const char *cut =
+					buf + (size_t)(end - buf > IN_CAP ? IN_CAP : end - buf);
+
+				while (cut < end && cut > buf && cut[-1] != '\n')
+					cut--;
+				if (cut == buf)
+					cut = end - buf > IN_CAP ? buf + IN_CAP : end;
+				memcpy(w->in, buf, (size_t)(cut - buf));
+				w->in_len = (size_t)(cut - buf);
+				push(w, Z_NO_FLUSH);
+				buf = cut;
+			}
+			len = 0;
+		}
+	}
+	memcpy(w->in + w->in_len, buf, len);
+	w->in_len += len;
+	if (w->rotate_bytes && w->file_bytes + (w->gz ? 0 : w->in_len) >= w->rotate_bytes)
+		rotate(w);
 }
 
 void logw_tick(struct logw *w, uint64_t now_mono_ns)
 {
+	if (now_mono_ns - w->last_flush < FLUSH_NS)
+		return;
+	w->last_flush = now_mono_ns;
+	push(w, Z_SYNC_FLUSH);
+	/* on disk, not just in the page cache: a power cut loses at most this second */
+	if (w->unsynced && !w->to_stdout && !w->failed) {
+		fdatasync(w->fd);
+		w->unsynced = 0;
+	}
 }
 
 int logw_close(struct logw *w)
 {
-	return 0;
+	int ret;
+
+	if (!w)
+		return 0;
+	close_file(w);
+	if (w->errors)
+		fprintf(stderr, "tcptrail: %llu events could not be written to %s\n",
+			(unsigned long long)w->errors, w->path);
+	ret = w->failed || w->errors ? -1 : 0;
+	free(w->in);
+	free(w->zout);
+	free(w);
+	return ret;
 }
 
 uint64_t logw_errors(const struct logw *w)
 {
-	return 0;
+	return w ? w->errors : 0;
 }

@@ -1,9 +1,215 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* `tcptrail replay FILE...`: print a recording exactly as live tracing did, or summarise it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "filter.h"
+#include "format.h"
+#include "logread.h"
+#include "outbuf.h"
 #include "replay.h"
+#include "summary.h"
+
+#define OUT_FLUSH (64 * 1024)
+
+struct replay {
+	const struct config *cfg;
+	struct fmt_ctx fmt;
+	struct outbuf out;
+	struct summary *sum;
+	int out_broken;
+	int header_done; /* text column titles, before the first event as live */
+	char err[512];	 /* the one error, printed after everything that could be read */
+};
+
+static void flush_out(struct replay *rp)
+{
+	const char *p = rp->out.data;
+	size_t len = rp->out.len;
+
+	while (len && !rp->out_broken) {
+		ssize_t n = write(STDOUT_FILENO, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EPIPE)
+				fprintf(stderr, "tcptrail: writing output: %s\n", strerror(errno));
+			rp->out_broken = 1;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	ob_reset(&rp->out);
+}
+
+static int in_time(const struct config *cfg, uint64_t wall)
+{
+	return (!cfg->since_ns || wall >= cfg->since_ns) &&
+	       (!cfg->until_ns || wall < cfg->until_ns);
+}
+
+/* The lost-events line trace.c writes. */
+static void lost_json(struct replay *rp, const struct lr_record *r)
+{
+	char tbuf[27];
+
+	ob_puts(&rp->out, "{\"type\":\"lost\",\"time\":\"");
+	fmt_time_rfc3339(&rp->fmt, r->wall_ns, tbuf);
+	ob_put(&rp->out, tbuf, sizeof(tbuf));
+	ob_puts(&rp->out, "\",\"count\":");
+	ob_u64(&rp->out, r->lost_count);
+	ob_puts(&rp->out, ",\"total\":");
+	ob_u64(&rp->out, r->lost_total);
+	ob_puts(&rp->out, "}\n");
+}
+
+static void record(struct replay *rp, const struct lr_record *r, const char *line, size_t len)
+{
+	const struct config *cfg = rp->cfg;
+
+	switch (r->type) {
+	case LR_HEADER:
+	case LR_OTHER:
+		/* describes the file: kept whatever the filters */
+		if (rp->sum)
+			summary_add(rp->sum, r);
+		else if (cfg->json) {
+			ob_put(&rp->out, line, len);
+			ob_putc(&rp->out, '\n');
+		}
+		return;
+	case LR_LOST:
+		if (!in_time(cfg, r->wall_ns))
+			return;
+		if (rp->sum) {
+			summary_add(rp->sum, r);
+		} else if (cfg->json) {
+			lost_json(rp, r);
+		} else {
+			char tbuf[12];
+
+			/* live tracing says this on stderr, in order with the events */
+			flush_out(rp);
+			fmt_time_local(&rp->fmt, r->wall_ns, tbuf);
+			fprintf(stderr,
+				"tcptrail: WARNING: %llu events lost (ring buffer full) at %.12s, "
+				"%llu in total\n",
+				(unsigned long long)r->lost_count, tbuf,
+				(unsigned long long)r->lost_total);
+		}
+		return;
+	default:
+		break;
+	}
+	if (!in_time(cfg, r->wall_ns) || !filter_match(&cfg->filter, &r->ev))
+		return;
+	if (rp->sum)
+		summary_add(rp->sum, r);
+	else if (cfg->json)
+		fmt_event_json(&rp->out, &rp->fmt, &r->ev, r->wall_ns, r->lsvc, r->rsvc);
+	if (rp->sum || cfg->json)
+		return;
+	if (!rp->header_done) {
+		fmt_text_header(&rp->out, &rp->fmt);
+		rp->header_done = 1;
+	}
+	if (cfg->numeric)
+		fmt_event_text(&rp->out, &rp->fmt, &r->ev, r->wall_ns, NULL, NULL);
+	else
+		fmt_event_text(&rp->out, &rp->fmt, &r->ev, r->wall_ns, r->lsvc, r->rsvc);
+}
+
+/* One file; 0, or -1 after printing the error. */
+static int replay_file(struct replay *rp, const char *path)
+{
+	int is_stdin = !strcmp(path, "-");
+	const char *name = is_stdin ? "stdin" : path;
+	struct lr_reader *rd;
+	struct lr_record rec;
+	struct stat st;
+	char err[256];
+	const char *line;
+	size_t len;
+	int fd, r, ret = 0;
+
+	fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(rp->err, sizeof(rp->err), "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	if (!fstat(fd, &st) && S_ISDIR(st.st_mode)) {
+		snprintf(rp->err, sizeof(rp->err), "%s: %s", name, strerror(EISDIR));
+		close(fd);
+		return -1;
+	}
+	rd = lr_open_fd(fd);
+	if (!rd) {
+		snprintf(rp->err, sizeof(rp->err), "out of memory");
+		if (!is_stdin)
+			close(fd);
+		return -1;
+	}
+	while (!rp->out_broken && (r = lr_next(rd, &line, &len, err, sizeof(err))) > 0) {
+		if (lr_parse_line(line, len, &rec, err, sizeof(err))) {
+			snprintf(rp->err, sizeof(rp->err), "%s:%llu: %s", name,
+				 (unsigned long long)lr_lineno(rd), err);
+			ret = -1;
+			break;
+		}
+		record(rp, &rec, line, len);
+		if (rp->out.len >= OUT_FLUSH)
+			flush_out(rp);
+	}
+	if (!ret && !rp->out_broken && r < 0) {
+		snprintf(rp->err, sizeof(rp->err), "%s:%llu: %s", name,
+			 (unsigned long long)lr_lineno(rd) + 1, err);
+		ret = -1;
+	}
+	lr_free(rd);
+	if (!is_stdin)
+		close(fd);
+	return ret;
+}
 
 int run_replay(const struct config *cfg, const struct services *svc)
 {
-	fprintf(stderr, "tcptrail: replay is not implemented yet\n");
-	return 2;
+	struct replay rp;
+	int ret = 0;
+
+	memset(&rp, 0, sizeof(rp));
+	rp.cfg = cfg;
+	fmt_ctx_init(&rp.fmt, cfg->extended);
+	ob_init(&rp.out);
+	signal(SIGPIPE, SIG_IGN);
+	if (cfg->summary) {
+		rp.sum = summary_new();
+		if (!rp.sum) {
+			fprintf(stderr, "tcptrail: out of memory\n");
+			return 1;
+		}
+	}
+	for (int i = 0; i < cfg->nfiles && !rp.out_broken; i++) {
+		if (replay_file(&rp, cfg->files[i])) {
+			ret = 1;
+			break;
+		}
+	}
+	if (rp.sum) {
+		if (cfg->json)
+			summary_json(rp.sum, &rp.out);
+		else
+			summary_text(rp.sum, &rp.out, cfg->numeric);
+		summary_free(rp.sum);
+	}
+	flush_out(&rp);
+	ob_free(&rp.out);
+	if (rp.err[0])
+		fprintf(stderr, "tcptrail: %s\n", rp.err);
+	return ret;
 }

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_LOGREAD_H
+#define TT_LOGREAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "tcptrail.h"
+
+/* Reading recordings made by `tcptrail -w`: one JSON line -> a record, and a line reader. */
+
+enum lr_type {
+	LR_STATE = 1,  /* a transition, ev filled */
+	LR_STUCK = 2,  /* a stuck alert, ev filled (oldstate = newstate = the state) */
+	LR_LOST = 3,   /* lost_count/lost_total */
+	LR_HEADER = 4, /* the self-description at the start of each file */
+	LR_OTHER = 5,  /* a type this version does not know: skipped */
+};
+
+#define LR_SVC_LEN 64
+
+struct lr_record {
+	enum lr_type type;
+	uint64_t wall_ns;   /* CLOCK_REALTIME; 0 when a header has no "time" */
+	struct tt_event ev; /* ev.ts_ns = wall_ns */
+	const char *lsvc;   /* recorded service names: NULL, or the bufs below */
+	const char *rsvc;
+	char lsvc_buf[LR_SVC_LEN];
+	char rsvc_buf[LR_SVC_LEN];
+	uint64_t lost_count;
+	uint64_t lost_total;
+};
+
+/*
+ * Parses one line (without its '\n') into r, so that fmt_event_json() of r reproduces a line
+ * written by it byte for byte. 0, or -1 with a one-line reason in err.
+ */
+int lr_parse_line(const char *line, size_t len, struct lr_record *r, char *err, size_t errlen);
+
+/* "2026-11-26T13:07:01.123456Z" (any RFC 3339 form parse_time_ns takes) -> ns. 0 or -1. */
+int lr_parse_time(const char *s, size_t len, uint64_t *ns);
+
+#define LR_MAX_LINE (64 * 1024)
+
+struct lr_reader;
+
+/*
+ * A line reader over a plain or gzip stream (by the magic bytes 1f 8b; concatenated gzip members
+ * are read in turn). The fd is not closed by lr_free. The memory variant does not copy buf.
+ */
+struct lr_reader *lr_open_fd(int fd);
+struct lr_reader *lr_open_mem(const void *buf, size_t len);
+void lr_free(struct lr_reader *r);
+
+/*
+ * Next line without its '\n' (valid until the next call; empty lines are skipped): 1, 0 at the
+ * clean end, -1 with a reason in err (truncated or corrupt gzip, an incomplete last line, a line
+ * over LR_MAX_LINE, a read error). Every complete line before the problem is returned first.
+ */
+int lr_next(struct lr_reader *r, const char **line, size_t *len, char *err, size_t errlen);
+
+/* Number of the line last returned, or where the error was found. */
+uint64_t lr_lineno(const struct lr_reader *r);
+
+/* 1 when the input is gzip (known after the first lr_next). */
+int lr_is_gzip(const struct lr_reader *r);
+
+#endif
