@@ -459,7 +459,8 @@ enum cli_result cli_parse(int argc, char **argv, struct config *cfg, const struc
 		int r;
 
 		if (opt == '?') {
-			if (optopt)
+			/* optopt is a long option's value (>= 256) for "--summary=1": no %c. */
+			if (optopt > 0 && optopt < 256)
 				snprintf(err, errlen, "unknown option '-%c'", optopt);
 			else
 				snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
