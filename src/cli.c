@@ -165,6 +165,16 @@ static int days_from_civil(int y, unsigned m, unsigned d)
 	return era * 146097 + (int)doe - 719468;
 }
 
+/* n decimal digits at p (sscanf's %d would also take signs and blanks). */
+static int all_digits(const char *p, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+	}
+	return 1;
+}
+
 int parse_time_ns(const char *s, uint64_t *ns)
 {
 	int y, mo, d, h, mi, sec, n = 0;
@@ -172,12 +182,13 @@ int parse_time_ns(const char *s, uint64_t *ns)
 	long offset = 0;
 	const char *p;
 
-	if (!parse_u64(s, 0, 1ULL << 40, &epoch)) {
+	if (!parse_u64(s, 0, UINT64_MAX / 1000000000ULL, &epoch)) {
 		*ns = epoch * 1000000000ULL;
 		return 0;
 	}
 	if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-	    n != 19)
+	    n != 19 || !all_digits(s, 4) || !all_digits(s + 5, 2) || !all_digits(s + 8, 2) ||
+	    !all_digits(s + 11, 2) || !all_digits(s + 14, 2) || !all_digits(s + 17, 2))
 		return -1;
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
 		return -1;
@@ -198,7 +209,8 @@ int parse_time_ns(const char *s, uint64_t *ns)
 	} else if (*p == '+' || *p == '-') {
 		int oh, om, m = 0;
 
-		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 || oh > 23 || om > 59)
+		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 || oh > 23 || om > 59 ||
+		    !all_digits(p + 1, 2) || !all_digits(p + 4, 2))
 			return -1;
 		offset = (oh * 3600L + om * 60L) * (*p == '+' ? 1 : -1);
 		p += 6;
@@ -209,8 +221,8 @@ int parse_time_ns(const char *s, uint64_t *ns)
 		return -1;
 	long long t = (long long)days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400LL +
 		      h * 3600LL + mi * 60LL + sec - offset;
-	if (t < 0)
-		return -1;
+	if (t < 0 || (uint64_t)t > (UINT64_MAX - frac) / 1000000000ULL)
+		return -1; /* before 1970 or after 2554: outside 64-bit nanoseconds */
 	*ns = (uint64_t)t * 1000000000ULL + frac;
 	return 0;
 }
