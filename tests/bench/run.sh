@@ -1,0 +1,35 @@
+#!/bin/sh
+# tcptrail benchmarks (`make bench`, as root): connection churn untraced vs traced by tcptrail
+# and by libbpf-tools tcpstates, in-kernel ns per event, tracer CPU per million events, RSS
+# after 10M events, and the snapshot benchmark (tests/bench/snapshot.sh) when present.
+# Prints a markdown table (medians of BENCH_REPS runs); knobs are listed in tests/bench/bench.py.
+# Reproduce: sudo make bench   (or BENCH_REPS=5 BENCH_SECONDS=10 sudo make bench)
+cd "$(dirname "$0")/../.." || exit 1
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: loads BPF programs and makes network namespaces: run as root (sudo make bench)" >&2
+	exit 1
+fi
+sh tests/deps.sh --bench || exit 1
+[ -x tcptrail ] && [ -x .output/bench/churn ] || {
+	echo "bench: build first: make bench" >&2
+	exit 1
+}
+# tcpstates attaches a plain tracepoint, which needs tracefs.
+if [ ! -d /sys/kernel/tracing/events ]; then
+	mount -t tracefs nodev /sys/kernel/tracing || {
+		echo "bench: cannot mount tracefs on /sys/kernel/tracing" >&2
+		exit 1
+	}
+fi
+mkdir -p .output/bench
+BENCH_OUT=.output/bench/results.md python3 tests/bench/bench.py || exit 1
+if [ -f tests/bench/snapshot.sh ]; then
+	echo
+	sh tests/bench/snapshot.sh | tee .output/bench/snapshot.md
+	cat .output/bench/snapshot.md >> .output/bench/results.md
+else
+	echo
+	echo "### Snapshot: n/a (tests/bench/snapshot.sh not present)" | tee -a .output/bench/results.md
+fi
+echo
+echo "bench: table saved to .output/bench/results.md"
