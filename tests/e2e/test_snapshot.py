@@ -1,6 +1,7 @@
 """End-to-end: `tcptrail snapshot` against `ss` in a private network namespace.
 
-A helper process builds a v4 and a v6 listener, ESTABLISHED pairs with unread data (one of
+A helper process builds a v4 and a v6 listener, a SYN_RECV request socket, ESTABLISHED pairs
+with unread data (one of
 them with a full send queue), a CLOSE_WAIT (its peer then sits in FIN_WAIT2) and a TIME_WAIT
 socket; a child of the helper shares the v4 listener. snapshot must list the same rows as
 `ss -tan` run in the same netns (state, addresses, ports, queues) and the same owners as
@@ -19,11 +20,29 @@ import tt  # noqa: E402
 
 tt.enter_private_netns()
 NETNS = tt.netns_inode()
+# A SYN from 10.99.0.2 (nobody) leaves a request socket in SYN_RECV: its SYN-ACK is routed back
+# into lo for a non-local address and dropped, so the handshake never completes.
+subprocess.run("ip addr add 10.99.0.1/32 dev lo && ip route add 10.99.0.2/32 dev lo",
+               shell=True, check=True)
 
 HELPER = r"""
-import json, os, socket, sys, time
+import json, os, socket, struct, sys, time
 S = socket
-P = int(sys.argv[1])  # P: v4 listener, P+1: small-window listener, P+2: v6 listener
+P = int(sys.argv[1])  # P: v4, P+1: small-window, P+2: v6, P+3: SYN_RECV listener
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+def send_syn(sport, dport):
+    src, dst = S.inet_aton("10.99.0.2"), S.inet_aton("10.99.0.1")
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 12345, 0, 5 << 4, 0x02, 65535, 0, 0)
+    c = csum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)
+    tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, src, dst)
+    r = S.socket(S.AF_INET, S.SOCK_RAW, S.IPPROTO_RAW)
+    r.sendto(ip + tcp, ("10.99.0.1", 0))
+    r.close()
 def listener(fam, addr, port, rcvbuf=0):
     l = S.socket(fam)
     l.setsockopt(S.SOL_SOCKET, S.SO_REUSEADDR, 1)
@@ -35,6 +54,8 @@ def listener(fam, addr, port, rcvbuf=0):
 L4 = listener(S.AF_INET, "127.0.0.1", P)
 L6 = listener(S.AF_INET6, "::1", P + 2)
 SMALL = listener(S.AF_INET, "127.0.0.1", P + 1, rcvbuf=4096)
+HALF = listener(S.AF_INET, "10.99.0.1", P + 3)
+send_syn(40000 + P, P + 3)
 keep = []
 # ESTABLISHED, 1000 unread bytes on the server side
 c1 = S.create_connection(("127.0.0.1", P)); s1, _ = L4.accept(); c1.sendall(b"x" * 1000)
@@ -178,12 +199,14 @@ class Helper:
     def __enter__(self):
         self.p = Helper.next_port
         Helper.next_port += 10
-        self.ports = ",".join(str(self.p + i) for i in range(3))
+        self.ports = ",".join(str(self.p + i) for i in range(4))
         self.proc = tt.run_py(HELPER, self.p)
         self.info = json.loads(tt.read_line(self.proc))
         # The TIME_WAIT side is ready once ss sees it.
         tt.wait_until(lambda: any(k[0] == "TIME_WAIT" and k[4] == self.p for k in ss_rows()),
                       what="TIME_WAIT")
+        tt.wait_until(lambda: any(k[0] == "SYN_RECV" and k[2] == self.p + 3
+                                  for k in ss_rows()), what="SYN_RECV")
         return self
 
     def __exit__(self, *exc):
@@ -195,7 +218,7 @@ def test_rows_match_ss():
     with Helper():
         agree(lambda: {k: set() for k in snap_rows()}, ss_rows, "snapshot -a vs ss -tan")
         states = {k[0] for k in snap_rows()}
-        for s in ("LISTEN", "ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT2", "TIME_WAIT"):
+        for s in ("LISTEN", "SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT2", "TIME_WAIT"):
             assert s in states, "no %s row: %s" % (s, states)
         rows = snap_rows()
         assert any(k[0] == "CLOSE_WAIT" and k[5] == 1 for k in rows), "CLOSE_WAIT Recv-Q != 1"
@@ -233,7 +256,7 @@ def test_selection_and_filters():
         default = snap_json(*P)
         assert default and all(e["state"] != "LISTEN" for e in default), default
         listening = snap_json("-l", *P)
-        assert sorted(e["lport"] for e in listening) == [h.p, h.p + 1, h.p + 2], listening
+        assert sorted(e["lport"] for e in listening) == [h.p + i for i in range(4)], listening
         assert snap("-l").splitlines()[0] == "Active Internet connections (only servers)"
         assert snap().splitlines()[0] == "Active Internet connections (w/o servers)"
         cw = snap_json("--state", "close-wait", *P)
@@ -241,6 +264,9 @@ def test_selection_and_filters():
         tw = snap_json("--state", "TIME_WAIT,FIN_WAIT2", *P)
         assert sorted(e["state"] for e in tw) == ["FIN_WAIT2", "TIME_WAIT"], tw
         assert all(e["timer"] == "timewait" and e["timer_ms"] > 0 for e in tw), tw
+        sr = snap_json("--state", "syn-recv", *P)
+        assert [(e["state"], e["raddr"], e["timer"]) for e in sr] == [
+            ("SYN_RECV", "10.99.0.2", "on")], sr
         v6 = snap_json("-a", "-6", *P)
         assert v6 and all(e["proto"] == "tcp6" for e in v6), v6
         v4 = snap_json("-a", "-4", *P)
