@@ -589,6 +589,10 @@ int lr_next(struct lr_reader *r, const char **line, size_t *len, char *err, size
 		char *p = r->buf + r->start;
 		char *nl = memchr(p, '\n', r->end - r->start);
 
+		if (nl && nl - p > LR_MAX_LINE) {
+			snprintf(err, errlen, "line is longer than %d bytes", LR_MAX_LINE);
+			return -1;
+		}
 		if (nl) {
 			r->start = (size_t)(nl + 1 - r->buf);
 			r->lineno++;

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Unit tests of src/summary.[ch]: counts, durations, top lists, open sockets, rendering. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+#include "jsonl.h"
+#include "summary.h"
+
+#define T0 1795000000000000000ULL
+
+static struct lr_record rec(uint64_t cookie, int o, int n, uint64_t at_ms, uint64_t delta_us,
+			    uint16_t lport, uint16_t rport)
+{
+	struct lr_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = LR_STATE;
+	r.wall_ns = T0 + at_ms * 1000000ULL;
+	r.ev.ts_ns = r.wall_ns;
+	r.ev.type = TT_EV_STATE;
+	r.ev.family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.1", r.ev.saddr);
+	inet_pton(AF_INET, "127.0.0.2", r.ev.daddr);
+	r.ev.sport = lport;
+	r.ev.dport = rport;
+	r.ev.oldstate = (__u8)o;
+	r.ev.newstate = (__u8)n;
+	r.ev.sock_cookie = cookie;
+	r.ev.flags = TT_F_OWNER_KNOWN;
+	r.ev.pid = 100;
+	strcpy(r.ev.comm, "client");
+	if (delta_us != UINT64_MAX) {
+		r.ev.flags |= TT_F_DELTA_KNOWN;
+		r.ev.delta_ns = delta_us * 1000;
+	}
+	return r;
+}
+
+static char *render_json(struct summary *s)
+{
+	struct outbuf ob;
+	struct jsonl_obj o;
+	char err[128];
+
+	ob_init(&ob);
+	summary_json(s, &ob);
+	assert_true(ob.len > 0 && ob.data[ob.len - 1] == '\n');
+	/* valid JSON, one line */
+	assert_int_equal(jsonl_parse(ob.data, ob.len - 1, &o, err, sizeof(err)), 0);
+	assert_null(memchr(ob.data, '\n', ob.len - 1));
+	ob_putc(&ob, '\0');
+	return ob.data;
+}
+
+static char *render_text(struct summary *s)
+{
+	struct outbuf ob;
+
+	ob_init(&ob);
+	summary_text(s, &ob, 0);
+	ob_putc(&ob, '\0');
+	return ob.data;
+}
+
+static void expect(const char *hay, const char *needle)
+{
+	if (!strstr(hay, needle))
+		fail_msg("missing %s in:\n%s", needle, hay);
+}
+
+/* A client connects to :80, the server holds CLOSE_WAIT for 1 s, one reset, one open socket. */
+static void test_scenario(void **state)
+{
+	struct summary *s = summary_new();
+	struct lr_record r[] = {
+		rec(1, TT_CLOSE, TT_LISTEN, 0, UINT64_MAX, 80, 0),
+		rec(2, TT_CLOSE, TT_SYN_SENT, 10, UINT64_MAX, 5000, 80),
+		rec(2, TT_SYN_SENT, TT_ESTABLISHED, 11, 1500, 5000, 80),
+		rec(3, TT_SYN_RECV, TT_ESTABLISHED, 11, 300, 80, 5000),
+		rec(2, TT_ESTABLISHED, TT_FIN_WAIT1, 20, 9000, 5000, 80),
+		rec(3, TT_ESTABLISHED, TT_CLOSE_WAIT, 20, 9000, 80, 5000),
+		rec(2, TT_FIN_WAIT1, TT_FIN_WAIT2, 20, 50, 5000, 80),
+		rec(3, TT_CLOSE_WAIT, TT_LAST_ACK, 1020, 1000123, 80, 5000),
+		rec(2, TT_FIN_WAIT2, TT_TIME_WAIT, 1020, 1000000, 5000, 80),
+		rec(3, TT_LAST_ACK, TT_CLOSE, 1021, 200, 80, 5000),
+		rec(4, TT_CLOSE, TT_SYN_SENT, 1100, UINT64_MAX, 5001, 81),
+		rec(4, TT_SYN_SENT, TT_CLOSE, 1101, 700, 5001, 81),
+		rec(5, TT_CLOSE, TT_SYN_SENT, 1200, UINT64_MAX, 5002, 80),
+		rec(5, TT_SYN_SENT, TT_ESTABLISHED, 1201, 900, 5002, 80),
+	};
+	struct lr_record st, lost, hdr;
+
+	assert_non_null(s);
+	r[11].ev.flags |= TT_F_RESET;
+	r[3].ev.flags &= (__u16)~TT_F_OWNER_KNOWN;
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		assert_int_equal(summary_add(s, &r[i]), 0);
+	st = rec(1, TT_LISTEN, TT_LISTEN, 1300, 1300000, 80, 0);
+	st.type = LR_STUCK;
+	st.ev.type = TT_EV_STUCK;
+	summary_add(s, &st);
+	memset(&lost, 0, sizeof(lost));
+	lost.type = LR_LOST;
+	lost.wall_ns = T0 + 1400 * 1000000ULL;
+	lost.lost_count = 7;
+	summary_add(s, &lost);
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.type = LR_HEADER;
+	summary_add(s, &hdr);
+
+	char *j = render_json(s);
+
+	expect(j, "\"transitions_total\":14");
+	expect(j, "\"stuck_total\":1");
+	expect(j, "\"lost\":7");
+	expect(j, "\"connections\":{\"opened\":3,\"active\":2,\"passive\":1,\"closed\":2,"
+		  "\"failed\":1,\"resets\":1}");
+	expect(j, "{\"old\":\"CLOSE\",\"new\":\"SYN_SENT\",\"count\":3}");
+	expect(j, "\"CLOSE_WAIT\":{\"count\":1,\"p50_ms\":1000.123,\"p90_ms\":1000.123,"
+		  "\"p99_ms\":1000.123,\"max_ms\":1000.123}");
+	expect(j, "\"SYN_SENT\":{\"count\":3,");
+	expect(j, "\"max_ms\":1.500}");
+	expect(j, "\"first\":\"2026-11-18T");
+	/* listener and the last client connection are open at the end, longest first */
+	expect(j, "\"open_total\":2");
+	expect(j, "\"open_at_end\":[{\"pid\":100,\"comm\":\"client\",\"proto\":\"tcp\","
+		  "\"laddr\":\"127.0.0.1\",\"lport\":80,\"raddr\":\"127.0.0.2\",\"rport\":0,"
+		  "\"sock\":1,\"netns\":0,\"state\":\"LISTEN\"");
+	expect(j, "\"ms\":1400.000}");
+	expect(j, "\"state\":\"ESTABLISHED\"");
+	/* 127.0.0.2:80 saw two connections (cookies 2 and 5) */
+	expect(j, "\"top_remotes\":[{\"proto\":\"tcp\",\"raddr\":\"127.0.0.2\",\"rport\":80,"
+		  "\"rservice\":null,\"connections\":2,\"events\":7}");
+	expect(j, "{\"pid\":null,\"comm\":null,\"connections\":1,\"events\":1}");
+	expect(j, "\"stuck_by_state\":{\"LISTEN\":1}");
+	free(j);
+
+	char *t = render_text(s);
+
+	expect(t, "Connections: 3 opened (2 active, 1 passive), 2 closed, 1 failed connects, "
+		  "1 resets");
+	expect(t, "  CLOSE_WAIT          1    1000.123    1000.123    1000.123    1000.123");
+	expect(t, "Open at end of log: 2");
+	expect(t, "Stuck alerts: 1");
+	expect(t, "127.0.0.2:80\n");
+	free(t);
+	summary_free(s);
+}
+
+/* Percentiles within the histogram's 1.6% over a wide range. */
+static void test_percentiles(void **state)
+{
+	struct summary *s = summary_new();
+
+	for (uint64_t i = 1; i <= 1000; i++) {
+		struct lr_record r = rec(i, TT_CLOSE_WAIT, TT_LAST_ACK, i, i * 1000, 1, 2);
+
+		summary_add(s, &r);
+	}
+	char *j = render_json(s);
+	char *p = strstr(j, "\"CLOSE_WAIT\":{\"count\":1000,\"p50_ms\":");
+	double p50, p90, p99, max;
+
+	assert_non_null(p);
+	assert_int_equal(sscanf(p,
+				"\"CLOSE_WAIT\":{\"count\":1000,\"p50_ms\":%lf,\"p90_ms\":%lf,"
+				"\"p99_ms\":%lf,\"max_ms\":%lf",
+				&p50, &p90, &p99, &max),
+			 4);
+	assert_true(p50 > 500 * 0.984 && p50 < 500 * 1.016);
+	assert_true(p90 > 900 * 0.984 && p90 < 900 * 1.016);
+	assert_true(p99 > 990 * 0.984 && p99 <= 1000);
+	assert_true(max == 1000.0);
+	free(j);
+	summary_free(s);
+}
+
+/* Many sockets opening and closing out of order: the table's deletes stay consistent. */
+static void test_many_sockets(void **state)
+{
+	struct summary *s = summary_new();
+	uint64_t n = 20000, open = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct lr_record r = rec(i * 2654435761ULL, TT_CLOSE, TT_SYN_SENT, i, UINT64_MAX, 1,
+					 (uint16_t)(i % 7 + 1));
+
+		assert_int_equal(summary_add(s, &r), 0);
+	}
+	for (uint64_t i = 0; i < n; i += 1 + i % 3) {
+		struct lr_record r = rec(i * 2654435761ULL, TT_SYN_SENT, TT_CLOSE, n + i, 5, 1,
+					 (uint16_t)(i % 7 + 1));
+
+		assert_int_equal(summary_add(s, &r), 0);
+		open++;
+	}
+	/* a second close of the same sockets must find nothing left */
+	for (uint64_t i = 0; i < n; i++) {
+		struct lr_record r =
+			rec(i * 2654435761ULL, TT_SYN_SENT, TT_ESTABLISHED, 2 * n + i, 5, 1, 1);
+
+		summary_add(s, &r);
+	}
+	char *j = render_json(s);
+	char want[64];
+
+	/* every socket is open again (closed ones came back as new sockets) */
+	snprintf(want, sizeof(want), "\"open_total\":%llu", (unsigned long long)n);
+	expect(j, want);
+	snprintf(want, sizeof(want), "\"failed\":%llu", (unsigned long long)open);
+	expect(j, want);
+	free(j);
+	summary_free(s);
+}
+
+static void test_empty(void **state)
+{
+	struct summary *s = summary_new();
+	char *j = render_json(s), *t = render_text(s);
+
+	expect(j, "\"first\":null");
+	expect(t, "no events");
+	free(j);
+	free(t);
+	summary_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scenario),
+		cmocka_unit_test(test_percentiles),
+		cmocka_unit_test(test_many_sockets),
+		cmocka_unit_test(test_empty),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
