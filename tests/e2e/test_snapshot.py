@@ -1,12 +1,11 @@
 """End-to-end: `tcptrail snapshot` against `ss` in a private network namespace.
 
 A helper process builds a v4 and a v6 listener, a SYN_RECV request socket, ESTABLISHED pairs
-with unread data (one of
-them with a full send queue), a CLOSE_WAIT (its peer then sits in FIN_WAIT2) and a TIME_WAIT
-socket; a child of the helper shares the v4 listener. snapshot must list the same rows as
-`ss -tan` run in the same netns (state, addresses, ports, queues) and the same owners as
-`ss -tanp`. Queues can move for a moment while loopback settles, so each comparison is retried
-until both tools agree or the deadline passes.
+with unread data (one of them with a full send queue), a CLOSE_WAIT (its peer then sits in
+FIN_WAIT2) and a TIME_WAIT socket; a child of the helper shares the v4 listener. snapshot must
+list the same rows as `ss -tan` run in the same netns (state, addresses, ports, queues) and the
+same owners as `ss -tanp`. Queues can move for a moment while loopback settles, so each
+comparison is retried until both tools agree or the deadline passes.
 """
 import json
 import os
