@@ -154,6 +154,8 @@ static int get_ms(const struct jsonl_obj *o, uint64_t *ns, int *known, char *err
 			frac += d * scale;
 		}
 	}
+	if (whole * 1000000 + frac < whole * 1000000)
+		return bad(err, errlen, "out of range:", "ms");
 	*ns = whole * 1000000 + frac;
 	*known = 1;
 	return 0;
@@ -179,8 +181,8 @@ static int time_fast(const char *s, size_t len, uint64_t *ns)
 		}
 	}
 	/* v: year, month, day, hour, minute, second, microseconds */
-	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
-	    v[4] > 59 || v[5] > 60)
+	if (v[0] < 1970 || v[0] > 2500 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 ||
+	    v[3] > 23 || v[4] > 59 || v[5] > 60)
 		return -1;
 	int y = v[0] - (v[1] <= 2);
 	int era = y / 400;
@@ -202,7 +204,8 @@ int lr_parse_time(const char *s, size_t len, uint64_t *ns)
 
 	if (!time_fast(s, len, ns))
 		return 0;
-	if (len >= sizeof(tmp) || memchr(s, '\0', len))
+	/* nanoseconds in 64 bits end in 2554; dates after 2500 are not from a recording */
+	if (len < 4 || len >= sizeof(tmp) || memchr(s, '\0', len) || memcmp(s, "2500", 4) > 0)
 		return -1;
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
