@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * libFuzzer target: the filter list parsers, parse_duration_ns, parse_size and filter_match.
+ * Input: lines of text, line i going to parser i % NPARSERS; when the input is longer than an
+ * event, its last sizeof(struct tt_event) bytes are the event that the filter is matched with.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "filter.h"
+
+#define NPARSERS 10
+#define MAX_IN	 4096
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const struct services *table(void)
+{
+	static struct services *svc;
+	static const char text[] = "http 80/tcp\nhttps 443/tcp\nssh 22/tcp\nx 1/tcp\n";
+
+	if (!svc) {
+		svc = services_new();
+		if (!svc || services_parse(svc, text, sizeof(text) - 1) != 4)
+			abort();
+	}
+	return svc;
+}
+
+static void check_err(int r, const char *err, size_t errlen)
+{
+	if (r != 0 && r != -1)
+		abort();
+	if (!memchr(err, '\0', errlen))
+		abort();
+	if (r == -1 && !err[0])
+		abort();
+}
+
+static void check_ports(const uint16_t *ports, uint32_t n)
+{
+	if (n > TT_MAX_FILTER)
+		abort();
+	for (uint32_t i = 0; i < n; i++) {
+		if (ports[i] == 0)
+			abort();
+	}
+}
+
+/* names: resolve service names in --port lists (each unknown name scans all 65535 ports). */
+static void parse_line(struct tt_filter *f, int which, const char *s, int names)
+{
+	char err[200];
+	uint64_t v = 0;
+	int r;
+
+	memset(err, 'X', sizeof(err));
+	err[0] = '\0';
+	switch (which) {
+	case 0:
+		r = filter_add_ports(f->ports, &f->nports, s, names ? table() : NULL, err,
+				     sizeof(err));
+		check_ports(f->ports, f->nports);
+		break;
+	case 1:
+		r = filter_add_ports(f->lports, &f->nlports, s, NULL, err, sizeof(err));
+		check_ports(f->lports, f->nlports);
+		break;
+	case 2:
+		r = filter_add_ports(f->rports, &f->nrports, s, NULL, err, 8); /* short err */
+		check_ports(f->rports, f->nrports);
+		check_err(r, err, 8);
+		return;
+	case 3:
+		r = filter_add_pids(f, s, err, sizeof(err));
+		if (f->npids > TT_MAX_FILTER)
+			abort();
+		for (uint32_t i = 0; i < f->npids; i++) {
+			if (f->pids[i] == 0 || f->pids[i] > 0x7fffffff)
+				abort();
+		}
+		break;
+	case 4:
+		r = filter_add_comms(f, s, err, sizeof(err));
+		if (f->ncomms > TT_MAX_FILTER)
+			abort();
+		for (uint32_t i = 0; i < f->ncomms; i++) {
+			if (f->comms[i][TT_COMM_LEN - 1] != '\0' || !f->comms[i][0])
+				abort();
+		}
+		break;
+	case 5:
+		r = filter_add_states(&f->state_mask, s, err, sizeof(err));
+		if (f->state_mask & ~(((1u << TT_STATE_MAX) - 1) & ~1u))
+			abort();
+		break;
+	case 6:
+		r = filter_add_netns(f, s, err, sizeof(err));
+		if (f->nnetns > TT_MAX_FILTER)
+			abort();
+		break;
+	case 7:
+		r = parse_duration_ns(s, &v);
+		if (r == 0 && v > (1ULL << 63) + 3600000000000ULL)
+			abort();
+		return;
+	case 8:
+		r = parse_size(s, &v);
+		if (r == 0 && v == 0)
+			abort();
+		return;
+	default:
+		r = parse_u64(s, 5, 1000, &v);
+		if (r == 0 && (v < 5 || v > 1000))
+			abort();
+		return;
+	}
+	check_err(r, err, sizeof(err));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct tt_filter f;
+	struct tt_event e;
+	char text[MAX_IN + 1];
+	size_t tlen = size;
+	int line = 0, names = size && (data[0] & 7) == 0; /* 1 in 8: keeps it fast */
+	char *p;
+
+	if (size > MAX_IN)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	memset(&e, 0, sizeof(e));
+	if (size > sizeof(e)) {
+		tlen = size - sizeof(e);
+		memcpy(&e, data + tlen, sizeof(e));
+	}
+	memcpy(text, data, tlen);
+	text[tlen] = '\0';
+	for (p = text;; line++) {
+		char *nl = strchr(p, '\n');
+
+		if (nl)
+			*nl = '\0';
+		parse_line(&f, line % NPARSERS, p, names);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	/* Any event against any filter: no crash, and a zero filter matches everything. */
+	(void)filter_match(&f, &e);
+	(void)filter_match_endpoints(&f, e.family, e.saddr, e.daddr, e.sport, e.dport, e.netns);
+	memset(&f, 0, sizeof(f));
+	if (!filter_match(&f, &e))
+		abort();
+	return 0;
+}
