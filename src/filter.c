@@ -15,7 +15,7 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	for (; *s; s++) {
 		if (*s < '0' || *s > '9')
 			return -1;
-		if (v > (UINT64_MAX - 9) / 10)
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
 			return -1;
 		v = v * 10 + (uint64_t)(*s - '0');
 	}
