@@ -84,6 +84,10 @@ static void test_parse_u64(void **state)
 	assert_int_equal(parse_u64("4", 5, 10, &v), -1);
 	assert_int_equal(parse_u64("18446744073709551609", 0, UINT64_MAX, &v), 0);
 	assert_true(v == 18446744073709551609ULL);
+	assert_int_equal(parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(parse_u64("18446744073709551616", 0, UINT64_MAX, &v), -1);
+	assert_int_equal(parse_u64("18446744073709551620", 0, UINT64_MAX, &v), -1);
 	v = 7;
 	assert_int_equal(parse_u64("99999999999999999999", 0, UINT64_MAX, &v), -1);
 	assert_int_equal(parse_u64("", 0, 10, &v), -1);
@@ -613,7 +617,8 @@ static void test_size(void **state)
 	size_ok("512K", 512ULL << 10);
 	size_ok("4096", 4096);
 	size_ok("1", 1);
-	size_ok("18446744073709551609", 18446744073709551609ULL);
+	size_ok("18446744073709551615", UINT64_MAX);
+	size_bad("18446744073709551616");
 	size_ok("17179869183G", 17179869183ULL << 30);
 	size_bad("17179869184G"); /* 2^64 */
 	size_bad("0");
