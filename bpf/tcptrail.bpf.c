@@ -45,9 +45,10 @@ struct sk_info {
 	__u32 pid;
 	__u8 owner_known;
 	__u8 reset_seen;
-	__u8 delta_min; /* state_ts is the tracer's start, not the state's */
-	__u8 pad;
+	__u8 delta_min;	  /* state_ts is the tracer's start, not the state's */
+	__u8 has_pending; /* `pending` waits for the addresses of an IPv6 child */
 	char comm[TT_COMM_LEN];
+	struct tt_event pending;
 };
 
 struct {
@@ -192,18 +193,76 @@ static __always_inline void count_lost(void)
 		*n += 1;
 }
 
+static __always_inline void read_endpoints(struct tt_event *e, struct sock *sk)
+{
+	e->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	e->dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (e->family == AF_INET) {
+		__builtin_memset(e->saddr, 0, 16);
+		__builtin_memset(e->daddr, 0, 16);
+		__builtin_memcpy(e->saddr, &sk->__sk_common.skc_rcv_saddr, 4);
+		__builtin_memcpy(e->daddr, &sk->__sk_common.skc_daddr, 4);
+	} else {
+		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+/* The userspace filters, in the kernel: a filtered event never crosses the ring. */
+static __always_inline bool event_wanted(const struct tt_event *e)
+{
+	bool owner = e->flags & TT_F_OWNER_KNOWN;
+
+	if (!state_wanted(e->oldstate, e->newstate))
+		return false;
+	if (filter_nnetns && !u32_in(e->netns, filter_netns, filter_nnetns))
+		return false;
+	if (filter_nports && !port_in(e->sport, filter_ports, filter_nports) &&
+	    !port_in(e->dport, filter_ports, filter_nports))
+		return false;
+	if (filter_nlports && !port_in(e->sport, filter_lports, filter_nlports))
+		return false;
+	if (filter_nrports && !port_in(e->dport, filter_rports, filter_nrports))
+		return false;
+	if (filter_npids && (!owner || !u32_in(e->pid, filter_pids, filter_npids)))
+		return false;
+	if (filter_ncomms && (!owner || !comm_in(e->comm)))
+		return false;
+	if (filter_family) {
+		bool v4 =
+			e->family == AF_INET || (is_v4_mapped(e->saddr) && is_v4_mapped(e->daddr));
+
+		if ((filter_family == 4) != v4)
+			return false;
+	}
+	return true;
+}
+
+static __always_inline void submit(const struct tt_event *e)
+{
+	struct tt_event *r;
+	__u64 wflags;
+
+	if (!event_wanted(e))
+		return;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_lost();
+		return;
+	}
+	__builtin_memcpy(r, e, sizeof(*r));
+	wakeup_or_not(e->ts_ns, &wflags);
+	bpf_ringbuf_submit(r, wflags);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	__u64 now = bpf_ktime_get_boot_ns();
+	struct tt_event ev;
 	struct sk_info *info;
-	struct owner *lowner = NULL;
+	struct owner *lowner;
 	struct listen_key lkey = {};
-	__u16 family, sport, dport, flags = 0;
-	__u32 netns, pid = 0;
-	char comm[TT_COMM_LEN] = {};
-	__u64 delta = 0;
-	int shown_state = newstate;
+	__u16 family;
 	bool owner_ctx;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
@@ -212,10 +271,20 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 
-	netns = sk_netns(sk);
-	sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.ts_ns = bpf_ktime_get_boot_ns();
+	ev.family = family;
+	ev.netns = sk_netns(sk);
+	ev.oldstate = oldstate;
+	ev.newstate = newstate;
+	ev.type = TT_EV_STATE;
+	ev.sock_cookie = bpf_get_socket_cookie(sk);
+	read_endpoints(&ev, sk);
 	owner_ctx = in_owner_context(oldstate, newstate);
+
+	/* A child is a clone of its listener: its life starts at CLOSE, not at LISTEN. */
+	if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
+		ev.oldstate = TCP_CLOSE;
 
 	if (newstate == TCP_CLOSE)
 		info = bpf_sk_storage_get(&sk_infos, sk, 0, 0);
@@ -223,64 +292,65 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		info = bpf_sk_storage_get(&sk_infos, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
 	if (owner_ctx) {
-		pid = bpf_get_current_pid_tgid() >> 32;
-		bpf_get_current_comm(comm, sizeof(comm));
-		flags |= TT_F_OWNER_KNOWN;
+		ev.pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+		ev.flags |= TT_F_OWNER_KNOWN;
 		if (info) {
-			info->pid = pid;
-			__builtin_memcpy(info->comm, comm, TT_COMM_LEN);
+			info->pid = ev.pid;
+			__builtin_memcpy(info->comm, ev.comm, TT_COMM_LEN);
 			info->owner_known = 1;
 		}
 	} else if (info && info->owner_known) {
-		pid = info->pid;
-		__builtin_memcpy(comm, info->comm, TT_COMM_LEN);
-		flags |= TT_F_OWNER_KNOWN;
+		ev.pid = info->pid;
+		__builtin_memcpy(ev.comm, info->comm, TT_COMM_LEN);
+		ev.flags |= TT_F_OWNER_KNOWN;
 	} else if (newstate == TCP_SYN_RECV || oldstate == TCP_SYN_RECV) {
 		/* A child not yet accepted belongs to its listener's owner. */
-		lkey.netns = netns;
-		lkey.port = sport;
+		lkey.netns = ev.netns;
+		lkey.port = ev.sport;
 		lowner = bpf_map_lookup_elem(&listeners, &lkey);
 		if (lowner) {
-			pid = lowner->pid;
-			__builtin_memcpy(comm, lowner->comm, TT_COMM_LEN);
-			flags |= TT_F_OWNER_KNOWN;
+			ev.pid = lowner->pid;
+			__builtin_memcpy(ev.comm, lowner->comm, TT_COMM_LEN);
+			ev.flags |= TT_F_OWNER_KNOWN;
 			if (info) {
-				info->pid = pid;
-				__builtin_memcpy(info->comm, comm, TT_COMM_LEN);
+				info->pid = ev.pid;
+				__builtin_memcpy(info->comm, ev.comm, TT_COMM_LEN);
 				info->owner_known = 1;
 			}
 		}
 	}
 
-	if (newstate == TCP_LISTEN && (flags & TT_F_OWNER_KNOWN)) {
-		struct owner o = {.pid = pid};
+	if (newstate == TCP_LISTEN && (ev.flags & TT_F_OWNER_KNOWN)) {
+		struct owner o = {.pid = ev.pid};
 
-		lkey.netns = netns;
-		lkey.port = sport;
-		__builtin_memcpy(o.comm, comm, TT_COMM_LEN);
+		lkey.netns = ev.netns;
+		lkey.port = ev.sport;
+		__builtin_memcpy(o.comm, ev.comm, TT_COMM_LEN);
 		bpf_map_update_elem(&listeners, &lkey, &o, BPF_ANY);
 	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
-		lkey.netns = netns;
-		lkey.port = sport;
+		lkey.netns = ev.netns;
+		lkey.port = ev.sport;
 		bpf_map_delete_elem(&listeners, &lkey);
 	}
 
 	if (info) {
 		if (info->state_ts) {
-			delta = now - info->state_ts;
-			flags |= TT_F_DELTA_KNOWN;
+			ev.delta_ns = ev.ts_ns - info->state_ts;
+			ev.flags |= TT_F_DELTA_KNOWN;
 			if (info->delta_min)
-				flags |= TT_F_DELTA_MIN;
+				ev.flags |= TT_F_DELTA_MIN;
 		}
-		info->state_ts = now;
+		info->state_ts = ev.ts_ns;
 		info->delta_min = 0;
 		if (info->reset_seen)
-			flags |= TT_F_RESET;
+			ev.flags |= TT_F_RESET;
 	}
-	if (sk->sk_err)
-		flags |= TT_F_RESET;
+	ev.sk_err = sk->sk_err;
+	if (ev.sk_err)
+		ev.flags |= TT_F_RESET;
 	if (sk->__sk_common.skc_flags & (1UL << SOCK_DONE))
-		flags |= TT_F_FIN_SEEN;
+		ev.flags |= TT_F_FIN_SEEN;
 
 	/*
 	 * tcp_time_wait() hands a connection in FIN_WAIT2 or CLOSING over to a timewait socket
@@ -288,74 +358,35 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	 * or passes through tcp_send_reset/tcp_receive_reset first.
 	 */
 	if (newstate == TCP_CLOSE && (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) &&
-	    !(flags & TT_F_RESET)) {
-		flags |= TT_F_TW_HANDOFF;
-		shown_state = (flags & TT_F_FIN_SEEN) ? TT_TIME_WAIT : TT_FIN_WAIT2_TW;
+	    !(ev.flags & TT_F_RESET)) {
+		ev.flags |= TT_F_TW_HANDOFF;
+		ev.newstate = (ev.flags & TT_F_FIN_SEEN) ? TT_TIME_WAIT : TT_FIN_WAIT2_TW;
+	}
+
+	if (info && info->has_pending) {
+		/* The IPv6 child's addresses are in place now: send its SYN_RECV first. */
+		info->pending.sport = ev.sport;
+		info->pending.dport = ev.dport;
+		__builtin_memcpy(info->pending.saddr, ev.saddr, 16);
+		__builtin_memcpy(info->pending.daddr, ev.daddr, 16);
+		info->has_pending = 0;
+		submit(&info->pending);
+	}
+
+	/*
+	 * tcp_v6_syn_recv_sock() sets an IPv6 child's addresses only after the clone that fires
+	 * this SYN_RECV; hold the event until the child's next transition, microseconds later.
+	 */
+	if (info && family == AF_INET6 && ev.oldstate == TCP_CLOSE && newstate == TCP_SYN_RECV &&
+	    !is_v4_mapped(ev.daddr)) {
+		__builtin_memcpy(&info->pending, &ev, sizeof(ev));
+		info->has_pending = 1;
+		return 0;
 	}
 
 	if (newstate == TCP_CLOSE && info)
 		bpf_sk_storage_delete(&sk_infos, sk);
-
-	/* Filters: state is already kept above, so a filtered event still updates it. */
-	if (!state_wanted(oldstate, shown_state))
-		return 0;
-	if (filter_nnetns && !u32_in(netns, filter_netns, filter_nnetns))
-		return 0;
-	if (filter_nports && !port_in(sport, filter_ports, filter_nports) &&
-	    !port_in(dport, filter_ports, filter_nports))
-		return 0;
-	if (filter_nlports && !port_in(sport, filter_lports, filter_nlports))
-		return 0;
-	if (filter_nrports && !port_in(dport, filter_rports, filter_nrports))
-		return 0;
-	if (filter_npids &&
-	    (!(flags & TT_F_OWNER_KNOWN) || !u32_in(pid, filter_pids, filter_npids)))
-		return 0;
-	if (filter_ncomms && (!(flags & TT_F_OWNER_KNOWN) || !comm_in(comm)))
-		return 0;
-
-	struct tt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-
-	if (!e) {
-		count_lost();
-		return 0;
-	}
-	if (family == AF_INET) {
-		__builtin_memset(e->saddr, 0, 16);
-		__builtin_memset(e->daddr, 0, 16);
-		__builtin_memcpy(e->saddr, &sk->__sk_common.skc_rcv_saddr, 4);
-		__builtin_memcpy(e->daddr, &sk->__sk_common.skc_daddr, 4);
-	} else {
-		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	}
-	if (filter_family) {
-		bool v4 = family == AF_INET || (is_v4_mapped(e->saddr) && is_v4_mapped(e->daddr));
-
-		if ((filter_family == 4) != v4) {
-			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-			return 0;
-		}
-	}
-	e->ts_ns = now;
-	e->sock_cookie = bpf_get_socket_cookie(sk);
-	e->delta_ns = delta;
-	e->pid = pid;
-	e->netns = netns;
-	e->sport = sport;
-	e->dport = dport;
-	e->family = family;
-	e->oldstate = oldstate;
-	e->newstate = shown_state;
-	e->type = TT_EV_STATE;
-	e->flags = flags;
-	e->sk_err = sk->sk_err;
-	__builtin_memcpy(e->comm, comm, TT_COMM_LEN);
-
-	__u64 wflags;
-
-	wakeup_or_not(now, &wflags);
-	bpf_ringbuf_submit(e, wflags);
+	submit(&ev);
 	return 0;
 }
 

@@ -310,6 +310,9 @@ int run_trace(const struct config *cfg, const struct services *svc)
 		deadline = start + cfg->duration_ns;
 	while (!exiting) {
 		r = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
+		/* Records submitted without a wakeup are only found by looking. */
+		if (r == 0)
+			r = ring_buffer__consume(rb);
 		if (r < 0 && r != -EINTR) {
 			fprintf(stderr, "tcptrail: reading the ring buffer: %s\n", strerror(-r));
 			break;
