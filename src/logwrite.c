@@ -21,6 +21,7 @@
 #include "states.h"
 
 #define IN_CAP	   (256 * 1024) /* pending JSON lines */
+#define GZ_STEP	   (64 * 1024)
 #define ZOUT_CAP   (128 * 1024)
 #define FLUSH_NS   1000000000ULL
 #define GZIP_LEVEL 1
@@ -403,6 +404,12 @@ void logw_write(struct logw *w, const char *buf, size_t len)
 	}
 	memcpy(w->in + w->in_len, buf, len);
 	w->in_len += len;
+	/*
+	 * gzip: compress in smaller steps; with --rotate also end the deflate block, since one
+	 * block can hold hundreds of KB of JSON and the file size would lag that far behind
+	 */
+	if (w->gz && w->in_len >= GZ_STEP)
+		push(w, w->rotate_bytes ? Z_SYNC_FLUSH : Z_NO_FLUSH);
 	if (w->rotate_bytes && w->file_bytes + (w->gz ? 0 : w->in_len) >= w->rotate_bytes)
 		rotate(w);
 }
