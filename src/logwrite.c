@@ -20,11 +20,13 @@
 #include "outbuf.h"
 #include "states.h"
 
-#define IN_CAP	   (256 * 1024) /* pending JSON lines */
-#define GZ_STEP	   (64 * 1024)
-#define ZOUT_CAP   (128 * 1024)
-#define FLUSH_NS   1000000000ULL
+#define IN_CAP	 (256 * 1024) /* pending JSON lines */
+#define GZ_STEP	 (64 * 1024)
+#define ZOUT_CAP (128 * 1024)
+#define FLUSH_NS 1000000000ULL
+#ifndef GZIP_LEVEL
 #define GZIP_LEVEL 1
+#endif
 
 struct logw {
 	const struct config *cfg;
