@@ -71,9 +71,12 @@ static void write_failed(struct logw *w, int err, const char *what)
 	w->failed = 1;
 }
 
-static int write_all(struct logw *w, const void *buf, size_t len)
+/* 0, or -1 with *done set to the bytes that did get written. */
+static int write_all(struct logw *w, const void *buf, size_t len, size_t *done)
 {
 	const char *p = buf;
+
+	*done = 0;
 
 	while (len) {
 		ssize_t n = write(w->fd, p, len);
@@ -86,6 +89,7 @@ static int write_all(struct logw *w, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		*done += (size_t)n;
 		w->file_bytes += (uint64_t)n;
 		w->unsynced = 1;
 	}
@@ -101,8 +105,18 @@ static void push(struct logw *w, int flush)
 		return;
 	}
 	if (!w->gz) {
-		if (w->in_len && write_all(w, w->in, w->in_len))
-			w->errors += count_lines(w->in, w->in_len);
+		size_t done;
+
+		if (w->in_len && write_all(w, w->in, w->in_len, &done)) {
+			/* cut a half-written line off, so the file replays cleanly to its end */
+			const char *nl = done ? memrchr(w->in, '\n', done) : NULL;
+			size_t partial = nl ? done - (size_t)(nl + 1 - w->in) : done;
+
+			if (partial && !ftruncate(w->fd, (off_t)(w->file_bytes - partial)))
+				w->file_bytes -= partial;
+			w->errors +=
+				count_lines(w->in + done - partial, w->in_len - done + partial);
+		}
 		w->in_len = 0;
 		return;
 	}
@@ -122,7 +136,10 @@ static void push(struct logw *w, int flush)
 			write_failed(w, EIO, "compressing");
 			break;
 		}
-		if (ZOUT_CAP - w->zs.avail_out && write_all(w, w->zout, ZOUT_CAP - w->zs.avail_out))
+		size_t done;
+
+		if (ZOUT_CAP - w->zs.avail_out &&
+		    write_all(w, w->zout, ZOUT_CAP - w->zs.avail_out, &done))
 			break;
 		if (flush == Z_FINISH ? z == Z_STREAM_END : w->zs.avail_out != 0)
 			break;
