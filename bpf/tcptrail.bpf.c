@@ -458,4 +458,53 @@ int seed_owners(struct bpf_iter__task_file *ctx)
 	return 0;
 }
 
+/*
+ * Seeds time-in-state of sockets that predate the tracer ("at least since now") and reports
+ * each full socket of the iterator's netns as a tt_event, for --stuck to watch.
+ */
+SEC("iter/tcp")
+int seed_states(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct seq_file *seq = ctx->meta->seq;
+	struct sk_info *info;
+	struct tcp_sock *tp;
+	struct tt_event ev;
+	struct sock *sk;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0; /* timewait and request sockets have no storage and no owner */
+	sk = (struct sock *)tp;
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.ts_ns = bpf_ktime_get_boot_ns();
+	ev.family = sk->__sk_common.skc_family;
+	ev.netns = sk_netns(sk);
+	ev.oldstate = sk->__sk_common.skc_state;
+	ev.newstate = ev.oldstate;
+	ev.type = TT_EV_STATE;
+	ev.sock_cookie = bpf_get_socket_cookie(sk);
+	read_endpoints(&ev, sk);
+	info = bpf_sk_storage_get(&sk_infos, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (info) {
+		if (!info->state_ts) {
+			info->state_ts = ev.ts_ns;
+			info->delta_min = 1;
+		} else {
+			ev.ts_ns = info->state_ts;
+		}
+		if (info->delta_min)
+			ev.flags |= TT_F_DELTA_MIN;
+		if (info->owner_known) {
+			ev.pid = info->pid;
+			__builtin_memcpy(ev.comm, info->comm, TT_COMM_LEN);
+			ev.flags |= TT_F_OWNER_KNOWN;
+		}
+	}
+	bpf_seq_write(seq, &ev, sizeof(ev));
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -405,6 +405,14 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 			return -1;
 		}
 	}
+	for (int i = 0; cfg->cmd == CMD_TRACE && i < cfg->nstuck; i++) {
+		/* A timewait socket ends without an event: an alert could name a socket long gone. */
+		if (cfg->stuck[i].state == TT_TIME_WAIT) {
+			snprintf(err, errlen, "--stuck TIME_WAIT works with snapshot, not while tracing "
+					      "(no event shows a timewait socket ending)");
+			return -1;
+		}
+	}
 	if ((seen[OPT_ROTATE] || seen[OPT_KEEP]) && !cfg->write_path) {
 		snprintf(err, errlen, "--rotate and --keep need -w FILE");
 		return -1;

@@ -26,6 +26,7 @@
 #include "format.h"
 #include "outbuf.h"
 #include "snapfmt.h"
+#include "netns.h"
 #include "snapshot.h"
 
 #define FLUSH_BYTES (64 * 1024)
@@ -202,102 +203,20 @@ static int read_socks_here(struct snap_ctx *c)
 	return tt_iter_read(bpf_link__fd(c->bpf.tcp), collect, &c->socks);
 }
 
-static int ino_seen(const uint64_t *list, size_t n, uint64_t ino)
+static int read_socks_in_netns(void *ctx, uint64_t netns_ino)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (list[i] == ino)
-			return 1;
-	}
-	return 0;
+	return exiting ? -EINTR : read_socks_here(ctx);
 }
 
-/*
- * --all-netns: setns into each distinct netns named by /proc/PID/ns/net and run the iterator
- * there (it walks the netns of whoever creates the iterator fd), then come back.
- */
+/* --all-netns: the iterator walks the netns of whoever creates its fd, so visit each one. */
 static int read_socks_all_netns(struct snap_ctx *c)
 {
-	uint64_t *seen = NULL;
-	size_t nseen = 0, cap = 0;
-	int self, err, skipped = 0;
-	struct stat st;
-	struct dirent *de;
-	DIR *d;
+	int skipped, err = tt_for_each_netns(read_socks_in_netns, c, &skipped);
 
-	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0 || fstat(self, &st)) {
-		err = -errno;
-		fprintf(stderr, "tcptrail: --all-netns: cannot open /proc/self/ns/net: %s\n",
-			strerror(errno));
-		if (self >= 0)
-			close(self);
-		return err;
-	}
-	err = read_socks_here(c);
-	if (err)
-		goto out_self;
-	d = opendir("/proc");
-	if (!d) {
-		err = -errno;
-		fprintf(stderr, "tcptrail: --all-netns: cannot read /proc: %s\n", strerror(errno));
-		goto out_self;
-	}
-	cap = 64;
-	seen = malloc(cap * sizeof(*seen));
-	if (!seen) {
-		err = -ENOMEM;
-		goto out_dir;
-	}
-	seen[nseen++] = st.st_ino;
-	while ((de = readdir(d)) != NULL && !exiting) {
-		char path[300];
-		struct stat nst;
-		int fd;
-
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
-		if (stat(path, &nst) || ino_seen(seen, nseen, nst.st_ino))
-			continue; /* gone, or a netns already walked */
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (setns(fd, CLONE_NEWNET)) {
-			skipped++;
-			close(fd);
-			continue;
-		}
-		err = read_socks_here(c);
-		close(fd);
-		if (setns(self, CLONE_NEWNET)) {
-			err = -errno;
-			fprintf(stderr, "tcptrail: --all-netns: cannot return to own netns: %s\n",
-				strerror(errno));
-			break;
-		}
-		if (err)
-			break;
-		if (nseen == cap) {
-			uint64_t *n = realloc(seen, 2 * cap * sizeof(*seen));
-
-			if (!n) {
-				err = -ENOMEM;
-				break;
-			}
-			seen = n;
-			cap *= 2;
-		}
-		seen[nseen++] = nst.st_ino;
-	}
 	if (skipped && c->cfg->verbose)
 		fprintf(stderr, "tcptrail: --all-netns: %d namespaces could not be entered\n",
 			skipped);
-out_dir:
-	closedir(d);
-out_self:
-	close(self);
-	free(seen);
-	return err;
+	return err == -EINTR ? 0 : err;
 }
 
 static void print_socket(struct snap_ctx *c, const struct tt_sock_rec *r)

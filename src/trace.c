@@ -13,6 +13,7 @@
 #include "bpfcommon.h"
 #include "format.h"
 #include "logwrite.h"
+#include "netns.h"
 #include "outbuf.h"
 #include "stuck.h"
 #include "trace.h"
@@ -84,7 +85,8 @@ static void emit(struct trace_ctx *c, const struct tt_event *e)
 	const char *rsvc = e->dport ? services_name(c->svc, e->dport) : NULL;
 	size_t start = c->out.len;
 
-	if (!c->cfg->quiet) {
+	/* -q keeps the screen for stuck alerts only. */
+	if (!c->cfg->quiet || e->type == TT_EV_STUCK) {
 		if (c->cfg->json)
 			fmt_event_json(&c->out, &c->fmt, e, wall, lsvc, rsvc);
 		else if (c->cfg->numeric)
@@ -93,7 +95,7 @@ static void emit(struct trace_ctx *c, const struct tt_event *e)
 			fmt_event_text(&c->out, &c->fmt, e, wall, lsvc, rsvc);
 	}
 	if (c->log) {
-		if (c->cfg->json && !c->cfg->quiet) {
+		if (c->cfg->json && c->out.len > start) {
 			logw_write(c->log, c->out.data + start, c->out.len - start);
 		} else {
 			fmt_event_json(&c->json, &c->fmt, e, wall, lsvc, rsvc);
@@ -217,6 +219,73 @@ static void seed_owners(struct tcptrail_bpf *skel, int verbose)
 	bpf_link__destroy(link);
 }
 
+struct seed_ctx {
+	struct bpf_link *link;
+	struct stuck *stuck;
+	size_t partial; /* bytes of a record split across reads */
+	union {
+		struct tt_event ev;
+		char bytes[sizeof(struct tt_event)];
+	} rec;
+};
+
+static int seed_chunk(void *vctx, const void *buf, size_t len)
+{
+	struct seed_ctx *c = vctx;
+	const char *p = buf;
+
+	while (len) {
+		size_t take = sizeof(c->rec) - c->partial;
+
+		if (take > len)
+			take = len;
+		memcpy(c->rec.bytes + c->partial, p, take);
+		c->partial += take;
+		p += take;
+		len -= take;
+		if (c->partial == sizeof(c->rec)) {
+			if (c->stuck)
+				stuck_seed_socket(c->stuck, &c->rec.ev);
+			c->partial = 0;
+		}
+	}
+	return 0;
+}
+
+static int seed_netns(void *vctx, uint64_t netns_ino)
+{
+	struct seed_ctx *c = vctx;
+
+	c->partial = 0;
+	return tt_iter_read(bpf_link__fd(c->link), seed_chunk, c);
+}
+
+/*
+ * Sockets that predate the tracer, in every namespace: their time in state counts from now
+ * ("at least"), and --stuck watches the ones already in a watched state.
+ */
+static void seed_states(struct tcptrail_bpf *skel, struct stuck *stuck, int verbose)
+{
+	struct seed_ctx c = {.stuck = stuck};
+	int skipped, err;
+
+	c.link = bpf_program__attach_iter(skel->progs.seed_states, NULL);
+	if (!c.link) {
+		fprintf(stderr,
+			"tcptrail: warning: cannot walk existing sockets (%s): sockets "
+			"stuck before the start go unnoticed\n",
+			strerror(errno));
+		return;
+	}
+	err = tt_for_each_netns(seed_netns, &c, &skipped);
+	if (err)
+		fprintf(stderr, "tcptrail: warning: walking existing sockets: %s\n",
+			strerror(-err));
+	if (skipped && verbose)
+		fprintf(stderr, "tcptrail: %d network namespaces could not be entered\n", skipped);
+	bpf_link__destroy(c.link);
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa;
@@ -272,7 +341,6 @@ int run_trace(const struct config *cfg, const struct services *svc)
 		tt_report_bpf_error("attaching to sock:inet_sock_set_state", r);
 		goto out;
 	}
-	seed_owners(skel, cfg->verbose);
 
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, &c, NULL);
 	if (!rb) {
@@ -295,6 +363,9 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			goto out;
 		}
 	}
+	/* Attached first, so no socket falls between the walk and the first event. */
+	seed_owners(skel, cfg->verbose);
+	seed_states(skel, c.stuck, cfg->verbose);
 	c.realtime_off = tt_realtime_offset_ns();
 
 	install_signals();
