@@ -19,7 +19,8 @@ static int ino_seen(const uint64_t *list, size_t n, uint64_t ino)
 	return 0;
 }
 
-int tt_for_each_netns(int (*fn)(void *ctx, uint64_t netns_ino), void *ctx, int *skipped)
+int tt_for_each_netns(int (*fn)(void *ctx, uint64_t netns_ino, uint32_t pid), void *ctx,
+		      int *skipped)
 {
 	uint64_t *seen = NULL, *grown;
 	size_t nseen = 0, cap = 64;
@@ -37,7 +38,7 @@ int tt_for_each_netns(int (*fn)(void *ctx, uint64_t netns_ino), void *ctx, int *
 			close(self);
 		return err;
 	}
-	err = fn(ctx, st.st_ino);
+	err = fn(ctx, st.st_ino, 0);
 	if (err)
 		goto out_self;
 	d = opendir("/proc");
@@ -70,7 +71,7 @@ int tt_for_each_netns(int (*fn)(void *ctx, uint64_t netns_ino), void *ctx, int *
 			close(fd);
 			continue;
 		}
-		err = fn(ctx, nst.st_ino);
+		err = fn(ctx, nst.st_ino, (uint32_t)strtoul(de->d_name, NULL, 10));
 		close(fd);
 		if (setns(self, CLONE_NEWNET)) {
 			err = -errno;

@@ -203,7 +203,7 @@ static int read_socks_here(struct snap_ctx *c)
 	return tt_iter_read(bpf_link__fd(c->bpf.tcp), collect, &c->socks);
 }
 
-static int read_socks_in_netns(void *ctx, uint64_t netns_ino)
+static int read_socks_in_netns(void *ctx, uint64_t netns_ino, uint32_t pid)
 {
 	return exiting ? -EINTR : read_socks_here(ctx);
 }

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "tcptrail.skel.h"
@@ -15,6 +17,7 @@
 #include "logwrite.h"
 #include "netns.h"
 #include "outbuf.h"
+#include "procnet.h"
 #include "stuck.h"
 #include "trace.h"
 
@@ -30,6 +33,16 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
+#define TW_NETNS_MAX 64
+
+/* A netns whose TCPTimeWaitOverflow counter is watched, through a process living in it. */
+struct tw_watch {
+	uint32_t netns;
+	uint32_t pid;
+	int stale;
+	uint64_t last;
+};
+
 struct trace_ctx {
 	const struct config *cfg;
 	const struct services *svc;
@@ -44,6 +57,9 @@ struct trace_ctx {
 	int out_tty;
 	int out_broken;
 	uint64_t last_flush;
+	int ntw;
+	struct tw_watch tw[TW_NETNS_MAX];
+	uint64_t tw_skipped;
 };
 
 /* Writes all of buf to fd; -1 when the reader has gone (EPIPE) or the write failed. */
@@ -75,6 +91,87 @@ static void flush_stdout(struct trace_ctx *c, uint64_t now)
 		exiting = 1;
 	}
 	ob_reset(&c->out);
+}
+
+/* TCPTimeWaitOverflow of the netns of `pid` (0: our own), if that netns is `netns`. */
+static int read_tw_overflow(uint32_t pid, uint32_t netns, uint64_t *value)
+{
+	char path[64], buf[16384];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/net");
+	if (stat(path, &st) || st.st_ino != netns)
+		return -1;
+	snprintf(path, sizeof(path), pid ? "/proc/%u/net/netstat" : "/proc/self/net/netstat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n <= 0)
+		return -1;
+	return procnet_counter(buf, (size_t)n, "TcpExt", "TCPTimeWaitOverflow", value);
+}
+
+/*
+ * Starts watching the overflow counter of an event's netns at its first active close, before
+ * any timewait handoff there: when tcp_max_tw_buckets is full the kernel makes no timewait
+ * socket, and the tracepoint cannot tell.
+ */
+static void tw_watch_netns(struct trace_ctx *c, const struct tt_event *e)
+{
+	struct tw_watch *w;
+
+	for (int i = 0; i < c->ntw; i++) {
+		w = &c->tw[i];
+		if (w->netns != e->netns)
+			continue;
+		/* The process we read through is gone: read through this owner instead. */
+		if (w->stale && (e->flags & TT_F_OWNER_KNOWN)) {
+			w->pid = e->pid;
+			w->stale = 0;
+		}
+		return;
+	}
+	if (c->ntw >= TW_NETNS_MAX || !(e->flags & TT_F_OWNER_KNOWN))
+		return;
+	w = &c->tw[c->ntw];
+	w->netns = e->netns;
+	w->pid = e->pid;
+	if (read_tw_overflow(w->pid, w->netns, &w->last)) {
+		if (read_tw_overflow(0, w->netns, &w->last))
+			return; /* owner gone or elsewhere: try again at the next close */
+		w->pid = 0;
+	}
+	c->ntw++;
+}
+
+static void tw_check(struct trace_ctx *c)
+{
+	for (int i = 0; i < c->ntw; i++) {
+		struct tw_watch *w = &c->tw[i];
+		uint64_t now;
+
+		if (read_tw_overflow(w->pid, w->netns, &now)) {
+			w->stale = 1;
+			continue;
+		}
+		if (now <= w->last)
+			continue;
+		if (!c->tw_skipped)
+			fprintf(stderr,
+				"tcptrail: warning: %llu connections skipped TIME_WAIT: "
+				"tcp_max_tw_buckets full (netns %u); TIME_WAIT events there "
+				"may not be real\n",
+				(unsigned long long)(now - w->last), w->netns);
+		c->tw_skipped += now - w->last;
+		w->last = now;
+	}
 }
 
 /* Prints and records one event (a transition from BPF or a stuck alert). */
@@ -120,6 +217,8 @@ static int handle_event(void *vctx, void *data, size_t len)
 	if (len < sizeof(*e))
 		return 0;
 	c->events++;
+	if (e->newstate == TT_FIN_WAIT1 || e->newstate == TT_CLOSING)
+		tw_watch_netns(c, e);
 	if (c->stuck)
 		stuck_update(c->stuck, e);
 	emit(c, e);
@@ -220,6 +319,7 @@ static void seed_owners(struct tcptrail_bpf *skel, int verbose)
 }
 
 struct seed_ctx {
+	struct trace_ctx *trace;
 	struct bpf_link *link;
 	struct stuck *stuck;
 	size_t partial; /* bytes of a record split across reads */
@@ -252,10 +352,18 @@ static int seed_chunk(void *vctx, const void *buf, size_t len)
 	return 0;
 }
 
-static int seed_netns(void *vctx, uint64_t netns_ino)
+static int seed_netns(void *vctx, uint64_t netns_ino, uint32_t pid)
 {
 	struct seed_ctx *c = vctx;
+	struct trace_ctx *t = c->trace;
 
+	/* Overflow baselines before any event, through a process that lives in each netns. */
+	if (t->ntw < TW_NETNS_MAX &&
+	    !read_tw_overflow(0, (uint32_t)netns_ino, &t->tw[t->ntw].last)) {
+		t->tw[t->ntw].netns = (uint32_t)netns_ino;
+		t->tw[t->ntw].pid = pid;
+		t->ntw++;
+	}
 	c->partial = 0;
 	return tt_iter_read(bpf_link__fd(c->link), seed_chunk, c);
 }
@@ -264,9 +372,9 @@ static int seed_netns(void *vctx, uint64_t netns_ino)
  * Sockets that predate the tracer, in every namespace: their time in state counts from now
  * ("at least"), and --stuck watches the ones already in a watched state.
  */
-static void seed_states(struct tcptrail_bpf *skel, struct stuck *stuck, int verbose)
+static void seed_states(struct tcptrail_bpf *skel, struct trace_ctx *t, int verbose)
 {
-	struct seed_ctx c = {.stuck = stuck};
+	struct seed_ctx c = {.trace = t, .stuck = t->stuck};
 	int skipped, err;
 
 	c.link = bpf_program__attach_iter(skel->progs.seed_states, NULL);
@@ -365,7 +473,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	}
 	/* Attached first, so no socket falls between the walk and the first event. */
 	seed_owners(skel, cfg->verbose);
-	seed_states(skel, c.stuck, cfg->verbose);
+	seed_states(skel, &c, cfg->verbose);
 	c.realtime_off = tt_realtime_offset_ns();
 
 	install_signals();
@@ -393,6 +501,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			flush_stdout(&c, now);
 		if (now - last_lost_check >= LOST_CHECK_NS) {
 			check_lost(&c, lost_fd);
+			tw_check(&c);
 			last_lost_check = now;
 		}
 		if (c.stuck)
@@ -405,11 +514,17 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	/* Drain what the kernel already produced, then account for every event. */
 	ring_buffer__consume(rb);
 	check_lost(&c, lost_fd);
+	tw_check(&c);
 	flush_stdout(&c, 0);
 	ret = 0;
 	if (c.log && logw_close(c.log))
 		ret = 1;
 	c.log = NULL;
+	if (c.tw_skipped)
+		fprintf(stderr,
+			"tcptrail: %llu connections skipped TIME_WAIT: tcp_max_tw_buckets "
+			"full\n",
+			(unsigned long long)c.tw_skipped);
 	fprintf(stderr, "tcptrail: %llu events, %llu lost\n", (unsigned long long)c.events,
 		(unsigned long long)c.lost);
 out:

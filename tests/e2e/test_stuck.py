@@ -188,6 +188,32 @@ def test_reset_and_refused_never_time_wait():
                                          endpoint("127.0.0.1", port))}
 
 
+def test_tw_buckets_full_warns():
+    """No timewait socket when tcp_max_tw_buckets is full: tcptrail says so on stderr."""
+    port = 7600
+    sysctl = "/proc/sys/net/ipv4/tcp_max_tw_buckets"
+    with open(sysctl) as f:
+        saved = f.read().strip()
+    tracer = tt.Tracer("--netns", str(NETNS), "--port", str(port))
+    try:
+        with open(sysctl, "w") as f:
+            f.write("0")
+        srv = tt.run_py(SERVER, "127.0.0.1", port, 3, 0)
+        assert tt.read_line(srv) == "ready"
+        cli = tt.run_py(CLIENTS, "127.0.0.1", port, 3, "half")
+        assert tt.read_line(cli) == "sent" and tt.read_line(srv) == "eof"
+        tt.wait_until(lambda: "skipped TIME_WAIT" in "".join(tracer.stderr_lines),
+                      what="the tcp_max_tw_buckets warning")
+    finally:
+        with open(sysctl, "w") as f:
+            f.write(saved)
+        code, err = tracer.stop()
+    assert code == 0
+    assert err.count("tcp_max_tw_buckets full") == 2, err  # the live warning, the summary
+    assert "3 connections skipped TIME_WAIT" in err, err
+    assert not ss_pairs("time-wait", port)
+
+
 def stuck_alerts(tracer, port):
     return [e for e in tracer.events(mine) if e["type"] == "stuck" and e["lport"] == port]
 
@@ -251,4 +277,5 @@ if __name__ == "__main__":
     tt.main([test_time_wait_matches_ss_ipv4, test_time_wait_matches_ss_ipv6,
              test_fin_wait2_substate_marked_not_time_wait, test_reset_and_refused_never_time_wait,
              test_close_wait_leak_alerts_once_naming_the_server,
-             test_socket_stuck_before_start_is_reported, test_stuck_time_wait_rejected_while_tracing])
+             test_socket_stuck_before_start_is_reported, test_stuck_time_wait_rejected_while_tracing,
+             test_tw_buckets_full_warns])
