@@ -34,11 +34,6 @@ int tt_preflight(void)
 				"it needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
 		return -1;
 	}
-	if (geteuid() != 0) {
-		/* Capabilities may still allow it; the load will tell, but say why up front. */
-		fprintf(stderr, "tcptrail: warning: not running as root; loading BPF needs "
-				"CAP_BPF and CAP_PERFMON (run with sudo)\n");
-	}
 	return 0;
 }
 
