@@ -408,8 +408,9 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 	for (int i = 0; cfg->cmd == CMD_TRACE && i < cfg->nstuck; i++) {
 		/* A timewait socket ends without an event: an alert could name a socket long gone. */
 		if (cfg->stuck[i].state == TT_TIME_WAIT) {
-			snprintf(err, errlen, "--stuck TIME_WAIT works with snapshot, not while tracing "
-					      "(no event shows a timewait socket ending)");
+			snprintf(err, errlen,
+				 "--stuck TIME_WAIT works with snapshot, not while tracing "
+				 "(no event shows a timewait socket ending)");
 			return -1;
 		}
 	}
