@@ -31,9 +31,12 @@ const volatile __u32 filter_nnetns;
 const volatile __u32 filter_netns[TT_MAX_FILTER];
 
 /*
- * Wakeup policy: a wakeup costs the producer far more than the record itself, so the consumer
- * is woken when it has been idle for wakeup_interval_ns or when the ring holds wakeup_fill_bytes
- * of unread data; the loader's short poll timeout collects anything left in between.
+ * Wakeup policy: a wakeup (an irq_work self-IPI) costs the producer far more than the record
+ * itself, so there is at most one per wakeup_interval_ns: forced when wakeup_fill_bytes wait
+ * unread, else only if the consumer has caught up (light traffic: the first event after a quiet
+ * interval wakes it at once). The loader's short poll timeout collects anything left in between.
+ * Forcing on every record past the fill mark would signal a consumer that is already draining
+ * the ring on each record it still has to read.
  */
 const volatile __u64 wakeup_interval_ns = 1000000;
 const volatile __u64 wakeup_fill_bytes = 1 << 20;
@@ -172,16 +175,16 @@ static __always_inline bool in_owner_context(int oldstate, int newstate)
 
 static __always_inline void wakeup_or_not(__u64 now, __u64 *flags)
 {
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_fill_bytes) {
-		*flags = BPF_RB_FORCE_WAKEUP;
-		last_wakeup_ns = now;
-	} else if (now - last_wakeup_ns >= wakeup_interval_ns) {
-		/* Adaptive: the kernel wakes only a consumer that has caught up. */
-		*flags = 0;
-		last_wakeup_ns = now;
-	} else {
+	if (now - last_wakeup_ns < wakeup_interval_ns) {
 		*flags = BPF_RB_NO_WAKEUP;
+		return;
 	}
+	last_wakeup_ns = now;
+	/* Without FORCE the kernel wakes the consumer only if it has read everything. */
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_fill_bytes)
+		*flags = BPF_RB_FORCE_WAKEUP;
+	else
+		*flags = 0;
 }
 
 static __always_inline void count_lost(void)
