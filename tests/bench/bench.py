@@ -6,6 +6,7 @@ on 127.0.0.1 for BENCH_SECONDS, untraced or with a tracer attached, BENCH_REPS t
   BENCH_SECONDS (10)  BENCH_REPS (3)  BENCH_WORKERS (auto: the faster of 1 and 2 untraced)
   BENCH_RSS_EVENTS (10000000)  BENCH_DIR (scratch files, /var/tmp/tcptrail-bench)
   BENCH_OUT (markdown table written here too)  BENCH_SKIP (comma list: graceful,kernel,rss)
+  BENCH_CASES (comma list of reset-close cases to run)  BENCH_TCPTRAIL (binary to measure)
 """
 import json
 import os
@@ -18,7 +19,7 @@ import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TCPTRAIL = os.path.join(ROOT, "tcptrail")
+TCPTRAIL = os.environ.get("BENCH_TCPTRAIL") or os.path.join(ROOT, "tcptrail")
 CHURN = os.path.join(ROOT, ".output", "bench", "churn")
 TCPSTATES = shutil.which("tcpstates") or "/usr/sbin/tcpstates"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
@@ -252,6 +253,8 @@ def prog_stats(pid):
 def kernel_cost(workers):
     """ns per run of each tracer's programs, with kernel.bpf_stats_enabled only meanwhile."""
     cases = ["tcptrail -q -w FILE", "tcptrail text >/dev/null", "tcpstates >FILE"]
+    if os.environ.get("BENCH_CASES"):
+        cases = [c for c in cases if c in os.environ["BENCH_CASES"].split(",")]
     res = {c: [] for c in cases}
     path = os.path.join(SCRATCH, "out.data")
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
@@ -365,6 +368,8 @@ def main():
     lines.append("")
     cases = ["untraced", "tcptrail -q -w FILE", "tcptrail text >/dev/null",
              "tcptrail -o json >FILE", "tcpstates >FILE"]
+    if os.environ.get("BENCH_CASES"):
+        cases = ["untraced"] + [c for c in cases if c in os.environ["BENCH_CASES"].split(",")]
     rows = rate_suite(cases, workers, graceful=False)
     lines += rate_table("Connection churn, reset close (SO_LINGER 0, 6 events per connection)",
                         rows)
