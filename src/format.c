@@ -221,14 +221,8 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	ob_putc(ob, '\n');
 }
 
-static void json_key(struct outbuf *ob, const char *k)
-{
-	ob_putc(ob, ',');
-	ob_putc(ob, '"');
-	ob_puts(ob, k);
-	ob_putc(ob, '"');
-	ob_putc(ob, ':');
-}
+/* ,"k": as one constant-length copy (k must be a string literal). */
+#define json_key(ob, k) ob_put(ob, ",\"" k "\":", sizeof(",\"" k "\":") - 1)
 
 static void json_opt_str(struct outbuf *ob, const char *s)
 {

@@ -55,25 +55,46 @@ void ob_col(struct outbuf *ob, const char *s, size_t n, size_t w)
 	ob_pad(ob, n < w ? (long)(w - n) : 1);
 }
 
+static size_t dec_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10000) {
+		v /= 10000;
+		n += 4;
+	}
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/* Two digits at a time, straight into place: numbers are most of an event line. */
 size_t u64_to_dec(char *buf, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+				    "31323334353637383940414243444546474849505152535455565758596061"
+				    "62636465666768697071727374757677787980818283848586878889909192"
+				    "93949596979899";
+	size_t n = dec_len(v);
+	char *p = buf + n;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+
+		v /= 100;
+		p -= 2;
+		memcpy(p, pairs + 2 * r, 2);
+	}
+	if (v >= 10)
+		memcpy(p - 2, pairs + 2 * v, 2);
+	else
+		p[-1] = (char)('0' + v);
 	return n;
 }
 
 void ob_u64(struct outbuf *ob, uint64_t v)
 {
-	char buf[20];
-
-	ob_put(ob, buf, u64_to_dec(buf, v));
+	if (ob->len + 20 > ob->cap && ob_reserve(ob, 20))
+		return;
+	ob->len += u64_to_dec(ob->data + ob->len, v);
 }
 
 void ob_i64(struct outbuf *ob, int64_t v)
