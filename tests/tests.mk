@@ -54,5 +54,9 @@ $(OUTPUT)/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -o $@ $<
 
-bench: all $(E2E_HELPERS) $(OUTPUT)/bench/churn
+$(OUTPUT)/bench/fmtbench: tests/bench/fmtbench.c $(CORE_SRCS) $(wildcard src/*.h) include/tcptrail.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -O2 $< $(CORE_SRCS) -lz -o $@
+
+bench: all $(E2E_HELPERS) $(OUTPUT)/bench/churn $(OUTPUT)/bench/fmtbench
 	@sh tests/bench/run.sh

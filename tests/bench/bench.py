@@ -5,7 +5,7 @@ on 127.0.0.1 for BENCH_SECONDS, untraced or with a tracer attached, BENCH_REPS t
 (untraced, tcptrail..., tcpstates, untraced, ...), and reports medians. Environment knobs:
   BENCH_SECONDS (10)  BENCH_REPS (3)  BENCH_WORKERS (auto: the faster of 1 and 2 untraced)
   BENCH_RSS_EVENTS (10000000)  BENCH_DIR (scratch files, /var/tmp/tcptrail-bench)
-  BENCH_OUT (markdown table written here too)  BENCH_SKIP (comma list: graceful,kernel,rss)
+  BENCH_OUT (markdown table written here too)  BENCH_SKIP (comma list: graceful,kernel,rss,fmt)
   BENCH_CASES (comma list of reset-close cases to run)  BENCH_TCPTRAIL (binary to measure)
 """
 import json
@@ -199,11 +199,17 @@ def calibrate_workers():
 def rate_suite(cases, workers, graceful):
     rows = {c: [] for c in cases}
     for rep in range(REPS):
+        base = None
         for c in cases:
             if rows[c] and "na" in rows[c][0]:
                 continue
             r = one_run(c, workers, graceful)
             rows[c].append(r)
+            # Each traced run against the untraced run just before it: the machine is shared.
+            if c == "untraced":
+                base = r["rate"]
+            elif "rate" in r and base:
+                r["ratio"] = r["rate"] / base
             if "na" in r:
                 log("%s: n/a (%s)" % (c, r["na"]))
             else:
@@ -219,10 +225,10 @@ def fmt_num(v, fmt="%.0f"):
 
 
 def rate_table(title, rows, untraced_key="untraced"):
-    base = med(rows[untraced_key], "rate")
     out = ["### " + title, "",
-           "| case | conn/s (median) | min-max | vs untraced | events/run | lost (max) "
-           "| tracer CPU s per 1M events (user+sys) |",
+           "| case | conn/s (median) | min-max | vs untraced (median of per-run ratios) "
+           "| events/run | lost (max) "
+           "| tracer CPU s per 1M events (user+sys; = us/event) |",
            "|---|---:|---:|---:|---:|---:|---:|"]
     notes = []
     for c, rs in rows.items():
@@ -236,8 +242,9 @@ def rate_table(title, rows, untraced_key="untraced"):
         lost = [r["lost"] for r in rs if r.get("lost") is not None]
         out.append("| %s | %s | %d-%d | %s | %s | %s | %s |" % (
             c, fmt_num(rate), min(rates), max(rates),
-            "" if c == untraced_key else fmt_num(rate / base if base else None, "%.2f"),
-            fmt_num(med(rs, "events")), "" if not lost else max(lost),
+            "" if c == untraced_key else fmt_num(med(rs, "ratio"), "%.2f"),
+            "" if c == untraced_key else fmt_num(med(rs, "events")),
+            "" if not lost else max(lost),
             fmt_num(med(rs, "cpu_per_m"), "%.2f") if c != untraced_key else ""))
     if notes:
         out += [""] + notes
@@ -353,11 +360,34 @@ def rss_check(workers):
     return out
 
 
+def fmt_cost():
+    """Userspace formatting alone (tests/bench/fmtbench.c), median of REPS runs."""
+    exe = os.path.join(ROOT, ".output", "bench", "fmtbench")
+    if not os.access(exe, os.X_OK):
+        return []
+    res = {}
+    for _ in range(max(REPS, 3)):
+        out = subprocess.run([exe, "3000000"], stdout=subprocess.PIPE, text=True).stdout
+        for m in re.finditer(r"(\w+) ns_per_event=([\d.]+) bytes_per_event=([\d.]+)", out):
+            res.setdefault(m.group(1), []).append((float(m.group(2)), float(m.group(3))))
+    out = ["### Userspace formatting alone (fmtbench: churn-like events into the output buffer)",
+           "", "| format | ns/event | bytes/event |", "|---|---:|---:|"]
+    for k, v in res.items():
+        out.append("| %s | %.0f | %.0f |" % (k, statistics.median(x[0] for x in v), v[0][1]))
+    return out
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
 def main():
     for p in (TCPTRAIL, CHURN):
         if not os.access(p, os.X_OK):
             sys.exit("bench: %s missing: run make bench" % p)
     os.makedirs(SCRATCH, exist_ok=True)
+    load0 = loadavg()
     lines = ["## tcptrail benchmarks", "",
              "%s, %d CPUs, kernel %s; churn %g s per run, %d runs per case (median)." % (
                  time.strftime("%Y-%m-%d %H:%M"), os.cpu_count(), os.uname().release,
@@ -386,6 +416,11 @@ def main():
     if "rss" not in SKIP:
         lines += rss_check(workers)
         lines.append("")
+    if "fmt" not in SKIP:
+        lines += fmt_cost()
+        lines.append("")
+    lines.append("Load average at the start: %s; at the end: %s." % (load0, loadavg()))
+    lines.append("")
     text = "\n".join(lines)
     print(text, flush=True)
     if os.environ.get("BENCH_OUT"):
