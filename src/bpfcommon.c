@@ -49,12 +49,12 @@ void tt_report_bpf_error(const char *what, int err)
 	else if (err == ENOENT || err == ESRCH)
 		fprintf(stderr,
 			"tcptrail: %s: the kernel lacks a needed tracepoint or type "
-			"(sock:inet_sock_set_state needs Linux 4.16+, tp_btf 5.5+)\n",
+			"(needs Linux 5.12+ with BTF); run with -v for details\n",
 			what);
 	else if (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP)
 		fprintf(stderr,
 			"tcptrail: %s: the kernel rejected the BPF program (%s); the kernel "
-			"or libbpf may be too old (needs Linux 5.8+, libbpf 1.0+); run with -v "
+			"or libbpf may be too old (needs Linux 5.12+, libbpf 1.0+); run with -v "
 			"for details\n",
 			what, strerror(err));
 	else

@@ -88,7 +88,8 @@ void cli_usage(FILE *out)
 	      "Trace:\n"
 	      "  -d, --duration SECONDS stop after this long\n"
 	      "  -w, --write FILE       record every event to FILE as JSON Lines (gzip if *.gz)\n"
-	      "      --rotate SIZE      start FILE.1, FILE.2 ... when FILE reaches SIZE (100M)\n"
+	      "      --rotate SIZE      start FILE.1, FILE.2 ... when FILE reaches SIZE (e.g. "
+	      "100M)\n"
 	      "      --keep N           rotated files to keep (default 10)\n"
 	      "      --stuck STATE=DURATION  alert when a socket stays in STATE this long\n"
 	      "                         (e.g. CLOSE_WAIT=30s; units ms s m h; repeatable)\n"
@@ -233,6 +234,13 @@ static int bad(char *err, size_t errlen, const char *what, const char *arg)
 	return -1;
 }
 
+/* For list parsers, whose reason already quotes the offending item. */
+static int bad_list(char *err, size_t errlen, const char *what, const char *reason)
+{
+	snprintf(err, errlen, "%s: %s", what, reason);
+	return -1;
+}
+
 /* One option; 0 ok, -1 usage error, 1 help/version printed. */
 static int apply_option(struct config *cfg, int opt, const char *arg, const struct services *svc,
 			FILE *out, char *err, size_t errlen)
@@ -301,32 +309,36 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const stru
 		return 0;
 	case OPT_PID:
 		if (filter_add_pids(f, arg, sub, sizeof(sub)))
-			return bad(err, errlen, "--pid", sub);
+			return bad_list(err, errlen, "--pid", sub);
 		return 0;
 	case OPT_COMM:
 		if (filter_add_comms(f, arg, sub, sizeof(sub)))
-			return bad(err, errlen, "--comm", sub);
+			return bad_list(err, errlen, "--comm", sub);
 		return 0;
 	case OPT_PORT:
 		if (filter_add_ports(f->ports, &f->nports, arg, svc, sub, sizeof(sub)))
-			return bad(err, errlen, "--port (numbers 1-65535 or service names)", sub);
+			return bad_list(err, errlen, "--port (numbers 1-65535 or service names)",
+					sub);
 		return 0;
 	case OPT_LPORT:
 		if (filter_add_ports(f->lports, &f->nlports, arg, svc, sub, sizeof(sub)))
-			return bad(err, errlen, "--lport (numbers 1-65535 or service names)", sub);
+			return bad_list(err, errlen, "--lport (numbers 1-65535 or service names)",
+					sub);
 		return 0;
 	case OPT_RPORT:
 		if (filter_add_ports(f->rports, &f->nrports, arg, svc, sub, sizeof(sub)))
-			return bad(err, errlen, "--rport (numbers 1-65535 or service names)", sub);
+			return bad_list(err, errlen, "--rport (numbers 1-65535 or service names)",
+					sub);
 		return 0;
 	case OPT_STATE:
 		if (filter_add_states(&f->state_mask, arg, sub, sizeof(sub)))
-			return bad(err, errlen, "--state", sub);
+			return bad_list(err, errlen, "--state", sub);
 		return 0;
 	case OPT_NETNS:
 		if (filter_add_netns(f, arg, sub, sizeof(sub)))
-			return bad(err, errlen,
-				   "--netns (inode numbers, see ls -L -i /proc/PID/ns/net)", sub);
+			return bad_list(err, errlen,
+					"--netns (inode numbers, see ls -L -i /proc/PID/ns/net)",
+					sub);
 		return 0;
 	case OPT_STUCK:
 		return parse_stuck(cfg, arg, err, errlen);

@@ -291,20 +291,19 @@ static void test_filters(void **state)
 	OK("replay", "--pid", "1", "--comm", "x", "--port", "1", "-4", "f");
 	OK("snapshot", "--pid", "1", "--comm", "x", "--state", "LISTEN", "--netns", "1");
 
-	USAGE("--pid: ''0' is not valid here'", "--pid", "0");
-	USAGE("--pid: 'empty item in list '1,,2''", "--pid", "1,,2");
-	USAGE("--comm: 'command names are 1-15 bytes: 'abcdefghijklmnopq''", "--comm",
+	USAGE("--pid: '0' is not valid here", "--pid", "0");
+	USAGE("--pid: empty item in list '1,,2'", "--pid", "1,,2");
+	USAGE("--comm: command names are 1-15 bytes: 'abcdefghijklmnopq'", "--comm",
 	      "abcdefghijklmnopq");
-	USAGE("--port (numbers 1-65535 or service names): ''nosuch' is not valid here'", "--port",
+	USAGE("--port (numbers 1-65535 or service names): 'nosuch' is not valid here", "--port",
 	      "nosuch");
-	USAGE("--lport (numbers 1-65535 or service names): ''0' is not valid here'", "--lport",
-	      "0");
-	USAGE("--rport (numbers 1-65535 or service names): 'empty list'", "--rport", "");
-	USAGE("--netns (inode numbers, see ls -L -i /proc/PID/ns/net): ''x' is not valid here'",
+	USAGE("--lport (numbers 1-65535 or service names): '0' is not valid here", "--lport", "0");
+	USAGE("--rport (numbers 1-65535 or service names): empty list", "--rport", "");
+	USAGE("--netns (inode numbers, see ls -L -i /proc/PID/ns/net): 'x' is not valid here",
 	      "--netns", "x");
 	assert_int_equal(parse("--state", "nope", NULL), CLI_USAGE);
-	assert_memory_equal(err, "--state: ''nope' is not valid here (states: LISTEN", 49);
-	USAGE("--port (numbers 1-65535 or service names): 'too many items: at most 16'", "--port",
+	assert_memory_equal(err, "--state: 'nope' is not valid here (states: LISTEN", 48);
+	USAGE("--port (numbers 1-65535 or service names): too many items: at most 16", "--port",
 	      "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17");
 }
 
@@ -317,8 +316,8 @@ static void test_ports_without_services(void **state)
 
 	assert_non_null(out);
 	assert_int_equal(cli_parse(3, argv, &cfg, NULL, out, err, sizeof(err)), CLI_USAGE);
-	assert_string_equal(err, "--port (numbers 1-65535 or service names): ''http' is not "
-				 "valid here'");
+	assert_string_equal(err, "--port (numbers 1-65535 or service names): 'http' is not "
+				 "valid here");
 	assert_int_equal(cli_parse(3, argv2, &cfg, NULL, out, err, sizeof(err)), CLI_OK);
 	assert_int_equal(cfg.filter.ports[0], 80);
 	fclose(out);
