@@ -258,7 +258,8 @@ static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err
 		if (get_u64(o, "pid", UINT32_MAX, &v, err, errlen))
 			return -1;
 		e->pid = (__u32)v;
-		memcpy(e->comm, r->lsvc_buf, TT_COMM_LEN);
+		/* Only up to the NUL: the rest of lsvc_buf is a previous line's leftovers. */
+		memcpy(e->comm, r->lsvc_buf, strnlen(r->lsvc_buf, TT_COMM_LEN));
 		e->flags |= TT_F_OWNER_KNOWN;
 	}
 	if (get_addr(o, "laddr", e->family, e->saddr, err, errlen) ||
