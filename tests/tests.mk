@@ -35,7 +35,7 @@ $(OUTPUT)/e2e/%: tests/e2e/%.c
 unit-build: $(UNIT_BINS)
 asan-build: $(ASAN_BINS)
 fuzz-build: $(FUZZ_BINS)
-e2e-build: all $(E2E_HELPERS)
+e2e-build: all $(E2E_HELPERS) $(OUTPUT)/bench/churn
 
 unit: unit-build
 	@sh tests/run-each.sh unit $(UNIT_BINS)
