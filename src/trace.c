@@ -21,6 +21,7 @@
 #include "stuck.h"
 #include "trace.h"
 
+#define BATCH_EVENTS	  4096
 #define POLL_TIMEOUT_MS	  10
 #define FLUSH_INTERVAL_NS 50000000ULL /* pipes and files see output at least this often */
 #define FLUSH_BYTES	  (64 * 1024)
@@ -54,6 +55,7 @@ struct trace_ctx {
 	uint64_t realtime_off;
 	uint64_t events;
 	uint64_t lost;
+	uint32_t batch; /* events since control went back to the loop */
 	int out_tty;
 	int out_broken;
 	uint64_t last_flush;
@@ -222,6 +224,14 @@ static int handle_event(void *vctx, void *data, size_t len)
 	if (c->stuck)
 		stuck_update(c->stuck, e);
 	emit(c, e);
+	/*
+	 * libbpf reads on while records keep coming; hand control back now and then so a flood
+	 * cannot starve the deadline, signals, flushes and stuck ticks (this record is consumed).
+	 */
+	if (++c->batch >= BATCH_EVENTS) {
+		c->batch = 0;
+		return -ECANCELED;
+	}
 	return 0;
 }
 
@@ -414,7 +424,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	struct ring_buffer *rb = NULL;
 	uint64_t start, deadline = 0, last_lost_check, now;
 	char err[256];
-	int ret = 1, r, lost_fd;
+	int ret = 1, r, lost_fd, more = 0;
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
@@ -488,10 +498,17 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	if (cfg->duration_ns)
 		deadline = start + cfg->duration_ns;
 	while (!exiting) {
-		r = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
-		/* Records submitted without a wakeup are only found by looking. */
-		if (r == 0)
+		/* After a full batch more records are likely waiting: read on without sleeping. */
+		if (more)
 			r = ring_buffer__consume(rb);
+		else
+			r = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
+		/* Records submitted without a wakeup are only found by looking. */
+		if (r == 0 && !more)
+			r = ring_buffer__consume(rb);
+		more = r == -ECANCELED;
+		if (more)
+			r = 0;
 		if (r < 0 && r != -EINTR) {
 			fprintf(stderr, "tcptrail: reading the ring buffer: %s\n", strerror(-r));
 			break;
@@ -511,8 +528,14 @@ int run_trace(const struct config *cfg, const struct services *svc)
 		if (deadline && now >= deadline)
 			break;
 	}
-	/* Drain what the kernel already produced, then account for every event. */
-	ring_buffer__consume(rb);
+	/*
+	 * Drain what the kernel already produced, then account for every event; bounded, since
+	 * under a flood the ring never empties.
+	 */
+	for (uint64_t batches =
+		     (cfg->ringbuf_mb << 20) / sizeof(struct tt_event) / BATCH_EVENTS + 2;
+	     batches && ring_buffer__consume(rb) == -ECANCELED; batches--)
+		;
 	check_lost(&c, lost_fd);
 	tw_check(&c);
 	flush_stdout(&c, 0);
