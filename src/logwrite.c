@@ -162,8 +162,9 @@ static void put_rfc3339(struct outbuf *ob, uint64_t ns)
 	ob_putc(ob, '"');
 }
 
-static void put_u16_list(struct outbuf *ob, const char *key, const uint16_t *v, uint32_t n,
-			 int *first)
+/* "key":[n,...] of a filter list; the lists are u16 (ports) or u32 (pids, netns). */
+static void put_list(struct outbuf *ob, const char *key, const void *v, size_t width, uint32_t n,
+		     int *first)
 {
 	if (!n)
 		return;
@@ -174,24 +175,10 @@ static void put_u16_list(struct outbuf *ob, const char *key, const uint16_t *v, 
 	for (uint32_t i = 0; i < n; i++) {
 		if (i)
 			ob_putc(ob, ',');
-		ob_u64(ob, v[i]);
-	}
-	ob_putc(ob, ']');
-}
-
-static void put_u32_list(struct outbuf *ob, const char *key, const uint32_t *v, uint32_t n,
-			 int *first)
-{
-	if (!n)
-		return;
-	ob_puts(ob, *first ? "\"" : ",\"");
-	*first = 0;
-	ob_puts(ob, key);
-	ob_puts(ob, "\":[");
-	for (uint32_t i = 0; i < n; i++) {
-		if (i)
-			ob_putc(ob, ',');
-		ob_u64(ob, v[i]);
+		if (width == sizeof(uint16_t))
+			ob_u64(ob, ((const uint16_t *)v)[i]);
+		else
+			ob_u64(ob, ((const uint32_t *)v)[i]);
 	}
 	ob_putc(ob, ']');
 }
@@ -241,7 +228,7 @@ static void header(struct logw *w)
 		}
 		ob_putc(&ob, ']');
 	}
-	put_u32_list(&ob, "pid", f->pids, f->npids, &first);
+	put_list(&ob, "pid", f->pids, sizeof(f->pids[0]), f->npids, &first);
 	if (f->ncomms) {
 		ob_puts(&ob, first ? "\"comm\":[" : ",\"comm\":[");
 		first = 0;
@@ -252,10 +239,10 @@ static void header(struct logw *w)
 		}
 		ob_putc(&ob, ']');
 	}
-	put_u16_list(&ob, "port", f->ports, f->nports, &first);
-	put_u16_list(&ob, "lport", f->lports, f->nlports, &first);
-	put_u16_list(&ob, "rport", f->rports, f->nrports, &first);
-	put_u32_list(&ob, "netns", f->netns, f->nnetns, &first);
+	put_list(&ob, "port", f->ports, sizeof(f->ports[0]), f->nports, &first);
+	put_list(&ob, "lport", f->lports, sizeof(f->lports[0]), f->nlports, &first);
+	put_list(&ob, "rport", f->rports, sizeof(f->rports[0]), f->nrports, &first);
+	put_list(&ob, "netns", f->netns, sizeof(f->netns[0]), f->nnetns, &first);
 	ob_puts(&ob, "},\"stuck\":[");
 	for (int i = 0; i < w->cfg->nstuck; i++) {
 		ob_puts(&ob, i ? ",{\"state\":\"" : "{\"state\":\"");

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include "outbuf.h"
 
 void ob_init(struct outbuf *ob)
@@ -187,4 +189,20 @@ void ob_json_str(struct outbuf *ob, const char *s, size_t n)
 		}
 	}
 	ob_putc(ob, '"');
+}
+
+int ob_write_fd(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

@@ -60,6 +60,9 @@ void ob_fixed(struct outbuf *ob, uint64_t v, int decimals);
 /* A JSON string literal with quotes; control bytes and invalid UTF-8 escaped as \u00XX. */
 void ob_json_str(struct outbuf *ob, const char *s, size_t n);
 
+/* Writes all of buf to fd (retrying short writes); -1 with errno (EPIPE: the reader left). */
+int ob_write_fd(int fd, const char *buf, size_t len);
+
 /* Decimal digits of v into buf (no NUL); returns the count (1..20). */
 size_t u64_to_dec(char *buf, uint64_t v);
 

@@ -28,22 +28,11 @@ struct replay {
 
 static void flush_out(struct replay *rp)
 {
-	const char *p = rp->out.data;
-	size_t len = rp->out.len;
-
-	while (len && !rp->out_broken) {
-		ssize_t n = write(STDOUT_FILENO, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EPIPE)
-				fprintf(stderr, "tcptrail: writing output: %s\n", strerror(errno));
-			rp->out_broken = 1;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
+	if (rp->out.len && !rp->out_broken &&
+	    ob_write_fd(STDOUT_FILENO, rp->out.data, rp->out.len)) {
+		if (errno != EPIPE)
+			fprintf(stderr, "tcptrail: writing output: %s\n", strerror(errno));
+		rp->out_broken = 1;
 	}
 	ob_reset(&rp->out);
 }

@@ -135,25 +135,9 @@ struct snap_ctx {
 	struct name_slot *names; /* --resolve cache */
 };
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void flush_out(struct snap_ctx *c)
 {
-	if (c->out.len && !c->out_broken && write_all(STDOUT_FILENO, c->out.data, c->out.len)) {
+	if (c->out.len && !c->out_broken && ob_write_fd(STDOUT_FILENO, c->out.data, c->out.len)) {
 		if (errno != EPIPE)
 			fprintf(stderr, "tcptrail: writing output: %s\n", strerror(errno));
 		c->out_broken = 1;

@@ -64,29 +64,12 @@ struct trace_ctx {
 	uint64_t tw_skipped;
 };
 
-/* Writes all of buf to fd; -1 when the reader has gone (EPIPE) or the write failed. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void flush_stdout(struct trace_ctx *c, uint64_t now)
 {
 	c->last_flush = now;
 	if (!c->out.len)
 		return;
-	if (!c->out_broken && write_all(STDOUT_FILENO, c->out.data, c->out.len)) {
+	if (!c->out_broken && ob_write_fd(STDOUT_FILENO, c->out.data, c->out.len)) {
 		if (errno != EPIPE)
 			fprintf(stderr, "tcptrail: writing output: %s\n", strerror(errno));
 		c->out_broken = 1;
