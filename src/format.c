@@ -14,6 +14,7 @@
 #define COL_OLD	  12
 #define COL_NEW	  13
 #define COL_MS	  10
+#define COL_SOCK  12
 
 void fmt_ctx_init(struct fmt_ctx *c, int extended)
 {
@@ -129,7 +130,7 @@ void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c)
 	ob_col(ob, "NEW", 3, COL_NEW);
 	if (c->extended) {
 		ob_col(ob, "MS", 2, COL_MS);
-		ob_col(ob, "SOCK", 4, 12);
+		ob_col(ob, "SOCK", 4, COL_SOCK);
 		ob_puts(ob, "NETNS");
 	} else {
 		ob_puts(ob, "MS");
@@ -192,10 +193,10 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 
 	start = ob->len;
 	fmt_endpoint(ob, e->family, e->saddr, e->sport, lsvc);
-	ob_pad(ob, ob->len - start < COL_ADDR ? (long)(COL_ADDR - (ob->len - start)) : 1);
+	ob_col_end(ob, start, COL_ADDR);
 	start = ob->len;
 	fmt_endpoint(ob, e->family, e->daddr, e->dport, rsvc);
-	ob_pad(ob, ob->len - start < COL_ADDR ? (long)(COL_ADDR - (ob->len - start)) : 1);
+	ob_col_end(ob, start, COL_ADDR);
 
 	name = tt_state_name(e->oldstate);
 	ob_col(ob, name, strlen(name), COL_OLD);
@@ -212,10 +213,10 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 		ob_putc(ob, '-');
 	}
 	if (c->extended) {
-		ob_pad(ob, ob->len - start < COL_MS ? (long)(COL_MS - (ob->len - start)) : 1);
+		ob_col_end(ob, start, COL_MS);
 		start = ob->len;
 		ob_u64(ob, e->sock_cookie);
-		ob_pad(ob, ob->len - start < 12 ? (long)(12 - (ob->len - start)) : 1);
+		ob_col_end(ob, start, COL_SOCK);
 		ob_u64(ob, e->netns);
 	}
 	ob_putc(ob, '\n');

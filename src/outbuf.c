@@ -69,6 +69,13 @@ static size_t dec_len(uint64_t v)
 }
 
 /* Two digits at a time, straight into place: numbers are most of an event line. */
+void ob_col_end(struct outbuf *ob, size_t start, size_t w)
+{
+	size_t n = ob->len - start;
+
+	ob_pad(ob, n < w ? (long)(w - n) : 1);
+}
+
 size_t u64_to_dec(char *buf, uint64_t v)
 {
 	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"

@@ -233,13 +233,6 @@ static void secs2(struct outbuf *ob, int64_t ns)
 	ob_fixed(ob, (uint64_t)ns / 10000000ULL, 2);
 }
 
-static void put_col_end(struct outbuf *ob, size_t start, size_t w)
-{
-	size_t n = ob->len - start;
-
-	ob_pad(ob, n < w ? (long)(w - n) : 1);
-}
-
 /* Owners once per pid (recs are sorted by pid within an inode), joined by ','. */
 static void owners_text(struct outbuf *ob, const struct tt_owner_rec *owners, size_t n)
 {
@@ -288,20 +281,20 @@ void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 	if (o->netns) {
 		start = ob->len;
 		ob_u64(ob, r->netns);
-		put_col_end(ob, start, COL_NETNS);
+		ob_col_end(ob, start, COL_NETNS);
 	}
 	if (o->extended) {
 		int full = r->lastsnd_ns >= 0;
 
 		start = ob->len;
 		ob_u64(ob, r->uid);
-		put_col_end(ob, start, COL_UID);
+		ob_col_end(ob, start, COL_UID);
 		start = ob->len;
 		ob_u64(ob, r->ino);
-		put_col_end(ob, start, COL_INODE);
+		ob_col_end(ob, start, COL_INODE);
 		start = ob->len;
 		ob_u64(ob, r->sock_cookie);
-		put_col_end(ob, start, COL_SOCK);
+		ob_col_end(ob, start, COL_SOCK);
 		start = ob->len;
 		ob_puts(ob, snap_timer_name(r->timer));
 		ob_puts(ob, " (");
@@ -311,7 +304,7 @@ void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 		ob_putc(ob, '/');
 		ob_u64(ob, r->probes);
 		ob_putc(ob, ')');
-		put_col_end(ob, start, COL_TIMER);
+		ob_col_end(ob, start, COL_TIMER);
 		start = ob->len;
 		if (full) {
 			ob_fixed(ob, r->rtt_us, 3);
@@ -320,13 +313,13 @@ void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 		} else {
 			ob_putc(ob, '-');
 		}
-		put_col_end(ob, start, COL_RTT);
+		ob_col_end(ob, start, COL_RTT);
 		start = ob->len;
 		snapfmt_duration(ob, r->lastrcv_ns);
-		put_col_end(ob, start, COL_LAST);
+		ob_col_end(ob, start, COL_LAST);
 		start = ob->len;
 		snapfmt_duration(ob, r->lastsnd_ns);
-		put_col_end(ob, start, COL_LAST);
+		ob_col_end(ob, start, COL_LAST);
 	}
 	if (o->programs)
 		owners_text(ob, owners, nown);
