@@ -13,7 +13,7 @@ SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 E2E_HELPERS := $(patsubst tests/e2e/%.c,$(OUTPUT)/e2e/%,$(wildcard tests/e2e/*.c))
 
 .PHONY: unit-build asan-build fuzz-build e2e-build valgrind
-test: deps all unit asan fuzz e2e
+test: deps check-format all unit asan fuzz e2e
 
 $(OUTPUT)/unit/%: tests/unit/%.c $(CORE_SRCS) $(wildcard src/*.h) include/tcptrail.h
 	@mkdir -p $(@D)
