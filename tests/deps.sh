@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages tcptrail needs to build, run and test, if any are missing.
 set -e
-pkgs="make gcc clang llvm libclang-rt-14-dev pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
+pkgs="make gcc clang clang-format llvm libclang-rt-14-dev pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
 libcmocka-dev python3 iproute2 net-tools valgrind"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs libbpf-tools"
 missing=""
