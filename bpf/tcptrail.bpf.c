@@ -13,6 +13,7 @@
 #define AF_INET	    2
 #define AF_INET6    10
 #define IPPROTO_TCP 6
+#define EEXIST	    17
 
 /* Filters, set by the loader before load; zero counts mean "no filter". */
 const volatile __u8 filter_family; /* 4 or 6 */
@@ -49,17 +50,28 @@ struct sk_info {
 	__u8 owner_known;
 	__u8 reset_seen;
 	__u8 delta_min;	  /* state_ts is the tracer's start, not the state's */
-	__u8 has_pending; /* `pending` waits for the addresses of an IPv6 child */
+	__u8 has_pending; /* an event in `pending` waits for the addresses of an IPv6 child */
 	char comm[TT_COMM_LEN];
-	struct tt_event pending;
 };
 
+/*
+ * Keyed by socket cookie, which is never reused (a socket's address is). Deleted at every
+ * socket's final -> CLOSE. A preallocated hash costs a fraction of socket storage, whose
+ * create/delete/RCU-free cycle per connection dominated the program's cost.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TT_MAX_SOCKETS);
+	__type(key, __u64);
 	__type(value, struct sk_info);
 } sk_infos SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct tt_event);
+} pending SEC(".maps");
 
 struct listen_key {
 	__u32 netns;
@@ -89,7 +101,7 @@ struct {
 /* Events that found the ring buffer full, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, TT_LOST_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
@@ -187,13 +199,28 @@ static __always_inline void wakeup_or_not(__u64 now, __u64 *flags)
 		*flags = 0;
 }
 
-static __always_inline void count_lost(void)
+static __always_inline void count_lost(__u32 what)
 {
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+	__u64 *n = bpf_map_lookup_elem(&lost, &what);
 
 	if (n)
 		*n += 1;
+}
+
+static __always_inline struct sk_info *info_get(__u64 *cookie, bool create)
+{
+	struct sk_info *info = bpf_map_lookup_elem(&sk_infos, cookie);
+	struct sk_info zero = {};
+	long err;
+
+	if (info || !create)
+		return info;
+	err = bpf_map_update_elem(&sk_infos, cookie, &zero, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		count_lost(TT_LOST_UNTRACKED);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&sk_infos, cookie);
 }
 
 static __always_inline void read_endpoints(struct tt_event *e, struct sock *sk)
@@ -250,7 +277,7 @@ static __always_inline void submit(const struct tt_event *e)
 		return;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
-		count_lost();
+		count_lost(TT_LOST_RINGBUF);
 		return;
 	}
 	__builtin_memcpy(r, e, sizeof(*r));
@@ -289,10 +316,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
 		ev.oldstate = TCP_CLOSE;
 
-	if (newstate == TCP_CLOSE)
-		info = bpf_sk_storage_get(&sk_infos, sk, 0, 0);
-	else
-		info = bpf_sk_storage_get(&sk_infos, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	info = info_get(&ev.sock_cookie, newstate != TCP_CLOSE);
 
 	if (owner_ctx) {
 		ev.pid = bpf_get_current_pid_tgid() >> 32;
@@ -367,13 +391,18 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	}
 
 	if (info && info->has_pending) {
+		struct tt_event *held = bpf_map_lookup_elem(&pending, &ev.sock_cookie);
+
 		/* The IPv6 child's addresses are in place now: send its SYN_RECV first. */
-		info->pending.sport = ev.sport;
-		info->pending.dport = ev.dport;
-		__builtin_memcpy(info->pending.saddr, ev.saddr, 16);
-		__builtin_memcpy(info->pending.daddr, ev.daddr, 16);
 		info->has_pending = 0;
-		submit(&info->pending);
+		if (held) {
+			held->sport = ev.sport;
+			held->dport = ev.dport;
+			__builtin_memcpy(held->saddr, ev.saddr, 16);
+			__builtin_memcpy(held->daddr, ev.daddr, 16);
+			submit(held);
+			bpf_map_delete_elem(&pending, &ev.sock_cookie);
+		}
 	}
 
 	/*
@@ -381,14 +410,14 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	 * this SYN_RECV; hold the event until the child's next transition, microseconds later.
 	 */
 	if (info && family == AF_INET6 && ev.oldstate == TCP_CLOSE && newstate == TCP_SYN_RECV &&
-	    !is_v4_mapped(ev.daddr)) {
-		__builtin_memcpy(&info->pending, &ev, sizeof(ev));
+	    !is_v4_mapped(ev.daddr) &&
+	    !bpf_map_update_elem(&pending, &ev.sock_cookie, &ev, BPF_ANY)) {
 		info->has_pending = 1;
 		return 0;
 	}
 
 	if (newstate == TCP_CLOSE && info)
-		bpf_sk_storage_delete(&sk_infos, sk);
+		bpf_map_delete_elem(&sk_infos, &ev.sock_cookie);
 	submit(&ev);
 	return 0;
 }
@@ -396,10 +425,14 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 static __always_inline void mark_reset(struct sock *sk)
 {
 	struct sk_info *info;
+	__u64 cookie;
 
-	if (!sk)
+	/* Timewait and request sockets answer with resets too; only full sockets are kept. */
+	if (!sk || sk->__sk_common.skc_state == TCP_TIME_WAIT ||
+	    sk->__sk_common.skc_state == TCP_NEW_SYN_RECV)
 		return;
-	info = bpf_sk_storage_get(&sk_infos, sk, 0, 0);
+	cookie = bpf_get_socket_cookie(sk);
+	info = info_get(&cookie, false);
 	if (info)
 		info->reset_seen = 1;
 }
@@ -431,6 +464,7 @@ int seed_owners(struct bpf_iter__task_file *ctx)
 	struct socket *sock;
 	struct sk_info *info;
 	struct sock *sk;
+	__u64 cookie;
 
 	if (!task || !file)
 		return 0;
@@ -442,7 +476,11 @@ int seed_owners(struct bpf_iter__task_file *ctx)
 		return 0;
 	if (sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
 		return 0;
-	info = bpf_sk_storage_get(&sk_infos, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	/* A socket never connected ends without a -> CLOSE that would free its entry. */
+	if (sk->__sk_common.skc_state == TCP_CLOSE)
+		return 0;
+	cookie = bpf_get_socket_cookie(sk);
+	info = info_get(&cookie, true);
 	if (info && !info->owner_known) {
 		info->pid = task->tgid;
 		bpf_probe_read_kernel_str(info->comm, sizeof(info->comm), task->comm);
@@ -490,7 +528,7 @@ int seed_states(struct bpf_iter__tcp *ctx)
 	ev.type = TT_EV_STATE;
 	ev.sock_cookie = bpf_get_socket_cookie(sk);
 	read_endpoints(&ev, sk);
-	info = bpf_sk_storage_get(&sk_infos, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	info = info_get(&ev.sock_cookie, ev.oldstate != TCP_CLOSE);
 	if (info) {
 		if (!info->state_ts) {
 			info->state_ts = ev.ts_ns;

@@ -7,8 +7,16 @@
 #ifndef TCPTRAIL_H
 #define TCPTRAIL_H
 
-#define TT_COMM_LEN   16
-#define TT_MAX_FILTER 16
+#define TT_COMM_LEN    16
+#define TT_MAX_FILTER  16
+#define TT_MAX_SOCKETS 262144 /* sockets the tracer follows at once */
+
+/* Indexes of the per-CPU `lost` counters. */
+enum tt_lost {
+	TT_LOST_RINGBUF = 0,   /* events dropped: ring buffer full */
+	TT_LOST_UNTRACKED = 1, /* sockets not followed: TT_MAX_SOCKETS reached */
+	TT_LOST_MAX = 2,
+};
 
 /* Kernel TCP states (include/net/tcp_states.h), plus tcptrail's own markers. */
 enum tt_state {

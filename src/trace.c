@@ -55,7 +55,8 @@ struct trace_ctx {
 	uint64_t realtime_off;
 	uint64_t events;
 	uint64_t lost;
-	uint32_t batch; /* events since control went back to the loop */
+	uint64_t untracked; /* sockets the kernel's table had no room for */
+	uint32_t batch;	    /* events since control went back to the loop */
 	int out_tty;
 	int out_broken;
 	uint64_t last_flush;
@@ -218,12 +219,11 @@ static int handle_event(void *vctx, void *data, size_t len)
 	return 0;
 }
 
-static uint64_t read_lost(int map_fd)
+/* Sum over CPUs of one of the kernel's `lost` counters (enum tt_lost). */
+static uint64_t read_lost(int map_fd, __u32 key)
 {
 	int ncpus = libbpf_num_possible_cpus();
 	uint64_t total = 0;
-	__u32 key = 0;
-
 	if (ncpus <= 0)
 		return 0;
 	uint64_t *vals = calloc((size_t)ncpus, sizeof(*vals));
@@ -240,8 +240,16 @@ static uint64_t read_lost(int map_fd)
 
 static void check_lost(struct trace_ctx *c, int map_fd)
 {
-	uint64_t lost = read_lost(map_fd);
+	uint64_t untracked = read_lost(map_fd, TT_LOST_UNTRACKED);
+	uint64_t lost = read_lost(map_fd, TT_LOST_RINGBUF);
 
+	if (untracked && !c->untracked)
+		fprintf(stderr,
+			"tcptrail: warning: more than %d sockets open at once: sockets beyond that "
+			"are "
+			"not followed (their events show no owner or time in state)\n",
+			TT_MAX_SOCKETS);
+	c->untracked = untracked;
 	if (lost <= c->lost)
 		return;
 	fprintf(stderr,
