@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,59 @@ struct logw {
 	int failed;   /* a write failed: the rest is dropped and counted */
 	uint64_t errors;
 	uint64_t start_ns;
+
+	/*
+	 * fdatasync() runs on a thread of its own: on a busy disk it takes long enough for the ring
+	 * buffer to fill while the event loop waits. The thread syncs a dup of the file's fd, so a
+	 * rotation may close the original meanwhile.
+	 */
+	pthread_t syncer;
+	int syncer_running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int sync_fd; /* dup waiting for the thread, -1 none */
+	int stop;
 };
+
+static void *sync_thread(void *arg)
+{
+	struct logw *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->sync_fd < 0 && !w->stop)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->sync_fd < 0)
+			break; /* stopping, nothing left to sync */
+		int fd = w->sync_fd;
+
+		w->sync_fd = -1;
+		pthread_mutex_unlock(&w->lock);
+		fdatasync(fd);
+		close(fd);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Asks the sync thread to put the current file on disk; synchronously if there is none. */
+static void request_sync(struct logw *w)
+{
+	int fd;
+
+	if (!w->syncer_running) {
+		fdatasync(w->fd);
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	/* A request still waiting covers this one if it is for the same file. */
+	if (w->sync_fd < 0 && (fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+		w->sync_fd = fd;
+		pthread_cond_signal(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
 
 static uint64_t count_lines(const char *buf, size_t len)
 {
@@ -297,7 +350,7 @@ static void close_file(struct logw *w)
 	w->zinit = 0;
 	if (w->fd >= 0 && !w->to_stdout) {
 		if (w->unsynced)
-			fdatasync(w->fd);
+			request_sync(w);
 		if (close(w->fd) && !w->failed)
 			write_failed(w, errno, "closing");
 	}
@@ -357,6 +410,7 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
 	w->cfg = cfg;
 	w->path = cfg->write_path;
 	w->fd = -1;
+	w->sync_fd = -1;
 	w->start_ns = tt_now_ns(CLOCK_REALTIME);
 	n = strlen(w->path);
 	w->gz = n > 3 && !strcmp(w->path + n - 3, ".gz");
@@ -370,6 +424,12 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
 			goto fail;
 	}
 	header(w);
+	if (!w->to_stdout) {
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->cond, NULL);
+		/* Without the thread, syncs run inline: slower under load, still correct. */
+		w->syncer_running = !pthread_create(&w->syncer, NULL, sync_thread, w);
+	}
 	return w;
 fail:
 	if (w) {
@@ -428,7 +488,7 @@ void logw_tick(struct logw *w, uint64_t now_mono_ns)
 	push(w, Z_SYNC_FLUSH);
 	/* on disk, not just in the page cache: a power cut loses at most this second */
 	if (w->unsynced && !w->to_stdout && !w->failed) {
-		fdatasync(w->fd);
+		request_sync(w);
 		w->unsynced = 0;
 	}
 }
@@ -439,6 +499,15 @@ int logw_close(struct logw *w)
 
 	if (!w)
 		return 0;
+	if (w->syncer_running) {
+		/* The thread finishes what it was given; the last sync then runs here. */
+		pthread_mutex_lock(&w->lock);
+		w->stop = 1;
+		pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->syncer, NULL);
+		w->syncer_running = 0;
+	}
 	close_file(w);
 	if (w->errors)
 		fprintf(stderr, "tcptrail: %llu events could not be written to %s\n",
