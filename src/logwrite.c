@@ -21,10 +21,13 @@
 #include "outbuf.h"
 #include "states.h"
 
-#define IN_CAP	 (256 * 1024) /* pending JSON lines */
-#define GZ_STEP	 (64 * 1024)
-#define ZOUT_CAP (128 * 1024)
-#define FLUSH_NS 1000000000ULL
+#define IN_CAP	      (256 * 1024) /* pending JSON lines */
+#define GZ_STEP	      (64 * 1024)
+#define ZOUT_CAP      (128 * 1024)
+#define FLUSH_NS      1000000000ULL
+#define HANDOFF_BYTES (1024 * 1024)
+#define HANDOFF_NS    20000000ULL	     /* lines reach the writer at least this often */
+#define QUEUE_MAX     (256ULL * 1024 * 1024) /* bytes waiting for the writer */
 #ifndef GZIP_LEVEL
 #define GZIP_LEVEL 1
 #endif
@@ -51,57 +54,24 @@ struct logw {
 	uint64_t start_ns;
 
 	/*
-	 * fdatasync() runs on a thread of its own: on a busy disk it takes long enough for the ring
-	 * buffer to fill while the event loop waits. The thread syncs a dup of the file's fd, so a
-	 * rotation may close the original meanwhile.
+	 * The event loop only appends to `front`; a writer thread does the compression, write(2),
+	 * rotation and fdatasync, whose stalls on a busy disk (dirty-page throttling, a sync of a
+	 * second's data) would otherwise stop the loop long enough to fill the ring buffer.
 	 */
-	pthread_t syncer;
-	int syncer_running;
+	struct outbuf front;	/* event loop side */
+	uint64_t front_handoff; /* CLOCK_MONOTONIC of the last handoff */
+	uint64_t dropped;	/* lines the queue had no room for */
+	pthread_t writer;
+	int writer_running;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int sync_fd; /* dup waiting for the thread, -1 none */
+	struct outbuf queue; /* handed over, not yet taken by the writer */
+	int flush_req;
 	int stop;
 };
 
-static void *sync_thread(void *arg)
-{
-	struct logw *w = arg;
-
-	pthread_mutex_lock(&w->lock);
-	for (;;) {
-		while (w->sync_fd < 0 && !w->stop)
-			pthread_cond_wait(&w->cond, &w->lock);
-		if (w->sync_fd < 0)
-			break; /* stopping, nothing left to sync */
-		int fd = w->sync_fd;
-
-		w->sync_fd = -1;
-		pthread_mutex_unlock(&w->lock);
-		fdatasync(fd);
-		close(fd);
-		pthread_mutex_lock(&w->lock);
-	}
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
-}
-
-/* Asks the sync thread to put the current file on disk; synchronously if there is none. */
-static void request_sync(struct logw *w)
-{
-	int fd;
-
-	if (!w->syncer_running) {
-		fdatasync(w->fd);
-		return;
-	}
-	pthread_mutex_lock(&w->lock);
-	/* A request still waiting covers this one if it is for the same file. */
-	if (w->sync_fd < 0 && (fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
-		w->sync_fd = fd;
-		pthread_cond_signal(&w->cond);
-	}
-	pthread_mutex_unlock(&w->lock);
-}
+static void *writer_thread(void *arg);
+static void engine_write(struct logw *w, const char *buf, size_t len);
 
 static uint64_t count_lines(const char *buf, size_t len)
 {
@@ -305,7 +275,8 @@ static void header(struct logw *w)
 		ob_putc(&ob, '}');
 	}
 	ob_puts(&ob, "]}\n");
-	logw_write(w, ob.data, ob.len);
+	/* Straight into the file: at open before the writer starts, at rotation on the writer. */
+	engine_write(w, ob.data, ob.len);
 	ob_free(&ob);
 }
 
@@ -350,7 +321,7 @@ static void close_file(struct logw *w)
 	w->zinit = 0;
 	if (w->fd >= 0 && !w->to_stdout) {
 		if (w->unsynced)
-			request_sync(w);
+			fdatasync(w->fd);
 		if (close(w->fd) && !w->failed)
 			write_failed(w, errno, "closing");
 	}
@@ -410,7 +381,6 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
 	w->cfg = cfg;
 	w->path = cfg->write_path;
 	w->fd = -1;
-	w->sync_fd = -1;
 	w->start_ns = tt_now_ns(CLOCK_REALTIME);
 	n = strlen(w->path);
 	w->gz = n > 3 && !strcmp(w->path + n - 3, ".gz");
@@ -424,12 +394,12 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
 			goto fail;
 	}
 	header(w);
-	if (!w->to_stdout) {
-		pthread_mutex_init(&w->lock, NULL);
-		pthread_cond_init(&w->cond, NULL);
-		/* Without the thread, syncs run inline: slower under load, still correct. */
-		w->syncer_running = !pthread_create(&w->syncer, NULL, sync_thread, w);
-	}
+	ob_init(&w->front);
+	ob_init(&w->queue);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	/* Without the thread the loop writes itself: slower under load, still correct. */
+	w->writer_running = !pthread_create(&w->writer, NULL, writer_thread, w);
 	return w;
 fail:
 	if (w) {
@@ -440,7 +410,8 @@ fail:
 	return NULL;
 }
 
-void logw_write(struct logw *w, const char *buf, size_t len)
+/* Appends whole lines to the file (runs on the writer thread once tracing is under way). */
+static void engine_write(struct logw *w, const char *buf, size_t len)
 {
 	if (w->failed) {
 		w->errors += count_lines(buf, len);
@@ -480,16 +451,105 @@ void logw_write(struct logw *w, const char *buf, size_t len)
 		rotate(w);
 }
 
-void logw_tick(struct logw *w, uint64_t now_mono_ns)
+static void engine_flush(struct logw *w)
 {
-	if (now_mono_ns - w->last_flush < FLUSH_NS)
-		return;
-	w->last_flush = now_mono_ns;
 	push(w, Z_SYNC_FLUSH);
 	/* on disk, not just in the page cache: a power cut loses at most this second */
 	if (w->unsynced && !w->to_stdout && !w->failed) {
-		request_sync(w);
+		fdatasync(w->fd);
 		w->unsynced = 0;
+	}
+}
+
+/* With --rotate, line by line as the loop once wrote them, so files end where SIZE says. */
+static void write_batch(struct logw *w, const char *buf, size_t len)
+{
+	const char *end = buf + len, *nl;
+
+	if (!w->rotate_bytes) {
+		engine_write(w, buf, len);
+		return;
+	}
+	while (buf < end) {
+		nl = memchr(buf, '\n', (size_t)(end - buf));
+		nl = nl ? nl + 1 : end;
+		engine_write(w, buf, (size_t)(nl - buf));
+		buf = nl;
+	}
+}
+
+static void *writer_thread(void *arg)
+{
+	struct logw *w = arg;
+	struct outbuf batch;
+
+	ob_init(&batch);
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->queue.len && !w->flush_req && !w->stop)
+			pthread_cond_wait(&w->cond, &w->lock);
+		struct outbuf taken = w->queue;
+		int flush = w->flush_req, stop = w->stop;
+
+		/* Swap buffers: the loop fills an empty one while this one is written. */
+		w->queue = batch;
+		w->flush_req = 0;
+		pthread_mutex_unlock(&w->lock);
+		if (taken.len)
+			write_batch(w, taken.data, taken.len);
+		if (flush)
+			engine_flush(w);
+		batch = taken;
+		ob_reset(&batch);
+		pthread_mutex_lock(&w->lock);
+		if (stop && !w->queue.len)
+			break;
+	}
+	pthread_mutex_unlock(&w->lock);
+	ob_free(&batch);
+	return NULL;
+}
+
+/* Hands the loop's lines to the writer; past QUEUE_MAX (a disk far too slow) they are counted. */
+static void handoff(struct logw *w, int flush, uint64_t now_mono_ns)
+{
+	if (!w->writer_running) {
+		engine_write(w, w->front.data, w->front.len);
+		if (flush)
+			engine_flush(w);
+		ob_reset(&w->front);
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (w->queue.len + w->front.len > QUEUE_MAX)
+		w->dropped += count_lines(w->front.data, w->front.len);
+	else
+		ob_put(&w->queue, w->front.data, w->front.len);
+	w->flush_req |= flush;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	ob_reset(&w->front);
+	w->front_handoff = now_mono_ns;
+}
+
+void logw_write(struct logw *w, const char *buf, size_t len)
+{
+	ob_put(&w->front, buf, len);
+	if (w->front.oom) {
+		w->dropped += count_lines(buf, len);
+		ob_reset(&w->front);
+	}
+	if (w->front.len >= HANDOFF_BYTES)
+		handoff(w, 0, w->front_handoff);
+}
+
+void logw_tick(struct logw *w, uint64_t now_mono_ns)
+{
+	if (now_mono_ns - w->last_flush >= FLUSH_NS) {
+		w->last_flush = now_mono_ns;
+		handoff(w, 1, now_mono_ns);
+	} else if (w->front.len && now_mono_ns - w->front_handoff >= HANDOFF_NS) {
+		handoff(w, 0, now_mono_ns);
 	}
 }
 
@@ -499,15 +559,18 @@ int logw_close(struct logw *w)
 
 	if (!w)
 		return 0;
-	if (w->syncer_running) {
-		/* The thread finishes what it was given; the last sync then runs here. */
+	handoff(w, 0, 0);
+	if (w->writer_running) {
 		pthread_mutex_lock(&w->lock);
 		w->stop = 1;
 		pthread_cond_signal(&w->cond);
 		pthread_mutex_unlock(&w->lock);
-		pthread_join(w->syncer, NULL);
-		w->syncer_running = 0;
+		pthread_join(w->writer, NULL);
+		w->writer_running = 0;
 	}
+	w->errors += w->dropped;
+	ob_free(&w->front);
+	ob_free(&w->queue);
 	close_file(w);
 	if (w->errors)
 		fprintf(stderr, "tcptrail: %llu events could not be written to %s\n",
