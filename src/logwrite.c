@@ -26,7 +26,8 @@
 #define ZOUT_CAP      (128 * 1024)
 #define FLUSH_NS      1000000000ULL
 #define HANDOFF_BYTES (1024 * 1024)
-#define HANDOFF_NS    20000000ULL	     /* lines reach the writer at least this often */
+#define HANDOFF_NS    20000000ULL /* lines reach the writer at least this often */
+#define SHRINK_BYTES  (8 * 1024 * 1024)
 #define QUEUE_MAX     (256ULL * 1024 * 1024) /* bytes waiting for the writer */
 #ifndef GZIP_LEVEL
 #define GZIP_LEVEL 1
@@ -501,6 +502,9 @@ static void *writer_thread(void *arg)
 			engine_flush(w);
 		batch = taken;
 		ob_reset(&batch);
+		/* A stall's backlog made it big: give the memory back, RSS stays flat. */
+		if (batch.cap > SHRINK_BYTES)
+			ob_free(&batch);
 		pthread_mutex_lock(&w->lock);
 		if (stop && !w->queue.len)
 			break;
