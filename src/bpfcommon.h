@@ -20,4 +20,10 @@ int tt_iter_read(int link_fd, int (*fn)(void *ctx, const void *buf, size_t len),
 uint64_t tt_realtime_offset_ns(void);
 uint64_t tt_now_ns(int clock_id);
 
+/*
+ * SIGINT and SIGTERM call handler without SA_RESTART, so a blocking wait (epoll, the -c sleep)
+ * returns and the caller sees its stop flag; SIGPIPE is ignored (a closed pipe is EPIPE).
+ */
+void tt_on_stop_signals(void (*handler)(int));
+
 #endif

@@ -269,19 +269,6 @@ static int snapshot_once(struct snap_ctx *c)
 	return 0;
 }
 
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: the -c sleep must end on Ctrl-C. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static void sleep_ns(uint64_t ns)
 {
 	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL),
@@ -325,7 +312,7 @@ int run_snapshot(const struct config *cfg, const struct services *svc)
 		tt_report_bpf_error(what, err);
 		goto out;
 	}
-	install_signals();
+	tt_on_stop_signals(on_signal);
 	for (;;) {
 		if (snapshot_once(&c))
 			goto out;

@@ -395,19 +395,6 @@ static void seed_states(struct tcptrail_bpf *skel, struct trace_ctx *t, int verb
 	bpf_link__destroy(c.link);
 }
 
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: epoll_wait must return so the loop sees `exiting`. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 int run_trace(const struct config *cfg, const struct services *svc)
 {
 	struct trace_ctx c;
@@ -477,7 +464,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	seed_states(skel, &c, cfg->verbose);
 	c.realtime_off = tt_realtime_offset_ns();
 
-	install_signals();
+	tt_on_stop_signals(on_signal);
 	if (!cfg->quiet && !cfg->json) {
 		fmt_text_header(&c.out, &c.fmt);
 		flush_stdout(&c, 0);
