@@ -76,10 +76,10 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/tcptrail $(DESTDIR)$(PREFIX)/share/man/man8/tcptrail.8
 
 format:
-	clang-format -i bpf/*.c src/*.c src/*.h include/*.h tests/unit/*.c tests/fuzz/*.c tests/bench/*.c tests/e2e/*.c
+	clang-format -i bpf/*.c src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/e2e/*.c
 
 check-format:
-	clang-format --dry-run -Werror bpf/*.c src/*.c src/*.h include/*.h tests/unit/*.c tests/fuzz/*.c tests/bench/*.c tests/e2e/*.c
+	clang-format --dry-run -Werror bpf/*.c src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/e2e/*.c
 
 clean:
 	rm -rf $(OUTPUT) tcptrail

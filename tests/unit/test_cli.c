@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include "tt_test.h"
 #include "cli.h"
 
 #define MAX_ARGS 300
@@ -477,60 +478,41 @@ static void test_reparse(void **state)
 
 /* ---- parse_time_ns ---- */
 
-static void time_ok(const char *s, uint64_t want)
-{
-	uint64_t ns = 12345;
-
-	if (parse_time_ns(s, &ns) != 0)
-		fail_msg("rejected '%s'", s);
-	if (ns != want)
-		fail_msg("'%s' -> %llu, want %llu", s, (unsigned long long)ns,
-			 (unsigned long long)want);
-}
-
-static void time_bad(const char *s)
-{
-	uint64_t ns = 12345;
-
-	if (parse_time_ns(s, &ns) != -1)
-		fail_msg("accepted '%s' as %llu", s, (unsigned long long)ns);
-	assert_int_equal(ns, 12345);
-}
-
 #define SEC 1000000000ULL
 
 static void test_time_epoch(void **state)
 {
-	time_ok("0", 0);
-	time_ok("1700000000", 1700000000ULL * SEC);
-	time_ok("00001700000000", 1700000000ULL * SEC);
+	parse_ok(parse_time_ns, "0", 0);
+	parse_ok(parse_time_ns, "1700000000", 1700000000ULL * SEC);
+	parse_ok(parse_time_ns, "00001700000000", 1700000000ULL * SEC);
 	/* The latest second that fits in 64-bit nanoseconds (2554-07-21). */
-	time_ok("18446744073", 18446744073ULL * SEC);
-	time_bad("18446744074");
-	time_bad("99999999999");
-	time_bad("1099511627776");
-	time_bad("-1");
-	time_bad("1700000000.5");
-	time_bad("");
+	parse_ok(parse_time_ns, "18446744073", 18446744073ULL * SEC);
+	parse_bad(parse_time_ns, "18446744074");
+	parse_bad(parse_time_ns, "99999999999");
+	parse_bad(parse_time_ns, "1099511627776");
+	parse_bad(parse_time_ns, "-1");
+	parse_bad(parse_time_ns, "1700000000.5");
+	parse_bad(parse_time_ns, "");
 }
 
 static void test_time_rfc3339(void **state)
 {
-	time_ok("2023-11-14T22:13:20Z", 1700000000ULL * SEC);
-	time_ok("2023-11-14t22:13:20z", 1700000000ULL * SEC);
-	time_ok("2023-11-14 22:13:20Z", 1700000000ULL * SEC);
-	time_ok("1970-01-01T00:00:00Z", 0);
-	time_ok("2023-11-14T22:13:20.5Z", 1700000000ULL * SEC + 500000000);
-	time_ok("2023-11-14T22:13:20.123456789Z", 1700000000ULL * SEC + 123456789);
-	time_ok("2023-11-14T22:13:20.1234567891Z", 1700000000ULL * SEC + 123456789);
-	time_ok("2023-11-14T22:13:20.000000001Z", 1700000000ULL * SEC + 1);
-	time_ok("2023-11-14T23:13:20+01:00", 1700000000ULL * SEC);
-	time_ok("2023-11-14T16:43:20-05:30", 1700000000ULL * SEC);
-	time_ok("2023-11-14T22:13:20.25+00:00", 1700000000ULL * SEC + 250000000);
-	time_ok("2023-11-14T22:13:20-00:00", 1700000000ULL * SEC);
-	time_ok("2016-12-31T23:59:60Z", 1483228800ULL * SEC); /* leap second: next minute */
-	time_ok("2554-07-21T23:34:33Z", 18446744073ULL * SEC);
-	time_ok("2554-07-21T23:34:33.709551615Z", UINT64_MAX);
+	parse_ok(parse_time_ns, "2023-11-14T22:13:20Z", 1700000000ULL * SEC);
+	parse_ok(parse_time_ns, "2023-11-14t22:13:20z", 1700000000ULL * SEC);
+	parse_ok(parse_time_ns, "2023-11-14 22:13:20Z", 1700000000ULL * SEC);
+	parse_ok(parse_time_ns, "1970-01-01T00:00:00Z", 0);
+	parse_ok(parse_time_ns, "2023-11-14T22:13:20.5Z", 1700000000ULL * SEC + 500000000);
+	parse_ok(parse_time_ns, "2023-11-14T22:13:20.123456789Z", 1700000000ULL * SEC + 123456789);
+	parse_ok(parse_time_ns, "2023-11-14T22:13:20.1234567891Z", 1700000000ULL * SEC + 123456789);
+	parse_ok(parse_time_ns, "2023-11-14T22:13:20.000000001Z", 1700000000ULL * SEC + 1);
+	parse_ok(parse_time_ns, "2023-11-14T23:13:20+01:00", 1700000000ULL * SEC);
+	parse_ok(parse_time_ns, "2023-11-14T16:43:20-05:30", 1700000000ULL * SEC);
+	parse_ok(parse_time_ns, "2023-11-14T22:13:20.25+00:00", 1700000000ULL * SEC + 250000000);
+	parse_ok(parse_time_ns, "2023-11-14T22:13:20-00:00", 1700000000ULL * SEC);
+	parse_ok(parse_time_ns, "2016-12-31T23:59:60Z",
+		 1483228800ULL * SEC); /* leap second: next minute */
+	parse_ok(parse_time_ns, "2554-07-21T23:34:33Z", 18446744073ULL * SEC);
+	parse_ok(parse_time_ns, "2554-07-21T23:34:33.709551615Z", UINT64_MAX);
 }
 
 /* Dates checked against timegm(). */
@@ -557,43 +539,43 @@ static void test_time_calendar(void **state)
 
 static void test_time_bad(void **state)
 {
-	time_bad("2023-11-14");
-	time_bad("2023-11-14T22:13:20");   /* no zone */
-	time_bad("2023-11-14T22:13Z");	   /* no seconds */
-	time_bad("2023-11-14T22:13:20.Z"); /* empty fraction */
-	time_bad("2023-11-14T22:13:20ZZ");
-	time_bad("2023-11-14T22:13:20Z ");
-	time_bad(" 2023-11-14T22:13:20Z");
-	time_bad("2023-11-14T22:13:20+0100");
-	time_bad("2023-11-14T22:13:20+01");
-	time_bad("2023-11-14T22:13:20+24:00");
-	time_bad("2023-11-14T22:13:20+01:60");
-	time_bad("2023-11-14T22:13:20+01:00x");
-	time_bad("2023-13-01T00:00:00Z");
-	time_bad("2023-00-01T00:00:00Z");
-	time_bad("2023-11-00T00:00:00Z");
-	time_bad("2023-11-32T00:00:00Z");
-	time_bad("2023-11-14T24:00:00Z");
-	time_bad("2023-11-14T23:60:00Z");
-	time_bad("2023-11-14T23:59:61Z");
-	time_bad("2023-1-14T22:13:20Z");
-	time_bad("2023-11-14X22:13:20Z");
-	time_bad("1969-12-31T23:59:59Z");
-	time_bad("1970-01-01T00:00:00+01:00"); /* before the epoch */
-	time_bad("2554-07-21T23:34:34Z");      /* past 64-bit nanoseconds */
-	time_bad("9999-12-31T23:59:59Z");
+	parse_bad(parse_time_ns, "2023-11-14");
+	parse_bad(parse_time_ns, "2023-11-14T22:13:20");   /* no zone */
+	parse_bad(parse_time_ns, "2023-11-14T22:13Z");	   /* no seconds */
+	parse_bad(parse_time_ns, "2023-11-14T22:13:20.Z"); /* empty fraction */
+	parse_bad(parse_time_ns, "2023-11-14T22:13:20ZZ");
+	parse_bad(parse_time_ns, "2023-11-14T22:13:20Z ");
+	parse_bad(parse_time_ns, " 2023-11-14T22:13:20Z");
+	parse_bad(parse_time_ns, "2023-11-14T22:13:20+0100");
+	parse_bad(parse_time_ns, "2023-11-14T22:13:20+01");
+	parse_bad(parse_time_ns, "2023-11-14T22:13:20+24:00");
+	parse_bad(parse_time_ns, "2023-11-14T22:13:20+01:60");
+	parse_bad(parse_time_ns, "2023-11-14T22:13:20+01:00x");
+	parse_bad(parse_time_ns, "2023-13-01T00:00:00Z");
+	parse_bad(parse_time_ns, "2023-00-01T00:00:00Z");
+	parse_bad(parse_time_ns, "2023-11-00T00:00:00Z");
+	parse_bad(parse_time_ns, "2023-11-32T00:00:00Z");
+	parse_bad(parse_time_ns, "2023-11-14T24:00:00Z");
+	parse_bad(parse_time_ns, "2023-11-14T23:60:00Z");
+	parse_bad(parse_time_ns, "2023-11-14T23:59:61Z");
+	parse_bad(parse_time_ns, "2023-1-14T22:13:20Z");
+	parse_bad(parse_time_ns, "2023-11-14X22:13:20Z");
+	parse_bad(parse_time_ns, "1969-12-31T23:59:59Z");
+	parse_bad(parse_time_ns, "1970-01-01T00:00:00+01:00"); /* before the epoch */
+	parse_bad(parse_time_ns, "2554-07-21T23:34:34Z");      /* past 64-bit nanoseconds */
+	parse_bad(parse_time_ns, "9999-12-31T23:59:59Z");
 	/* Signs and blanks inside the numeric fields. */
-	time_bad("2023-11-14T-1:13:20Z");
-	time_bad("2023-11-14T22:-1:20Z");
-	time_bad("2023-11-14T22:13:-1Z");
-	time_bad("2023-11-14T 1:13:20Z");
-	time_bad("2023-11-14T+1:13:20Z");
-	time_bad("2023-11- 4T22:13:20Z");
-	time_bad("2023-+1-14T22:13:20Z");
-	time_bad("2023-11-14T22:13:20+-1:00");
-	time_bad("2023-11-14T22:13:20+ 1:00");
-	time_bad("yesterday");
-	time_bad("now");
+	parse_bad(parse_time_ns, "2023-11-14T-1:13:20Z");
+	parse_bad(parse_time_ns, "2023-11-14T22:-1:20Z");
+	parse_bad(parse_time_ns, "2023-11-14T22:13:-1Z");
+	parse_bad(parse_time_ns, "2023-11-14T 1:13:20Z");
+	parse_bad(parse_time_ns, "2023-11-14T+1:13:20Z");
+	parse_bad(parse_time_ns, "2023-11- 4T22:13:20Z");
+	parse_bad(parse_time_ns, "2023-+1-14T22:13:20Z");
+	parse_bad(parse_time_ns, "2023-11-14T22:13:20+-1:00");
+	parse_bad(parse_time_ns, "2023-11-14T22:13:20+ 1:00");
+	parse_bad(parse_time_ns, "yesterday");
+	parse_bad(parse_time_ns, "now");
 }
 
 int main(void)

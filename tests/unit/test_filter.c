@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <cmocka.h>
+#include "tt_test.h"
 #include "filter.h"
 #include "states.h"
 
@@ -516,123 +517,83 @@ static void test_match_endpoints(void **state)
 
 /* ---- durations and sizes ---- */
 
-static void duration_ok(const char *s, uint64_t want)
-{
-	uint64_t ns = 12345;
-
-	if (parse_duration_ns(s, &ns) != 0)
-		fail_msg("rejected '%s'", s);
-	if (ns != want)
-		fail_msg("'%s' -> %llu, want %llu", s, (unsigned long long)ns,
-			 (unsigned long long)want);
-}
-
-static void duration_bad(const char *s)
-{
-	uint64_t ns = 12345;
-
-	if (parse_duration_ns(s, &ns) != -1)
-		fail_msg("accepted '%s' as %llu", s, (unsigned long long)ns);
-	assert_int_equal(ns, 12345);
-}
-
 static void test_duration(void **state)
 {
-	duration_ok("250ms", 250000000ULL);
-	duration_ok("30s", 30000000000ULL);
-	duration_ok("5m", 300000000000ULL);
-	duration_ok("1h", 3600000000000ULL);
-	duration_ok("10", 10000000000ULL); /* bare number: seconds */
-	duration_ok("0", 0);
-	duration_ok("0ms", 0);
-	duration_ok("1.5s", 1500000000ULL);
-	duration_ok("1.5", 1500000000ULL);
-	duration_ok("0.5ms", 500000ULL);
-	duration_ok(".5s", 500000000ULL);
-	duration_ok("2.s", 2000000000ULL);
-	duration_ok("1.5m", 90000000000ULL);
-	duration_ok("1.5h", 5400000000000ULL);
-	duration_ok("0.000000001s", 1);
-	duration_ok("0.0000000019s", 1); /* beyond ns: truncated */
-	duration_ok("0.001ms", 1000);
-	duration_ok("007s", 7000000000ULL);
+	parse_ok(parse_duration_ns, "250ms", 250000000ULL);
+	parse_ok(parse_duration_ns, "30s", 30000000000ULL);
+	parse_ok(parse_duration_ns, "5m", 300000000000ULL);
+	parse_ok(parse_duration_ns, "1h", 3600000000000ULL);
+	parse_ok(parse_duration_ns, "10", 10000000000ULL); /* bare number: seconds */
+	parse_ok(parse_duration_ns, "0", 0);
+	parse_ok(parse_duration_ns, "0ms", 0);
+	parse_ok(parse_duration_ns, "1.5s", 1500000000ULL);
+	parse_ok(parse_duration_ns, "1.5", 1500000000ULL);
+	parse_ok(parse_duration_ns, "0.5ms", 500000ULL);
+	parse_ok(parse_duration_ns, ".5s", 500000000ULL);
+	parse_ok(parse_duration_ns, "2.s", 2000000000ULL);
+	parse_ok(parse_duration_ns, "1.5m", 90000000000ULL);
+	parse_ok(parse_duration_ns, "1.5h", 5400000000000ULL);
+	parse_ok(parse_duration_ns, "0.000000001s", 1);
+	parse_ok(parse_duration_ns, "0.0000000019s", 1); /* beyond ns: truncated */
+	parse_ok(parse_duration_ns, "0.001ms", 1000);
+	parse_ok(parse_duration_ns, "007s", 7000000000ULL);
 	/* Long fractions of large units must not overflow the intermediate product. */
-	duration_ok("0.123456789h", 444444440400ULL);
-	duration_ok("1.999999999m", 119999999940ULL);
-	duration_ok("0.99999999h", 3599999964000ULL);
+	parse_ok(parse_duration_ns, "0.123456789h", 444444440400ULL);
+	parse_ok(parse_duration_ns, "1.999999999m", 119999999940ULL);
+	parse_ok(parse_duration_ns, "0.99999999h", 3599999964000ULL);
 	/* Limits: about 2^63 ns. */
-	duration_ok("9223372036s", 9223372036000000000ULL);
-	duration_ok("2562047h", 2562047ULL * 3600000000000ULL);
-	duration_ok("2562047.5h", 2562047ULL * 3600000000000ULL + 1800000000000ULL);
-	duration_bad("9223372037s");
-	duration_bad("2562048h");
-	duration_bad("99999999999999999999s");
-	duration_bad("99999999999999999999999999999999999999");
-	duration_bad("");
-	duration_bad(".");
-	duration_bad("s");
-	duration_bad("ms");
-	duration_bad(".s");
-	duration_bad("5x");
-	duration_bad("5 s");
-	duration_bad(" 5s");
-	duration_bad("-1s");
-	duration_bad("+1s");
-	duration_bad("1.5.5s");
-	duration_bad("5sec");
-	duration_bad("5S");
-	duration_bad("5d");
-	duration_bad("1e3");
-	duration_bad("5ms ");
-	duration_bad(NULL);
-}
-
-static void size_ok(const char *s, uint64_t want)
-{
-	uint64_t v = 12345;
-
-	if (parse_size(s, &v) != 0)
-		fail_msg("rejected '%s'", s);
-	if (v != want)
-		fail_msg("'%s' -> %llu, want %llu", s, (unsigned long long)v,
-			 (unsigned long long)want);
-}
-
-static void size_bad(const char *s)
-{
-	uint64_t v = 12345;
-
-	if (parse_size(s, &v) != -1)
-		fail_msg("accepted '%s' as %llu", s, (unsigned long long)v);
-	assert_int_equal(v, 12345);
+	parse_ok(parse_duration_ns, "9223372036s", 9223372036000000000ULL);
+	parse_ok(parse_duration_ns, "2562047h", 2562047ULL * 3600000000000ULL);
+	parse_ok(parse_duration_ns, "2562047.5h", 2562047ULL * 3600000000000ULL + 1800000000000ULL);
+	parse_bad(parse_duration_ns, "9223372037s");
+	parse_bad(parse_duration_ns, "2562048h");
+	parse_bad(parse_duration_ns, "99999999999999999999s");
+	parse_bad(parse_duration_ns, "99999999999999999999999999999999999999");
+	parse_bad(parse_duration_ns, "");
+	parse_bad(parse_duration_ns, ".");
+	parse_bad(parse_duration_ns, "s");
+	parse_bad(parse_duration_ns, "ms");
+	parse_bad(parse_duration_ns, ".s");
+	parse_bad(parse_duration_ns, "5x");
+	parse_bad(parse_duration_ns, "5 s");
+	parse_bad(parse_duration_ns, " 5s");
+	parse_bad(parse_duration_ns, "-1s");
+	parse_bad(parse_duration_ns, "+1s");
+	parse_bad(parse_duration_ns, "1.5.5s");
+	parse_bad(parse_duration_ns, "5sec");
+	parse_bad(parse_duration_ns, "5S");
+	parse_bad(parse_duration_ns, "5d");
+	parse_bad(parse_duration_ns, "1e3");
+	parse_bad(parse_duration_ns, "5ms ");
+	parse_bad(parse_duration_ns, NULL);
 }
 
 static void test_size(void **state)
 {
-	size_ok("100M", 100ULL << 20);
-	size_ok("100m", 100ULL << 20);
-	size_ok("1G", 1ULL << 30);
-	size_ok("1g", 1ULL << 30);
-	size_ok("512k", 512ULL << 10);
-	size_ok("512K", 512ULL << 10);
-	size_ok("4096", 4096);
-	size_ok("1", 1);
-	size_ok("18446744073709551615", UINT64_MAX);
-	size_bad("18446744073709551616");
-	size_ok("17179869183G", 17179869183ULL << 30);
-	size_bad("17179869184G"); /* 2^64 */
-	size_bad("0");
-	size_bad("0k");
-	size_bad("k");
-	size_bad("");
-	size_bad(NULL);
-	size_bad("1T");
-	size_bad("1.5M");
-	size_bad("-1");
-	size_bad("1MB");
-	size_bad("1 M");
-	size_bad("M1");
-	size_bad("99999999999999999999999999999M");
+	parse_ok(parse_size, "100M", 100ULL << 20);
+	parse_ok(parse_size, "100m", 100ULL << 20);
+	parse_ok(parse_size, "1G", 1ULL << 30);
+	parse_ok(parse_size, "1g", 1ULL << 30);
+	parse_ok(parse_size, "512k", 512ULL << 10);
+	parse_ok(parse_size, "512K", 512ULL << 10);
+	parse_ok(parse_size, "4096", 4096);
+	parse_ok(parse_size, "1", 1);
+	parse_ok(parse_size, "18446744073709551615", UINT64_MAX);
+	parse_bad(parse_size, "18446744073709551616");
+	parse_ok(parse_size, "17179869183G", 17179869183ULL << 30);
+	parse_bad(parse_size, "17179869184G"); /* 2^64 */
+	parse_bad(parse_size, "0");
+	parse_bad(parse_size, "0k");
+	parse_bad(parse_size, "k");
+	parse_bad(parse_size, "");
+	parse_bad(parse_size, NULL);
+	parse_bad(parse_size, "1T");
+	parse_bad(parse_size, "1.5M");
+	parse_bad(parse_size, "-1");
+	parse_bad(parse_size, "1MB");
+	parse_bad(parse_size, "1 M");
+	parse_bad(parse_size, "M1");
+	parse_bad(parse_size, "99999999999999999999999999999M");
 }
 
 int main(void)

@@ -11,18 +11,12 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <cmocka.h>
+#include "tt_test.h"
 #include "format.h"
 
 /* 2023-11-14T22:13:20Z plus 123456789 ns. */
 #define T0_SEC 1700000000ULL
 #define T0_NS  (T0_SEC * 1000000000ULL + 123456789ULL)
-
-#define assert_ob(ob, s)                                                 \
-	do {                                                             \
-		assert_int_equal((ob)->len, strlen(s));                  \
-		if ((ob)->len)                                           \
-			assert_memory_equal((ob)->data, (s), (ob)->len); \
-	} while (0)
 
 static int setup_utc(void **state)
 {

@@ -7,15 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "tt_test.h"
 #include "outbuf.h"
-
-/* The buffer holds exactly the string s. */
-#define assert_ob(ob, s)                                                 \
-	do {                                                             \
-		assert_int_equal((ob)->len, strlen(s));                  \
-		if ((ob)->len)                                           \
-			assert_memory_equal((ob)->data, (s), (ob)->len); \
-	} while (0)
 
 static void test_init_free(void **state)
 {
