@@ -40,7 +40,7 @@ all: tcptrail
 $(OUTPUT):
 	@mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c include/tcptrail.h $(VMLINUX_H) | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/tcptrail.h $(VMLINUX_H) | $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(BPFTOOL) gen object $@ $@.tmp
 	@rm -f $@.tmp

@@ -14,8 +14,8 @@
 #define AF_INET	    2
 #define AF_INET6    10
 #define IPPROTO_TCP 6
-#define S_IFMT	    00170000
-#define S_IFSOCK    0140000
+
+#include "sockfile.bpf.h"
 
 /* include/net/tcp_states.h */
 #define TCP_LISTEN	 10
@@ -54,19 +54,6 @@ static __always_inline __s64 since_stamp(__u32 now32, __u32 stamp)
 	__s32 d = (__s32)(now32 - stamp);
 
 	return d < 0 ? 0 : jiffies_to_ns(d);
-}
-
-static __always_inline __u64 sock_ino(struct sock *sk)
-{
-	struct socket *so;
-
-	if (bpf_core_field_exists(sk->sk_ino))
-		return BPF_CORE_READ(sk, sk_ino);
-	so = BPF_CORE_READ(sk, sk_socket);
-	if (!so)
-		return 0;
-	/* struct socket_alloc starts with the socket, then its inode. */
-	return BPF_CORE_READ((struct socket_alloc *)so, vfs_inode.i_ino);
 }
 
 static __always_inline void fill_full(struct tt_sock_rec *r, struct tcp_sock *tp, __u64 now)
@@ -188,26 +175,9 @@ int dump_owners(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct tt_owner_rec r = {};
-	struct socket *so;
-	struct sock *sk;
-	struct inode *inode;
-	__u16 family;
 
-	if (!task || !file)
+	if (!task || !file || !file_tcp_sock(file, &r.ino))
 		return 0;
-	inode = file->f_inode;
-	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return 0;
-	so = (struct socket *)BPF_CORE_READ(file, private_data);
-	if (!so)
-		return 0;
-	sk = BPF_CORE_READ(so, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		return 0;
-	r.ino = BPF_CORE_READ(inode, i_ino);
 	r.pid = task->tgid;
 	BPF_CORE_READ_STR_INTO(&r.comm, task, comm);
 	bpf_seq_write(seq, &r, sizeof(r));

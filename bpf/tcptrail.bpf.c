@@ -15,6 +15,8 @@
 #define IPPROTO_TCP 6
 #define EEXIST	    17
 
+#include "sockfile.bpf.h"
+
 /* Filters, set by the loader before load; zero counts mean "no filter". */
 const volatile __u8 filter_family; /* 4 or 6 */
 const volatile __u32 filter_state_mask;
@@ -452,55 +454,67 @@ int BPF_PROG(handle_send_reset, const struct sock *sk)
 	return 0;
 }
 
+/* Owners of socket files, by inode, from seed_owners for seed_states. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TT_MAX_SOCKETS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct owner);
+} seed_owner_by_ino SEC(".maps");
+
 /*
- * Seeds owners of sockets that existed before the tracer: each socket file names its process.
- * Sockets already known from an event keep the owner they have.
+ * Owners of sockets that existed before the tracer: each socket file names its process (the
+ * first one found, if several share it). Joined to the sockets by seed_states.
  */
 SEC("iter/task_file")
 int seed_owners(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
-	struct socket *sock;
-	struct sk_info *info;
-	struct sock *sk;
-	__u64 cookie;
+	struct owner o = {};
+	__u64 ino;
 
-	if (!task || !file)
+	if (!task || !file || !file_tcp_sock(file, &ino))
 		return 0;
-	sock = bpf_sock_from_file(file);
-	if (!sock)
-		return 0;
-	sk = sock->sk;
-	if (!sk || sk->sk_protocol != IPPROTO_TCP)
-		return 0;
-	if (sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
-		return 0;
-	/* A socket never connected ends without a -> CLOSE that would free its entry. */
-	if (sk->__sk_common.skc_state == TCP_CLOSE)
-		return 0;
-	cookie = bpf_get_socket_cookie(sk);
-	info = info_get(&cookie, true);
-	if (info && !info->owner_known) {
-		info->pid = task->tgid;
-		bpf_probe_read_kernel_str(info->comm, sizeof(info->comm), task->comm);
-		info->owner_known = 1;
-	}
-	if (sk->__sk_common.skc_state == TCP_LISTEN) {
-		struct listen_key lkey = {
-			.netns = sk_netns(sk),
-			.port = sk->__sk_common.skc_num,
-		};
-		struct owner o = {.pid = task->tgid};
-
-		bpf_probe_read_kernel_str(o.comm, sizeof(o.comm), task->comm);
-		bpf_map_update_elem(&listeners, &lkey, &o, BPF_NOEXIST);
-	}
+	o.pid = task->tgid;
+	BPF_CORE_READ_STR_INTO(&o.comm, task, comm);
+	bpf_map_update_elem(&seed_owner_by_ino, &ino, &o, BPF_NOEXIST);
 	return 0;
 }
 
 /*
- * Seeds time-in-state of sockets that predate the tracer ("at least since now") and reports
+ * A socket that predates the tracer gets the owner seed_owners found for its inode, unless an
+ * event already named one; a listener passes it on to its future children.
+ */
+static __always_inline void seed_owner(struct sock *sk, struct sk_info *info, __u32 netns)
+{
+	__u64 ino = sock_ino(sk);
+	struct owner *o;
+
+	if (!ino)
+		return;
+	o = bpf_map_lookup_elem(&seed_owner_by_ino, &ino);
+	if (!o)
+		return;
+	if (info && !info->owner_known) {
+		info->pid = o->pid;
+		__builtin_memcpy(info->comm, o->comm, TT_COMM_LEN);
+		info->owner_known = 1;
+	}
+	if (sk->__sk_common.skc_state == TCP_LISTEN) {
+		struct listen_key lkey = {
+			.netns = netns,
+			.port = sk->__sk_common.skc_num,
+		};
+
+		bpf_map_update_elem(&listeners, &lkey, o, BPF_NOEXIST);
+	}
+	bpf_map_delete_elem(&seed_owner_by_ino, &ino);
+}
+
+/*
+ * Seeds time-in-state and owners of sockets that predate the tracer ("at least since now"), and reports
  * each full socket of the iterator's netns as a tt_event, for --stuck to watch.
  */
 SEC("iter/tcp")
@@ -529,6 +543,7 @@ int seed_states(struct bpf_iter__tcp *ctx)
 	ev.sock_cookie = bpf_get_socket_cookie(sk);
 	read_endpoints(&ev, sk);
 	info = info_get(&ev.sock_cookie, ev.oldstate != TCP_CLOSE);
+	seed_owner(sk, info, ev.netns);
 	if (info) {
 		if (!info->state_ts) {
 			info->state_ts = ev.ts_ns;

@@ -42,10 +42,21 @@ void tt_report_bpf_error(const char *what, int err)
 {
 	if (err < 0)
 		err = -err;
-	if (err == EPERM || err == EACCES)
+	if ((err == EPERM || err == EACCES) && geteuid() != 0)
 		fprintf(stderr,
 			"tcptrail: %s: permission denied: run as root (or with CAP_BPF and "
 			"CAP_PERFMON)\n",
+			what);
+	else if (err == EACCES)
+		/* As root, EACCES is the verifier's refusal, not a missing privilege. */
+		fprintf(stderr,
+			"tcptrail: %s: the kernel's verifier refused a BPF program; run with -v "
+			"for its log and report it with the kernel version\n",
+			what);
+	else if (err == EPERM)
+		fprintf(stderr,
+			"tcptrail: %s: not permitted even as root (kernel lockdown, a security "
+			"module or a missing capability?); run with -v for details\n",
 			what);
 	else if (err == ENOENT || err == ESRCH)
 		fprintf(stderr,

@@ -178,6 +178,33 @@ def test_ipv4_mapped_printed_as_ipv4():
     assert child["raddr"] == "127.0.0.1" and child["lservice"] == "http-alt", child
 
 
+def test_listener_older_than_tracer_gives_children_its_owner():
+    """The start walk joins socket files to sockets: a child of an old listener is the server's."""
+    port = 7080
+    srv = tt.run_py(SERVER, "127.0.0.1", port, 0)
+    assert tt.read_line(srv) == "ready"
+    tracer = tt.Tracer("--netns", str(NETNS), "--port", str(port))
+    try:
+        cli = tt.run_py(CLIENT, "127.0.0.1", port)
+        assert tt.read_line(srv) == "eof" and tt.read_line(srv) == "done"
+        srv.wait()
+        cli.wait()
+        tt.wait_until(lambda: [e for e in tracer.events(mine) if e["old"] == "LAST_ACK"],
+                      what="the server child's close")
+    finally:
+        code, err = tracer.stop()
+    assert code == 0, err
+    events = tracer.events(mine)
+    child = [e for e in events if e["lport"] == port and e["old"] != "LISTEN" and
+             e["new"] != "LISTEN"]
+    assert transitions(child)[:2] == [("CLOSE", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED")], child
+    for e in child:
+        assert e["pid"] == srv.pid and e["comm"].startswith("python"), e
+    closed = [e for e in events if e["old"] == "LISTEN" and e["new"] == "CLOSE"]
+    assert len(closed) == 1 and closed[0]["pid"] == srv.pid, closed
+    assert closed[0]["ms_min"] is True, closed  # LISTEN began before the tracer did
+
+
 def test_filters_in_kernel():
     """Excluded ports, states, pids and families produce no event at all."""
     tracer = tt.Tracer("--netns", str(NETNS), "--port", "80", "--state", "CLOSE_WAIT")
@@ -333,7 +360,8 @@ def test_start_stop_50_times_leaks_nothing():
 
 if __name__ == "__main__":
     tt.main([test_ipv4_lifecycle_owners_services, test_ipv6_lifecycle_true_time_wait,
-             test_ipv4_mapped_printed_as_ipv4, test_filters_in_kernel,
+             test_ipv4_mapped_printed_as_ipv4,
+             test_listener_older_than_tracer_gives_children_its_owner, test_filters_in_kernel,
              test_pid_comm_and_family_filters, test_text_output_and_numeric,
              test_duration_and_sigterm_end_cleanly, test_usage_errors_exit_2,
              test_start_stop_50_times_leaks_nothing])
