@@ -57,15 +57,26 @@ struct sk_info {
 };
 
 /*
- * Keyed by socket cookie, which is never reused (a socket's address is). Deleted at every
- * socket's final -> CLOSE. A preallocated hash costs a fraction of socket storage, whose
- * create/delete/RCU-free cycle per connection dominated the program's cost.
+ * Per-socket memory, by socket cookie (never reused, unlike a socket's address): an array of
+ * TT_SK_WAYS-way buckets, claimed with a compare-and-swap and freed at every socket's final
+ * -> CLOSE. No lock, no allocation and no hashing: cookies are handed out in sequence, so
+ * cookie % buckets spreads them evenly, and a bucket's cookies share one cache line. This
+ * costs a fraction of a BPF hash map's update/delete and of socket storage's
+ * create/delete/RCU-free cycle, which dominated the program's cost per connection.
  */
+#define TT_SK_WAYS    8
+#define TT_SK_BUCKETS (TT_MAX_SOCKETS / TT_SK_WAYS)
+
+struct sk_bucket {
+	__u64 cookie[TT_SK_WAYS]; /* 0: free */
+	struct sk_info info[TT_SK_WAYS];
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TT_MAX_SOCKETS);
-	__type(key, __u64);
-	__type(value, struct sk_info);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TT_SK_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct sk_bucket);
 } sk_infos SEC(".maps");
 
 struct {
@@ -108,9 +119,10 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+/* Direct loads, not bpf_probe_read(): sk is a BTF pointer here, and each helper call counts. */
 static __always_inline __u32 sk_netns(const struct sock *sk)
 {
-	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return sk->__sk_common.skc_net.net->ns.inum;
 }
 
 static __always_inline bool is_v4_mapped(const __u8 *a)
@@ -209,34 +221,62 @@ static __always_inline void count_lost(__u32 what)
 		*n += 1;
 }
 
+static __always_inline struct sk_bucket *bucket_of(__u64 cookie)
+{
+	__u32 idx = (__u32)(cookie & (TT_SK_BUCKETS - 1));
+
+	return bpf_map_lookup_elem(&sk_infos, &idx);
+}
+
 static __always_inline struct sk_info *info_get(__u64 *cookie, bool create)
 {
-	struct sk_info *info = bpf_map_lookup_elem(&sk_infos, cookie);
-	struct sk_info zero = {};
-	long err;
+	struct sk_bucket *b = bucket_of(*cookie);
 
-	if (info || !create)
-		return info;
-	err = bpf_map_update_elem(&sk_infos, cookie, &zero, BPF_NOEXIST);
-	if (err && err != -EEXIST) {
-		count_lost(TT_LOST_UNTRACKED);
+	if (!b)
 		return NULL;
+	for (int i = 0; i < TT_SK_WAYS; i++) {
+		if (b->cookie[i] == *cookie)
+			return &b->info[i];
 	}
-	return bpf_map_lookup_elem(&sk_infos, cookie);
+	if (!create)
+		return NULL;
+	for (int i = 0; i < TT_SK_WAYS; i++) {
+		if (b->cookie[i] || __sync_val_compare_and_swap(&b->cookie[i], 0, *cookie))
+			continue;
+		__builtin_memset(&b->info[i], 0, sizeof(b->info[i]));
+		return &b->info[i];
+	}
+	count_lost(TT_LOST_UNTRACKED);
+	return NULL;
+}
+
+/* Every slot of the cookie: a seed walk racing an event may have claimed a second one. */
+static __always_inline void info_delete(__u64 cookie)
+{
+	struct sk_bucket *b = bucket_of(cookie);
+
+	if (!b)
+		return;
+	for (int i = 0; i < TT_SK_WAYS; i++) {
+		if (b->cookie[i] == cookie)
+			b->cookie[i] = 0;
+	}
 }
 
 static __always_inline void read_endpoints(struct tt_event *e, struct sock *sk)
 {
-	e->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	/* skc_num is 0 at the final CLOSE (the port is released first); inet_sport is not. */
+	if (tp)
+		e->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
 	e->dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (e->family == AF_INET) {
-		__builtin_memset(e->saddr, 0, 16);
-		__builtin_memset(e->daddr, 0, 16);
 		__builtin_memcpy(e->saddr, &sk->__sk_common.skc_rcv_saddr, 4);
 		__builtin_memcpy(e->daddr, &sk->__sk_common.skc_daddr, 4);
 	} else {
-		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+		__builtin_memcpy(e->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(e->daddr, &sk->__sk_common.skc_v6_daddr, 16);
 	}
 }
 
@@ -419,7 +459,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	}
 
 	if (newstate == TCP_CLOSE && info)
-		bpf_map_delete_elem(&sk_infos, &ev.sock_cookie);
+		info_delete(ev.sock_cookie);
 	submit(&ev);
 	return 0;
 }
@@ -433,7 +473,10 @@ static __always_inline void mark_reset(struct sock *sk)
 	if (!sk || sk->__sk_common.skc_state == TCP_TIME_WAIT ||
 	    sk->__sk_common.skc_state == TCP_NEW_SYN_RECV)
 		return;
-	cookie = bpf_get_socket_cookie(sk);
+	/* A followed socket's cookie was made at its first event: read it, no helper call. */
+	cookie = (__u64)sk->__sk_common.skc_cookie.counter;
+	if (!cookie)
+		return;
 	info = info_get(&cookie, false);
 	if (info)
 		info->reset_seen = 1;

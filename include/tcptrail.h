@@ -9,12 +9,12 @@
 
 #define TT_COMM_LEN    16
 #define TT_MAX_FILTER  16
-#define TT_MAX_SOCKETS 262144 /* sockets the tracer follows at once */
+#define TT_MAX_SOCKETS 524288 /* slots of the per-socket table: sockets followed at once */
 
 /* Indexes of the per-CPU `lost` counters. */
 enum tt_lost {
 	TT_LOST_RINGBUF = 0,   /* events dropped: ring buffer full */
-	TT_LOST_UNTRACKED = 1, /* sockets not followed: TT_MAX_SOCKETS reached */
+	TT_LOST_UNTRACKED = 1, /* sockets not followed: their bucket of the table was full */
 	TT_LOST_MAX = 2,
 };
 

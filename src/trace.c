@@ -245,9 +245,9 @@ static void check_lost(struct trace_ctx *c, int map_fd)
 
 	if (untracked && !c->untracked)
 		fprintf(stderr,
-			"tcptrail: warning: more than %d sockets open at once: sockets beyond that "
-			"are "
-			"not followed (their events show no owner or time in state)\n",
+			"tcptrail: warning: the socket table (%d slots) had no room for some "
+			"sockets: they are traced, but their events show no owner or time in "
+			"state\n",
 			TT_MAX_SOCKETS);
 	c->untracked = untracked;
 	if (lost <= c->lost)
