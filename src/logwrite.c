@@ -120,36 +120,36 @@ static int write_all(struct logw *w, const void *buf, size_t len, size_t *done)
 	return 0;
 }
 
-/* Hands the pending lines to the file; flush is a zlib flush mode (plain: any). */
-static void push(struct logw *w, int flush)
+/*
+ * Hands whole lines (buf, len) to the file; flush is a zlib flush mode (plain: any). A plain
+ * file takes them straight from the caller's buffer.
+ */
+static void push_lines(struct logw *w, const char *buf, size_t len, int flush)
 {
 	if (w->failed) {
-		w->errors += count_lines(w->in, w->in_len);
-		w->in_len = 0;
+		w->errors += count_lines(buf, len);
 		return;
 	}
 	if (!w->gz) {
 		size_t done;
 
-		if (w->in_len && write_all(w, w->in, w->in_len, &done)) {
+		if (len && write_all(w, buf, len, &done)) {
 			/* cut a half-written line off, so the file replays cleanly to its end */
-			const char *nl = done ? memrchr(w->in, '\n', done) : NULL;
-			size_t partial = nl ? done - (size_t)(nl + 1 - w->in) : done;
+			const char *nl = done ? memrchr(buf, '\n', done) : NULL;
+			size_t partial = nl ? done - (size_t)(nl + 1 - buf) : done;
 
 			if (partial && !ftruncate(w->fd, (off_t)(w->file_bytes - partial)))
 				w->file_bytes -= partial;
-			w->errors +=
-				count_lines(w->in + done - partial, w->in_len - done + partial);
+			w->errors += count_lines(buf + done - partial, len - done + partial);
 		}
-		w->in_len = 0;
 		return;
 	}
-	if (!w->in_len && flush == Z_NO_FLUSH)
+	if (!len && flush == Z_NO_FLUSH)
 		return;
-	if (!w->in_len && flush == Z_SYNC_FLUSH && !w->zpending)
+	if (!len && flush == Z_SYNC_FLUSH && !w->zpending)
 		return;
-	w->zs.next_in = (unsigned char *)w->in;
-	w->zs.avail_in = (uInt)w->in_len;
+	w->zs.next_in = (unsigned char *)buf;
+	w->zs.avail_in = (uInt)len;
 	for (;;) {
 		int z;
 
@@ -169,8 +169,14 @@ static void push(struct logw *w, int flush)
 			break;
 	}
 	if (w->failed)
-		w->errors += count_lines(w->in, w->in_len);
+		w->errors += count_lines(buf, len);
 	w->zpending = flush == Z_NO_FLUSH;
+}
+
+/* The lines pending in w->in. */
+static void push(struct logw *w, int flush)
+{
+	push_lines(w, w->in, w->in_len, flush);
 	w->in_len = 0;
 }
 
@@ -418,6 +424,12 @@ static void engine_write(struct logw *w, const char *buf, size_t len)
 		w->errors += count_lines(buf, len);
 		return;
 	}
+	/* Plain and never rotated: nothing to cut or compress, so no copy into w->in. */
+	if (!w->gz && !w->rotate_bytes && len >= IN_CAP) {
+		push(w, Z_NO_FLUSH);
+		push_lines(w, buf, len, Z_NO_FLUSH);
+		return;
+	}
 	if (w->in_len + len > IN_CAP) {
 		push(w, Z_NO_FLUSH);
 		if (len > IN_CAP) {
@@ -525,15 +537,38 @@ static void handoff(struct logw *w, int flush, uint64_t now_mono_ns)
 		return;
 	}
 	pthread_mutex_lock(&w->lock);
-	if (w->queue.len + w->front.len > QUEUE_MAX)
+	if (w->queue.len + w->front.len > QUEUE_MAX) {
 		w->dropped += count_lines(w->front.data, w->front.len);
-	else
+	} else if (!w->queue.len) {
+		/* The writer took everything: hand the buffer itself over, keep its spare. */
+		struct outbuf spare = w->queue;
+
+		w->queue = w->front;
+		w->front = spare;
+	} else {
 		ob_put(&w->queue, w->front.data, w->front.len);
+	}
 	w->flush_req |= flush;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 	ob_reset(&w->front);
 	w->front_handoff = now_mono_ns;
+}
+
+struct outbuf *logw_buffer(struct logw *w)
+{
+	return &w->front;
+}
+
+void logw_commit(struct logw *w, size_t start)
+{
+	if (w->front.oom) {
+		w->front.len = start;
+		w->front.oom = 0;
+		w->dropped++;
+	}
+	if (w->front.len >= HANDOFF_BYTES)
+		handoff(w, 0, w->front_handoff);
 }
 
 void logw_write(struct logw *w, const char *buf, size_t len)

@@ -17,6 +17,14 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen);
 /* Appends whole JSON lines. Write errors are counted and reported once, never fatal. */
 void logw_write(struct logw *w, const char *buf, size_t len);
 
+/*
+ * Formatting straight into the recording: append one whole line to logw_buffer(), then call
+ * logw_commit() with the buffer's length from before the line (a line cut short by lack of
+ * memory is taken back and counted).
+ */
+struct outbuf *logw_buffer(struct logw *w);
+void logw_commit(struct logw *w, size_t start);
+
 /* Flushes when a second has passed since the last flush (gzip: Z_SYNC_FLUSH). */
 void logw_tick(struct logw *w, uint64_t now_mono_ns);
 

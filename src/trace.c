@@ -181,9 +181,11 @@ static void emit(struct trace_ctx *c, const struct tt_event *e)
 		if (c->cfg->json && c->out.len > start) {
 			logw_write(c->log, c->out.data + start, c->out.len - start);
 		} else {
-			fmt_event_json(&c->json, &c->fmt, e, wall, lsvc, rsvc);
-			logw_write(c->log, c->json.data, c->json.len);
-			ob_reset(&c->json);
+			struct outbuf *ob = logw_buffer(c->log);
+			size_t at = ob->len;
+
+			fmt_event_json(ob, &c->fmt, e, wall, lsvc, rsvc);
+			logw_commit(c->log, at);
 		}
 	}
 	if (c->out.len >= FLUSH_BYTES)
