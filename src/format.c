@@ -57,6 +57,23 @@ size_t fmt_addr(char *buf, int family, const uint8_t addr[16])
 	return strlen(buf);
 }
 
+/* fmt_addr() through the context's memo of recent addresses. */
+static const char *addr_text(struct fmt_ctx *c, int family, const uint8_t addr[16], size_t *len)
+{
+	unsigned h =
+		(unsigned)(addr[3] ^ addr[15] ^ (addr[14] << 1) ^ family) & (FMT_ADDR_MEMO - 1);
+	struct fmt_addr_memo *m = &c->addr[h];
+
+	if (!m->used || m->family != family || memcmp(m->addr, addr, 16)) {
+		m->len = (uint8_t)fmt_addr(m->str, family, addr);
+		m->family = (uint8_t)family;
+		memcpy(m->addr, addr, 16);
+		m->used = 1;
+	}
+	*len = m->len;
+	return m->str;
+}
+
 const char *fmt_proto(int family)
 {
 	return family == AF_INET6 ? "tcp6" : "tcp";
@@ -138,12 +155,8 @@ void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c)
 	ob_putc(ob, '\n');
 }
 
-void fmt_endpoint(struct outbuf *ob, int family, const uint8_t addr[16], uint16_t port,
-		  const char *svc)
+static void put_port(struct outbuf *ob, uint16_t port, const char *svc)
 {
-	char buf[TT_ADDRSTRLEN];
-
-	ob_put(ob, buf, fmt_addr(buf, family, addr));
 	ob_putc(ob, ':');
 	if (port == 0)
 		ob_putc(ob, '*');
@@ -151,6 +164,26 @@ void fmt_endpoint(struct outbuf *ob, int family, const uint8_t addr[16], uint16_
 		ob_puts(ob, svc);
 	else
 		ob_u64(ob, port);
+}
+
+void fmt_endpoint(struct outbuf *ob, int family, const uint8_t addr[16], uint16_t port,
+		  const char *svc)
+{
+	char buf[TT_ADDRSTRLEN];
+
+	ob_put(ob, buf, fmt_addr(buf, family, addr));
+	put_port(ob, port, svc);
+}
+
+/* fmt_endpoint() with the address from the context's memo. */
+static void event_endpoint(struct outbuf *ob, struct fmt_ctx *c, int family, const uint8_t addr[16],
+			   uint16_t port, const char *svc)
+{
+	size_t len;
+	const char *a = addr_text(c, family, addr, &len);
+
+	ob_put(ob, a, len);
+	put_port(ob, port, svc);
 }
 
 static void comm_of(const struct tt_event *e, const char **s, size_t *n)
@@ -192,10 +225,10 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	ob_col(ob, name, strlen(name), COL_PROTO);
 
 	start = ob->len;
-	fmt_endpoint(ob, e->family, e->saddr, e->sport, lsvc);
+	event_endpoint(ob, c, e->family, e->saddr, e->sport, lsvc);
 	ob_col_end(ob, start, COL_ADDR);
 	start = ob->len;
-	fmt_endpoint(ob, e->family, e->daddr, e->dport, rsvc);
+	event_endpoint(ob, c, e->family, e->daddr, e->dport, rsvc);
 	ob_col_end(ob, start, COL_ADDR);
 
 	name = tt_state_name(e->oldstate);
@@ -233,22 +266,47 @@ static void json_opt_str(struct outbuf *ob, const char *s)
 		ob_puts(ob, "null");
 }
 
+/* ,"pid":N,"comm":"..." of a known owner, remembered while the owner stays the same. */
+static void json_owner(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e)
+{
+	size_t start = ob->len, len;
+
+	if (c->owner_used && c->owner_pid == e->pid &&
+	    !memcmp(c->owner_comm, e->comm, TT_COMM_LEN)) {
+		ob_put(ob, c->owner_json, c->owner_len);
+		return;
+	}
+	json_key(ob, "pid");
+	ob_u64(ob, e->pid);
+	json_key(ob, "comm");
+	ob_json_str(ob, e->comm, strnlen(e->comm, TT_COMM_LEN));
+	len = ob->len - start;
+	c->owner_used = !ob->oom && len <= sizeof(c->owner_json);
+	if (!c->owner_used)
+		return;
+	memcpy(c->owner_json, ob->data + start, len);
+	c->owner_len = len;
+	c->owner_pid = e->pid;
+	memcpy(c->owner_comm, e->comm, TT_COMM_LEN);
+}
+
 void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
 		    uint64_t wall_ns, const char *lsvc, const char *rsvc)
 {
 	char buf[TT_ADDRSTRLEN];
 	int stuck = e->type == TT_EV_STUCK;
 
+	const char *addr;
+	size_t len;
+
 	ob_puts(ob, stuck ? "{\"type\":\"stuck\",\"time\":\"" : "{\"type\":\"state\",\"time\":\"");
 	fmt_time_rfc3339(c, wall_ns, buf);
 	ob_put(ob, buf, 27);
 	ob_putc(ob, '"');
-	json_key(ob, "pid");
 	if (e->flags & TT_F_OWNER_KNOWN) {
-		ob_u64(ob, e->pid);
-		json_key(ob, "comm");
-		ob_json_str(ob, e->comm, strnlen(e->comm, TT_COMM_LEN));
+		json_owner(ob, c, e);
 	} else {
+		json_key(ob, "pid");
 		ob_puts(ob, "null");
 		json_key(ob, "comm");
 		ob_puts(ob, "null");
@@ -259,13 +317,15 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	ob_putc(ob, '"');
 	json_key(ob, "laddr");
 	ob_putc(ob, '"');
-	ob_put(ob, buf, fmt_addr(buf, e->family, e->saddr));
+	addr = addr_text(c, e->family, e->saddr, &len);
+	ob_put(ob, addr, len);
 	ob_putc(ob, '"');
 	json_key(ob, "lport");
 	ob_u64(ob, e->sport);
 	json_key(ob, "raddr");
 	ob_putc(ob, '"');
-	ob_put(ob, buf, fmt_addr(buf, e->family, e->daddr));
+	addr = addr_text(c, e->family, e->daddr, &len);
+	ob_put(ob, addr, len);
 	ob_putc(ob, '"');
 	json_key(ob, "rport");
 	ob_u64(ob, e->dport);
@@ -300,7 +360,12 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	json_key(ob, "sock");
 	ob_u64(ob, e->sock_cookie);
 	json_key(ob, "netns");
-	ob_u64(ob, e->netns);
+	if (!c->netns_used || c->netns != e->netns) {
+		c->netns_len = u64_to_dec(c->netns_str, e->netns);
+		c->netns = e->netns;
+		c->netns_used = 1;
+	}
+	ob_put(ob, c->netns_str, c->netns_len);
 	if (!stuck) {
 		json_key(ob, "reset");
 		ob_puts(ob, e->flags & TT_F_RESET ? "true" : "false");

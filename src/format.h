@@ -10,13 +10,37 @@
 
 #define TT_ADDRSTRLEN 46 /* INET6_ADDRSTRLEN */
 
-/* Formatting settings plus per-second caches of the broken-down time. */
+#define FMT_ADDR_MEMO 8 /* printed addresses remembered (a power of two) */
+
+struct fmt_addr_memo {
+	uint8_t used;
+	uint8_t family;
+	uint8_t len;
+	uint8_t addr[16];
+	char str[TT_ADDRSTRLEN];
+};
+
+/*
+ * Formatting settings plus caches: the broken-down time of the current second, and the text
+ * of values that repeat from line to line (addresses, the owner, the netns), which would
+ * otherwise be most of the cost of a line.
+ */
 struct fmt_ctx {
 	int extended; /* text: SOCK and NETNS columns */
 	int64_t local_sec;
 	char local_hms[8]; /* "HH:MM:SS" of local_sec */
 	int64_t utc_sec;
 	char utc_stamp[19]; /* "YYYY-MM-DDTHH:MM:SS" of utc_sec */
+	struct fmt_addr_memo addr[FMT_ADDR_MEMO];
+	int owner_used;
+	uint32_t owner_pid;
+	char owner_comm[TT_COMM_LEN];
+	size_t owner_len;
+	char owner_json[128]; /* ,"pid":N,"comm":"..." of owner_pid/owner_comm */
+	int netns_used;
+	uint32_t netns;
+	size_t netns_len;
+	char netns_str[10];
 };
 
 void fmt_ctx_init(struct fmt_ctx *c, int extended);

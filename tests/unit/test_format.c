@@ -421,6 +421,59 @@ static void test_many_lines(void **state)
 	ob_free(&ob);
 }
 
+/*
+ * The context remembers the text of addresses, owners and netns from line to line: a long run
+ * of events whose values repeat, collide in the memo and change must print exactly what a fresh
+ * context prints for each event alone.
+ */
+static void test_memo_matches_fresh_context(void **state)
+{
+	static const char *addrs[] = {"10.0.0.1",    "10.0.1.1", "127.0.0.1",
+				      "192.168.7.1", "10.0.0.9", "172.16.0.1"};
+	static const char *comms[] = {"curl", "nginx", "a\"b", "curl"};
+	struct fmt_ctx shared, fresh;
+	struct outbuf a, b;
+	struct tt_event e;
+
+	ob_init(&a);
+	ob_init(&b);
+	fmt_ctx_init(&shared, 1);
+	for (unsigned i = 0; i < 5000; i++) {
+		known_event(&e);
+		e.family = (i % 7 == 0) ? AF_INET6 : AF_INET;
+		if (e.family == AF_INET6) {
+			v6(e.saddr, i % 2 ? "fe80::1" : "2001:db8::1");
+			v6(e.daddr, i % 3 ? "::1" : "2001:db8::1");
+		} else {
+			v4(e.saddr, addrs[i % 6]);
+			v4(e.daddr, addrs[(i / 6) % 6]);
+		}
+		e.pid = 1000 + (i / 5) % 3;
+		memset(e.comm, 0, sizeof(e.comm));
+		strcpy(e.comm, comms[(i / 3) % 4]);
+		if (i % 11 == 0)
+			e.flags &= (uint16_t)~TT_F_OWNER_KNOWN;
+		e.netns = 4026531840u + (i / 13) % 2;
+		e.sock_cookie = 4097 + i;
+		for (int json = 0; json < 2; json++) {
+			ob_reset(&a);
+			ob_reset(&b);
+			fmt_ctx_init(&fresh, 1);
+			if (json) {
+				fmt_event_json(&a, &shared, &e, T0_NS, NULL, "https");
+				fmt_event_json(&b, &fresh, &e, T0_NS, NULL, "https");
+			} else {
+				fmt_event_text(&a, &shared, &e, T0_NS, NULL, "https");
+				fmt_event_text(&b, &fresh, &e, T0_NS, NULL, "https");
+			}
+			assert_int_equal(a.len, b.len);
+			assert_memory_equal(a.data, b.data, a.len);
+		}
+	}
+	ob_free(&a);
+	ob_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_event_json_stuck_v6),
 		cmocka_unit_test(test_event_json_weird_comm),
 		cmocka_unit_test(test_many_lines),
+		cmocka_unit_test(test_memo_matches_fresh_context),
 	};
 
 	return cmocka_run_group_tests(tests, setup_utc, NULL);
