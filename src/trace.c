@@ -56,6 +56,7 @@ struct trace_ctx {
 	uint64_t events;
 	uint64_t lost;
 	uint64_t untracked; /* sockets the kernel's table had no room for */
+	int prog_fd;	    /* the state program, for its recursion misses */
 	uint32_t batch;	    /* events since control went back to the loop */
 	int out_tty;
 	int out_broken;
@@ -240,10 +241,25 @@ static uint64_t read_lost(int map_fd, __u32 key)
 	return total;
 }
 
+/*
+ * Runs the kernel skipped because the program was already running on that CPU (a softirq
+ * that interrupted it hit the tracepoint again): events that never reached the program.
+ */
+static uint64_t read_missed(int prog_fd)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (prog_fd < 0 || bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
 static void check_lost(struct trace_ctx *c, int map_fd)
 {
 	uint64_t untracked = read_lost(map_fd, TT_LOST_UNTRACKED);
-	uint64_t lost = read_lost(map_fd, TT_LOST_RINGBUF);
+	uint64_t lost = read_lost(map_fd, TT_LOST_RINGBUF) + read_missed(c->prog_fd);
 
 	if (untracked && !c->untracked)
 		fprintf(stderr,
@@ -255,8 +271,9 @@ static void check_lost(struct trace_ctx *c, int map_fd)
 	if (lost <= c->lost)
 		return;
 	fprintf(stderr,
-		"tcptrail: WARNING: %llu events lost (ring buffer full), %llu in total; "
-		"try --ringbuf-mb or narrower filters\n",
+		"tcptrail: WARNING: %llu events lost (ring buffer full, or the tracepoint fired "
+		"while the program ran on that CPU), %llu in total; try --ringbuf-mb or narrower "
+		"filters\n",
 		(unsigned long long)(lost - c->lost), (unsigned long long)lost);
 	if (c->log) {
 		char tbuf[27];
@@ -446,6 +463,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 		goto out;
 	}
 	lost_fd = bpf_map__fd(skel->maps.lost);
+	c.prog_fd = bpf_program__fd(skel->progs.handle_set_state);
 
 	if (cfg->write_path) {
 		c.log = logw_open(cfg, err, sizeof(err));
