@@ -3,7 +3,7 @@
 Every case runs the churn generator (tests/bench/churn.c) in a fresh private network namespace
 on 127.0.0.1 for BENCH_SECONDS, untraced or with a tracer attached, BENCH_REPS times interleaved
 (untraced, tcptrail..., tcpstates, untraced, ...), and reports medians. Environment knobs:
-  BENCH_SECONDS (10)  BENCH_REPS (3)  BENCH_WORKERS (auto: the faster of 1 and 2 untraced)
+  BENCH_SECONDS (10)  BENCH_REPS (3)  BENCH_WORKERS (comma list; default 1 and one per CPU)
   BENCH_RSS_EVENTS (10000000)  BENCH_DIR (scratch files, /var/tmp/tcptrail-bench)
   BENCH_OUT (markdown table written here too)  BENCH_SKIP (comma list: graceful,kernel,rss,fmt)
   BENCH_CASES (comma list of reset-close cases to run)  BENCH_TCPTRAIL (binary to measure)
@@ -186,14 +186,12 @@ def med(rows, key):
     return statistics.median(vals) if vals else None
 
 
-def calibrate_workers():
+def worker_counts():
+    """Churn loops to run side by side: 1 (the issue's single loop, a CPU left for the tracer)
+    and one per CPU (the machine saturated: every tracer cycle comes out of the churn)."""
     if os.environ.get("BENCH_WORKERS"):
-        return int(os.environ["BENCH_WORKERS"]), {}
-    rates = {}
-    for w in (1, 2):
-        rates[w] = statistics.median(run_churn(3, w)["rate"] for _ in range(3))
-        log("calibration: %d worker(s): %d conn/s" % (w, rates[w]))
-    return max(rates, key=rates.get), rates
+        return [int(w) for w in os.environ["BENCH_WORKERS"].split(",")]
+    return sorted({1, os.cpu_count() or 1})
 
 
 def rate_suite(cases, workers, graceful):
@@ -392,29 +390,31 @@ def main():
              "%s, %d CPUs, kernel %s; churn %g s per run, %d runs per case (median)." % (
                  time.strftime("%Y-%m-%d %H:%M"), os.cpu_count(), os.uname().release,
                  SECONDS, REPS)]
-    workers, cal = calibrate_workers()
-    lines.append("Churn workers: %d (%s)." % (
-        workers, ", ".join("%d: %d conn/s" % kv for kv in cal.items()) or "BENCH_WORKERS"))
+    counts = worker_counts()
+    lines.append("Churn workers: %s (each a connect/accept/close loop in one process)." %
+                 " and ".join(str(w) for w in counts))
     lines.append("")
     cases = ["untraced", "tcptrail -q -w FILE", "tcptrail text >/dev/null",
              "tcptrail -o json >FILE", "tcpstates >FILE"]
     if os.environ.get("BENCH_CASES"):
         cases = ["untraced"] + [c for c in cases if c in os.environ["BENCH_CASES"].split(",")]
-    rows = rate_suite(cases, workers, graceful=False)
-    lines += rate_table("Connection churn, reset close (SO_LINGER 0, 6 events per connection)",
-                        rows)
-    lines.append("")
+    for workers in counts:
+        rows = rate_suite(cases, workers, graceful=False)
+        lines += rate_table("Connection churn, reset close (SO_LINGER 0, 6 events per "
+                            "connection), %d worker%s" % (workers, "s" if workers > 1 else ""),
+                            rows)
+        lines.append("")
     if "graceful" not in SKIP:
         grows = rate_suite(["untraced", "tcptrail -q -w FILE", "tcptrail text >/dev/null",
-                            "tcpstates >FILE"], workers, graceful=True)
-        lines += rate_table("Connection churn, graceful close (bound by TIME_WAIT and ports)",
-                            grows)
+                            "tcpstates >FILE"], counts[0], graceful=True)
+        lines += rate_table("Connection churn, graceful close (bound by TIME_WAIT and ports), "
+                            "%d worker%s" % (counts[0], "s" if counts[0] > 1 else ""), grows)
         lines.append("")
     if "kernel" not in SKIP:
-        lines += kernel_cost(workers)
+        lines += kernel_cost(counts[0])
         lines.append("")
     if "rss" not in SKIP:
-        lines += rss_check(workers)
+        lines += rss_check(counts[-1])
         lines.append("")
     if "fmt" not in SKIP:
         lines += fmt_cost()
