@@ -38,6 +38,8 @@ struct logw {
 	const char *path;
 	int fd;
 	int to_stdout;
+	int stream; /* plain output (no header, written at once); a write error ends it */
+	int fail_errno;
 	int gz;
 	int zinit;
 	int zpending; /* deflate holds input not yet flushed */
@@ -89,6 +91,8 @@ static uint64_t count_lines(const char *buf, size_t len)
 static void write_failed(struct logw *w, int err, const char *what)
 {
 	if (!w->failed)
+		__atomic_store_n(&w->fail_errno, err, __ATOMIC_RELEASE);
+	if (!w->failed && !w->stream) /* a stream's owner reports it, see logw_failed() */
 		fprintf(stderr,
 			"tcptrail: %s %s: %s; events are no longer recorded (tracing goes on)\n",
 			what, w->path, strerror(err));
@@ -376,18 +380,42 @@ static void rotate(struct logw *w)
 	header(w);
 }
 
-struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
+static struct logw *logw_alloc(void)
 {
 	struct logw *w = calloc(1, sizeof(*w));
+
+	if (w && (!(w->in = malloc(IN_CAP)) || !(w->zout = malloc(ZOUT_CAP)))) {
+		free(w->in);
+		free(w);
+		return NULL;
+	}
+	if (w)
+		w->fd = -1;
+	return w;
+}
+
+static struct logw *logw_start(struct logw *w)
+{
+	ob_init(&w->front);
+	ob_init(&w->queue);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	/* Without the thread the loop writes itself: slower under load, still correct. */
+	w->writer_running = !pthread_create(&w->writer, NULL, writer_thread, w);
+	return w;
+}
+
+struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
+{
+	struct logw *w = logw_alloc();
 	size_t n;
 
-	if (!w || !(w->in = malloc(IN_CAP)) || !(w->zout = malloc(ZOUT_CAP))) {
+	if (!w) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		return NULL;
 	}
 	w->cfg = cfg;
 	w->path = cfg->write_path;
-	w->fd = -1;
 	w->start_ns = tt_now_ns(CLOCK_REALTIME);
 	n = strlen(w->path);
 	w->gz = n > 3 && !strcmp(w->path + n - 3, ".gz");
@@ -397,24 +425,33 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
 		w->path = "standard output";
 	} else {
 		w->rotate_bytes = cfg->rotate_bytes;
-		if (open_file(w, 0, err, errlen))
-			goto fail;
+		if (open_file(w, 0, err, errlen)) {
+			free(w->in);
+			free(w->zout);
+			free(w);
+			return NULL;
+		}
 	}
 	header(w);
-	ob_init(&w->front);
-	ob_init(&w->queue);
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	/* Without the thread the loop writes itself: slower under load, still correct. */
-	w->writer_running = !pthread_create(&w->writer, NULL, writer_thread, w);
-	return w;
-fail:
-	if (w) {
-		free(w->in);
-		free(w->zout);
-	}
-	free(w);
-	return NULL;
+	return logw_start(w);
+}
+
+struct logw *logw_open_stream(int fd, const char *name)
+{
+	struct logw *w = logw_alloc();
+
+	if (!w)
+		return NULL;
+	w->fd = fd;
+	w->path = name;
+	w->to_stdout = 1;
+	w->stream = 1;
+	return logw_start(w);
+}
+
+int logw_failed(const struct logw *w)
+{
+	return __atomic_load_n(&w->fail_errno, __ATOMIC_ACQUIRE);
 }
 
 /* Appends whole lines to the file (runs on the writer thread once tracing is under way). */
@@ -424,8 +461,11 @@ static void engine_write(struct logw *w, const char *buf, size_t len)
 		w->errors += count_lines(buf, len);
 		return;
 	}
-	/* Plain and never rotated: nothing to cut or compress, so no copy into w->in. */
-	if (!w->gz && !w->rotate_bytes && len >= IN_CAP) {
+	/*
+	 * Plain and never rotated: nothing to cut or compress, so no copy into w->in. A stream
+	 * (a pipe, maybe read live) gets its lines as soon as the loop hands them over.
+	 */
+	if (!w->gz && !w->rotate_bytes && (len >= IN_CAP || w->stream)) {
 		push(w, Z_NO_FLUSH);
 		push_lines(w, buf, len, Z_NO_FLUSH);
 		return;
@@ -592,7 +632,8 @@ void logw_tick(struct logw *w, uint64_t now_mono_ns)
 	}
 }
 
-int logw_close(struct logw *w)
+/* Final flush and close; *fail_errno gets the errno of a write failure, or 0. */
+static int close_logw(struct logw *w, int *fail_errno)
 {
 	int ret;
 
@@ -611,14 +652,30 @@ int logw_close(struct logw *w)
 	ob_free(&w->front);
 	ob_free(&w->queue);
 	close_file(w);
-	if (w->errors)
+	if (w->errors && !w->stream)
 		fprintf(stderr, "tcptrail: %llu events could not be written to %s\n",
 			(unsigned long long)w->errors, w->path);
 	ret = w->failed || w->errors ? -1 : 0;
+	*fail_errno = w->fail_errno;
 	free(w->in);
 	free(w->zout);
 	free(w);
 	return ret;
+}
+
+int logw_close(struct logw *w)
+{
+	int err;
+
+	return close_logw(w, &err);
+}
+
+int logw_close_stream(struct logw *w)
+{
+	int err = 0;
+
+	close_logw(w, &err);
+	return err;
 }
 
 uint64_t logw_errors(const struct logw *w)

@@ -14,6 +14,16 @@ struct logw;
  */
 struct logw *logw_open(const struct config *cfg, char *err, size_t errlen);
 
+/*
+ * Output to fd (standard output that is not a terminal) through a writer thread, so a slow
+ * disk or reader never stops the event loop: no header, no rotation, no fdatasync. A write
+ * error ends it: logw_failed() then returns its errno (EPIPE: the reader went away).
+ */
+struct logw *logw_open_stream(int fd, const char *name);
+int logw_failed(const struct logw *w);
+/* Writes what is left and frees the stream (fd stays open); 0, or the errno of a failure. */
+int logw_close_stream(struct logw *w);
+
 /* Appends whole JSON lines. Write errors are counted and reported once, never fatal. */
 void logw_write(struct logw *w, const char *buf, size_t len);
 

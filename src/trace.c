@@ -60,23 +60,38 @@ struct trace_ctx {
 	uint32_t batch;	    /* events since control went back to the loop */
 	int out_tty;
 	int out_broken;
+	int out_error;		 /* writing stdout failed, other than a closed pipe */
+	struct logw *out_stream; /* stdout when it is not a terminal: written by a thread */
 	uint64_t last_flush;
 	int ntw;
 	struct tw_watch tw[TW_NETNS_MAX];
 	uint64_t tw_skipped;
 };
 
+static void output_failed(struct trace_ctx *c, int err)
+{
+	if (c->out_broken)
+		return;
+	/* EPIPE: the reader went away (tcptrail | head); not an error, just the end. */
+	if (err != EPIPE) {
+		fprintf(stderr, "tcptrail: writing output: %s\n", strerror(err));
+		c->out_error = 1;
+	}
+	c->out_broken = 1;
+	exiting = 1;
+}
+
 static void flush_stdout(struct trace_ctx *c, uint64_t now)
 {
 	c->last_flush = now;
 	if (!c->out.len)
 		return;
-	if (!c->out_broken && ob_write_fd(STDOUT_FILENO, c->out.data, c->out.len)) {
-		if (errno != EPIPE)
-			fprintf(stderr, "tcptrail: writing output: %s\n", strerror(errno));
-		c->out_broken = 1;
-		exiting = 1;
-	}
+	if (c->out_broken)
+		;
+	else if (c->out_stream)
+		logw_write(c->out_stream, c->out.data, c->out.len);
+	else if (ob_write_fd(STDOUT_FILENO, c->out.data, c->out.len))
+		output_failed(c, errno);
 	ob_reset(&c->out);
 }
 
@@ -472,6 +487,9 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			goto out;
 		}
 	}
+	/* A terminal is written at once; a file or pipe by a thread, so its stalls lose nothing. */
+	if (!c.out_tty)
+		c.out_stream = logw_open_stream(STDOUT_FILENO, "standard output");
 	if (cfg->nstuck) {
 		c.stuck = stuck_new(cfg, emit_alert, &c);
 		if (!c.stuck) {
@@ -523,6 +541,11 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			stuck_tick(c.stuck, tt_now_ns(CLOCK_BOOTTIME));
 		if (c.log)
 			logw_tick(c.log, now);
+		if (c.out_stream) {
+			logw_tick(c.out_stream, now);
+			if (logw_failed(c.out_stream))
+				output_failed(&c, logw_failed(c.out_stream));
+		}
 		if (deadline && now >= deadline)
 			break;
 	}
@@ -538,6 +561,15 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	tw_check(&c);
 	flush_stdout(&c, 0);
 	ret = 0;
+	if (c.out_stream) {
+		int err = logw_close_stream(c.out_stream);
+
+		c.out_stream = NULL;
+		if (err)
+			output_failed(&c, err);
+	}
+	if (c.out_error)
+		ret = 1;
 	if (c.log && logw_close(c.log))
 		ret = 1;
 	c.log = NULL;
@@ -549,6 +581,8 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	fprintf(stderr, "tcptrail: %llu events, %llu lost\n", (unsigned long long)c.events,
 		(unsigned long long)c.lost);
 out:
+	if (c.out_stream)
+		logw_close_stream(c.out_stream);
 	if (c.log)
 		logw_close(c.log);
 	stuck_free(c.stuck);

@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
 import tt  # noqa: E402
@@ -205,6 +206,45 @@ def test_listener_older_than_tracer_gives_children_its_owner():
     assert closed[0]["ms_min"] is True, closed  # LISTEN began before the tracer did
 
 
+def test_stalled_reader_loses_nothing():
+    """stdout is a pipe nobody reads during a churn burst far larger than the 1 MiB ring: the
+    event loop must not block on the pipe, so every connection's six events arrive."""
+    churn = os.path.join(tt.ROOT, ".output", "bench", "churn")
+    port = 7090
+    rfd, wfd = os.pipe()
+    proc = subprocess.Popen([tt.TCPTRAIL, "-o", "json", "--netns", str(NETNS), "--ringbuf-mb",
+                             "1"], stdout=wfd, stderr=subprocess.PIPE)
+    os.close(wfd)
+    err_lines = []
+    t_err = threading.Thread(target=lambda: err_lines.extend(proc.stderr))
+    t_err.start()
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: os.read(rfd, 1 << 16),
+                                                                b"")))
+    try:
+        tt.wait_until(lambda: any(l.startswith(b"Tracing") for l in err_lines) or
+                      proc.poll() is not None, what="'Tracing' on stderr")
+        out = subprocess.run([churn, "-s", "1", "-w", "1", "-p", str(port)], capture_output=True,
+                             text=True, check=True).stdout
+        conns = int(re.search(r"connections=(\d+)", out).group(1))
+    finally:
+        reader.start()  # only now: the pipe stayed full during the whole burst
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=tt.DEADLINE)
+        reader.join()
+        t_err.join()
+        os.close(rfd)
+    err = b"".join(err_lines).decode()
+    assert proc.returncode == 0, err
+    n, lost = tt.summary_counts(err)
+    assert lost == 0, err
+    mine_ev = [e for e in (json.loads(l) for l in b"".join(chunks).decode().splitlines())
+               if e["netns"] == NETNS and port in (e["lport"], e["rport"])]
+    # The ring holds ~10k events; the burst made several times that.
+    assert conns * 6 > 3 * (1 << 20) // 96, conns
+    assert 6 * conns + 2 <= len(mine_ev) <= 6 * (conns + 1) + 2, (conns, len(mine_ev))
+
+
 def test_filters_in_kernel():
     """Excluded ports, states, pids and families produce no event at all."""
     tracer = tt.Tracer("--netns", str(NETNS), "--port", "80", "--state", "CLOSE_WAIT")
@@ -361,7 +401,8 @@ def test_start_stop_50_times_leaks_nothing():
 if __name__ == "__main__":
     tt.main([test_ipv4_lifecycle_owners_services, test_ipv6_lifecycle_true_time_wait,
              test_ipv4_mapped_printed_as_ipv4,
-             test_listener_older_than_tracer_gives_children_its_owner, test_filters_in_kernel,
+             test_listener_older_than_tracer_gives_children_its_owner,
+             test_stalled_reader_loses_nothing, test_filters_in_kernel,
              test_pid_comm_and_family_filters, test_text_output_and_numeric,
              test_duration_and_sigterm_end_cleanly, test_usage_errors_exit_2,
              test_start_stop_50_times_leaks_nothing])
