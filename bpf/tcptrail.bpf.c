@@ -232,7 +232,8 @@ static __always_inline struct sk_info *info_get(__u64 *cookie, bool create)
 {
 	struct sk_bucket *b = bucket_of(*cookie);
 
-	if (!b)
+	/* Cookies start at 1; 0 marks a free slot. */
+	if (!b || !*cookie)
 		return NULL;
 	for (int i = 0; i < TT_SK_WAYS; i++) {
 		if (b->cookie[i] == *cookie)

@@ -652,7 +652,8 @@ static int close_logw(struct logw *w, int *fail_errno)
 	ob_free(&w->front);
 	ob_free(&w->queue);
 	close_file(w);
-	if (w->errors && !w->stream)
+	/* After a closed pipe nobody is left to miss the lines; any other loss is reported. */
+	if (w->errors && !(w->stream && w->fail_errno == EPIPE))
 		fprintf(stderr, "tcptrail: %llu events could not be written to %s\n",
 			(unsigned long long)w->errors, w->path);
 	ret = w->failed || w->errors ? -1 : 0;

@@ -86,11 +86,9 @@ static void flush_stdout(struct trace_ctx *c, uint64_t now)
 	c->last_flush = now;
 	if (!c->out.len)
 		return;
-	if (c->out_broken)
-		;
-	else if (c->out_stream)
+	if (c->out_stream && !c->out_broken)
 		logw_write(c->out_stream, c->out.data, c->out.len);
-	else if (ob_write_fd(STDOUT_FILENO, c->out.data, c->out.len))
+	else if (!c->out_broken && ob_write_fd(STDOUT_FILENO, c->out.data, c->out.len))
 		output_failed(c, errno);
 	ob_reset(&c->out);
 }
