@@ -511,6 +511,7 @@ static void engine_flush(struct logw *w)
 	if (w->unsynced && !w->to_stdout && !w->failed) {
 		fdatasync(w->fd);
 		w->unsynced = 0;
+		posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
 	}
 }
 
