@@ -1,8 +1,9 @@
 """tcptrail benchmarks (issue 6), run by tests/bench/run.sh as root.
 
 Every case runs the churn generator (tests/bench/churn.c) in a fresh private network namespace
-on 127.0.0.1 for BENCH_SECONDS, untraced or with a tracer attached, BENCH_REPS times interleaved
-(untraced, tcptrail..., tcpstates, untraced, ...), and reports medians. Environment knobs:
+on 127.0.0.1 for BENCH_SECONDS, untraced or with a tracer attached, BENCH_REPS times, with an
+untraced run between any two traced runs (each traced run is compared with the mean of its two
+neighbours), and reports medians. Environment knobs:
   BENCH_SECONDS (10)  BENCH_REPS (3)  BENCH_WORKERS (comma list; default 1 and one per CPU)
   BENCH_RSS_EVENTS (10000000)  BENCH_DIR (scratch files, /var/tmp/tcptrail-bench)
   BENCH_OUT (markdown table written here too)  BENCH_SKIP (comma list: graceful,kernel,rss,fmt)
@@ -195,26 +196,36 @@ def worker_counts():
 
 
 def rate_suite(cases, workers, graceful):
+    """Untraced runs bracket every traced run (u A u B u ... u, REPS times): each traced run is
+    compared with the mean of the untraced runs just before and just after it, so a machine
+    whose speed drifts (a shared VM host) shifts both sides of a ratio alike."""
     rows = {c: [] for c in cases}
+    traced = [c for c in cases if c != "untraced"]
+
+    def run(c, rep):
+        r = one_run(c, workers, graceful)
+        if "na" in r:
+            log("%s: n/a (%s)" % (c, r["na"]))
+        else:
+            log("rep %d %s%s: %d conn/s%s" % (
+                rep + 1, c, " (graceful)" if graceful else "", r["rate"],
+                "" if "events" not in r else ", %s events, %s lost, %.2f s CPU" % (
+                    r.get("events"), r.get("lost"), r["cpu_s"])))
+        return r
+
+    before = run("untraced", 0)
+    rows["untraced"].append(before)
     for rep in range(REPS):
-        base = None
-        for c in cases:
+        for c in traced:
             if rows[c] and "na" in rows[c][0]:
                 continue
-            r = one_run(c, workers, graceful)
+            r = run(c, rep)
+            after = run("untraced", rep)
+            rows["untraced"].append(after)
             rows[c].append(r)
-            # Each traced run against the untraced run just before it: the machine is shared.
-            if c == "untraced":
-                base = r["rate"]
-            elif "rate" in r and base:
-                r["ratio"] = r["rate"] / base
-            if "na" in r:
-                log("%s: n/a (%s)" % (c, r["na"]))
-            else:
-                log("rep %d %s%s: %d conn/s%s" % (
-                    rep + 1, c, " (graceful)" if graceful else "", r["rate"],
-                    "" if "events" not in r else ", %s events, %s lost, %.2f s CPU" % (
-                        r.get("events"), r.get("lost"), r["cpu_s"])))
+            if "rate" in r:
+                r["ratio"] = r["rate"] / ((before["rate"] + after["rate"]) / 2)
+            before = after
     return rows
 
 
@@ -224,7 +235,7 @@ def fmt_num(v, fmt="%.0f"):
 
 def rate_table(title, rows, untraced_key="untraced"):
     out = ["### " + title, "",
-           "| case | conn/s (median) | min-max | vs untraced (median of per-run ratios) "
+           "| case | conn/s (median) | min-max | vs untraced (median of per-run ratios; untraced runs before and after each) "
            "| events/run | lost (max) "
            "| tracer CPU s per 1M events (user+sys; = us/event) |",
            "|---|---:|---:|---:|---:|---:|---:|"]
