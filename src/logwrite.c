@@ -26,8 +26,8 @@
 #define ZOUT_CAP      (128 * 1024)
 #define FLUSH_NS      1000000000ULL
 #define HANDOFF_BYTES (1024 * 1024)
-#define HANDOFF_NS    20000000ULL /* lines reach the writer at least this often */
-#define SHRINK_BYTES  (8 * 1024 * 1024)
+#define HANDOFF_NS    20000000ULL	     /* lines reach the writer at least this often */
+#define SHRINK_BYTES  (4 * 1024 * 1024)	     /* buffers kept: twice a handoff (they double) */
 #define QUEUE_MAX     (256ULL * 1024 * 1024) /* bytes waiting for the writer */
 #ifndef GZIP_LEVEL
 #define GZIP_LEVEL 1

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* The tracing loop: load and attach the BPF programs, drain the ring buffer, print and record. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,6 +437,12 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	char err[256];
 	int ret = 1, r, lost_fd, more = 0;
 
+	/*
+	 * Output buffers grow in a disk stall and are freed after it, on another thread: a fixed
+	 * mmap threshold returns them to the kernel at once (glibc's adaptive one would move them
+	 * to the heap, where RSS creeps up through fragmentation).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
 	c.svc = svc;

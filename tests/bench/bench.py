@@ -118,10 +118,10 @@ class Tracer:
         with open(self.err_path, "r", errors="replace") as f:
             return f.read()
 
-    def vmrss_kb(self):
+    def vmrss_kb(self, field="VmRSS"):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 
@@ -325,7 +325,8 @@ def kernel_cost(workers):
 
 
 def rss_check(workers):
-    """VmRSS of the tracer after 1M and after RSS_EVENTS events of churn."""
+    """VmRSS (and its anonymous part) of the tracer every million events of churn, up to
+    RSS_EVENTS: flat means no growth from one million to the next."""
     path = os.path.join(SCRATCH, "rss.data")
     case = "tcptrail -q -w FILE"
     argv, stdout_path, kind = tracer_argv(case, path)
@@ -335,22 +336,23 @@ def rss_check(workers):
         case = "tcptrail text >/dev/null"
         argv, stdout_path, kind = tracer_argv(case, path)
         t = Tracer(case, argv, stdout_path, kind)
-    samples = {}
-    start_rss = t.vmrss_kb()
+    samples = []
+    start = (t.vmrss_kb(), t.vmrss_kb("RssAnon"))
     limit = RSS_EVENTS / EVENTS_PER_CONN / 20000 + 60  # generous: even at 20k conn/s
     ch = subprocess.Popen(churn_cmd(limit, workers, progress=True), stdout=subprocess.PIPE,
                           text=True, start_new_session=True)
-    marks = [(1000000, "1M"), (RSS_EVENTS, "%gM" % (RSS_EVENTS / 1e6))]
+    step = 1000000
+    mark = step
     try:
         for line in ch.stdout:
             m = re.match(r"progress ([\d.]+) (\d+)", line)
             if not m:
                 continue
             ev = int(m.group(2)) * EVENTS_PER_CONN
-            while marks and ev >= marks[0][0]:
-                samples[marks[0][1]] = t.vmrss_kb()
-                marks.pop(0)
-            if not marks:
+            if ev >= mark:
+                samples.append((mark, t.vmrss_kb(), t.vmrss_kb("RssAnon")))
+                mark += step
+            if mark > RSS_EVENTS:
                 break
     finally:
         os.killpg(ch.pid, signal.SIGTERM)
@@ -358,14 +360,18 @@ def rss_check(workers):
         res = t.stop()
         if os.path.exists(path):
             os.unlink(path)
-    out = ["### Memory (%s, VmRSS)" % case, "",
-           "| at start | after 1M events | after %gM events | max RSS | events | lost |" %
-           (RSS_EVENTS / 1e6), "|---:|---:|---:|---:|---:|---:|"]
-    vals = list(samples.values())
-    out.append("| %d KiB | %s KiB | %s KiB | %d KiB | %s | %s |" % (
-        start_rss, vals[0] if vals else "n/a", vals[1] if len(vals) > 1 else "n/a",
-        res["maxrss_kb"], res.get("events"), res.get("lost")))
-    log("rss: start %d, samples %s, maxrss %d KiB" % (start_rss, samples, res["maxrss_kb"]))
+    cols = ["start"] + ["%gM" % (m / 1e6) for m, _, _ in samples]
+    cells = ["%d (%d)" % start] + ["%d (%d)" % (r, a) for _, r, a in samples]
+    out = ["### Memory (%s, %d worker%s): VmRSS (RssAnon) in KiB after N events" % (
+               case, workers, "s" if workers > 1 else ""), "",
+           "| " + " | ".join(cols) + " | max RSS | events | lost |",
+           "|" + "---:|" * (len(cols) + 3),
+           "| " + " | ".join(cells) + " | %d | %s | %s |" % (
+               res["maxrss_kb"], res.get("events"), res.get("lost")),
+           "",
+           "RssAnon is the tracer's heap (output buffers); the rest of VmRSS is mostly the ring "
+           "buffer's shared pages, mapped twice."]
+    log("rss: start %s, samples %s, maxrss %d KiB" % (start, samples, res["maxrss_kb"]))
     return out
 
 
