@@ -220,7 +220,9 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 		ob_col(ob, "-", 1, COL_PID);
 	}
 	comm_of(e, &comm, &comm_len);
-	ob_col(ob, comm, comm_len, COL_COMM);
+	start = ob->len;
+	ob_put_printable(ob, comm, comm_len);
+	ob_col_end(ob, start, COL_COMM);
 	name = fmt_proto(e->family);
 	ob_col(ob, name, strlen(name), COL_PROTO);
 

@@ -198,6 +198,31 @@ void ob_json_str(struct outbuf *ob, const char *s, size_t n)
 	ob_putc(ob, '"');
 }
 
+void ob_put_printable(struct outbuf *ob, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, ul;
+
+	while (i < n && p[i] >= 0x20 && p[i] < 0x7f)
+		i++;
+	ob_put(ob, s, i); /* the usual name: plain ASCII, one copy */
+	while (i < n) {
+		unsigned char c = p[i];
+
+		if (c >= 0x20 && c < 0x7f) {
+			ob_putc(ob, (char)c);
+			i++;
+		} else if (c >= 0x80 && (ul = utf8_len(p + i, n - i)) > 0 &&
+			   !(c == 0xc2 && p[i + 1] < 0xa0)) { /* U+0080-U+009F: C1 controls */
+			ob_put(ob, s + i, ul);
+			i += ul;
+		} else {
+			ob_putc(ob, '?');
+			i++;
+		}
+	}
+}
+
 int ob_write_fd(int fd, const char *buf, size_t len)
 {
 	while (len) {

@@ -62,6 +62,12 @@ void ob_fixed(struct outbuf *ob, uint64_t v, int decimals);
 /* A JSON string literal with quotes; control bytes and invalid UTF-8 escaped as \u00XX. */
 void ob_json_str(struct outbuf *ob, const char *s, size_t n);
 
+/*
+ * s as text for a terminal: each byte of a control character (C0, DEL, C1) or of invalid UTF-8
+ * becomes '?', so a process name cannot carry escape sequences. Appends exactly n bytes.
+ */
+void ob_put_printable(struct outbuf *ob, const char *s, size_t n);
+
 /* Writes all of buf to fd (retrying short writes); -1 with errno (EPIPE: the reader left). */
 int ob_write_fd(int fd, const char *buf, size_t len);
 

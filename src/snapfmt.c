@@ -250,7 +250,7 @@ static void owners_text(struct outbuf *ob, const struct tt_owner_rec *owners, si
 			ob_putc(ob, ',');
 		ob_u64(ob, owners[i].pid);
 		ob_putc(ob, '/');
-		ob_put(ob, owners[i].comm, strnlen(owners[i].comm, TT_COMM_LEN));
+		ob_put_printable(ob, owners[i].comm, strnlen(owners[i].comm, TT_COMM_LEN));
 		last = owners[i].pid;
 		first = 0;
 	}

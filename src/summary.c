@@ -536,7 +536,7 @@ static const char *state_hint(int st)
 static void put_comm(struct outbuf *ob, const struct tt_event *e)
 {
 	if (e->flags & TT_F_OWNER_KNOWN)
-		ob_put(ob, e->comm, strnlen(e->comm, TT_COMM_LEN));
+		ob_put_printable(ob, e->comm, strnlen(e->comm, TT_COMM_LEN));
 	else
 		ob_putc(ob, '-');
 }
@@ -635,7 +635,8 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 				ob_putc(ob, '-');
 			put_col_end(ob, start, 10);
 			if (pl[i].k.known)
-				ob_put(ob, pl[i].k.comm, strnlen(pl[i].k.comm, TT_COMM_LEN));
+				ob_put_printable(ob, pl[i].k.comm,
+						 strnlen(pl[i].k.comm, TT_COMM_LEN));
 			else
 				ob_putc(ob, '-');
 			ob_putc(ob, '\n');

@@ -400,6 +400,25 @@ static void test_event_json_weird_comm(void **state)
 		  "\"sock\":4097,\"netns\":4026531840,\"reset\":false}\n");
 }
 
+/* Text output to a terminal: a process name cannot smuggle escape sequences. */
+static void test_event_text_hostile_comm(void **state)
+{
+	struct tt_event e;
+	struct fmt_ctx c;
+	struct outbuf ob;
+
+	known_event(&e);
+	memset(e.comm, 0, sizeof(e.comm));
+	memcpy(e.comm, "\x1b]0;pwn\x07\xc2\x9bx", 11);
+	ob_init(&ob);
+	fmt_ctx_init(&c, 0);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, "https");
+	assert_non_null(memmem(ob.data, ob.len, "1234    ?]0;pwn???x     tcp", 27));
+	for (size_t i = 0; i + 1 < ob.len; i++)
+		assert_true((unsigned char)ob.data[i] >= 0x20 && ob.data[i] != 0x7f);
+	ob_free(&ob);
+}
+
 /* Many lines appended to one buffer stay intact across growth. */
 static void test_many_lines(void **state)
 {
@@ -489,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_event_json),
 		cmocka_unit_test(test_event_json_stuck_v6),
 		cmocka_unit_test(test_event_json_weird_comm),
+		cmocka_unit_test(test_event_text_hostile_comm),
 		cmocka_unit_test(test_many_lines),
 		cmocka_unit_test(test_memo_matches_fresh_context),
 	};

@@ -267,6 +267,38 @@ static void test_json_str(void **state)
 	ob_free(&ob);
 }
 
+/* Terminal-safe text: controls and invalid UTF-8 become '?', byte for byte; UTF-8 stays. */
+static void test_put_printable(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *out;
+	} cases[] = {
+		{"nginx", 5, "nginx"},
+		{"", 0, ""},
+		{"a\x1b[2Jb", 6, "a?[2Jb"},	   /* ESC: a terminal escape sequence */
+		{"t\tn\n\x7f", 5, "t?n??"},	   /* C0 and DEL */
+		{"caf\xc3\xa9", 5, "caf\xc3\xa9"}, /* U+00E9 */
+		{"x\xc2\x9b"
+		 "1m",
+		 5, "x??1m"},			     /* U+009B, the C1 CSI */
+		{"\xc2\xa0!", 3, "\xc2\xa0!"},	     /* U+00A0 is printable */
+		{"\xff\xc3", 2, "??"},		     /* invalid, truncated sequence */
+		{"\xe2\x82\xac", 3, "\xe2\x82\xac"}, /* U+20AC */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct outbuf ob;
+
+		ob_init(&ob);
+		ob_put_printable(&ob, cases[i].in, cases[i].n);
+		assert_int_equal(ob.len, cases[i].n);
+		assert_memory_equal(ob.data ? ob.data : "", cases[i].out, cases[i].n);
+		ob_free(&ob);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_col),
 		cmocka_unit_test(test_u64_to_dec),
 		cmocka_unit_test(test_u64_i64),
+		cmocka_unit_test(test_put_printable),
 		cmocka_unit_test(test_fixed),
 		cmocka_unit_test(test_json_str),
 	};
