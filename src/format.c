@@ -297,7 +297,6 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 {
 	char buf[TT_ADDRSTRLEN];
 	int stuck = e->type == TT_EV_STUCK;
-
 	const char *addr;
 	size_t len;
 
