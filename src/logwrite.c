@@ -90,9 +90,10 @@ static uint64_t count_lines(const char *buf, size_t len)
 
 static void write_failed(struct logw *w, int err, const char *what)
 {
-	if (!w->failed)
-		__atomic_store_n(&w->fail_errno, err, __ATOMIC_RELEASE);
-	if (!w->failed && !w->stream) /* a stream's owner reports it, see logw_failed() */
+	if (w->failed)
+		return;
+	__atomic_store_n(&w->fail_errno, err, __ATOMIC_RELEASE);
+	if (!w->stream) /* a stream's owner reports it, see logw_failed() */
 		fprintf(stderr,
 			"tcptrail: %s %s: %s; events are no longer recorded (tracing goes on)\n",
 			what, w->path, strerror(err));
@@ -380,17 +381,24 @@ static void rotate(struct logw *w)
 	header(w);
 }
 
+static void logw_free(struct logw *w)
+{
+	free(w->in);
+	free(w->zout);
+	free(w);
+}
+
 static struct logw *logw_alloc(void)
 {
 	struct logw *w = calloc(1, sizeof(*w));
 
-	if (w && (!(w->in = malloc(IN_CAP)) || !(w->zout = malloc(ZOUT_CAP)))) {
-		free(w->in);
-		free(w);
+	if (!w)
+		return NULL;
+	if (!(w->in = malloc(IN_CAP)) || !(w->zout = malloc(ZOUT_CAP))) {
+		logw_free(w);
 		return NULL;
 	}
-	if (w)
-		w->fd = -1;
+	w->fd = -1;
 	return w;
 }
 
@@ -426,9 +434,7 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
 	} else {
 		w->rotate_bytes = cfg->rotate_bytes;
 		if (open_file(w, 0, err, errlen)) {
-			free(w->in);
-			free(w->zout);
-			free(w);
+			logw_free(w);
 			return NULL;
 		}
 	}
@@ -659,9 +665,7 @@ static int close_logw(struct logw *w, int *fail_errno)
 			(unsigned long long)w->errors, w->path);
 	ret = w->failed || w->errors ? -1 : 0;
 	*fail_errno = w->fail_errno;
-	free(w->in);
-	free(w->zout);
-	free(w);
+	logw_free(w);
 	return ret;
 }
 

@@ -547,9 +547,11 @@ int run_trace(const struct config *cfg, const struct services *svc)
 		if (c.log)
 			logw_tick(c.log, now);
 		if (c.out_stream) {
+			int err;
+
 			logw_tick(c.out_stream, now);
-			if (logw_failed(c.out_stream))
-				output_failed(&c, logw_failed(c.out_stream));
+			if ((err = logw_failed(c.out_stream)))
+				output_failed(&c, err);
 		}
 		if (deadline && now >= deadline)
 			break;
