@@ -45,15 +45,26 @@ const volatile __u64 wakeup_interval_ns = 1000000;
 const volatile __u64 wakeup_fill_bytes = 1 << 20;
 __u64 last_wakeup_ns;
 
+/*
+ * Who holds a socket: the thread-group id and the group leader's comm (the process name that
+ * /proc/PID/comm, ss -p and snapshot -p show), with the leader's exec count, so an exec under
+ * the same pid refreshes the name.
+ */
+struct owner {
+	__u32 pid;
+	__u32 exec_id;
+	char comm[TT_COMM_LEN];
+};
+
 /* Per-socket memory: when the current state began and who owns the socket. */
 struct sk_info {
 	__u64 state_ts;
-	__u32 pid;
+	struct owner owner;
 	__u8 owner_known;
 	__u8 reset_seen;
 	__u8 delta_min;	  /* state_ts is the tracer's start, not the state's */
 	__u8 has_pending; /* an event in `pending` waits for the addresses of an IPv6 child */
-	char comm[TT_COMM_LEN];
+	__u32 pad;
 };
 
 /*
@@ -86,24 +97,40 @@ struct {
 	__type(value, struct tt_event);
 } pending SEC(".maps");
 
+/*
+ * A listening address: what a child carries from its listener. The wildcard address is all
+ * zeroes, so a child first looks for its exact local address, then for the wildcard, the order
+ * in which the kernel prefers listeners.
+ */
 struct listen_key {
 	__u32 netns;
 	__u16 port;
-	__u16 pad;
+	__u8 family;
+	__u8 pad;
+	__u8 addr[16];
 };
 
-struct owner {
-	__u32 pid;
+/*
+ * The listening sockets of one address: one, or a SO_REUSEPORT group. The kernel does not say
+ * which member took a child before accept(), so children name the group's owner: the holder
+ * of the member that last listened or accepted, replaced by another member's when that member
+ * closes. Members past TT_LISTEN_MEMBERS are counted, not remembered.
+ */
+#define TT_LISTEN_MEMBERS 8
+
+struct listen_group {
+	__u32 members;
 	__u32 pad;
-	char comm[TT_COMM_LEN];
+	__u64 cookie[TT_LISTEN_MEMBERS];
+	__u64 owner_cookie; /* the member whose holder `owner` is */
+	struct owner owner;
 };
 
-/* Listening sockets' owners, so a child that is not yet accepted gets its listener's owner. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, TT_MAX_LISTENERS);
 	__type(key, struct listen_key);
-	__type(value, struct owner);
+	__type(value, struct listen_group);
 } listeners SEC(".maps");
 
 struct {
@@ -184,7 +211,11 @@ static __always_inline bool state_wanted(int oldstate, int newstate)
 	return (filter_state_mask & (1u << oldstate)) || (filter_state_mask & (1u << newstate));
 }
 
-/* Transitions made by a system call of the socket's user, where current is the owner. */
+/*
+ * Transitions made by a system call of the socket's user, where current holds the socket's
+ * file: connect, listen, close and shutdown. (A kernel thread can run them too, for example
+ * the UNIX-socket garbage collector dropping the last reference to a file in flight.)
+ */
 static __always_inline bool in_owner_context(int oldstate, int newstate)
 {
 	switch (newstate) {
@@ -195,8 +226,33 @@ static __always_inline bool in_owner_context(int oldstate, int newstate)
 		return oldstate == TCP_ESTABLISHED || oldstate == TCP_SYN_RECV;
 	case TCP_LAST_ACK:
 		return oldstate == TCP_CLOSE_WAIT;
+	case TCP_CLOSE:
+		return oldstate == TCP_LISTEN;
 	}
 	return false;
+}
+
+#define PF_KTHREAD 0x00200000
+
+/* The process current belongs to, or false for a kernel thread (it holds no files). */
+static __always_inline bool current_owner(struct owner *o)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *leader;
+
+	if (task->flags & PF_KTHREAD)
+		return false;
+	leader = task->group_leader;
+	o->pid = task->tgid;
+	o->exec_id = (__u32)leader->self_exec_id;
+	bpf_probe_read_kernel(o->comm, sizeof(o->comm), leader->comm);
+	return true;
+}
+
+static __always_inline void set_owner(struct sk_info *info, const struct owner *o)
+{
+	__builtin_memcpy(&info->owner, o, sizeof(*o));
+	info->owner_known = 1;
 }
 
 static __always_inline void wakeup_or_not(__u64 now, __u64 *flags)
@@ -328,16 +384,228 @@ static __always_inline void submit(const struct tt_event *e)
 	bpf_ringbuf_submit(r, wflags);
 }
 
+
+static __always_inline void event_owner(struct tt_event *e, const struct owner *o)
+{
+	e->pid = o->pid;
+	__builtin_memcpy(e->comm, o->comm, TT_COMM_LEN);
+	e->flags |= TT_F_OWNER_KNOWN;
+}
+
+static __always_inline void listen_key_of(struct listen_key *k, const struct tt_event *e)
+{
+	k->netns = e->netns;
+	k->port = e->sport;
+	k->family = e->family;
+	k->pad = 0;
+	__builtin_memcpy(k->addr, e->saddr, sizeof(k->addr));
+}
+
+/* The listening sockets a child arrived on: its own address's, else the wildcard's. */
+static __always_inline struct listen_group *group_of(struct listen_key *k)
+{
+	struct listen_group *g = bpf_map_lookup_elem(&listeners, k);
+
+	if (g)
+		return g;
+	__builtin_memset(k->addr, 0, sizeof(k->addr));
+	return bpf_map_lookup_elem(&listeners, k);
+}
+
+static __always_inline void group_join(struct listen_key *k, __u64 cookie, const struct owner *o)
+{
+	struct listen_group *g = bpf_map_lookup_elem(&listeners, k);
+
+	if (!g) {
+		struct listen_group fresh = {.members = 1, .owner_cookie = cookie};
+
+		fresh.cookie[0] = cookie;
+		if (o)
+			__builtin_memcpy(&fresh.owner, o, sizeof(*o));
+		if (!bpf_map_update_elem(&listeners, k, &fresh, BPF_NOEXIST))
+			return;
+		/* Another member got there first, or the table is full. */
+		g = bpf_map_lookup_elem(&listeners, k);
+		if (!g) {
+			count_lost(TT_LOST_LISTENERS);
+			return;
+		}
+	}
+	for (int i = 0; i < TT_LISTEN_MEMBERS; i++) {
+		/* Seen already: the start-up walk met a listener whose event was traced. */
+		if (g->cookie[i] == cookie)
+			return;
+	}
+	__sync_fetch_and_add(&g->members, 1);
+	for (int i = 0; i < TT_LISTEN_MEMBERS; i++) {
+		if (!g->cookie[i] && !__sync_val_compare_and_swap(&g->cookie[i], 0, cookie))
+			break;
+	}
+	if (o) {
+		g->owner_cookie = cookie;
+		__builtin_memcpy(&g->owner, o, sizeof(*o));
+	}
+}
+
+/* A member closed: the group ends with its last member, else names another member's holder. */
+static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
+{
+	struct listen_group *g = bpf_map_lookup_elem(&listeners, k);
+	struct sk_info *other;
+
+	if (!g)
+		return;
+	for (int i = 0; i < TT_LISTEN_MEMBERS; i++) {
+		if (g->cookie[i] == cookie)
+			g->cookie[i] = 0;
+	}
+	if (__sync_fetch_and_sub(&g->members, 1) <= 1) {
+		bpf_map_delete_elem(&listeners, k);
+		return;
+	}
+	if (g->owner_cookie != cookie)
+		return;
+	for (int i = 0; i < TT_LISTEN_MEMBERS; i++) {
+		__u64 c = g->cookie[i];
+
+		if (!c)
+			continue;
+		other = info_get(&c, false);
+		if (other && other->owner_known) {
+			g->owner_cookie = c;
+			__builtin_memcpy(&g->owner, &other->owner, sizeof(other->owner));
+			return;
+		}
+	}
+}
+
+/*
+ * Who the event names: the caller for a transition made by a system call, else the holder
+ * last seen (connect, listen, accept, socket I/O), else for a child not yet accepted, a holder
+ * of the listener it arrived on.
+ */
+static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *info, int oldstate,
+					  int newstate)
+{
+	struct listen_group *g;
+	struct listen_key k;
+	struct owner o;
+
+	if (in_owner_context(oldstate, newstate) && current_owner(&o)) {
+		if (info)
+			set_owner(info, &o);
+		event_owner(e, &o);
+	} else if (info && info->owner_known) {
+		event_owner(e, &info->owner);
+	} else if (newstate == TCP_SYN_RECV || oldstate == TCP_SYN_RECV) {
+		listen_key_of(&k, e);
+		g = group_of(&k);
+		if (!g)
+			return;
+		__builtin_memcpy(&o, &g->owner, sizeof(o));
+		if (!o.pid)
+			return;
+		if (info)
+			set_owner(info, &o);
+		event_owner(e, &o);
+	}
+}
+
+static __always_inline void update_listeners(const struct tt_event *e, const struct sk_info *info,
+					     int oldstate, int newstate)
+{
+	struct listen_key k;
+
+	if (newstate == TCP_LISTEN) {
+		listen_key_of(&k, e);
+		group_join(&k, e->sock_cookie, info && info->owner_known ? &info->owner : NULL);
+	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
+		listen_key_of(&k, e);
+		group_leave(&k, e->sock_cookie);
+	}
+}
+
+static __always_inline void stamp_time(struct tt_event *e, struct sk_info *info)
+{
+	if (!info)
+		return;
+	if (info->state_ts) {
+		e->delta_ns = e->ts_ns - info->state_ts;
+		e->flags |= TT_F_DELTA_KNOWN;
+		if (info->delta_min)
+			e->flags |= TT_F_DELTA_MIN;
+	}
+	info->state_ts = e->ts_ns;
+	info->delta_min = 0;
+	if (info->reset_seen)
+		e->flags |= TT_F_RESET;
+}
+
+/*
+ * tcp_time_wait() hands a connection in FIN_WAIT2 or CLOSING over to a timewait socket and
+ * then closes the full socket without an error; a reset or timeout close sets sk_err or passes
+ * through tcp_send_reset/tcp_receive_reset first.
+ */
+static __always_inline void mark_close(struct tt_event *e, struct sock *sk, int oldstate,
+				       int newstate)
+{
+	e->sk_err = sk->sk_err;
+	if (e->sk_err)
+		e->flags |= TT_F_RESET;
+	if (sk->__sk_common.skc_flags & (1UL << SOCK_DONE))
+		e->flags |= TT_F_FIN_SEEN;
+	if (newstate == TCP_CLOSE && (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) &&
+	    !(e->flags & TT_F_RESET)) {
+		e->flags |= TT_F_TW_HANDOFF;
+		e->newstate = (e->flags & TT_F_FIN_SEEN) ? TT_TIME_WAIT : TT_FIN_WAIT2_TW;
+	}
+}
+
+/* The IPv6 child's addresses are in place now: send its held SYN_RECV first. */
+static __always_inline void release_pending(const struct tt_event *e, struct sk_info *info)
+{
+	struct tt_event *held;
+
+	if (!info || !info->has_pending)
+		return;
+	info->has_pending = 0;
+	held = bpf_map_lookup_elem(&pending, &e->sock_cookie);
+	if (!held)
+		return;
+	held->sport = e->sport;
+	held->dport = e->dport;
+	__builtin_memcpy(held->saddr, e->saddr, 16);
+	__builtin_memcpy(held->daddr, e->daddr, 16);
+	submit(held);
+	bpf_map_delete_elem(&pending, &e->sock_cookie);
+}
+
+/*
+ * tcp_v6_syn_recv_sock() sets an IPv6 child's addresses only after the clone that fires its
+ * SYN_RECV; the event waits for the child's next transition, microseconds later.
+ */
+static __always_inline bool hold_v6_child(const struct tt_event *e, struct sk_info *info,
+					  int newstate)
+{
+	if (!info || e->family != AF_INET6 || e->oldstate != TCP_CLOSE ||
+	    newstate != TCP_SYN_RECV || is_v4_mapped(e->daddr))
+		return false;
+	if (bpf_map_update_elem(&pending, &e->sock_cookie, e, BPF_ANY))
+		return false;
+	info->has_pending = 1;
+	return true;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 {
 	struct tt_event ev;
 	struct sk_info *info;
-	struct owner *lowner;
-	struct listen_key lkey = {};
 	__u16 family;
-	bool owner_ctx;
 
+	/* The kernel stores a state again (close() after shutdown()): not a transition. */
+	if (oldstate == newstate)
+		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	family = sk->__sk_common.skc_family;
@@ -353,112 +621,19 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	ev.type = TT_EV_STATE;
 	ev.sock_cookie = bpf_get_socket_cookie(sk);
 	read_endpoints(&ev, sk);
-	owner_ctx = in_owner_context(oldstate, newstate);
 
 	/* A child is a clone of its listener: its life starts at CLOSE, not at LISTEN. */
 	if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
 		ev.oldstate = TCP_CLOSE;
 
 	info = info_get(&ev.sock_cookie, newstate != TCP_CLOSE);
-
-	if (owner_ctx) {
-		ev.pid = bpf_get_current_pid_tgid() >> 32;
-		bpf_get_current_comm(ev.comm, sizeof(ev.comm));
-		ev.flags |= TT_F_OWNER_KNOWN;
-		if (info) {
-			info->pid = ev.pid;
-			__builtin_memcpy(info->comm, ev.comm, TT_COMM_LEN);
-			info->owner_known = 1;
-		}
-	} else if (info && info->owner_known) {
-		ev.pid = info->pid;
-		__builtin_memcpy(ev.comm, info->comm, TT_COMM_LEN);
-		ev.flags |= TT_F_OWNER_KNOWN;
-	} else if (newstate == TCP_SYN_RECV || oldstate == TCP_SYN_RECV) {
-		/* A child not yet accepted belongs to its listener's owner. */
-		lkey.netns = ev.netns;
-		lkey.port = ev.sport;
-		lowner = bpf_map_lookup_elem(&listeners, &lkey);
-		if (lowner) {
-			ev.pid = lowner->pid;
-			__builtin_memcpy(ev.comm, lowner->comm, TT_COMM_LEN);
-			ev.flags |= TT_F_OWNER_KNOWN;
-			if (info) {
-				info->pid = ev.pid;
-				__builtin_memcpy(info->comm, ev.comm, TT_COMM_LEN);
-				info->owner_known = 1;
-			}
-		}
-	}
-
-	if (newstate == TCP_LISTEN && (ev.flags & TT_F_OWNER_KNOWN)) {
-		struct owner o = {.pid = ev.pid};
-
-		lkey.netns = ev.netns;
-		lkey.port = ev.sport;
-		__builtin_memcpy(o.comm, ev.comm, TT_COMM_LEN);
-		bpf_map_update_elem(&listeners, &lkey, &o, BPF_ANY);
-	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
-		lkey.netns = ev.netns;
-		lkey.port = ev.sport;
-		bpf_map_delete_elem(&listeners, &lkey);
-	}
-
-	if (info) {
-		if (info->state_ts) {
-			ev.delta_ns = ev.ts_ns - info->state_ts;
-			ev.flags |= TT_F_DELTA_KNOWN;
-			if (info->delta_min)
-				ev.flags |= TT_F_DELTA_MIN;
-		}
-		info->state_ts = ev.ts_ns;
-		info->delta_min = 0;
-		if (info->reset_seen)
-			ev.flags |= TT_F_RESET;
-	}
-	ev.sk_err = sk->sk_err;
-	if (ev.sk_err)
-		ev.flags |= TT_F_RESET;
-	if (sk->__sk_common.skc_flags & (1UL << SOCK_DONE))
-		ev.flags |= TT_F_FIN_SEEN;
-
-	/*
-	 * tcp_time_wait() hands a connection in FIN_WAIT2 or CLOSING over to a timewait socket
-	 * and then closes the full socket without an error; a reset or timeout close sets sk_err
-	 * or passes through tcp_send_reset/tcp_receive_reset first.
-	 */
-	if (newstate == TCP_CLOSE && (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) &&
-	    !(ev.flags & TT_F_RESET)) {
-		ev.flags |= TT_F_TW_HANDOFF;
-		ev.newstate = (ev.flags & TT_F_FIN_SEEN) ? TT_TIME_WAIT : TT_FIN_WAIT2_TW;
-	}
-
-	if (info && info->has_pending) {
-		struct tt_event *held = bpf_map_lookup_elem(&pending, &ev.sock_cookie);
-
-		/* The IPv6 child's addresses are in place now: send its SYN_RECV first. */
-		info->has_pending = 0;
-		if (held) {
-			held->sport = ev.sport;
-			held->dport = ev.dport;
-			__builtin_memcpy(held->saddr, ev.saddr, 16);
-			__builtin_memcpy(held->daddr, ev.daddr, 16);
-			submit(held);
-			bpf_map_delete_elem(&pending, &ev.sock_cookie);
-		}
-	}
-
-	/*
-	 * tcp_v6_syn_recv_sock() sets an IPv6 child's addresses only after the clone that fires
-	 * this SYN_RECV; hold the event until the child's next transition, microseconds later.
-	 */
-	if (info && family == AF_INET6 && ev.oldstate == TCP_CLOSE && newstate == TCP_SYN_RECV &&
-	    !is_v4_mapped(ev.daddr) &&
-	    !bpf_map_update_elem(&pending, &ev.sock_cookie, &ev, BPF_ANY)) {
-		info->has_pending = 1;
+	resolve_owner(&ev, info, oldstate, newstate);
+	update_listeners(&ev, info, oldstate, newstate);
+	stamp_time(&ev, info);
+	mark_close(&ev, sk, oldstate, newstate);
+	release_pending(&ev, info);
+	if (hold_v6_child(&ev, info, newstate))
 		return 0;
-	}
-
 	if (newstate == TCP_CLOSE && info)
 		info_delete(ev.sock_cookie);
 	submit(&ev);
@@ -498,6 +673,148 @@ int BPF_PROG(handle_send_reset, const struct sock *sk)
 	return 0;
 }
 
+/*
+ * Socket I/O names the process that holds the file now: after fork, exec, fd passing or socket
+ * activation, the process that uses a socket is rarely the one that opened it. This runs on
+ * every send and receive of every socket, so it leaves at the first sign of nothing to do: not
+ * TCP, not followed (no cookie yet), or the same process as last time.
+ */
+static __always_inline void learn_owner(struct sock *sk)
+{
+	struct task_struct *task;
+	struct sk_info *info;
+	struct owner o;
+	__u64 cookie;
+
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+		return;
+	cookie = (__u64)sk->__sk_common.skc_cookie.counter;
+	if (!cookie)
+		return;
+	info = info_get(&cookie, false);
+	if (!info)
+		return;
+	task = bpf_get_current_task_btf();
+	if (info->owner_known && info->owner.pid == task->tgid &&
+	    info->owner.exec_id == (__u32)task->group_leader->self_exec_id)
+		return;
+	if (current_owner(&o))
+		set_owner(info, &o);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(handle_send, struct sock *sk, int ret, int flags)
+{
+	learn_owner(sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(handle_recv, struct sock *sk, int ret, int flags)
+{
+	learn_owner(sk);
+	return 0;
+}
+
+/* The TCP socket behind one of current's file descriptors (an untrusted pointer), or NULL. */
+static __always_inline struct sock *fd_tcp_sock(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+	__u64 ino;
+
+	if (fd < 0 || !fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	return file_tcp_sock(file, &ino);
+}
+
+/*
+ * accept() on a listener: the caller holds the listener, so the children still waiting in its
+ * queue name a live process (the process that called listen() may be gone: a daemon's
+ * launcher, an old master after a binary upgrade).
+ */
+static __always_inline void learn_listener(long fd)
+{
+	struct sock *sk = fd_tcp_sock(fd);
+	struct listen_group *g;
+	struct listen_key k = {};
+	struct sk_info *info;
+	struct owner o;
+	__u64 cookie;
+
+	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
+		return;
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	info = info_get(&cookie, false);
+	if (info && info->owner_known && info->owner.pid == bpf_get_current_pid_tgid() >> 32)
+		return;
+	if (!current_owner(&o))
+		return;
+	if (info)
+		set_owner(info, &o);
+	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	k.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (k.family == AF_INET)
+		BPF_CORE_READ_INTO(&k.addr[0], sk, __sk_common.skc_rcv_saddr);
+	else
+		BPF_CORE_READ_INTO(&k.addr, sk, __sk_common.skc_v6_rcv_saddr);
+	g = bpf_map_lookup_elem(&listeners, &k);
+	if (g) {
+		g->owner_cookie = cookie;
+		__builtin_memcpy(&g->owner, &o, sizeof(o));
+	}
+}
+
+/* The accepted child belongs to the accepting process from now on. */
+static __always_inline void learn_accepted(long fd)
+{
+	struct sock *sk = fd_tcp_sock(fd);
+	struct sk_info *info;
+	struct owner o;
+	__u64 cookie;
+
+	if (!sk)
+		return;
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	info = info_get(&cookie, false);
+	if (info && current_owner(&o))
+		set_owner(info, &o);
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int handle_accept4_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	learn_listener((long)ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept")
+int handle_accept_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	learn_listener((long)ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	learn_accepted(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	learn_accepted(ctx->ret);
+	return 0;
+}
+
 /* Owners of socket files, by inode, from seed_owners for seed_states. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -516,50 +833,55 @@ int seed_owners(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
+	struct task_struct *leader;
 	struct owner o = {};
 	__u64 ino;
 
 	if (!task || !file || !file_tcp_sock(file, &ino))
 		return 0;
+	leader = task->group_leader;
 	o.pid = task->tgid;
-	BPF_CORE_READ_STR_INTO(&o.comm, task, comm);
+	o.exec_id = (__u32)BPF_CORE_READ(leader, self_exec_id);
+	BPF_CORE_READ_STR_INTO(&o.comm, leader, comm);
 	bpf_map_update_elem(&seed_owner_by_ino, &ino, &o, BPF_NOEXIST);
 	return 0;
 }
 
 /*
  * A socket that predates the tracer gets the owner seed_owners found for its inode, unless an
- * event already named one; a listener passes it on to its future children.
+ * event already named one; a listener joins its address's group. A child still waiting in a
+ * listener's queue has no file yet: it names its listener's holder (the walk meets listeners
+ * before connections).
  */
-static __always_inline void seed_owner(struct sock *sk, struct sk_info *info, __u32 netns)
+static __always_inline void seed_owner(struct sock *sk, struct sk_info *info,
+				       const struct tt_event *e)
 {
 	__u64 ino = sock_ino(sk);
-	struct owner *o;
+	struct listen_group *g;
+	struct listen_key k;
+	struct owner *o = NULL;
 
-	if (!ino)
-		return;
-	o = bpf_map_lookup_elem(&seed_owner_by_ino, &ino);
-	if (!o)
-		return;
-	if (info && !info->owner_known) {
-		info->pid = o->pid;
-		__builtin_memcpy(info->comm, o->comm, TT_COMM_LEN);
-		info->owner_known = 1;
+	if (ino)
+		o = bpf_map_lookup_elem(&seed_owner_by_ino, &ino);
+	if (o && info && !info->owner_known)
+		set_owner(info, o);
+	if (e->oldstate == TCP_LISTEN) {
+		listen_key_of(&k, e);
+		group_join(&k, e->sock_cookie, info && info->owner_known ? &info->owner : o);
+	} else if (!o && info && !info->owner_known && !sk->sk_socket &&
+		   !(sk->__sk_common.skc_flags & (1UL << SOCK_DEAD))) {
+		listen_key_of(&k, e);
+		g = group_of(&k);
+		if (g && g->owner.pid)
+			set_owner(info, &g->owner);
 	}
-	if (sk->__sk_common.skc_state == TCP_LISTEN) {
-		struct listen_key lkey = {
-			.netns = netns,
-			.port = sk->__sk_common.skc_num,
-		};
-
-		bpf_map_update_elem(&listeners, &lkey, o, BPF_NOEXIST);
-	}
-	bpf_map_delete_elem(&seed_owner_by_ino, &ino);
+	if (o)
+		bpf_map_delete_elem(&seed_owner_by_ino, &ino);
 }
 
 /*
- * Seeds time-in-state and owners of sockets that predate the tracer ("at least since now"), and reports
- * each full socket of the iterator's netns as a tt_event, for --stuck to watch.
+ * Seeds time-in-state and owners of sockets that predate the tracer ("at least since now"), and
+ * reports each full socket of the iterator's netns as a tt_event, for --stuck to watch.
  */
 SEC("iter/tcp")
 int seed_states(struct bpf_iter__tcp *ctx)
@@ -587,7 +909,7 @@ int seed_states(struct bpf_iter__tcp *ctx)
 	ev.sock_cookie = bpf_get_socket_cookie(sk);
 	read_endpoints(&ev, sk);
 	info = info_get(&ev.sock_cookie, ev.oldstate != TCP_CLOSE);
-	seed_owner(sk, info, ev.netns);
+	seed_owner(sk, info, &ev);
 	if (info) {
 		if (!info->state_ts) {
 			info->state_ts = ev.ts_ns;
@@ -597,11 +919,8 @@ int seed_states(struct bpf_iter__tcp *ctx)
 		}
 		if (info->delta_min)
 			ev.flags |= TT_F_DELTA_MIN;
-		if (info->owner_known) {
-			ev.pid = info->pid;
-			__builtin_memcpy(ev.comm, info->comm, TT_COMM_LEN);
-			ev.flags |= TT_F_OWNER_KNOWN;
-		}
+		if (info->owner_known)
+			event_owner(&ev, &info->owner);
 	}
 	bpf_seq_write(seq, &ev, sizeof(ev));
 	return 0;

@@ -10,12 +10,14 @@
 #define TT_COMM_LEN    16
 #define TT_MAX_FILTER  16
 #define TT_MAX_SOCKETS 524288 /* slots of the per-socket table: sockets followed at once */
+#define TT_MAX_LISTENERS 65536 /* listening addresses (all namespaces) whose owner is known */
 
 /* Indexes of the per-CPU `lost` counters. */
 enum tt_lost {
 	TT_LOST_RINGBUF = 0,   /* events dropped: ring buffer full */
 	TT_LOST_UNTRACKED = 1, /* sockets not followed: their bucket of the table was full */
-	TT_LOST_MAX = 2,
+	TT_LOST_LISTENERS = 2, /* listeners not recorded: the listener table was full */
+	TT_LOST_MAX = 3,
 };
 
 /* Kernel TCP states (include/net/tcp_states.h), plus tcptrail's own markers. */
@@ -77,10 +79,11 @@ struct tt_event {
 
 /* Owner record from the iter/task_file pass: one per (process, socket file). */
 struct tt_owner_rec {
-	__u64 ino; /* socket inode */
-	__u32 pid;
+	__u64 ino;		/* socket inode */
+	__u64 cookie;		/* socket cookie; 0 when the kernel never made one */
+	__u32 pid;		/* thread-group id */
 	__u32 pad;
-	char comm[TT_COMM_LEN];
+	char comm[TT_COMM_LEN]; /* the thread-group leader's: the process name */
 };
 
 /* One socket from the iter/tcp pass. */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include "bpfcommon.h"
 
 static int print_verbose(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -129,4 +130,31 @@ void tt_on_stop_signals(void (*handler)(int))
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+int tt_kernel_has_btf_tracepoint(const char *name)
+{
+	static struct btf *vmlinux;
+	char type[128];
+
+	if (!vmlinux)
+		vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return 0;
+	snprintf(type, sizeof(type), "btf_trace_%s", name);
+	return btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) > 0;
+}
+
+int tt_kernel_has_trace_event(const char *category, const char *name)
+{
+	static const char *const roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+	char path[256];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		snprintf(path, sizeof(path), "%s/events/%s/%s/id", roots[i], category, name);
+		if (stat(path, &st) == 0)
+			return 1;
+	}
+	return 0;
 }

@@ -10,6 +10,12 @@ void tt_libbpf_logging(int verbose);
 /* Checks what every BPF command needs (BTF, privileges); prints one line and returns -1 if not. */
 int tt_preflight(void);
 
+/* Whether tp_btf can attach to tracepoint `name` (its btf_trace_ typedef is in vmlinux BTF). */
+int tt_kernel_has_btf_tracepoint(const char *name);
+
+/* Whether a tracefs event can be attached: it exists and tracefs (or debugfs) is mounted. */
+int tt_kernel_has_trace_event(const char *category, const char *name);
+
 /* One line for a failed load/attach of `what`, naming the likely fix. */
 void tt_report_bpf_error(const char *what, int err);
 

@@ -57,6 +57,7 @@ struct trace_ctx {
 	uint64_t events;
 	uint64_t lost;
 	uint64_t untracked; /* sockets the kernel's table had no room for */
+	uint64_t listeners_lost; /* listeners the kernel's listener table had no room for */
 	int prog_fd;	    /* the state program, for its recursion misses */
 	uint32_t batch;	    /* events since control went back to the loop */
 	int out_tty;
@@ -273,6 +274,7 @@ static uint64_t read_missed(int prog_fd)
 static void check_lost(struct trace_ctx *c, int map_fd)
 {
 	uint64_t untracked = read_lost(map_fd, TT_LOST_UNTRACKED);
+	uint64_t listeners = read_lost(map_fd, TT_LOST_LISTENERS);
 	uint64_t lost = read_lost(map_fd, TT_LOST_RINGBUF) + read_missed(c->prog_fd);
 
 	if (untracked && !c->untracked)
@@ -282,6 +284,12 @@ static void check_lost(struct trace_ctx *c, int map_fd)
 			"state\n",
 			TT_MAX_SOCKETS);
 	c->untracked = untracked;
+	if (listeners && !c->listeners_lost)
+		fprintf(stderr,
+			"tcptrail: warning: the listener table (%d addresses) is full: children of "
+			"listeners opened since show no owner until accepted\n",
+			TT_MAX_LISTENERS);
+	c->listeners_lost = listeners;
 	if (lost <= c->lost)
 		return;
 	fprintf(stderr,
@@ -305,6 +313,38 @@ static void check_lost(struct trace_ctx *c, int map_fd)
 		ob_reset(&c->json);
 	}
 	c->lost = lost;
+}
+
+/*
+ * Hooks that keep owners current are optional: older kernels lack the socket I/O tracepoints
+ * (6.3+), and syscall tracepoints need tracefs mounted. Without them, owners come from
+ * connect, listen, close and the start-up walk alone.
+ */
+static void choose_programs(struct tcptrail_bpf *skel, int verbose)
+{
+	static const char *const accept_events[] = {"sys_enter_accept4", "sys_exit_accept4",
+						    "sys_enter_accept", "sys_exit_accept"};
+	struct bpf_program *accept_progs[] = {
+		skel->progs.handle_accept4_enter, skel->progs.handle_accept4_exit,
+		skel->progs.handle_accept_enter, skel->progs.handle_accept_exit};
+	int io = tt_kernel_has_btf_tracepoint("sock_send_length") &&
+		 tt_kernel_has_btf_tracepoint("sock_recv_length");
+
+	bpf_program__set_autoload(skel->progs.handle_send, io);
+	bpf_program__set_autoload(skel->progs.handle_recv, io);
+	if (!io && verbose)
+		fprintf(stderr, "tcptrail: this kernel has no sock:sock_send_length/"
+				"sock_recv_length tracepoints (6.3+): owners are not followed "
+				"through socket I/O (fork, exec, fd passing)\n");
+	for (size_t i = 0; i < sizeof(accept_progs) / sizeof(accept_progs[0]); i++) {
+		int on = tt_kernel_has_trace_event("syscalls", accept_events[i]);
+
+		bpf_program__set_autoload(accept_progs[i], on);
+		if (!on && verbose)
+			fprintf(stderr, "tcptrail: no syscalls:%s event (tracefs not mounted?): "
+					"accepted sockets name their acceptor from its first I/O\n",
+				accept_events[i]);
+	}
 }
 
 static void set_filters(struct tcptrail_bpf *skel, const struct tt_filter *f)
@@ -461,6 +501,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 		goto out;
 	}
 	set_filters(skel, &cfg->filter);
+	choose_programs(skel, cfg->verbose);
 	r = bpf_map__set_max_entries(skel->maps.events, cfg->ringbuf_mb << 20);
 	if (r) {
 		tt_report_bpf_error("sizing the ring buffer", r);
