@@ -384,7 +384,6 @@ static __always_inline void submit(const struct tt_event *e)
 	bpf_ringbuf_submit(r, wflags);
 }
 
-
 static __always_inline void event_owner(struct tt_event *e, const struct owner *o)
 {
 	e->pid = o->pid;

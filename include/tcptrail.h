@@ -7,10 +7,10 @@
 #ifndef TCPTRAIL_H
 #define TCPTRAIL_H
 
-#define TT_COMM_LEN    16
-#define TT_MAX_FILTER  16
-#define TT_MAX_SOCKETS 524288 /* slots of the per-socket table: sockets followed at once */
-#define TT_MAX_LISTENERS 65536 /* listening addresses (all namespaces) whose owner is known */
+#define TT_COMM_LEN	 16
+#define TT_MAX_FILTER	 16
+#define TT_MAX_SOCKETS	 524288 /* slots of the per-socket table: sockets followed at once */
+#define TT_MAX_LISTENERS 65536	/* listening addresses (all namespaces) whose owner is known */
 
 /* Indexes of the per-CPU `lost` counters. */
 enum tt_lost {
@@ -79,9 +79,9 @@ struct tt_event {
 
 /* Owner record from the iter/task_file pass: one per (process, socket file). */
 struct tt_owner_rec {
-	__u64 ino;		/* socket inode */
-	__u64 cookie;		/* socket cookie; 0 when the kernel never made one */
-	__u32 pid;		/* thread-group id */
+	__u64 ino;    /* socket inode */
+	__u64 cookie; /* socket cookie; 0 when the kernel never made one */
+	__u32 pid;    /* thread-group id */
 	__u32 pad;
 	char comm[TT_COMM_LEN]; /* the thread-group leader's: the process name */
 };
