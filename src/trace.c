@@ -56,10 +56,10 @@ struct trace_ctx {
 	uint64_t realtime_off;
 	uint64_t events;
 	uint64_t lost;
-	uint64_t untracked; /* sockets the kernel's table had no room for */
+	uint64_t untracked;	 /* sockets the kernel's table had no room for */
 	uint64_t listeners_lost; /* listeners the kernel's listener table had no room for */
-	int prog_fd;	    /* the state program, for its recursion misses */
-	uint32_t batch;	    /* events since control went back to the loop */
+	int prog_fd;		 /* the state program, for its recursion misses */
+	uint32_t batch;		 /* events since control went back to the loop */
 	int out_tty;
 	int out_broken;
 	int out_error;		 /* writing stdout failed, other than a closed pipe */
@@ -341,8 +341,9 @@ static void choose_programs(struct tcptrail_bpf *skel, int verbose)
 
 		bpf_program__set_autoload(accept_progs[i], on);
 		if (!on && verbose)
-			fprintf(stderr, "tcptrail: no syscalls:%s event (tracefs not mounted?): "
-					"accepted sockets name their acceptor from its first I/O\n",
+			fprintf(stderr,
+				"tcptrail: no syscalls:%s event (tracefs not mounted?): "
+				"accepted sockets name their acceptor from its first I/O\n",
 				accept_events[i]);
 	}
 }
