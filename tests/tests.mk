@@ -58,5 +58,5 @@ $(OUTPUT)/bench/fmtbench: tests/bench/fmtbench.c $(CORE_SRCS) $(wildcard src/*.h
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -O2 $< $(CORE_SRCS) -lz -o $@
 
-bench: all $(E2E_HELPERS) $(OUTPUT)/bench/churn $(OUTPUT)/bench/fmtbench
+bench: all $(E2E_HELPERS) $(OUTPUT)/bench/churn $(OUTPUT)/bench/pingpong $(OUTPUT)/bench/fmtbench
 	@sh tests/bench/run.sh
