@@ -3,7 +3,8 @@
  * tcptrail snapshot: BPF iterators that stream fixed-size binary records to userspace.
  * dump_tcp walks the TCP sockets of the netns that created the iterator fd (struct tt_sock_rec);
  * dump_owners walks every open file of every process and reports TCP socket files
- * (struct tt_owner_rec), so userspace can join owners on the socket inode.
+ * (struct tt_owner_rec), so userspace can join owners on the socket inode (snapshot) or cookie
+ * (trace's stuck alerts).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -14,6 +15,7 @@
 #define AF_INET	    2
 #define AF_INET6    10
 #define IPPROTO_TCP 6
+#define PF_KTHREAD  0x00200000 /* include/linux/sched.h */
 
 #include "sockfile.bpf.h"
 
@@ -175,11 +177,26 @@ int dump_owners(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct tt_owner_rec r = {};
+	struct sock *sk;
 
-	if (!task || !file || !file_tcp_sock(file, &r.ino))
+	/*
+	 * The kernel visits one thread per shared fd table; the rest of the duplicates (a process
+	 * holding the socket in two fds, threads left after their leader exited) are folded by
+	 * pid in userspace. Kernel threads own no process's sockets, whatever files they hold.
+	 */
+	if (!task || !file || (task->flags & PF_KTHREAD))
 		return 0;
+	sk = file_tcp_sock(file, &r.ino);
+	if (!sk)
+		return 0;
+	/*
+	 * Untrusted pointer: bpf_get_socket_cookie() is refused, so read the cookie the kernel
+	 * stored. 0 means none was ever made; such a socket never reached the tracer either.
+	 */
+	r.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	r.pid = task->tgid;
-	BPF_CORE_READ_STR_INTO(&r.comm, task, comm);
+	/* The process name, as /proc/PID/comm and ss show it, not the thread's own name. */
+	BPF_CORE_READ_STR_INTO(&r.comm, task, group_leader, comm);
 	bpf_seq_write(seq, &r, sizeof(r));
 	return 0;
 }
