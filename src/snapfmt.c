@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Pure helpers of `tcptrail snapshot`: selection, owner join, netstat-style text and JSON. */
+/* Pure helpers of `tcptrail snapshot`: selection, netstat-style text and JSON. */
 #include <stdlib.h>
 #include <string.h>
 #include "format.h"
+#include "owners.h"
 #include "snapfmt.h"
 #include "states.h"
 
@@ -94,65 +95,6 @@ int snap_select(const struct config *cfg, const struct tt_sock_rec *r)
 	return 1;
 }
 
-int snap_owner_match(const struct tt_filter *f, const struct tt_owner_rec *owners, size_t n)
-{
-	if (!f->npids && !f->ncomms)
-		return 1;
-	for (size_t i = 0; i < n; i++) {
-		const struct tt_owner_rec *o = &owners[i];
-		int pid_ok = !f->npids, comm_ok = !f->ncomms;
-
-		for (uint32_t j = 0; j < f->npids && !pid_ok; j++)
-			pid_ok = f->pids[j] == o->pid;
-		for (uint32_t j = 0; j < f->ncomms && !comm_ok; j++)
-			comm_ok = !strncmp(f->comms[j], o->comm, TT_COMM_LEN);
-		if (pid_ok && comm_ok)
-			return 1;
-	}
-	return 0;
-}
-
-static int owner_cmp(const void *a, const void *b)
-{
-	const struct tt_owner_rec *x = a, *y = b;
-
-	if (x->ino != y->ino)
-		return x->ino < y->ino ? -1 : 1;
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	return 0;
-}
-
-void snap_owners_sort(struct tt_owner_rec *recs, size_t n)
-{
-	if (n > 1)
-		qsort(recs, n, sizeof(*recs), owner_cmp);
-}
-
-const struct tt_owner_rec *snap_owners_find(const struct tt_owner_rec *recs, size_t n, uint64_t ino,
-					    size_t *count)
-{
-	size_t lo = 0, hi = n, end;
-
-	*count = 0;
-	if (!ino)
-		return NULL;
-	while (lo < hi) { /* first index with recs[i].ino >= ino */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (recs[mid].ino < ino)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (end = lo; end < n && recs[end].ino == ino; end++)
-		;
-	if (end == lo)
-		return NULL;
-	*count = end - lo;
-	return &recs[lo];
-}
-
 void snapfmt_title(struct outbuf *ob, int all, int listening)
 {
 	ob_puts(ob, "Active Internet connections ");
@@ -231,29 +173,6 @@ static void secs2(struct outbuf *ob, int64_t ns)
 	if (ns < 0)
 		ns = 0;
 	ob_fixed(ob, (uint64_t)ns / 10000000ULL, 2);
-}
-
-/* Owners once per pid (recs are sorted by pid within an inode), joined by ','. */
-static void owners_text(struct outbuf *ob, const struct tt_owner_rec *owners, size_t n)
-{
-	uint32_t last = 0;
-	int first = 1;
-
-	if (!n) {
-		ob_putc(ob, '-');
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!first && owners[i].pid == last)
-			continue;
-		if (!first)
-			ob_putc(ob, ',');
-		ob_u64(ob, owners[i].pid);
-		ob_putc(ob, '/');
-		ob_put_printable(ob, owners[i].comm, strnlen(owners[i].comm, TT_COMM_LEN));
-		last = owners[i].pid;
-		first = 0;
-	}
 }
 
 void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
@@ -408,9 +327,6 @@ void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 	ob_puts(ob, ",\"lastsnd_ms\":");
 	json_ms_or_null(ob, r->lastsnd_ns);
 	if (o->programs) {
-		uint32_t last = 0;
-		int first = 1;
-
 		/* pid/comm: the first owner; owners: all of them, once per process. */
 		if (nown) {
 			ob_puts(ob, ",\"pid\":");
@@ -420,21 +336,8 @@ void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 		} else {
 			ob_puts(ob, ",\"pid\":null,\"comm\":null");
 		}
-		ob_puts(ob, ",\"owners\":[");
-		for (size_t i = 0; i < nown; i++) {
-			if (!first && owners[i].pid == last)
-				continue;
-			if (!first)
-				ob_putc(ob, ',');
-			ob_puts(ob, "{\"pid\":");
-			ob_u64(ob, owners[i].pid);
-			ob_puts(ob, ",\"comm\":");
-			ob_json_str(ob, owners[i].comm, strnlen(owners[i].comm, TT_COMM_LEN));
-			ob_putc(ob, '}');
-			last = owners[i].pid;
-			first = 0;
-		}
-		ob_putc(ob, ']');
+		ob_puts(ob, ",\"owners\":");
+		owners_json(ob, owners, nown);
 	}
 	ob_puts(ob, "}\n");
 }

@@ -4,7 +4,7 @@
 
 /*
  * The pure half of `tcptrail snapshot`: which sockets to show, how long they have been idle,
- * the owner join, and netstat-style text / JSON lines. No libbpf, no system calls.
+ * and netstat-style text / JSON lines (the owner join is owners.h). No libbpf, no system calls.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -39,19 +39,6 @@ int64_t snap_idle_ns(const struct tt_sock_rec *r);
 
 /* Whether -a/-l/--state/-4/-6/--port/--netns/--stuck let this socket through. */
 int snap_select(const struct config *cfg, const struct tt_sock_rec *r);
-/* --pid/--comm against the socket's owners (true when neither is given). */
-int snap_owner_match(const struct tt_filter *f, const struct tt_owner_rec *owners, size_t n);
-
-/* Sorts owner records by inode, then pid, for snap_owners_find. */
-void snap_owners_sort(struct tt_owner_rec *recs, size_t n);
-/*
- * The owners of inode ino in sorted recs: returns the first and sets *count (0: none, NULL
- * returned). A pid holding the socket in several fds appears once per fd; use snap_owners_*
- * formatting, which prints each pid once.
- */
-const struct tt_owner_rec *snap_owners_find(const struct tt_owner_rec *recs, size_t n, uint64_t ino,
-					    size_t *count);
-
 /* "Active Internet connections (servers and established)" and friends, with '\n'. */
 void snapfmt_title(struct outbuf *ob, int all, int listening);
 /* The column header line. */
@@ -59,7 +46,8 @@ void snapfmt_header(struct outbuf *ob, const struct snapfmt_opts *o);
 
 /*
  * One socket as a text line (netstat -at layout) or a JSON object line. lhost/rhost replace the
- * numeric addresses when not NULL (--resolve). owners may be NULL with nown 0.
+ * numeric addresses when not NULL (--resolve). owners are the socket's holders from
+ * owners_find(); NULL with nown 0 for none.
  */
 void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
 		  const struct tt_owner_rec *owners, size_t nown, const char *lhost,

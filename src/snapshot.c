@@ -25,6 +25,7 @@
 #include "bpfcommon.h"
 #include "format.h"
 #include "outbuf.h"
+#include "owners.h"
 #include "snapfmt.h"
 #include "netns.h"
 #include "snapshot.h"
@@ -54,8 +55,11 @@ static void snap_bpf_close(struct snap_bpf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Opens, loads and attaches; on failure *what names the step and the error is returned. */
-static int snap_bpf_open(struct snap_bpf *b, int owners, const char **what)
+/*
+ * Opens, loads and attaches the iterators asked for (the socket walk, the owner walk); on
+ * failure *what names the step and the error is returned.
+ */
+static int snap_bpf_open(struct snap_bpf *b, int tcp, int owners, const char **what)
 {
 	int err;
 
@@ -64,15 +68,18 @@ static int snap_bpf_open(struct snap_bpf *b, int owners, const char **what)
 	b->skel = snapshot_bpf__open();
 	if (!b->skel)
 		return -errno;
+	bpf_program__set_autoload(b->skel->progs.dump_tcp, tcp);
 	bpf_program__set_autoload(b->skel->progs.dump_owners, owners);
 	*what = "loading the snapshot iterators";
 	err = snapshot_bpf__load(b->skel);
 	if (err)
 		return err;
-	*what = "attaching the iter/tcp iterator";
-	b->tcp = bpf_program__attach_iter(b->skel->progs.dump_tcp, NULL);
-	if (!b->tcp)
-		return -errno;
+	if (tcp) {
+		*what = "attaching the iter/tcp iterator";
+		b->tcp = bpf_program__attach_iter(b->skel->progs.dump_tcp, NULL);
+		if (!b->tcp)
+			return -errno;
+	}
 	if (owners) {
 		*what = "attaching the iter/task_file iterator";
 		b->owners = bpf_program__attach_iter(b->skel->progs.dump_owners, NULL);
@@ -99,7 +106,7 @@ int snapshot_walk(int (*fn)(void *ctx, const struct tt_sock_rec *rec), void *ctx
 	int err;
 
 	ob_init(&raw);
-	err = snap_bpf_open(&b, 0, &what);
+	err = snap_bpf_open(&b, 1, 0, &what);
 	if (!err)
 		err = tt_iter_read(bpf_link__fd(b.tcp), collect, &raw);
 	if (!err) {
@@ -117,6 +124,44 @@ int snapshot_walk(int (*fn)(void *ctx, const struct tt_sock_rec *rec), void *ctx
 	return err;
 }
 
+struct owner_walk {
+	struct snap_bpf bpf;
+};
+
+int owner_walk_open(struct owner_walk **out, const char **what)
+{
+	struct owner_walk *w = calloc(1, sizeof(*w));
+	int err;
+
+	*out = NULL;
+	if (!w) {
+		*what = "allocating the owner walk";
+		return -ENOMEM;
+	}
+	err = snap_bpf_open(&w->bpf, 0, 1, what);
+	if (err) {
+		snap_bpf_close(&w->bpf);
+		free(w);
+		return err;
+	}
+	*out = w;
+	return 0;
+}
+
+int owner_walk_read(struct owner_walk *w, struct outbuf *recs)
+{
+	ob_reset(recs);
+	return tt_iter_read(bpf_link__fd(w->bpf.owners), collect, recs);
+}
+
+void owner_walk_close(struct owner_walk *w)
+{
+	if (!w)
+		return;
+	snap_bpf_close(&w->bpf);
+	free(w);
+}
+
 struct name_slot {
 	uint8_t family;
 	uint8_t addr[16];
@@ -129,6 +174,7 @@ struct snap_ctx {
 	struct snapfmt_opts fo;
 	struct outbuf socks;  /* raw struct tt_sock_rec */
 	struct outbuf owners; /* raw struct tt_owner_rec, sorted after reading */
+	size_t nowners;	      /* records of owners after owners_sort() */
 	struct outbuf out;
 	int need_owners;
 	int out_broken;
@@ -212,9 +258,9 @@ static void print_socket(struct snap_ctx *c, const struct tt_sock_rec *r)
 	if (!snap_select(c->cfg, r))
 		return;
 	if (c->need_owners) {
-		own = snap_owners_find((const struct tt_owner_rec *)c->owners.data,
-				       c->owners.len / sizeof(struct tt_owner_rec), r->ino, &nown);
-		if (!snap_owner_match(&c->cfg->filter, own, nown))
+		own = owners_find((const struct tt_owner_rec *)c->owners.data, c->nowners,
+				  OWNERS_BY_INO, r->ino, &nown);
+		if (!owners_match(&c->cfg->filter, own, nown))
 			return;
 	}
 	if (c->cfg->resolve) {
@@ -250,8 +296,9 @@ static int snapshot_once(struct snap_ctx *c)
 				strerror(-err));
 			return err;
 		}
-		snap_owners_sort((struct tt_owner_rec *)c->owners.data,
-				 c->owners.len / sizeof(struct tt_owner_rec));
+		c->nowners =
+			owners_sort((struct tt_owner_rec *)c->owners.data,
+				    c->owners.len / sizeof(struct tt_owner_rec), OWNERS_BY_INO);
 	}
 	if (!cfg->json) {
 		snapfmt_title(&c->out, cfg->all, cfg->listening);
@@ -307,7 +354,7 @@ int run_snapshot(const struct config *cfg, const struct services *svc)
 			goto out;
 		}
 	}
-	err = snap_bpf_open(&c.bpf, c.need_owners, &what);
+	err = snap_bpf_open(&c.bpf, 1, c.need_owners, &what);
 	if (err) {
 		tt_report_bpf_error(what, err);
 		goto out;

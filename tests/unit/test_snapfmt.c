@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Unit tests of src/snapfmt.[ch]: selection, idle time, owner join, netstat text and JSON. */
+/* Unit tests of src/snapfmt.[ch]: selection, idle time, netstat text and JSON. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -198,51 +198,6 @@ static void test_select_stuck(void **state)
 	assert_true(snap_select(&cfg, &tw));
 }
 
-static void test_owners(void **state)
-{
-	struct tt_owner_rec recs[5];
-	const struct tt_owner_rec *o;
-	struct tt_filter f;
-	size_t n;
-
-	memset(recs, 0, sizeof(recs));
-	recs[0] = (struct tt_owner_rec){.ino = 30, .pid = 7, .comm = "nginx"};
-	recs[1] = (struct tt_owner_rec){.ino = 10, .pid = 2, .comm = "sshd"};
-	recs[2] = (struct tt_owner_rec){.ino = 30, .pid = 5, .comm = "nginx"};
-	recs[3] = (struct tt_owner_rec){.ino = 20, .pid = 3, .comm = "redis"};
-	recs[4] = (struct tt_owner_rec){.ino = 30, .pid = 5, .comm = "nginx"}; /* dup'ed fd */
-	snap_owners_sort(recs, 5);
-	o = snap_owners_find(recs, 5, 30, &n);
-	assert_non_null(o);
-	assert_int_equal(n, 3);
-	assert_int_equal(o[0].pid, 5);
-	assert_int_equal(o[2].pid, 7);
-	o = snap_owners_find(recs, 5, 10, &n);
-	assert_int_equal(n, 1);
-	assert_string_equal(o->comm, "sshd");
-	assert_null(snap_owners_find(recs, 5, 15, &n));
-	assert_int_equal(n, 0);
-	assert_null(snap_owners_find(recs, 5, 0, &n)); /* timewait: no inode, no owner */
-	assert_null(snap_owners_find(recs, 5, 99, &n));
-	assert_null(snap_owners_find(NULL, 0, 30, &n));
-
-	memset(&f, 0, sizeof(f));
-	o = snap_owners_find(recs, 5, 30, &n);
-	assert_true(snap_owner_match(&f, NULL, 0));
-	f.npids = 1;
-	f.pids[0] = 7;
-	assert_true(snap_owner_match(&f, o, n));
-	assert_false(snap_owner_match(&f, NULL, 0));
-	f.pids[0] = 3;
-	assert_false(snap_owner_match(&f, o, n));
-	f.npids = 0;
-	f.ncomms = 1;
-	strcpy(f.comms[0], "nginx");
-	assert_true(snap_owner_match(&f, o, n));
-	strcpy(f.comms[0], "nginxx");
-	assert_false(snap_owner_match(&f, o, n));
-}
-
 static void test_title_header(void **state)
 {
 	struct snapfmt_opts o;
@@ -429,7 +384,6 @@ int main(void)
 		cmocka_unit_test(test_select_listening),
 		cmocka_unit_test(test_select_filters),
 		cmocka_unit_test(test_select_stuck),
-		cmocka_unit_test(test_owners),
 		cmocka_unit_test_setup_teardown(test_title_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_like_netstat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_long_and_owners, setup, teardown),
