@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "format.h"
+#include "owners.h"
 #include "states.h"
 
 #define COL_TIME  14
@@ -15,6 +16,7 @@
 #define COL_NEW	  13
 #define COL_MS	  10
 #define COL_SOCK  12
+#define COL_NETNS 12
 
 void fmt_ctx_init(struct fmt_ctx *c, int extended)
 {
@@ -204,7 +206,8 @@ static void put_ms(struct outbuf *ob, uint64_t ns)
 }
 
 void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
-		    uint64_t wall_ns, const char *lsvc, const char *rsvc)
+		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
+		    const struct owners_list *holders)
 {
 	char tbuf[12];
 	const char *comm, *name;
@@ -252,7 +255,20 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 		start = ob->len;
 		ob_u64(ob, e->sock_cookie);
 		ob_col_end(ob, start, COL_SOCK);
+		start = ob->len;
 		ob_u64(ob, e->netns);
+		if (holders)
+			ob_col_end(ob, start, COL_NETNS);
+	} else if (holders) {
+		ob_col_end(ob, start, COL_MS);
+	}
+	if (holders) {
+		owners_text(ob, holders->recs, holders->n);
+		if (holders->more) {
+			ob_puts(ob, " (+");
+			ob_u64(ob, holders->more);
+			ob_puts(ob, " more)");
+		}
 	}
 	ob_putc(ob, '\n');
 }
@@ -293,7 +309,8 @@ static void json_owner(struct outbuf *ob, struct fmt_ctx *c, const struct tt_eve
 }
 
 void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
-		    uint64_t wall_ns, const char *lsvc, const char *rsvc)
+		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
+		    const struct owners_list *holders)
 {
 	char buf[TT_ADDRSTRLEN];
 	int stuck = e->type == TT_EV_STUCK;
@@ -311,6 +328,14 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 		ob_puts(ob, "null");
 		json_key(ob, "comm");
 		ob_puts(ob, "null");
+	}
+	if (holders) {
+		json_key(ob, "owners");
+		owners_json(ob, holders->recs, holders->n);
+		if (holders->more) {
+			json_key(ob, "owners_more");
+			ob_u64(ob, holders->more);
+		}
 	}
 	json_key(ob, "proto");
 	ob_putc(ob, '"');

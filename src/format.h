@@ -65,14 +65,20 @@ void fmt_time_rfc3339(struct fmt_ctx *c, uint64_t wall_ns, char out[27]);
 /* Text columns of tracing output, one line with '\n'. */
 void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c);
 
+struct owners_list;
+
 /*
  * One event as a text line or JSON object line. lsvc/rsvc are the service names of the ports
- * (NULL: print the number / null).
+ * (NULL: print the number / null). holders: for a stuck alert, the processes that held the
+ * socket when it was raised (text: snapshot -p's PID/Program name after the last column; JSON:
+ * "owners" after pid/comm); NULL for transitions and for alerts whose holders are not known.
  */
 void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
-		    uint64_t wall_ns, const char *lsvc, const char *rsvc);
+		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
+		    const struct owners_list *holders);
 void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
-		    uint64_t wall_ns, const char *lsvc, const char *rsvc);
+		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
+		    const struct owners_list *holders);
 
 /* "addr:port" or "addr:service"; "*" for port 0 as netstat does. */
 void fmt_endpoint(struct outbuf *ob, int family, const uint8_t addr[16], uint16_t port,

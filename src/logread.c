@@ -226,6 +226,98 @@ static int get_time(const struct jsonl_obj *o, uint64_t *ns, char *err, size_t e
 	return 0;
 }
 
+static int is_json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Length of the object at the start of s (valid JSON, checked by jsonl_parse already). */
+static size_t object_len(const char *s, size_t len)
+{
+	int depth = 0, in_str = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_str) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_str = 0;
+		} else if (s[i] == '"') {
+			in_str = 1;
+		} else if (s[i] == '{' || s[i] == '[') {
+			depth++;
+		} else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+			return i + 1;
+		}
+	}
+	return len;
+}
+
+/* One holder: {"pid": N, "comm": "..."}. */
+static int parse_holder(const char *s, size_t len, struct tt_owner_rec *h, char *err, size_t errlen)
+{
+	struct jsonl_obj o;
+	char comm[TT_COMM_LEN + 1];
+	uint64_t v;
+
+	if (jsonl_parse(s, len, &o, err, errlen))
+		return -1;
+	if (get_u64(&o, "pid", UINT32_MAX, &v, err, errlen) ||
+	    get_str(&o, "comm", 0, comm, sizeof(comm), err, errlen) < 0)
+		return -1;
+	memset(h, 0, sizeof(*h));
+	h->pid = (__u32)v;
+	memcpy(h->comm, comm, strnlen(comm, TT_COMM_LEN));
+	return 0;
+}
+
+/* A stuck alert's "owners" array and "owners_more" count; absent in logs before them. */
+static int parse_holders(const struct jsonl_obj *o, struct lr_record *r, char *err, size_t errlen)
+{
+	const struct jsonl_member *m = jsonl_get(o, "owners");
+	struct owners_list *h = &r->holders_buf;
+	size_t i, len;
+	const char *s;
+
+	if (!m) {
+		if (jsonl_get(o, "owners_more"))
+			return bad(err, errlen, "no \"owners\" but", "owners_more");
+		return 0;
+	}
+	if (m->type != JSONL_ARRAY)
+		return bad(err, errlen, "want an array for", "owners");
+	h->recs = r->holder_recs;
+	s = m->val;
+	len = m->val_len;
+	for (i = 1;; i++) { /* at '[' or ',' */
+		size_t n;
+
+		while (i < len && is_json_space(s[i]))
+			i++;
+		if (i < len && s[i] == ']' && !h->n)
+			break;
+		if (i >= len || s[i] != '{')
+			return bad(err, errlen, "want objects in", "owners");
+		if (h->n == OWNERS_MAX_LISTED)
+			return bad(err, errlen, "too many holders in", "owners");
+		n = object_len(s + i, len - i);
+		if (parse_holder(s + i, n, &r->holder_recs[h->n], err, errlen))
+			return -1;
+		h->n++;
+		for (i += n; i < len && is_json_space(s[i]); i++)
+			;
+		if (i < len && s[i] == ']')
+			break;
+		if (i >= len || s[i] != ',')
+			return bad(err, errlen, "want objects in", "owners");
+	}
+	if (jsonl_get(o, "owners_more") &&
+	    get_u64(o, "owners_more", UINT64_MAX, &h->more, err, errlen))
+		return -1;
+	r->holders = h;
+	return 0;
+}
+
 static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err, size_t errlen)
 {
 	struct tt_event *e = &r->ev;
@@ -282,7 +374,8 @@ static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err
 	r->rsvc = has ? r->rsvc_buf : NULL;
 
 	if (r->type == LR_STUCK) {
-		if (get_state(o, "state", &e->oldstate, err, errlen))
+		if (get_state(o, "state", &e->oldstate, err, errlen) ||
+		    parse_holders(o, r, err, errlen))
 			return -1;
 		e->newstate = e->oldstate;
 	} else {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
+#include "owners.h"
 #include "tcptrail.h"
 
 /* Reading recordings made by `tcptrail -w`: one JSON line -> a record, and a line reader. */
@@ -25,10 +26,14 @@ struct lr_record {
 	struct tt_event ev; /* ev.ts_ns = wall_ns */
 	const char *lsvc;   /* recorded service names: NULL, or the bufs below */
 	const char *rsvc;
+	/* A stuck alert's "owners" (who held the socket): NULL when the record has none. */
+	const struct owners_list *holders;
+	struct owners_list holders_buf; /* what holders points to; its recs are holder_recs */
 	char lsvc_buf[LR_SVC_LEN];
 	char rsvc_buf[LR_SVC_LEN];
 	uint64_t lost_count;
 	uint64_t lost_total;
+	struct tt_owner_rec holder_recs[OWNERS_MAX_LISTED]; /* pid and comm filled */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include "format.h"
 #include "logread.h"
 #include "outbuf.h"
+#include "owners.h"
 #include "replay.h"
 #include "summary.h"
 
@@ -58,6 +59,19 @@ static void lost_json(struct replay *rp, const struct lr_record *r)
 	ob_puts(&rp->out, "}\n");
 }
 
+/* --pid/--comm match any holder a stuck alert names, as they did while tracing. */
+static int match(const struct tt_filter *f, const struct lr_record *r)
+{
+	struct tt_filter rest;
+
+	if (!r->holders || (!f->npids && !f->ncomms))
+		return filter_match(f, &r->ev);
+	rest = *f;
+	rest.npids = 0;
+	rest.ncomms = 0;
+	return filter_match(&rest, &r->ev) && owners_match(f, r->holders->recs, r->holders->n);
+}
+
 static void record(struct replay *rp, const struct lr_record *r, const char *line, size_t len)
 {
 	const struct config *cfg = rp->cfg;
@@ -96,12 +110,13 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 	default:
 		break;
 	}
-	if (!in_time(cfg, r->wall_ns) || !filter_match(&cfg->filter, &r->ev))
+	if (!in_time(cfg, r->wall_ns) || !match(&cfg->filter, r))
 		return;
 	if (rp->sum)
 		summary_add(rp->sum, r);
 	else if (cfg->json)
-		fmt_event_json(&rp->out, &rp->fmt, &r->ev, r->wall_ns, r->lsvc, r->rsvc);
+		fmt_event_json(&rp->out, &rp->fmt, &r->ev, r->wall_ns, r->lsvc, r->rsvc,
+			       r->holders);
 	if (rp->sum || cfg->json)
 		return;
 	if (!rp->header_done) {
@@ -109,9 +124,10 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 		rp->header_done = 1;
 	}
 	if (cfg->numeric)
-		fmt_event_text(&rp->out, &rp->fmt, &r->ev, r->wall_ns, NULL, NULL);
+		fmt_event_text(&rp->out, &rp->fmt, &r->ev, r->wall_ns, NULL, NULL, r->holders);
 	else
-		fmt_event_text(&rp->out, &rp->fmt, &r->ev, r->wall_ns, r->lsvc, r->rsvc);
+		fmt_event_text(&rp->out, &rp->fmt, &r->ev, r->wall_ns, r->lsvc, r->rsvc,
+			       r->holders);
 }
 
 /* One file; 0, or -1 after printing the error. */

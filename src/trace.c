@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "tcptrail.skel.h"
+#include "alerts.h"
 #include "bpfcommon.h"
 #include "format.h"
 #include "logwrite.h"
@@ -53,6 +54,7 @@ struct trace_ctx {
 	struct outbuf json; /* log lines, when stdout is not JSON already */
 	struct logw *log;
 	struct stuck *stuck;
+	struct alerts *alerts; /* stuck alerts of a tick, waiting for their holders */
 	uint64_t realtime_off;
 	uint64_t events;
 	uint64_t lost;
@@ -176,8 +178,11 @@ static void tw_check(struct trace_ctx *c)
 	}
 }
 
-/* Prints and records one event (a transition from BPF or a stuck alert). */
-static void emit(struct trace_ctx *c, const struct tt_event *e)
+/*
+ * Prints and records one event: a transition from BPF, or a stuck alert with the processes
+ * holding its socket (NULL when they could not be re-checked).
+ */
+static void emit(struct trace_ctx *c, const struct tt_event *e, const struct owners_list *holders)
 {
 	uint64_t wall = e->ts_ns + c->realtime_off;
 	const char *lsvc = services_name(c->svc, e->sport);
@@ -187,11 +192,11 @@ static void emit(struct trace_ctx *c, const struct tt_event *e)
 	/* -q keeps the screen for stuck alerts only. */
 	if (!c->cfg->quiet || e->type == TT_EV_STUCK) {
 		if (c->cfg->json)
-			fmt_event_json(&c->out, &c->fmt, e, wall, lsvc, rsvc);
+			fmt_event_json(&c->out, &c->fmt, e, wall, lsvc, rsvc, holders);
 		else if (c->cfg->numeric)
-			fmt_event_text(&c->out, &c->fmt, e, wall, NULL, NULL);
+			fmt_event_text(&c->out, &c->fmt, e, wall, NULL, NULL, holders);
 		else
-			fmt_event_text(&c->out, &c->fmt, e, wall, lsvc, rsvc);
+			fmt_event_text(&c->out, &c->fmt, e, wall, lsvc, rsvc, holders);
 	}
 	if (c->log) {
 		if (c->cfg->json && c->out.len > start) {
@@ -200,7 +205,7 @@ static void emit(struct trace_ctx *c, const struct tt_event *e)
 			struct outbuf *ob = logw_buffer(c->log);
 			size_t at = ob->len;
 
-			fmt_event_json(ob, &c->fmt, e, wall, lsvc, rsvc);
+			fmt_event_json(ob, &c->fmt, e, wall, lsvc, rsvc, holders);
 			logw_commit(c->log, at);
 		}
 	}
@@ -208,9 +213,15 @@ static void emit(struct trace_ctx *c, const struct tt_event *e)
 		flush_stdout(c, c->last_flush);
 }
 
-static void emit_alert(void *vctx, const struct tt_event *e)
+/* A stuck alert falls due: it waits for the owner walk at the end of the tick. */
+static void queue_alert(void *vctx, const struct tt_event *e)
 {
-	emit(vctx, e);
+	alerts_add(((struct trace_ctx *)vctx)->alerts, e);
+}
+
+static void emit_alert(void *vctx, const struct tt_event *e, const struct owners_list *holders)
+{
+	emit(vctx, e, holders);
 }
 
 static int handle_event(void *vctx, void *data, size_t len)
@@ -225,7 +236,7 @@ static int handle_event(void *vctx, void *data, size_t len)
 		tw_watch_netns(c, e);
 	if (c->stuck)
 		stuck_update(c->stuck, e);
-	emit(c, e);
+	emit(c, e, NULL);
 	/*
 	 * libbpf reads on while records keep coming; hand control back now and then so a flood
 	 * cannot starve the deadline, signals, flushes and stuck ticks (this record is consumed).
@@ -538,8 +549,9 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	if (!c.out_tty)
 		c.out_stream = logw_open_stream(STDOUT_FILENO, "standard output");
 	if (cfg->nstuck) {
-		c.stuck = stuck_new(cfg, emit_alert, &c);
-		if (!c.stuck) {
+		c.stuck = stuck_new(cfg, queue_alert, &c);
+		c.alerts = alerts_new(&cfg->filter, emit_alert, &c);
+		if (!c.stuck || !c.alerts) {
 			fprintf(stderr, "tcptrail: out of memory\n");
 			goto out;
 		}
@@ -584,8 +596,10 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			tw_check(&c);
 			last_lost_check = now;
 		}
-		if (c.stuck)
+		if (c.stuck && alerts_may_tick(c.alerts, now)) {
 			stuck_tick(c.stuck, tt_now_ns(CLOCK_BOOTTIME));
+			alerts_raise(c.alerts);
+		}
 		if (c.log)
 			logw_tick(c.log, now);
 		if (c.out_stream) {
@@ -634,6 +648,7 @@ out:
 		logw_close_stream(c.out_stream);
 	if (c.log)
 		logw_close(c.log);
+	alerts_free(c.alerts);
 	stuck_free(c.stuck);
 	ring_buffer__free(rb);
 	tcptrail_bpf__destroy(skel);

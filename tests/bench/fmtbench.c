@@ -67,9 +67,9 @@ static double run(const struct services *svc, int json, unsigned n, size_t *byte
 
 		e->ts_ns += 1700 * 600;
 		if (json)
-			fmt_event_json(&ob, &c, e, e->ts_ns + off, l, r);
+			fmt_event_json(&ob, &c, e, e->ts_ns + off, l, r, NULL);
 		else
-			fmt_event_text(&ob, &c, e, e->ts_ns + off, l, r);
+			fmt_event_text(&ob, &c, e, e->ts_ns + off, l, r, NULL);
 		if (ob.len >= 64 * 1024) {
 			*bytes += ob.len;
 			ob_reset(&ob);

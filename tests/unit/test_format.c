@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include "tt_test.h"
 #include "format.h"
+#include "owners.h"
 
 /* 2023-11-14T22:13:20Z plus 123456789 ns. */
 #define T0_SEC 1700000000ULL
@@ -222,7 +223,7 @@ static void text_line(const struct tt_event *e, int extended, const char *lsvc, 
 
 	ob_init(&ob);
 	fmt_ctx_init(&c, extended);
-	fmt_event_text(&ob, &c, e, T0_NS, lsvc, rsvc);
+	fmt_event_text(&ob, &c, e, T0_NS, lsvc, rsvc, NULL);
 	assert_ob(&ob, expect);
 	ob_free(&ob);
 }
@@ -320,7 +321,7 @@ static void json_line(const struct tt_event *e, const char *lsvc, const char *rs
 
 	ob_init(&ob);
 	fmt_ctx_init(&c, 0);
-	fmt_event_json(&ob, &c, e, T0_NS, lsvc, rsvc);
+	fmt_event_json(&ob, &c, e, T0_NS, lsvc, rsvc, NULL);
 	assert_ob(&ob, expect);
 	ob_free(&ob);
 }
@@ -400,6 +401,67 @@ static void test_event_json_weird_comm(void **state)
 		  "\"sock\":4097,\"netns\":4026531840,\"reset\":false}\n");
 }
 
+/* Stuck alerts with their holders: snapshot -p's list, in text and JSON, and the orphan. */
+static void test_stuck_holders(void **state)
+{
+	struct tt_owner_rec own[2] = {{.pid = 1234, .comm = "curl"},
+				      {.pid = 1300, .comm = "curl\x1b"}};
+	struct owners_list h = {.recs = own, .n = 2};
+	struct tt_event e;
+	struct fmt_ctx c;
+	struct outbuf ob;
+	char expect[512];
+
+	known_event(&e);
+	e.type = TT_EV_STUCK;
+	e.oldstate = e.newstate = TT_CLOSE_WAIT;
+	ob_init(&ob);
+	fmt_ctx_init(&c, 0);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, &h);
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s>> %-13s%-10s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "CLOSE_WAIT", "STUCK", "12.345", "1234/curl,1300/curl?");
+	assert_ob(&ob, expect);
+
+	/* -e: after NETNS; more holders than listed are counted. */
+	ob_reset(&ob);
+	fmt_ctx_init(&c, 1);
+	h.more = 7;
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, &h);
+	snprintf(expect, sizeof(expect),
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s>> %-13s%-10s%-12s%-12s%s\n", "22:13:20.123",
+		 "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443", "CLOSE_WAIT",
+		 "STUCK", "12.345", "4097", "4026531840", "1234/curl,1300/curl? (+7 more)");
+	assert_ob(&ob, expect);
+
+	ob_reset(&ob);
+	fmt_ctx_init(&c, 0);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, &h);
+	assert_ob(&ob, "{\"type\":\"stuck\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
+		       "\"comm\":\"curl\",\"owners\":[{\"pid\":1234,\"comm\":\"curl\"},"
+		       "{\"pid\":1300,\"comm\":\"curl\\u001b\"}],\"owners_more\":7,"
+		       "\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\",\"lport\":43210,"
+		       "\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":null,"
+		       "\"rservice\":null,\"state\":\"CLOSE_WAIT\",\"ms\":12.345,\"sock\":4097,"
+		       "\"netns\":4026531840}\n");
+
+	/* Orphaned: no process holds it; pid and comm null, "owners" empty. */
+	e.flags &= (uint16_t)~TT_F_OWNER_KNOWN;
+	h.n = 0;
+	h.more = 0;
+	ob_reset(&ob);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, &h);
+	assert_non_null(
+		memmem(ob.data, ob.len, "\"pid\":null,\"comm\":null,\"owners\":[],\"proto\"", 42));
+	ob_reset(&ob);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, &h);
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s>> %-13s%-10s%s\n",
+		 "22:13:20.123", "-", "-", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "CLOSE_WAIT", "STUCK", "12.345", "-");
+	assert_ob(&ob, expect);
+	ob_free(&ob);
+}
+
 /* Text output to a terminal: a process name cannot smuggle escape sequences. */
 static void test_event_text_hostile_comm(void **state)
 {
@@ -412,7 +474,7 @@ static void test_event_text_hostile_comm(void **state)
 	memcpy(e.comm, "\x1b]0;pwn\x07\xc2\x9bx", 11);
 	ob_init(&ob);
 	fmt_ctx_init(&c, 0);
-	fmt_event_text(&ob, &c, &e, T0_NS, NULL, "https");
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, "https", NULL);
 	assert_non_null(memmem(ob.data, ob.len, "1234    ?]0;pwn???x     tcp", 27));
 	for (size_t i = 0; i + 1 < ob.len; i++)
 		assert_true((unsigned char)ob.data[i] >= 0x20 && ob.data[i] != 0x7f);
@@ -430,10 +492,10 @@ static void test_many_lines(void **state)
 	known_event(&e);
 	ob_init(&ob);
 	fmt_ctx_init(&c, 0);
-	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL);
 	one = ob.len;
 	for (int i = 1; i < 1000; i++)
-		fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL);
+		fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL);
 	assert_int_equal(ob.len, one * 1000);
 	for (int i = 1; i < 1000; i++)
 		assert_memory_equal(ob.data + i * one, ob.data, one);
@@ -479,11 +541,11 @@ static void test_memo_matches_fresh_context(void **state)
 			ob_reset(&b);
 			fmt_ctx_init(&fresh, 1);
 			if (json) {
-				fmt_event_json(&a, &shared, &e, T0_NS, NULL, "https");
-				fmt_event_json(&b, &fresh, &e, T0_NS, NULL, "https");
+				fmt_event_json(&a, &shared, &e, T0_NS, NULL, "https", NULL);
+				fmt_event_json(&b, &fresh, &e, T0_NS, NULL, "https", NULL);
 			} else {
-				fmt_event_text(&a, &shared, &e, T0_NS, NULL, "https");
-				fmt_event_text(&b, &fresh, &e, T0_NS, NULL, "https");
+				fmt_event_text(&a, &shared, &e, T0_NS, NULL, "https", NULL);
+				fmt_event_text(&b, &fresh, &e, T0_NS, NULL, "https", NULL);
 			}
 			assert_int_equal(a.len, b.len);
 			assert_memory_equal(a.data, b.data, a.len);
@@ -507,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_event_text_wide),
 		cmocka_unit_test(test_event_json),
 		cmocka_unit_test(test_event_json_stuck_v6),
+		cmocka_unit_test(test_stuck_holders),
 		cmocka_unit_test(test_event_json_weird_comm),
 		cmocka_unit_test(test_event_text_hostile_comm),
 		cmocka_unit_test(test_many_lines),

@@ -129,7 +129,8 @@ static struct tt_event base_event(void)
 }
 
 /* fmt_event_json -> lr_parse_line -> fmt_event_json gives the same bytes. */
-static void roundtrip(const struct tt_event *e, uint64_t wall, const char *lsvc, const char *rsvc)
+static void roundtrip_holders(const struct tt_event *e, uint64_t wall, const char *lsvc,
+			      const char *rsvc, const struct owners_list *h)
 {
 	struct fmt_ctx c;
 	struct outbuf a, b;
@@ -139,23 +140,29 @@ static void roundtrip(const struct tt_event *e, uint64_t wall, const char *lsvc,
 	fmt_ctx_init(&c, 0);
 	ob_init(&a);
 	ob_init(&b);
-	fmt_event_json(&a, &c, e, wall, lsvc, rsvc);
+	fmt_event_json(&a, &c, e, wall, lsvc, rsvc, h);
 	if (lr_parse_line(a.data, a.len - 1, &r, err, sizeof(err)))
 		fail_msg("%s: %.*s", err, (int)a.len, a.data);
 	assert_int_equal(r.type, e->type == TT_EV_STUCK ? LR_STUCK : LR_STATE);
 	assert_int_equal(r.wall_ns, wall / 1000 * 1000);
-	fmt_event_json(&b, &c, &r.ev, r.wall_ns, r.lsvc, r.rsvc);
+	assert_int_equal(!!r.holders, !!h);
+	fmt_event_json(&b, &c, &r.ev, r.wall_ns, r.lsvc, r.rsvc, r.holders);
 	if (a.len != b.len || memcmp(a.data, b.data, a.len))
 		fail_msg("round trip differs:\n%.*s%.*s", (int)a.len, a.data, (int)b.len, b.data);
 	/* text output too, since replay prints text from the record */
 	ob_reset(&a);
 	ob_reset(&b);
-	fmt_event_text(&a, &c, e, wall, lsvc, rsvc);
-	fmt_event_text(&b, &c, &r.ev, r.wall_ns, r.lsvc, r.rsvc);
+	fmt_event_text(&a, &c, e, wall, lsvc, rsvc, h);
+	fmt_event_text(&b, &c, &r.ev, r.wall_ns, r.lsvc, r.rsvc, r.holders);
 	assert_int_equal(a.len, b.len);
 	assert_memory_equal(a.data, b.data, a.len);
 	ob_free(&a);
 	ob_free(&b);
+}
+
+static void roundtrip(const struct tt_event *e, uint64_t wall, const char *lsvc, const char *rsvc)
+{
+	roundtrip_holders(e, wall, lsvc, rsvc, NULL);
 }
 
 static void test_roundtrip(void **state)
@@ -197,6 +204,26 @@ static void test_roundtrip(void **state)
 	roundtrip(&e, wall, NULL, NULL);
 	e.oldstate = e.newstate = 0; /* UNKNOWN */
 	roundtrip(&e, wall, NULL, NULL);
+	e.oldstate = e.newstate = TT_CLOSE_WAIT;
+	{
+		static struct tt_owner_rec own[OWNERS_MAX_LISTED];
+		struct owners_list h = {.recs = own};
+
+		roundtrip_holders(&e, wall, NULL, NULL, &h); /* orphaned: "owners":[] */
+		own[0] = (struct tt_owner_rec){.pid = 4242, .comm = "curl"};
+		own[1] = (struct tt_owner_rec){.pid = 4243, .comm = "a\"\\\x01\xff"};
+		memcpy(own[2].comm, "0123456789abcdef", TT_COMM_LEN); /* no NUL */
+		own[2].pid = UINT32_MAX;
+		h.n = 3;
+		roundtrip_holders(&e, wall, "http", NULL, &h);
+		for (int i = 0; i < OWNERS_MAX_LISTED; i++) {
+			own[i].pid = (uint32_t)i + 1;
+			strcpy(own[i].comm, "nginx");
+		}
+		h.n = OWNERS_MAX_LISTED;
+		h.more = 1000;
+		roundtrip_holders(&e, wall, NULL, NULL, &h);
+	}
 	e.type = TT_EV_STATE;
 	e.oldstate = TT_FIN_WAIT2;
 	e.newstate = TT_FIN_WAIT2_TW;
@@ -287,7 +314,7 @@ static void test_record_errors(void **state)
 
 	fmt_ctx_init(&c, 0);
 	ob_init(&ob);
-	fmt_event_json(&ob, &c, &e, 1795000000123456789ULL, NULL, NULL);
+	fmt_event_json(&ob, &c, &e, 1795000000123456789ULL, NULL, NULL, NULL);
 	ob_putc(&ob, '\0');
 	assert_int_equal(lr_parse_line(ob.data, strlen(ob.data) - 1, &r, err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(spoil) / sizeof(spoil[0]); i++) {
@@ -301,6 +328,85 @@ static void test_record_errors(void **state)
 			fail_msg("accepted: %s", line);
 	}
 	ob_free(&ob);
+}
+
+#define STUCK_HEAD \
+	"{\"type\":\"stuck\",\"time\":\"2026-11-26T13:07:01.000001Z\",\"pid\":7,\"comm\":\"w\","
+#define STUCK_TAIL                                                                               \
+	"\"proto\":\"tcp\",\"laddr\":\"127.0.0.1\",\"lport\":80,\"raddr\":\"127.0.0.1\","        \
+	"\"rport\":5,\"lservice\":null,\"rservice\":null,\"state\":\"CLOSE_WAIT\",\"ms\":1.000," \
+	"\"sock\":9,\"netns\":1}"
+
+/* A stuck alert's "owners": optional (logs before it), any JSON spacing, checked strictly. */
+static void test_stuck_holders(void **state)
+{
+	static const char *const bad[] = {
+		STUCK_HEAD "\"owners\":{}," STUCK_TAIL,
+		STUCK_HEAD "\"owners\":null," STUCK_TAIL,
+		STUCK_HEAD "\"owners\":[1]," STUCK_TAIL,
+		STUCK_HEAD "\"owners\":[{\"pid\":1,\"comm\":\"a\"},[]]," STUCK_TAIL,
+		STUCK_HEAD "\"owners\":[{\"pid\":1}]," STUCK_TAIL,
+		STUCK_HEAD "\"owners\":[{\"comm\":\"a\"}]," STUCK_TAIL,
+		STUCK_HEAD "\"owners\":[{\"pid\":-1,\"comm\":\"a\"}]," STUCK_TAIL,
+		STUCK_HEAD "\"owners\":[{\"pid\":4294967296,\"comm\":\"a\"}]," STUCK_TAIL,
+		STUCK_HEAD "\"owners\":[{\"pid\":1,\"comm\":null}]," STUCK_TAIL,
+		STUCK_HEAD "\"owners\":[{\"pid\":1,\"comm\":\"12345678901234567\"}]," STUCK_TAIL,
+		STUCK_HEAD "\"owners\":[],\"owners_more\":-1," STUCK_TAIL,
+		STUCK_HEAD "\"owners_more\":1," STUCK_TAIL,
+	};
+	struct lr_record r;
+	char err[256], *line;
+	size_t cap = 64 * 1024, len;
+	const char *l;
+
+	l = STUCK_HEAD STUCK_TAIL;
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_null(r.holders);
+	assert_int_equal(r.ev.pid, 7);
+
+	l = STUCK_HEAD "\"owners\": [ ] ," STUCK_TAIL;
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_non_null(r.holders);
+	assert_int_equal(r.holders->n, 0);
+	assert_int_equal(r.holders->more, 0);
+
+	l = STUCK_HEAD "\"owners\":[ {\"comm\": \"w\\u00e9\", \"pid\": 7, \"fd\": [3]} ,\n"
+		       "{\"pid\":9,\"comm\":\"x}]\\\"\"}],\"owners_more\":5," STUCK_TAIL;
+	if (lr_parse_line(l, strlen(l), &r, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_non_null(r.holders);
+	assert_int_equal(r.holders->n, 2);
+	assert_int_equal(r.holders->more, 5);
+	assert_int_equal(r.holders->recs[0].pid, 7);
+	assert_string_equal(r.holders->recs[0].comm, "w\xe9");
+	assert_int_equal(r.holders->recs[1].pid, 9);
+	assert_string_equal(r.holders->recs[1].comm, "x}]\"");
+
+	/* A state record's owners are not read (only alerts have them). */
+	l = "{\"type\":\"state\",\"time\":\"2026-11-26T13:07:01Z\",\"pid\":null,\"comm\":null,"
+	    "\"owners\":[1],\"proto\":\"tcp\",\"laddr\":\"1.2.3.4\",\"lport\":1,"
+	    "\"raddr\":\"5.6.7.8\",\"rport\":2,\"lservice\":null,\"rservice\":null,"
+	    "\"old\":\"CLOSE_WAIT\",\"new\":\"LAST_ACK\",\"ms\":1.5,\"sock\":1,\"netns\":2,"
+	    "\"reset\":false}";
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_null(r.holders);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (lr_parse_line(bad[i], strlen(bad[i]), &r, err, sizeof(err)) != -1)
+			fail_msg("accepted: %s", bad[i]);
+	}
+
+	/* One holder more than an alert lists is not a line tcptrail wrote. */
+	line = malloc(cap);
+	assert_non_null(line);
+	len = (size_t)snprintf(line, cap, "%s\"owners\":[", STUCK_HEAD);
+	for (int i = 0; i <= OWNERS_MAX_LISTED; i++)
+		len += (size_t)snprintf(line + len, cap - len, "%s{\"pid\":%d,\"comm\":\"a\"}",
+					i ? "," : "", i + 1);
+	len += (size_t)snprintf(line + len, cap - len, "],%s", STUCK_TAIL);
+	assert_int_equal(lr_parse_line(line, len, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too many"));
+	free(line);
 }
 
 static void test_parse_time(void **state)
@@ -451,8 +557,8 @@ int main(void)
 		cmocka_unit_test(test_jsonl_valid),    cmocka_unit_test(test_jsonl_invalid),
 		cmocka_unit_test(test_jsonl_unescape), cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_record_types),   cmocka_unit_test(test_record_errors),
-		cmocka_unit_test(test_parse_time),     cmocka_unit_test(test_reader_plain),
-		cmocka_unit_test(test_reader_gzip),
+		cmocka_unit_test(test_stuck_holders),  cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_reader_plain),   cmocka_unit_test(test_reader_gzip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
