@@ -133,6 +133,21 @@ struct {
 	__type(value, struct listen_group);
 } listeners SEC(".maps");
 
+/*
+ * Processes named as a listener group's owner, and the child each of them forked last: when
+ * such a process exits while the listener lives on (a daemon's launcher, a worker that
+ * accepted, an old master after a binary upgrade), its groups pass to a live process.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TT_MAX_LISTENERS);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u32); /* tgid of the last child it forked, or 0 */
+} listen_owners SEC(".maps");
+
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);
@@ -232,6 +247,7 @@ static __always_inline bool in_owner_context(int oldstate, int newstate)
 	return false;
 }
 
+#define PF_EXITING 0x00000004
 #define PF_KTHREAD 0x00200000
 
 /* The process current belongs to, or false for a kernel thread (it holds no files). */
@@ -411,6 +427,14 @@ static __always_inline struct listen_group *group_of(struct listen_key *k)
 	return bpf_map_lookup_elem(&listeners, k);
 }
 
+static __always_inline void note_listen_owner(__u32 pid)
+{
+	__u32 none = 0;
+
+	if (!bpf_map_lookup_elem(&listen_owners, &pid))
+		bpf_map_update_elem(&listen_owners, &pid, &none, BPF_NOEXIST);
+}
+
 static __always_inline void group_join(struct listen_key *k, __u64 cookie, const struct owner *o)
 {
 	struct listen_group *g = bpf_map_lookup_elem(&listeners, k);
@@ -421,8 +445,11 @@ static __always_inline void group_join(struct listen_key *k, __u64 cookie, const
 		fresh.cookie[0] = cookie;
 		if (o)
 			__builtin_memcpy(&fresh.owner, o, sizeof(*o));
-		if (!bpf_map_update_elem(&listeners, k, &fresh, BPF_NOEXIST))
+		if (!bpf_map_update_elem(&listeners, k, &fresh, BPF_NOEXIST)) {
+			if (o)
+				note_listen_owner(o->pid);
 			return;
+		}
 		/* Another member got there first, or the table is full. */
 		g = bpf_map_lookup_elem(&listeners, k);
 		if (!g) {
@@ -443,6 +470,7 @@ static __always_inline void group_join(struct listen_key *k, __u64 cookie, const
 	if (o) {
 		g->owner_cookie = cookie;
 		__builtin_memcpy(&g->owner, o, sizeof(*o));
+		note_listen_owner(o->pid);
 	}
 }
 
@@ -473,6 +501,7 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
 		if (other && other->owner_known) {
 			g->owner_cookie = c;
 			__builtin_memcpy(&g->owner, &other->owner, sizeof(other->owner));
+			note_listen_owner(other->owner.pid);
 			return;
 		}
 	}
@@ -760,13 +789,14 @@ static __always_inline void learn_listener(long fd)
 	k.port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	k.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (k.family == AF_INET)
-		BPF_CORE_READ_INTO(&k.addr[0], sk, __sk_common.skc_rcv_saddr);
+		bpf_core_read(k.addr, 4, &sk->__sk_common.skc_rcv_saddr);
 	else
-		BPF_CORE_READ_INTO(&k.addr, sk, __sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(k.addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 	g = bpf_map_lookup_elem(&listeners, &k);
 	if (g) {
 		g->owner_cookie = cookie;
 		__builtin_memcpy(&g->owner, &o, sizeof(o));
+		note_listen_owner(o.pid);
 	}
 }
 
@@ -811,6 +841,77 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	learn_accepted(ctx->ret);
+	return 0;
+}
+
+/* A listener owner's child inherits its files: the heir if the owner exits first. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u32 *heir;
+
+	if (ptgid == ctgid)
+		return 0; /* a thread */
+	heir = bpf_map_lookup_elem(&listen_owners, &ptgid);
+	if (heir)
+		*heir = ctgid;
+	return 0;
+}
+
+static __always_inline bool live_owner(__u32 pid, struct owner *o)
+{
+	struct task_struct *t;
+	bool alive;
+
+	if (!pid || !bpf_task_from_pid)
+		return false;
+	t = bpf_task_from_pid(pid);
+	if (!t)
+		return false;
+	o->pid = t->tgid;
+	o->exec_id = (__u32)t->group_leader->self_exec_id;
+	bpf_probe_read_kernel(o->comm, sizeof(o->comm), t->group_leader->comm);
+	alive = o->pid == pid && !(t->flags & PF_EXITING);
+	bpf_task_release(t);
+	return alive;
+}
+
+struct handoff {
+	__u32 dead;
+	struct owner heir;
+};
+
+static long hand_over_group(struct bpf_map *map, struct listen_key *k, struct listen_group *g,
+			    struct handoff *h)
+{
+	if (g->owner.pid == h->dead)
+		__builtin_memcpy(&g->owner, &h->heir, sizeof(h->heir));
+	return 0;
+}
+
+/*
+ * A listener owner's last thread exits (before its files are closed): its groups pass to the
+ * child it forked last, else to its parent, if alive. If neither holds the listener, its
+ * close follows at once and ends the group anyway.
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+	struct handoff h = {.dead = tgid};
+	__u32 *heir;
+
+	heir = bpf_map_lookup_elem(&listen_owners, &tgid);
+	if (!heir || task->signal->live.counter)
+		return 0;
+	if (!live_owner(*heir, &h.heir) && !live_owner(task->real_parent->tgid, &h.heir)) {
+		bpf_map_delete_elem(&listen_owners, &tgid);
+		return 0;
+	}
+	bpf_for_each_map_elem(&listeners, hand_over_group, &h, 0);
+	bpf_map_delete_elem(&listen_owners, &tgid);
+	note_listen_owner(h.heir.pid);
 	return 0;
 }
 
