@@ -14,6 +14,7 @@
 
 struct alerts {
 	const struct tt_filter *filter;
+	struct tt_filter rest; /* filter without --pid/--comm, which are matched to the holders */
 	alerts_emit_fn emit;
 	void *ctx;
 	struct owner_walk *walk; /* NULL: could not be loaded, alerts keep the known owner */
@@ -33,6 +34,9 @@ struct alerts *alerts_new(const struct tt_filter *f, alerts_emit_fn emit, void *
 	if (!a)
 		return NULL;
 	a->filter = f;
+	a->rest = *f;
+	a->rest.npids = 0;
+	a->rest.ncomms = 0;
 	a->emit = emit;
 	a->ctx = ctx;
 	ob_init(&a->recs);
@@ -55,7 +59,8 @@ void alerts_add(struct alerts *a, const struct tt_event *alert)
 
 		if (!q) {
 			/* Out of memory: better the alert with the owner known so far than none. */
-			a->emit(a->ctx, alert, NULL);
+			if (filter_match(a->filter, alert))
+				a->emit(a->ctx, alert, NULL);
 			return;
 		}
 		a->queue = q;
@@ -107,8 +112,15 @@ void alerts_raise(struct alerts *a)
 		struct tt_event *e = &a->queue[i];
 		struct owners_list h;
 
+		/*
+		 * Sockets that predate the tracer are watched whatever the filters (the kernel
+		 * filters events, not the start-up walk): the filters apply here.
+		 */
+		if (!filter_match(&a->rest, e))
+			continue;
 		if (nrecs < 0) {
-			a->emit(a->ctx, e, NULL);
+			if (filter_match(a->filter, e))
+				a->emit(a->ctx, e, NULL);
 			continue;
 		}
 		owners_for_alert(e, (const struct tt_owner_rec *)a->recs.data, (size_t)nrecs, &h);

@@ -21,8 +21,9 @@ typedef void (*alerts_emit_fn)(void *ctx, const struct tt_event *alert,
 
 /*
  * Loads and attaches the owner walk (a failure is reported on stderr once, and alerts go out
- * without re-checked holders). f: --pid/--comm, matched against every holder. NULL only when
- * out of memory.
+ * without re-checked holders). f: the filters, applied to every alert (the kernel filtered the
+ * events, but not the start-up walk of older sockets); --pid/--comm match any holder. NULL
+ * only when out of memory.
  */
 struct alerts *alerts_new(const struct tt_filter *f, alerts_emit_fn emit, void *ctx);
 /* Queues an alert that fell due; a copy is kept. */
