@@ -19,6 +19,7 @@ program tcptrail loads, with kernel.bpf_stats_enabled. Environment knobs:
     programs to go away)  BENCH_RETRIES (2: runs again a run that overlapped other processes'
     BPF tracers or program loads; runs that still do are counted under their table)
 """
+import ctypes
 import json
 import os
 import re
@@ -381,6 +382,44 @@ def prog_stats(pid):
     return {p.get("name", "?"): (p.get("run_time_ns", 0), p.get("run_cnt", 0)) for p in progs}
 
 
+BPF_NR = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "s390x": 351, "ppc64le": 361}
+BPF_ENABLE_STATS = 32
+STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+
+
+class BpfStats:
+    """BPF run-time stats (run_cnt, run_time_ns of every program) on while entered.
+    bpf(BPF_ENABLE_STATS) (Linux 5.8) counts its enablers: closing the fd turns off only what
+    this process turned on, so another user of kernel.bpf_stats_enabled (a second bench or a
+    developer's sysctl on this shared VM) is neither undone by us nor undoes us, which saving and
+    restoring the sysctl cannot promise when two of them interleave. Fallback: the sysctl, set to
+    1 and restored to what was read."""
+
+    def __enter__(self):
+        self.fd, self.saved = -1, None
+        nr = BPF_NR.get(os.uname().machine)
+        if nr:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.syscall.restype = ctypes.c_long
+            attr = ctypes.create_string_buffer(8)  # enable_stats.type = BPF_STATS_RUN_TIME (0)
+            self.fd = libc.syscall(ctypes.c_long(nr), ctypes.c_int(BPF_ENABLE_STATS), attr,
+                                   ctypes.c_uint(len(attr)))
+        if self.fd < 0:
+            with open(STATS_SYSCTL) as f:
+                self.saved = f.read().strip()
+            with open(STATS_SYSCTL, "w") as f:
+                f.write("1")
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd >= 0:
+            os.close(self.fd)
+        else:
+            with open(STATS_SYSCTL, "w") as f:
+                f.write(self.saved)
+        return False
+
+
 def kernel_cost(workers):
     """ns per run of each tracer's programs, with kernel.bpf_stats_enabled only meanwhile."""
     cases = ["tcptrail -q -w FILE", "tcptrail text >/dev/null", "tcpstates >FILE"]
@@ -388,45 +427,36 @@ def kernel_cost(workers):
         cases = [c for c in cases if c in os.environ["BENCH_CASES"].split(",")]
     res = {c: [] for c in cases}
     path = os.path.join(SCRATCH, "out.data")
-    with open("/proc/sys/kernel/bpf_stats_enabled") as f:
-        saved = f.read().strip()
-    try:
-        for rep in range(REPS):
-            for c in cases:
-                argv, stdout_path, kind = tracer_argv(c, path)
-                try:
-                    t = Tracer(c, argv, stdout_path, kind)
-                except RuntimeError as e:
-                    res[c] = [{"na": str(e)}]
-                    continue
-                try:
-                    with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
-                        f.write("1")
+    for rep in range(REPS):
+        for c in cases:
+            argv, stdout_path, kind = tracer_argv(c, path)
+            try:
+                t = Tracer(c, argv, stdout_path, kind)
+            except RuntimeError as e:
+                res[c] = [{"na": str(e)}]
+                continue
+            try:
+                with BpfStats():
                     before = prog_stats(t.proc.pid)
                     run_churn(min(SECONDS, 5), workers)
                     after = prog_stats(t.proc.pid)
-                finally:
-                    with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
-                        f.write(saved)
-                    t.stop()
-                    if os.path.exists(path):
-                        os.unlink(path)
-                d = {n: (after[n][0] - before.get(n, (0, 0))[0],
-                         after[n][1] - before.get(n, (0, 0))[1]) for n in after}
-                main = next((n for n in d if n.startswith("handle_set_stat")), None)
-                if not main or not d[main][1]:
-                    res[c].append({"na": "no runs of the state program"})
-                    continue
-                total_ns = sum(v[0] for v in d.values())
-                res[c].append({"ns_per_run": d[main][0] / d[main][1],
-                               "ns_per_event_all": total_ns / d[main][1],
-                               "runs": d[main][1]})
-                log("kernel cost %s: %.0f ns/run (all programs %.0f ns per state event)" % (
-                    c, res[c][-1]["ns_per_run"], res[c][-1]["ns_per_event_all"]))
-    finally:
-        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
-            f.write(saved)
-    out = ["### In-kernel cost per event (kernel.bpf_stats_enabled, bpftool prog show)", "",
+            finally:
+                t.stop()
+                if os.path.exists(path):
+                    os.unlink(path)
+            d = {n: (after[n][0] - before.get(n, (0, 0))[0],
+                     after[n][1] - before.get(n, (0, 0))[1]) for n in after}
+            main = next((n for n in d if n.startswith("handle_set_stat")), None)
+            if not main or not d[main][1]:
+                res[c].append({"na": "no runs of the state program"})
+                continue
+            total_ns = sum(v[0] for v in d.values())
+            res[c].append({"ns_per_run": d[main][0] / d[main][1],
+                           "ns_per_event_all": total_ns / d[main][1],
+                           "runs": d[main][1]})
+            log("kernel cost %s: %.0f ns/run (all programs %.0f ns per state event)" % (
+                c, res[c][-1]["ns_per_run"], res[c][-1]["ns_per_event_all"]))
+    out = ["### In-kernel cost per event (BPF run-time stats, bpftool prog show)", "",
            "| tracer | inet_sock_set_state program ns/run | all its programs, ns per state event "
            "| runs per measurement |", "|---|---:|---:|---:|"]
     for c, rs in res.items():
@@ -533,59 +563,49 @@ def all_prog_stats(ids):
 
 
 def pingpong_kernel_cost(cases):
-    """ns per run of every program tcptrail loads during ping-pong, kernel.bpf_stats_enabled=1
-    only meanwhile (its own timing, two clock reads per run, is in every number). Separate runs
-    from the rate suite so that the stats' cost does not bias its ratios."""
+    """ns per run of every program tcptrail loads during ping-pong, with BPF run-time stats on
+    only meanwhile (their own timing, two clock reads per run, is in every number). Separate
+    runs from the rate suite so that the stats' cost does not bias its ratios."""
     path = os.path.join(SCRATCH, "out.data")
-    stats_path = "/proc/sys/kernel/bpf_stats_enabled"
     per = {c: {} for c in cases}   # case -> name -> [(ns_per_run, runs_per_trip)]
     tot = {c: [] for c in cases}   # case -> [(bpf ns per round trip, rate)]
     notes = []
-    with open(stats_path) as f:
-        saved = f.read().strip()
-    try:
-        for rep in range(PP_REPS):
-            for c in cases:
-                argv, stdout_path, kind = tracer_argv(c, path)
-                others = wait_quiet()
-                try:
-                    t = Tracer(c, argv, stdout_path, kind)
-                except RuntimeError as e:
-                    notes.append("n/a: %s: %s" % (c, str(e).strip()[-200:]))
-                    continue
-                try:
-                    ids = own_prog_ids(t.proc.pid)
-                    with open(stats_path, "w") as f:
-                        f.write("1")
+    for rep in range(PP_REPS):
+        for c in cases:
+            argv, stdout_path, kind = tracer_argv(c, path)
+            others = wait_quiet()
+            try:
+                t = Tracer(c, argv, stdout_path, kind)
+            except RuntimeError as e:
+                notes.append("n/a: %s: %s" % (c, str(e).strip()[-200:]))
+                continue
+            try:
+                ids = own_prog_ids(t.proc.pid)
+                with BpfStats():
                     before = all_prog_stats(ids)
                     r = run_pingpong()
                     after = all_prog_stats(ids)
-                    others += foreign_tracers([t.proc.pid])
-                finally:
-                    with open(stats_path, "w") as f:
-                        f.write(saved)
-                    t.stop()
-                    if os.path.exists(path):
-                        os.unlink(path)
-                total_ns = 0
-                for i, (name, ns, cnt) in sorted(after.items(), key=lambda kv: kv[1][0]):
-                    dns = ns - before.get(i, (name, 0, 0))[1]
-                    dcnt = cnt - before.get(i, (name, 0, 0))[2]
-                    total_ns += dns
-                    per[c].setdefault(name, []).append(
-                        (dns / dcnt if dcnt else None, dcnt / r["all_trips"]))
-                tot[c].append((total_ns / r["all_trips"], r["rate"]))
-                if others:
-                    notes.append("%s rep %d overlapped other BPF tracers: %s" % (
-                        c, rep + 1, ", ".join(sorted(set(others)))))
-                log("pingpong kernel cost %s: %s; %.0f ns of BPF per round trip at %d/s" % (
-                    c, ", ".join("%s %s ns/run x %.2f/trip" % (
-                        n, "-" if v[-1][0] is None else "%.0f" % v[-1][0], v[-1][1])
-                        for n, v in per[c].items()), tot[c][-1][0], r["rate"]))
-    finally:
-        with open(stats_path, "w") as f:
-            f.write(saved)
-    out = ["### Ping-pong: in-kernel cost of each tcptrail program (kernel.bpf_stats_enabled, "
+                others += foreign_tracers([t.proc.pid])
+            finally:
+                t.stop()
+                if os.path.exists(path):
+                    os.unlink(path)
+            total_ns = 0
+            for i, (name, ns, cnt) in sorted(after.items(), key=lambda kv: kv[1][0]):
+                dns = ns - before.get(i, (name, 0, 0))[1]
+                dcnt = cnt - before.get(i, (name, 0, 0))[2]
+                total_ns += dns
+                per[c].setdefault(name, []).append(
+                    (dns / dcnt if dcnt else None, dcnt / r["all_trips"]))
+            tot[c].append((total_ns / r["all_trips"], r["rate"]))
+            if others:
+                notes.append("%s rep %d overlapped other BPF tracers: %s" % (
+                    c, rep + 1, ", ".join(sorted(set(others)))))
+            log("pingpong kernel cost %s: %s; %.0f ns of BPF per round trip at %d/s" % (
+                c, ", ".join("%s %s ns/run x %.2f/trip" % (
+                    n, "-" if v[-1][0] is None else "%.0f" % v[-1][0], v[-1][1])
+                    for n, v in per[c].items()), tot[c][-1][0], r["rate"]))
+    out = ["### Ping-pong: in-kernel cost of each tcptrail program (BPF run-time stats, "
            "median of %d runs)" % PP_REPS, "",
            "| tracer | program | ns/run | runs per round trip | ns per round trip |",
            "|---|---|---:|---:|---:|"]
