@@ -1,8 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages tcptrail needs to build, run and test, if any are missing.
+# nginx, gunicorn, curl and systemd (systemd-socket-activate) are real servers for tests/e2e/test_owner.py.
 set -e
 pkgs="make gcc clang clang-format llvm libclang-rt-14-dev pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
-libcmocka-dev python3 iproute2 net-tools valgrind"
+libcmocka-dev python3 iproute2 net-tools valgrind
+nginx gunicorn curl systemd"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs libbpf-tools"
 missing=""
 for p in $pkgs; do
