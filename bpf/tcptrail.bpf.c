@@ -761,6 +761,18 @@ static __always_inline struct sock *fd_tcp_sock(long fd)
 	return file_tcp_sock(file, &ino);
 }
 
+/* The listening address of a listener reached from a file (an untrusted pointer). */
+static __always_inline void listen_key_of_sock(struct listen_key *k, struct sock *sk)
+{
+	k->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	k->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (k->family == AF_INET)
+		bpf_core_read(k->addr, 4, &sk->__sk_common.skc_rcv_saddr);
+	else
+		bpf_core_read(k->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+}
+
 /*
  * accept() on a listener: the caller holds the listener, so the children still waiting in its
  * queue name a live process (the process that called listen() may be gone: a daemon's
@@ -779,19 +791,15 @@ static __always_inline void learn_listener(long fd)
 		return;
 	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	info = info_get(&cookie, false);
-	if (info && info->owner_known && info->owner.pid == bpf_get_current_pid_tgid() >> 32)
-		return;
 	if (!current_owner(&o))
+		return;
+	/* The same process as last time, not since exec'd (socket activation execs the server). */
+	if (info && info->owner_known && info->owner.pid == o.pid &&
+	    info->owner.exec_id == o.exec_id)
 		return;
 	if (info)
 		set_owner(info, &o);
-	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	k.port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	k.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (k.family == AF_INET)
-		bpf_core_read(k.addr, 4, &sk->__sk_common.skc_rcv_saddr);
-	else
-		bpf_core_read(k.addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	listen_key_of_sock(&k, sk);
 	g = bpf_map_lookup_elem(&listeners, &k);
 	if (g) {
 		g->owner_cookie = cookie;
@@ -912,6 +920,65 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	bpf_for_each_map_elem(&listeners, hand_over_group, &h, 0);
 	bpf_map_delete_elem(&listen_owners, &tgid);
 	note_listen_owner(h.heir.pid);
+	return 0;
+}
+
+/*
+ * exec() keeps the pid and the open files but changes the name: the sockets this process was
+ * named for (connections, and listeners whose children wait for accept: socket activation
+ * execs the server) take the new name at once, not at their next I/O. A process that execs
+ * with sockets it inherited but never used takes nothing from their owner.
+ */
+#define TT_EXEC_MAX_FDS 4096
+
+struct exec_walk {
+	struct file **fds;
+	struct owner o;
+};
+
+static long rename_fd_owner(__u64 i, struct exec_walk *w)
+{
+	struct listen_group *g;
+	struct listen_key k = {};
+	struct sk_info *info;
+	struct file *file;
+	struct sock *sk;
+	__u64 cookie, ino;
+
+	if (bpf_probe_read_kernel(&file, sizeof(file), &w->fds[i]) || !file)
+		return 0;
+	sk = file_tcp_sock(file, &ino);
+	if (!sk)
+		return 0;
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	info = info_get(&cookie, false);
+	if (!info || !info->owner_known || info->owner.pid != w->o.pid)
+		return 0;
+	set_owner(info, &w->o);
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
+		return 0;
+	listen_key_of_sock(&k, sk);
+	g = bpf_map_lookup_elem(&listeners, &k);
+	if (g && g->owner.pid == w->o.pid)
+		__builtin_memcpy(&g->owner, &w->o, sizeof(w->o));
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *task)
+{
+	struct exec_walk w;
+	struct fdtable *fdt;
+	__u32 n;
+
+	if (!current_owner(&w.o))
+		return 0;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt)
+		return 0;
+	n = BPF_CORE_READ(fdt, max_fds);
+	w.fds = BPF_CORE_READ(fdt, fd);
+	bpf_loop(n < TT_EXEC_MAX_FDS ? n : TT_EXEC_MAX_FDS, rename_fd_owner, &w, 0);
 	return 0;
 }
 
