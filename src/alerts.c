@@ -18,7 +18,7 @@ struct alerts {
 	alerts_emit_fn emit;
 	void *ctx;
 	struct owner_walk *walk; /* NULL: could not be loaded, alerts keep the known owner */
-	struct outbuf recs;	 /* the last walk's struct tt_owner_rec */
+	struct outbuf recs;	 /* a walk's struct tt_owner_rec, while its alerts go out */
 	struct tt_event *queue;
 	size_t n, cap;
 	uint64_t next_ns; /* CLOCK_MONOTONIC: no tick before this */
@@ -129,6 +129,8 @@ void alerts_raise(struct alerts *a)
 			a->emit(a->ctx, e, &h);
 	}
 	a->n = 0;
+	/* 40 bytes per open socket file of the whole machine, for an event that is rare. */
+	ob_free(&a->recs);
 }
 
 void alerts_free(struct alerts *a)
