@@ -12,19 +12,8 @@
 #include <bpf/bpf_endian.h>
 #include "tcptrail.h"
 
-#define AF_INET	    2
-#define AF_INET6    10
-#define IPPROTO_TCP 6
-#define PF_KTHREAD  0x00200000 /* include/linux/sched.h */
-
+#include "consts.bpf.h"
 #include "sockfile.bpf.h"
-
-/* include/net/tcp_states.h */
-#define TCP_LISTEN	 10
-#define TCP_TIME_WAIT	 6
-#define TCP_FIN_WAIT2	 5
-#define TCP_NEW_SYN_RECV 12
-#define TCP_SYN_RECV	 3
 
 /* include/net/inet_connection_sock.h: icsk_pending values */
 #define ICSK_TIME_RETRANS     1

@@ -7,8 +7,7 @@
 #ifndef TT_SOCKFILE_BPF_H
 #define TT_SOCKFILE_BPF_H
 
-#define S_IFMT	 00170000
-#define S_IFSOCK 0140000
+#include "consts.bpf.h"
 
 static __always_inline __u64 sock_ino(struct sock *sk)
 {

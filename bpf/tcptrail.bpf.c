@@ -10,11 +10,7 @@
 #include <bpf/bpf_endian.h>
 #include "tcptrail.h"
 
-#define AF_INET	    2
-#define AF_INET6    10
-#define IPPROTO_TCP 6
-#define EEXIST	    17
-
+#include "consts.bpf.h"
 #include "sockfile.bpf.h"
 
 /* Filters, set by the loader before load; zero counts mean "no filter". */
@@ -246,9 +242,6 @@ static __always_inline bool in_owner_context(int oldstate, int newstate)
 	}
 	return false;
 }
-
-#define PF_EXITING 0x00000004
-#define PF_KTHREAD 0x00200000
 
 /* The process current belongs to, or false for a kernel thread (it holds no files). */
 static __always_inline bool current_owner(struct owner *o)
