@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -100,6 +101,22 @@ int tt_iter_read(int link_fd, int (*fn)(void *ctx, const void *buf, size_t len),
 	}
 	close(fd);
 	return ret;
+}
+
+void tt_reserve_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int got;
+
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		/* Read-only for output and write-only for input: every use still fails. */
+		got = open("/dev/null", (fd == STDIN_FILENO ? O_WRONLY : O_RDONLY));
+		if (got >= 0 && got != fd) {
+			dup2(got, fd);
+			close(got);
+		}
+	}
 }
 
 uint64_t tt_now_ns(int clock_id)

@@ -22,6 +22,13 @@ void tt_report_bpf_error(const char *what, int err);
 /* Runs an iterator link to completion, handing its output to fn in chunks. 0 or -errno. */
 int tt_iter_read(int link_fd, int (*fn)(void *ctx, const void *buf, size_t len), void *ctx);
 
+/*
+ * Puts /dev/null on whichever of fds 0-2 is closed, opened so that using it fails with EBADF as
+ * before: otherwise the next file opened (a BPF map, the -w log) would become standard output
+ * and receive what is printed.
+ */
+void tt_reserve_std_fds(void);
+
 /* CLOCK_REALTIME - CLOCK_BOOTTIME in ns, to put wall time on BPF timestamps. */
 uint64_t tt_realtime_offset_ns(void);
 uint64_t tt_now_ns(int clock_id);

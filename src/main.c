@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* tcptrail: TCP connection-state tracer. Command dispatch. */
 #include <stdio.h>
+#include "bpfcommon.h"
 #include "cli.h"
 #include "replay.h"
 #include "services.h"
@@ -14,6 +15,7 @@ int main(int argc, char **argv)
 	char err[512];
 	int ret;
 
+	tt_reserve_std_fds();
 	/* A missing /etc/services only costs the names. */
 	svc = services_load("/etc/services");
 	switch (cli_parse(argc, argv, &cfg, svc, stdout, err, sizeof(err))) {

@@ -23,6 +23,7 @@ struct replay {
 	struct outbuf out;
 	struct summary *sum;
 	int out_broken;
+	int out_error;	 /* writing failed other than by a closed pipe: exit 1 */
 	int header_done; /* text column titles, before the first event as live */
 	char err[512];	 /* the one error, printed after everything that could be read */
 };
@@ -31,8 +32,10 @@ static void flush_out(struct replay *rp)
 {
 	if (rp->out.len && !rp->out_broken &&
 	    ob_write_fd(STDOUT_FILENO, rp->out.data, rp->out.len)) {
-		if (errno != EPIPE)
+		if (errno != EPIPE) {
 			fprintf(stderr, "tcptrail: writing output: %s\n", strerror(errno));
+			rp->out_error = 1;
+		}
 		rp->out_broken = 1;
 	}
 	ob_reset(&rp->out);
@@ -213,6 +216,8 @@ int run_replay(const struct config *cfg, const struct services *svc)
 		summary_free(rp.sum);
 	}
 	flush_out(&rp);
+	if (rp.out_error)
+		ret = 1;
 	ob_free(&rp.out);
 	if (rp.err[0])
 		fprintf(stderr, "tcptrail: %s\n", rp.err);

