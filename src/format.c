@@ -157,13 +157,17 @@ void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c)
 	ob_putc(ob, '\n');
 }
 
+/*
+ * svc may come from a log (replay), which anyone can write: printed through the same filter
+ * as process names, so a service name cannot carry escape sequences to the terminal.
+ */
 static void put_port(struct outbuf *ob, uint16_t port, const char *svc)
 {
 	ob_putc(ob, ':');
 	if (port == 0)
 		ob_putc(ob, '*');
 	else if (svc)
-		ob_puts(ob, svc);
+		ob_put_printable(ob, svc, strlen(svc));
 	else
 		ob_u64(ob, port);
 }

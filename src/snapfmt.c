@@ -152,12 +152,13 @@ static void endpoint_col(struct outbuf *ob, const struct snapfmt_opts *o, int fa
 	const char *svc = o->numeric || !port ? NULL : services_name(o->svc, port);
 
 	if (host) {
-		ob_puts(ob, host);
+		/* a PTR record is whatever the remote's DNS says: no escape sequences */
+		ob_put_printable(ob, host, strlen(host));
 		ob_putc(ob, ':');
 		if (!port)
 			ob_putc(ob, '*');
 		else if (svc)
-			ob_puts(ob, svc);
+			ob_put_printable(ob, svc, strlen(svc));
 		else
 			ob_u64(ob, port);
 	} else {

@@ -481,6 +481,47 @@ static void test_event_text_hostile_comm(void **state)
 	ob_free(&ob);
 }
 
+/*
+ * A service name read from a log (replay) goes to the terminal through the same filter as a
+ * process name: control characters (C0, DEL, C1) and invalid UTF-8 become '?', valid UTF-8 stays.
+ */
+static void test_event_text_hostile_service(void **state)
+{
+	static const struct {
+		const char *svc, *want;
+	} cases[] = {
+		{"\x1b]0;pwned\x07", ":?]0;pwned?"},
+		{"caf\xc3\xa9", ":caf\xc3\xa9"},   /* U+00E9, printed as is */
+		{"a\x7f\xc2\x9b.", ":a???."},	   /* DEL, CSI (U+009B) */
+		{"\xff\xc3z", ":??z"},		   /* invalid bytes */
+		{"\xe2\x80\xae", ":\xe2\x80\xae"}, /* U+202E is not a control character */
+	};
+	struct tt_event e;
+	struct fmt_ctx c;
+	struct outbuf ob;
+
+	known_event(&e);
+	ob_init(&ob);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ob_reset(&ob);
+		fmt_ctx_init(&c, 0);
+		fmt_event_text(&ob, &c, &e, T0_NS, cases[i].svc, cases[i].svc, NULL);
+		if (!memmem(ob.data, ob.len, cases[i].want, strlen(cases[i].want)))
+			fail_msg("case %zu: %.*s", i, (int)ob.len, ob.data);
+		for (size_t k = 0; k + 1 < ob.len; k++) {
+			unsigned char b = (unsigned char)ob.data[k];
+
+			assert_true(b >= 0x20 && b != 0x7f);
+			assert_false(b == 0xc2 && (unsigned char)ob.data[k + 1] < 0xa0);
+		}
+		/* fmt_endpoint(), which the summary uses, filters the same way */
+		ob_reset(&ob);
+		fmt_endpoint(&ob, AF_INET, e.daddr, 443, cases[i].svc);
+		assert_non_null(memmem(ob.data, ob.len, cases[i].want, strlen(cases[i].want)));
+	}
+	ob_free(&ob);
+}
+
 /* Many lines appended to one buffer stay intact across growth. */
 static void test_many_lines(void **state)
 {
@@ -572,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_stuck_holders),
 		cmocka_unit_test(test_event_json_weird_comm),
 		cmocka_unit_test(test_event_text_hostile_comm),
+		cmocka_unit_test(test_event_text_hostile_service),
 		cmocka_unit_test(test_many_lines),
 		cmocka_unit_test(test_memo_matches_fresh_context),
 	};

@@ -277,6 +277,11 @@ static void test_text_long_and_owners(void **state)
 	snapfmt_text(&ob, &o, &r, NULL, 0, "example.org", "peer.example");
 	assert_non_null(strstr(str(), " example.org:443         peer.example:55555 "));
 	assert_non_null(strstr(str(), "ESTABLISHED -\n"));
+	/* a PTR record is the remote's to choose: no escape sequence reaches the terminal */
+	ob_reset(&ob);
+	snapfmt_text(&ob, &o, &r, NULL, 0, "\x1b]0;pwned\x07.example", "caf\xc3\xa9.example");
+	assert_non_null(strstr(str(), " ?]0;pwned?.example:443 "));
+	assert_non_null(strstr(str(), " caf\xc3\xa9.example:55555 "));
 }
 
 static void test_text_extended(void **state)
