@@ -14,6 +14,7 @@
 
 #include "consts.bpf.h"
 #include "sockfile.bpf.h"
+#include "cgroup.bpf.h"
 
 /* include/net/inet_connection_sock.h: icsk_pending values */
 #define ICSK_TIME_RETRANS     1
@@ -148,12 +149,14 @@ int dump_tcp(struct bpf_iter__tcp *ctx)
 		r.timer_ns = jiffies_to_ns((__s64)(req->rsk_timer.expires - now));
 		r.retrans = BPF_CORE_READ_BITFIELD_PROBED(req, num_timeout);
 		r.uid = BPF_CORE_READ(req, __req_common.skc_listener, sk_uid.val);
+		r.cgroup_id = sk_cgroup_id_probed(BPF_CORE_READ(req, __req_common.skc_listener));
 	} else {
 		struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
 
 		if (!tp)
 			return 0;
 		fill_full(&r, tp, now);
+		r.cgroup_id = sk_cgroup_id((struct sock *)tp);
 	}
 	bpf_seq_write(seq, &r, sizeof(r));
 	return 0;

@@ -12,6 +12,7 @@
 
 #include "consts.bpf.h"
 #include "sockfile.bpf.h"
+#include "cgroup.bpf.h"
 
 /* Filters, set by the loader before load; zero counts mean "no filter". */
 const volatile __u8 filter_family; /* 4 or 6 */
@@ -28,6 +29,10 @@ const volatile __u32 filter_nrports;
 const volatile __u16 filter_rports[TT_MAX_FILTER];
 const volatile __u32 filter_nnetns;
 const volatile __u32 filter_netns[TT_MAX_FILTER];
+/* --cgroup: cgroup v2 ids and their depths; a socket matches at or below any of them. */
+const volatile __u32 filter_ncgroups;
+const volatile __u64 filter_cgroup_ids[TT_MAX_FILTER];
+const volatile __u32 filter_cgroup_levels[TT_MAX_FILTER];
 
 /*
  * Wakeup policy: a wakeup (an irq_work self-IPI) costs the producer far more than the record
@@ -376,6 +381,17 @@ static __always_inline bool event_wanted(const struct tt_event *e)
 	return true;
 }
 
+static __always_inline bool cgroup_wanted(struct sock *sk)
+{
+	for (__u32 i = 0; i < TT_MAX_FILTER; i++) {
+		if (i >= filter_ncgroups)
+			break;
+		if (sk_cgroup_under(sk, filter_cgroup_ids[i], filter_cgroup_levels[i]))
+			return true;
+	}
+	return false;
+}
+
 static __always_inline void submit(const struct tt_event *e)
 {
 	struct tt_event *r;
@@ -583,7 +599,8 @@ static __always_inline void mark_close(struct tt_event *e, struct sock *sk, int 
 }
 
 /* The IPv6 child's addresses are in place now: send its held SYN_RECV first. */
-static __always_inline void release_pending(const struct tt_event *e, struct sk_info *info)
+static __always_inline void release_pending(const struct tt_event *e, struct sk_info *info,
+					    bool wanted)
 {
 	struct tt_event *held;
 
@@ -597,7 +614,8 @@ static __always_inline void release_pending(const struct tt_event *e, struct sk_
 	held->dport = e->dport;
 	__builtin_memcpy(held->saddr, e->saddr, 16);
 	__builtin_memcpy(held->daddr, e->daddr, 16);
-	submit(held);
+	if (wanted)
+		submit(held);
 	bpf_map_delete_elem(&pending, &e->sock_cookie);
 }
 
@@ -623,6 +641,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	struct tt_event ev;
 	struct sk_info *info;
 	__u16 family;
+	bool wanted;
 
 	/* The kernel stores a state again (close() after shutdown()): not a transition. */
 	if (oldstate == newstate)
@@ -641,7 +660,9 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	ev.newstate = newstate;
 	ev.type = TT_EV_STATE;
 	ev.sock_cookie = bpf_get_socket_cookie(sk);
+	ev.cgroup_id = sk_cgroup_id(sk);
 	read_endpoints(&ev, sk);
+	wanted = !filter_ncgroups || cgroup_wanted(sk);
 
 	/* A child is a clone of its listener: its life starts at CLOSE, not at LISTEN. */
 	if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
@@ -652,12 +673,13 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	update_listeners(&ev, info, oldstate, newstate);
 	stamp_time(&ev, info);
 	mark_close(&ev, sk, oldstate, newstate);
-	release_pending(&ev, info);
+	release_pending(&ev, info, wanted);
 	if (hold_v6_child(&ev, info, newstate))
 		return 0;
 	if (newstate == TCP_CLOSE && info)
 		info_delete(ev.sock_cookie);
-	submit(&ev);
+	if (wanted)
+		submit(&ev);
 	return 0;
 }
 
@@ -1067,6 +1089,7 @@ int seed_states(struct bpf_iter__tcp *ctx)
 	ev.newstate = ev.oldstate;
 	ev.type = TT_EV_STATE;
 	ev.sock_cookie = bpf_get_socket_cookie(sk);
+	ev.cgroup_id = sk_cgroup_id(sk);
 	read_endpoints(&ev, sk);
 	info = info_get(&ev.sock_cookie, ev.oldstate != TCP_CLOSE);
 	seed_owner(sk, info, &ev);

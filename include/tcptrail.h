@@ -57,7 +57,7 @@ enum tt_event_flags {
 	TT_F_DELTA_MIN = 1 << 5,   /* delta_ns is a lower bound (socket predates the tracer) */
 };
 
-/* One state transition; 96 bytes. */
+/* One state transition; 104 bytes. */
 struct tt_event {
 	__u64 ts_ns;	   /* CLOCK_BOOTTIME */
 	__u64 sock_cookie; /* bpf_get_socket_cookie(), the "sk:" id of ss -e */
@@ -75,6 +75,7 @@ struct tt_event {
 	__u16 flags;
 	__u16 sk_err;
 	char comm[TT_COMM_LEN];
+	__u64 cgroup_id; /* the socket's cgroup v2 (its directory's inode), 0 unknown */
 };
 
 /* Owner record from the iter/task_file pass: one per (process, socket file). */
@@ -109,6 +110,7 @@ struct tt_sock_rec {
 	__s64 lastsnd_ns; /* since the last packet was sent, -1 unknown */
 	__u32 probes;
 	__u32 pad;
+	__u64 cgroup_id; /* the socket's cgroup v2; a request socket its listener's; 0 timewait */
 };
 
 #endif /* TCPTRAIL_H */
