@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
@@ -28,10 +29,14 @@ void tt_libbpf_logging(int verbose)
 	libbpf_set_print(verbose ? print_verbose : print_quiet);
 }
 
-int tt_preflight(void)
+/* Open files the command needs at once: below that, a failure is blamed on the limit. */
+static unsigned int nofile_needed;
+
+int tt_preflight(unsigned int nofile)
 {
 	struct stat st;
 
+	nofile_needed = nofile;
 	if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
 		fprintf(stderr, "tcptrail: this kernel has no BTF (/sys/kernel/btf/vmlinux): "
 				"it needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
@@ -40,15 +45,91 @@ int tt_preflight(void)
 	return 0;
 }
 
-void tt_report_bpf_error(const char *what, int err)
+/*
+ * A resource limit hidden behind the error libbpf returns: short of file descriptors its
+ * feature probes fail and the kernel then refuses the program (EINVAL); short of address
+ * space it cannot read the kernel's BTF and reports it missing (ESRCH). EMFILE, ENFILE,
+ * ENOMEM, or 0 when no limit explains err.
+ */
+static int limit_behind(int err)
+{
+	struct rlimit rl;
+	struct btf *btf;
+
+	if (err == EMFILE || err == ENFILE || err == ENOMEM)
+		return err;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < nofile_needed)
+		return EMFILE;
+	/*
+	 * Read the kernel's BTF as libbpf does (which says ESRCH, "not found", for any failure):
+	 * if that fails for want of memory or files, so did libbpf.
+	 */
+	btf = btf__parse_raw("/sys/kernel/btf/vmlinux");
+	if (!btf && (errno == ENOMEM || errno == EMFILE || errno == ENFILE))
+		return errno;
+	btf__free(btf);
+	return 0;
+}
+
+static void report_limit(const char *what, int cause)
+{
+	char now[64] = "";
+	struct rlimit rl;
+
+	if (cause == EMFILE) {
+		if (getrlimit(RLIMIT_NOFILE, &rl))
+			rl.rlim_cur = RLIM_INFINITY;
+		if (rl.rlim_cur < nofile_needed)
+			snprintf(now, sizeof(now), ": now %llu, needs about %u",
+				 (unsigned long long)rl.rlim_cur, nofile_needed);
+		else if (rl.rlim_cur != RLIM_INFINITY)
+			snprintf(now, sizeof(now), ": now %llu", (unsigned long long)rl.rlim_cur);
+		fprintf(stderr,
+			"tcptrail: %s: too many open files: raise the limit (ulimit -n%s)\n", what,
+			now);
+	} else if (cause == ENFILE) {
+		fprintf(stderr,
+			"tcptrail: %s: the system has too many open files: raise fs.file-max or "
+			"close files\n",
+			what);
+	} else {
+		if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY)
+			snprintf(now, sizeof(now), ": now %llu KiB",
+				 (unsigned long long)(rl.rlim_cur / 1024));
+		fprintf(stderr,
+			"tcptrail: %s: out of memory: raise the limits (ulimit -v%s; ulimit -l "
+			"before Linux 5.11) or free memory\n",
+			what, now);
+	}
+}
+
+void tt_report_error(const char *what, int err)
 {
 	if (err < 0)
 		err = -err;
-	if ((err == EPERM || err == EACCES) && geteuid() != 0)
+	if (err == EMFILE || err == ENFILE || err == ENOMEM)
+		report_limit(what, err);
+	else
+		fprintf(stderr, "tcptrail: %s: %s\n", what, strerror(err));
+}
+
+void tt_report_bpf_error(const char *what, int err)
+{
+	int cause;
+
+	if (err < 0)
+		err = -err;
+	/* Without privileges nothing else matters; as root a limit is named before any guess. */
+	if ((err == EPERM || err == EACCES) && geteuid() != 0) {
 		fprintf(stderr,
 			"tcptrail: %s: permission denied: run as root (or with CAP_BPF and "
 			"CAP_PERFMON)\n",
 			what);
+		return;
+	}
+	cause = limit_behind(err);
+	if (cause)
+		report_limit(what, cause);
 	else if (err == EACCES)
 		/* As root, EACCES is the verifier's refusal, not a missing privilege. */
 		fprintf(stderr,

@@ -7,8 +7,11 @@
 /* libbpf's messages on stderr with -v, silence otherwise. */
 void tt_libbpf_logging(int verbose);
 
-/* Checks what every BPF command needs (BTF, privileges); prints one line and returns -1 if not. */
-int tt_preflight(void);
+/*
+ * Checks what every BPF command needs (BTF); prints one line and returns -1 if not. nofile is
+ * how many files the command holds open at once: a later failure under a lower limit names it.
+ */
+int tt_preflight(unsigned int nofile);
 
 /* Whether tp_btf can attach to tracepoint `name` (its btf_trace_ typedef is in vmlinux BTF). */
 int tt_kernel_has_btf_tracepoint(const char *name);
@@ -18,6 +21,9 @@ int tt_kernel_has_trace_event(const char *category, const char *name);
 
 /* One line for a failed load/attach of `what`, naming the likely fix. */
 void tt_report_bpf_error(const char *what, int err);
+
+/* One line for another failure (err, or -err): a resource limit is named with its fix. */
+void tt_report_error(const char *what, int err);
 
 /* Runs an iterator link to completion, handing its output to fn in chunks. 0 or -errno. */
 int tt_iter_read(int link_fd, int (*fn)(void *ctx, const void *buf, size_t len), void *ctx);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -177,13 +178,42 @@ static int all_digits(const char *p, int n)
 	return 1;
 }
 
-int parse_time_ns(const char *s, uint64_t *ns)
+int days_in_month(int year, int month)
 {
+	static const unsigned char days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (month < 1 || month > 12)
+		return 0;
+	if (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+		return 29;
+	return days[month - 1];
+}
+
+__attribute__((format(printf, 3, 4))) static int time_bad(char *why, size_t whylen, const char *fmt,
+							  ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+int parse_time_ns_why(const char *s, uint64_t *ns, char *why, size_t whylen)
+{
+	static const char *const months[12] = {"January",   "February", "March",    "April",
+					       "May",	    "June",	"July",	    "August",
+					       "September", "October",	"November", "December"};
 	int y, mo, d, h, mi, sec, n = 0;
 	uint64_t frac = 0, scale = 1000000000ULL, epoch;
 	long offset = 0;
 	const char *p;
 
+	if (why && whylen)
+		why[0] = '\0';
 	if (!parse_u64(s, 0, UINT64_MAX / 1000000000ULL, &epoch)) {
 		*ns = epoch * 1000000000ULL;
 		return 0;
@@ -192,8 +222,23 @@ int parse_time_ns(const char *s, uint64_t *ns)
 	    n != 19 || !all_digits(s, 4) || !all_digits(s + 5, 2) || !all_digits(s + 8, 2) ||
 	    !all_digits(s + 11, 2) || !all_digits(s + 14, 2) || !all_digits(s + 17, 2))
 		return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
+	/*
+	 * Each field is checked against the calendar, not just its digit count: mktime-style
+	 * normalisation would silently read 2026-02-31 as 03-03, a filter on the wrong day.
+	 */
+	if (mo < 1 || mo > 12)
+		return time_bad(why, whylen, "no such month: %02d", mo);
+	if (d < 1 || d > days_in_month(y, mo))
+		return time_bad(why, whylen, "no such day: %s %d has %d days", months[mo - 1], y,
+				days_in_month(y, mo));
+	if (h > 23)
+		return time_bad(why, whylen, "no such hour: %02d", h);
+	if (mi > 59)
+		return time_bad(why, whylen, "no such minute: %02d", mi);
+	if (sec > 60) /* 60: a leap second, which RFC 3339 allows */
+		return time_bad(why, whylen, "no such second: %02d", sec);
+	if (y < 1970)
+		return time_bad(why, whylen, "before the epoch, 1970-01-01T00:00:00Z");
 	p = s + n;
 	if (*p == '.') {
 		p++;
@@ -211,9 +256,11 @@ int parse_time_ns(const char *s, uint64_t *ns)
 	} else if (*p == '+' || *p == '-') {
 		int oh, om, m = 0;
 
-		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 || oh > 23 || om > 59 ||
+		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 ||
 		    !all_digits(p + 1, 2) || !all_digits(p + 4, 2))
 			return -1;
+		if (oh > 23 || om > 59)
+			return time_bad(why, whylen, "no such UTC offset: %02d:%02d", oh, om);
 		offset = (oh * 3600L + om * 60L) * (*p == '+' ? 1 : -1);
 		p += 6;
 	} else {
@@ -223,15 +270,37 @@ int parse_time_ns(const char *s, uint64_t *ns)
 		return -1;
 	long long t = (long long)days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400LL +
 		      h * 3600LL + mi * 60LL + sec - offset;
-	if (t < 0 || (uint64_t)t > (UINT64_MAX - frac) / 1000000000ULL)
-		return -1; /* before 1970 or after 2554: outside 64-bit nanoseconds */
+	if (t < 0)
+		return time_bad(why, whylen, "before the epoch, 1970-01-01T00:00:00Z");
+	if ((uint64_t)t > (UINT64_MAX - frac) / 1000000000ULL)
+		return time_bad(why, whylen,
+				"after 2554-07-21T23:34:33Z, the end of 64-bit nanoseconds");
 	*ns = (uint64_t)t * 1000000000ULL + frac;
 	return 0;
+}
+
+int parse_time_ns(const char *s, uint64_t *ns)
+{
+	return parse_time_ns_why(s, ns, NULL, 0);
 }
 
 static int bad(char *err, size_t errlen, const char *what, const char *arg)
 {
 	snprintf(err, errlen, "%s: '%s'", what, arg);
+	return -1;
+}
+
+/* --since/--until: an impossible date says which field is wrong, not just "want a time". */
+static int parse_time_opt(const char *opt, const char *arg, uint64_t *ns, char *err, size_t errlen)
+{
+	char why[80];
+
+	if (!parse_time_ns_why(arg, ns, why, sizeof(why)))
+		return 0;
+	if (why[0])
+		snprintf(err, errlen, "%s '%s': %s", opt, arg, why);
+	else
+		snprintf(err, errlen, "%s wants RFC 3339 time or epoch seconds: '%s'", opt, arg);
 	return -1;
 }
 
@@ -363,15 +432,11 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const stru
 		cfg->summary = 1;
 		return 0;
 	case OPT_SINCE:
-		if (parse_time_ns(arg, &cfg->since_ns))
-			return bad(err, errlen, "--since wants RFC 3339 time or epoch seconds",
-				   arg);
-		return 0;
+		cfg->has_since = 1;
+		return parse_time_opt("--since", arg, &cfg->since_ns, err, errlen);
 	case OPT_UNTIL:
-		if (parse_time_ns(arg, &cfg->until_ns))
-			return bad(err, errlen, "--until wants RFC 3339 time or epoch seconds",
-				   arg);
-		return 0;
+		cfg->has_until = 1;
+		return parse_time_opt("--until", arg, &cfg->until_ns, err, errlen);
 	case OPT_RINGBUF:
 		if (parse_u64(arg, 1, 1024, &v) || (v & (v - 1)))
 			return bad(err, errlen, "--ringbuf-mb wants a power of two 1-1024", arg);
@@ -447,7 +512,7 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 		snprintf(err, errlen, "unexpected argument '%s'", cfg->files[0]);
 		return -1;
 	}
-	if (cfg->since_ns && cfg->until_ns && cfg->until_ns <= cfg->since_ns) {
+	if (cfg->has_since && cfg->has_until && cfg->until_ns <= cfg->since_ns) {
 		snprintf(err, errlen, "--until must be after --since");
 		return -1;
 	}

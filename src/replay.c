@@ -43,8 +43,8 @@ static void flush_out(struct replay *rp)
 
 static int in_time(const struct config *cfg, uint64_t wall)
 {
-	return (!cfg->since_ns || wall >= cfg->since_ns) &&
-	       (!cfg->until_ns || wall < cfg->until_ns);
+	return (!cfg->has_since || wall >= cfg->since_ns) &&
+	       (!cfg->has_until || wall < cfg->until_ns);
 }
 
 /* The lost-events line trace.c writes. */

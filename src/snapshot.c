@@ -32,6 +32,8 @@
 
 #define FLUSH_BYTES (64 * 1024)
 #define NAME_CACHE  4096 /* --resolve: distinct addresses remembered per run */
+/* Files held at once: the iterators' maps, programs, links and fds, a namespace entered. */
+#define NOFILE_NEEDED 16
 
 static volatile sig_atomic_t exiting;
 
@@ -288,15 +290,14 @@ static int snapshot_once(struct snap_ctx *c)
 	ob_reset(&c->socks);
 	err = cfg->all_netns ? read_socks_all_netns(c) : read_socks_here(c);
 	if (err) {
-		fprintf(stderr, "tcptrail: reading the TCP socket iterator: %s\n", strerror(-err));
+		tt_report_error("reading the TCP socket iterator", err);
 		return err;
 	}
 	if (c->need_owners) {
 		ob_reset(&c->owners);
 		err = tt_iter_read(bpf_link__fd(c->bpf.owners), collect, &c->owners);
 		if (err) {
-			fprintf(stderr, "tcptrail: reading the process file iterator: %s\n",
-				strerror(-err));
+			tt_report_error("reading the process file iterator", err);
 			return err;
 		}
 		c->nowners =
@@ -348,7 +349,7 @@ int run_snapshot(const struct config *cfg, const struct services *svc)
 	ob_init(&c.out);
 
 	tt_libbpf_logging(cfg->verbose);
-	if (tt_preflight())
+	if (tt_preflight(NOFILE_NEEDED))
 		goto out;
 	if (cfg->resolve) {
 		c.names = calloc(NAME_CACHE, sizeof(*c.names));

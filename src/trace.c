@@ -28,6 +28,8 @@
 #define FLUSH_INTERVAL_NS 50000000ULL /* pipes and files see output at least this often */
 #define FLUSH_BYTES	  (64 * 1024)
 #define LOST_CHECK_NS	  1000000000ULL
+/* Files held at once: maps, programs, links, the ring buffer, the log, the owner walk, probes. */
+#define NOFILE_NEEDED 64
 
 static volatile sig_atomic_t exiting;
 
@@ -521,7 +523,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	c.out_tty = isatty(STDOUT_FILENO);
 
 	tt_libbpf_logging(cfg->verbose);
-	if (tt_preflight())
+	if (tt_preflight(NOFILE_NEEDED))
 		return 1;
 
 	skel = tcptrail_bpf__open();

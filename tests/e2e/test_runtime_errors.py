@@ -5,6 +5,7 @@ counted as lost; namespaces that cannot be read are reported with the reason; lo
 under resource limits name the limit; a --netns filter warns when its namespace is gone.
 """
 import os
+import resource
 import re
 import signal
 import socket
@@ -68,5 +69,39 @@ def test_unwritable_stdout_exits_1():
     listener.close()
 
 
+def limited(args, limit, value):
+    """tcptrail under a resource limit (soft and hard, as the shell's ulimit sets it)."""
+    def lower():
+        resource.setrlimit(limit, (value, value))
+    return subprocess.run([tt.TCPTRAIL] + args, capture_output=True, text=True,
+                          preexec_fn=lower, timeout=tt.DEADLINE)
+
+
+def test_load_errors_name_the_limit():
+    """Short of files, libbpf's feature probes fail and the kernel refuses the program (EINVAL);
+    short of address space, libbpf cannot read the BTF and calls it missing. The error names the
+    limit instead of an old kernel or a missing BTF."""
+    for n in (10, 11, 12):
+        p = limited(["-d", "1", "--netns", str(NETNS)], resource.RLIMIT_NOFILE, n)
+        assert p.returncode == 1, (n, p.returncode, p.stderr)
+        assert p.stderr == ("tcptrail: loading the BPF programs: too many open files: raise the "
+                            "limit (ulimit -n: now %d, needs about 64)\n" % n), (n, p.stderr)
+    p = limited(["snapshot", "-ap"], resource.RLIMIT_NOFILE, 8)
+    assert p.returncode == 1, p.stderr
+    assert re.fullmatch(r"tcptrail: [^:]+: too many open files: raise the limit \(ulimit -n: "
+                        r"now 8, needs about 16\)\n", p.stderr), p.stderr
+    kib = 15000
+    for args, what in ((["-d", "1", "--netns", str(NETNS)], "loading the BPF programs"),
+                       (["snapshot"], "loading the snapshot iterators")):
+        p = limited(args, resource.RLIMIT_AS, kib * 1024)
+        assert p.returncode == 1, (args, p.returncode, p.stderr)
+        assert p.stderr == ("tcptrail: %s: out of memory: raise the limits (ulimit -v: now %d KiB; "
+                            "ulimit -l before Linux 5.11) or free memory\n" % (what, kib)), \
+            (args, p.stderr)
+    # With room to spare the same commands work.
+    p = limited(["snapshot"], resource.RLIMIT_NOFILE, 1024)
+    assert p.returncode == 0, p.stderr
+
+
 if __name__ == "__main__":
-    tt.main([test_unwritable_stdout_exits_1])
+    tt.main([test_unwritable_stdout_exits_1, test_load_errors_name_the_limit])

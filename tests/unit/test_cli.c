@@ -414,6 +414,49 @@ static void test_replay(void **state)
 	USAGE("unexpected argument '-'", "snapshot", "-");
 }
 
+/* --since 0 and --until 0 are the epoch, not "no bound". */
+static void test_replay_epoch_bounds(void **state)
+{
+	OK("replay", "f");
+	assert_false(cfg.has_since || cfg.has_until);
+	OK("replay", "--since", "0", "f");
+	assert_true(cfg.has_since && cfg.since_ns == 0 && !cfg.has_until);
+	OK("replay", "--until", "0", "f");
+	assert_true(cfg.has_until && cfg.until_ns == 0 && !cfg.has_since);
+	OK("replay", "--since", "1970-01-01T00:00:00Z", "--until", "1", "f");
+	assert_true(cfg.has_since && cfg.since_ns == 0);
+	assert_true(cfg.has_until && cfg.until_ns == 1000000000ULL);
+	/* the epoch is a bound like any other: nothing lies after it and before it */
+	USAGE("--until must be after --since", "replay", "--since", "0", "--until", "0", "f");
+	USAGE("--until must be after --since", "replay", "--since", "5", "--until", "0", "f");
+}
+
+/* An impossible date is a usage error that names the field, never read as another date. */
+static void test_replay_impossible_dates(void **state)
+{
+	USAGE("--since '2026-02-31T00:00:00Z': no such day: February 2026 has 28 days", "replay",
+	      "--since", "2026-02-31T00:00:00Z", "f");
+	USAGE("--until '2024-02-30 12:00:00+01:00': no such day: February 2024 has 29 days",
+	      "replay", "--until", "2024-02-30 12:00:00+01:00", "f");
+	USAGE("--since '2026-13-01T00:00:00Z': no such month: 13", "replay", "--since",
+	      "2026-13-01T00:00:00Z", "f");
+	USAGE("--since '2026-04-31T00:00:00Z': no such day: April 2026 has 30 days", "replay",
+	      "--since", "2026-04-31T00:00:00Z", "f");
+	USAGE("--until '2026-01-01T25:00:00Z': no such hour: 25", "replay", "--until",
+	      "2026-01-01T25:00:00Z", "f");
+	USAGE("--until '2026-01-01T23:60:00Z': no such minute: 60", "replay", "--until",
+	      "2026-01-01T23:60:00Z", "f");
+	USAGE("--until '2026-01-01T23:00:61Z': no such second: 61", "replay", "--until",
+	      "2026-01-01T23:00:61Z", "f");
+	USAGE("--since '2026-01-01T00:00:00+25:00': no such UTC offset: 25:00", "replay", "--since",
+	      "2026-01-01T00:00:00+25:00", "f");
+	USAGE("--since '1969-12-31T23:59:59Z': before the epoch, 1970-01-01T00:00:00Z", "replay",
+	      "--since", "1969-12-31T23:59:59Z", "f");
+	USAGE("--since '2600-01-01T00:00:00Z': after 2554-07-21T23:34:33Z, the end of 64-bit "
+	      "nanoseconds",
+	      "replay", "--since", "2600-01-01T00:00:00Z", "f");
+}
+
 static void test_too_many_files(void **state)
 {
 	char *argv[TT_MAX_FILES + 4];
@@ -576,6 +619,51 @@ static void test_time_bad(void **state)
 	parse_bad(parse_time_ns, "2023-11-14T22:13:20+ 1:00");
 	parse_bad(parse_time_ns, "yesterday");
 	parse_bad(parse_time_ns, "now");
+	/* Days past the end of their month, which normalisation would carry into the next. */
+	parse_bad(parse_time_ns, "2026-02-31T00:00:00Z");
+	parse_bad(parse_time_ns, "2026-02-29T00:00:00Z");
+	parse_bad(parse_time_ns, "2100-02-29T00:00:00Z"); /* not a leap year */
+	parse_bad(parse_time_ns, "2026-04-31T00:00:00Z");
+	parse_bad(parse_time_ns, "2026-06-31T00:00:00Z");
+	parse_bad(parse_time_ns, "2026-09-31T00:00:00Z");
+	parse_bad(parse_time_ns, "2026-11-31T00:00:00.5+01:00");
+	parse_bad(parse_time_ns, "2026-02-31 00:00:00Z");
+	parse_ok(parse_time_ns, "2026-02-28T00:00:00Z", 1772236800ULL * SEC);
+	parse_ok(parse_time_ns, "2026-03-31T00:00:00Z", 1774915200ULL * SEC);
+}
+
+/* Every day of every month of a few years: accepted exactly when timegm() keeps the date. */
+static void test_time_month_lengths(void **state)
+{
+	static const int years[] = {1970, 2000, 2024, 2026, 2100, 2400};
+
+	for (size_t k = 0; k < sizeof(years) / sizeof(years[0]); k++) {
+		for (int m = 1; m <= 12; m++) {
+			for (int d = 1; d <= 31; d++) {
+				char buf[40], why[80];
+				struct tm tm = {
+					.tm_year = years[k] - 1900, .tm_mon = m - 1, .tm_mday = d};
+				time_t t = timegm(&tm);
+				int real = tm.tm_mday == d && tm.tm_mon == m - 1;
+				uint64_t ns = 7;
+
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02dT00:00:00Z", years[k], m,
+					 d);
+				assert_int_equal(days_in_month(years[k], m) >= d, real);
+				if (real) {
+					assert_int_equal(parse_time_ns_why(buf, &ns, why, 80), 0);
+					assert_true(ns == (uint64_t)t * SEC);
+					assert_string_equal(why, "");
+				} else {
+					assert_int_equal(parse_time_ns_why(buf, &ns, why, 80), -1);
+					assert_true(ns == 7);
+					assert_non_null(strstr(why, "no such day: "));
+				}
+			}
+		}
+	}
+	assert_int_equal(days_in_month(2026, 0), 0);
+	assert_int_equal(days_in_month(2026, 13), 0);
 }
 
 int main(void)
@@ -595,6 +683,8 @@ int main(void)
 		cmocka_unit_test(test_snapshot_options),
 		cmocka_unit_test(test_option_scope),
 		cmocka_unit_test(test_replay),
+		cmocka_unit_test(test_replay_epoch_bounds),
+		cmocka_unit_test(test_replay_impossible_dates),
 		cmocka_unit_test(test_too_many_files),
 		cmocka_unit_test(test_unknown_and_missing),
 		cmocka_unit_test(test_reparse),
@@ -602,6 +692,7 @@ int main(void)
 		cmocka_unit_test(test_time_rfc3339),
 		cmocka_unit_test(test_time_calendar),
 		cmocka_unit_test(test_time_bad),
+		cmocka_unit_test(test_time_month_lengths),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -422,6 +422,46 @@ static void test_parse_time(void **state)
 	assert_int_equal(lr_parse_time("2026-13-26T13:07:01.123456Z", 27, &a), -1);
 	assert_int_equal(lr_parse_time("1969-12-31T23:59:59.000000Z", 27, &a), -1);
 	assert_int_equal(lr_parse_time("", 0, &a), -1);
+	/* impossible dates are refused on the fast path and the slow one, not carried over */
+	a = 7;
+	assert_int_equal(lr_parse_time("2026-02-31T13:07:01.123456Z", 27, &a), -1);
+	assert_int_equal(lr_parse_time("2026-02-29T13:07:01.123456Z", 27, &a), -1);
+	assert_int_equal(lr_parse_time("2026-04-31T13:07:01.123456Z", 27, &a), -1);
+	assert_int_equal(lr_parse_time("2026-02-31T13:07:01Z", 20, &a), -1);
+	assert_int_equal(lr_parse_time("2026-02-31T13:07:01.5+01:00", 27, &a), -1);
+	assert_int_equal(lr_parse_time("2026-01-01T25:00:00.000000Z", 27, &a), -1);
+	assert_int_equal(a, 7);
+	assert_int_equal(lr_parse_time("2026-02-28T13:07:01.123456Z", 27, &a), 0);
+	assert_int_equal(lr_parse_time("2000-02-29T00:00:00.000000Z", 27, &a), 0);
+}
+
+/* A record whose time is no date says which field is wrong (and never echoes the log's text). */
+static void test_record_impossible_time(void **state)
+{
+	static const struct {
+		const char *time, *why;
+	} cases[] = {
+		{"2026-02-31T13:07:01.000001Z", "no such day: February 2026 has 28 days"},
+		{"2026-13-01T00:00:00.000000Z", "no such month: 13"},
+		{"2026-01-01T25:00:00.000000Z", "no such hour: 25"},
+		{"2026-02-31T13:07:01Z\\u001b]0;x\\u0007",
+		 "no such day: February 2026 has 28 days"},
+	};
+	static const char *const types[] = {"state", "lost", "header"};
+	struct lr_record r;
+	char line[512], err[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+			snprintf(line, sizeof(line),
+				 "{\"type\":\"%s\",\"time\":\"%s\",\"count\":1,\"total\":1}",
+				 types[t], cases[i].time);
+			assert_int_equal(lr_parse_line(line, strlen(line), &r, err, sizeof(err)),
+					 -1);
+			if (!strstr(err, cases[i].why) || strchr(err, 0x1b))
+				fail_msg("%s: %s", line, err);
+		}
+	}
 }
 
 /* ---- reader ---- */
@@ -554,11 +594,17 @@ static void test_reader_gzip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_jsonl_valid),    cmocka_unit_test(test_jsonl_invalid),
-		cmocka_unit_test(test_jsonl_unescape), cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_record_types),   cmocka_unit_test(test_record_errors),
-		cmocka_unit_test(test_stuck_holders),  cmocka_unit_test(test_parse_time),
-		cmocka_unit_test(test_reader_plain),   cmocka_unit_test(test_reader_gzip),
+		cmocka_unit_test(test_jsonl_valid),
+		cmocka_unit_test(test_jsonl_invalid),
+		cmocka_unit_test(test_jsonl_unescape),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_record_types),
+		cmocka_unit_test(test_record_errors),
+		cmocka_unit_test(test_stuck_holders),
+		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_reader_plain),
+		cmocka_unit_test(test_reader_gzip),
+		cmocka_unit_test(test_record_impossible_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
