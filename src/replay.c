@@ -144,6 +144,7 @@ static int replay_file(struct replay *rp, const char *path)
 	char err[256];
 	const char *line;
 	size_t len;
+	uint64_t headers = 0, records = 0;
 	int fd, r, ret = 0;
 
 	fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
@@ -170,6 +171,10 @@ static int replay_file(struct replay *rp, const char *path)
 			ret = -1;
 			break;
 		}
+		if (rec.type == LR_HEADER)
+			headers++;
+		else
+			records++;
 		record(rp, &rec, line, len);
 		if (rp->out.len >= OUT_FLUSH)
 			flush_out(rp);
@@ -178,6 +183,24 @@ static int replay_file(struct replay *rp, const char *path)
 		snprintf(rp->err, sizeof(rp->err), "%s:%llu: %s", name,
 			 (unsigned long long)lr_lineno(rd) + 1, err);
 		ret = -1;
+	}
+	if (!ret && !rp->out_broken && !records) {
+		/*
+		 * Silence would look like "nothing happened". tcptrail writes the header as soon
+		 * as it starts, so a file without one is not a recording at all (a wrong or
+		 * truncated file, /dev/null); a header alone is a recording of no events.
+		 */
+		flush_out(rp);
+		if (!headers)
+			fprintf(stderr,
+				"tcptrail: %s: no records, and no header: empty input, "
+				"not a recording\n",
+				name);
+		else
+			fprintf(stderr,
+				"tcptrail: %s: no records: a recording with a header and "
+				"no events\n",
+				name);
 	}
 	lr_free(rd);
 	if (!is_stdin)

@@ -223,11 +223,12 @@ def test_bad_input():
     rc, out, err = replay(path("missing.jsonl"))
     assert rc == 1 and err == "tcptrail: %s: No such file or directory\n" % path("missing.jsonl"),\
         err
-    # header only: nothing, success
+    # header only: no output, success, and a word that the recording is empty
     hdr = path("hdr.jsonl")
     with open(hdr, "w") as f:
         f.write(lines[0])
-    assert replay(hdr) == (0, "", "")
+    assert replay(hdr) == (0, "", "tcptrail: %s: no records: a recording with a header and "
+                                  "no events\n" % hdr)
     # a broken line after a good one: the good one, then one error naming file and line
     bad = path("bad.jsonl")
     with open(bad, "w") as f:
