@@ -399,7 +399,12 @@ int summary_add(struct summary *s, const struct lr_record *r)
 		break;
 	case LR_LOST:
 		s->lost_records++;
-		s->lost_count += r->lost_count;
+		/*
+		 * count is whatever the log says: a sum that wrapped would report a few lost
+		 * events for a recording that lost almost 2^64. Saturate instead.
+		 */
+		if (__builtin_add_overflow(s->lost_count, r->lost_count, &s->lost_count))
+			s->lost_count = UINT64_MAX;
 		break;
 	default:
 		break;

@@ -220,6 +220,36 @@ static void test_many_sockets(void **state)
 	summary_free(s);
 }
 
+/* The summed lost count saturates at 2^64-1 instead of wrapping to a small number. */
+static void test_lost_saturates(void **state)
+{
+	struct summary *s = summary_new();
+	struct lr_record lost;
+	char *j, *t;
+
+	memset(&lost, 0, sizeof(lost));
+	lost.type = LR_LOST;
+	lost.wall_ns = T0;
+	lost.lost_count = UINT64_MAX - 5;
+	assert_int_equal(summary_add(s, &lost), 0);
+	lost.lost_count = 5;
+	assert_int_equal(summary_add(s, &lost), 0);
+	j = render_json(s);
+	expect(j, "\"lost\":18446744073709551615,");
+	free(j);
+	lost.lost_count = 7; /* would wrap to 6 */
+	assert_int_equal(summary_add(s, &lost), 0);
+	lost.lost_count = UINT64_MAX;
+	assert_int_equal(summary_add(s, &lost), 0);
+	j = render_json(s);
+	t = render_text(s);
+	expect(j, "\"lost\":18446744073709551615,");
+	expect(t, " stuck alerts, 18446744073709551615 lost\n");
+	free(j);
+	free(t);
+	summary_free(s);
+}
+
 static void test_empty(void **state)
 {
 	struct summary *s = summary_new();
@@ -235,9 +265,8 @@ static void test_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scenario),
-		cmocka_unit_test(test_percentiles),
-		cmocka_unit_test(test_many_sockets),
+		cmocka_unit_test(test_scenario),     cmocka_unit_test(test_percentiles),
+		cmocka_unit_test(test_many_sockets), cmocka_unit_test(test_lost_saturates),
 		cmocka_unit_test(test_empty),
 	};
 
