@@ -4,15 +4,40 @@
 
 #include <stdint.h>
 
+/* Network namespaces a walk could not visit and why (the first error of each kind). */
+struct tt_netns_walk {
+	int unreadable;	    /* no /proc/PID/ns/net of theirs could be read (CAP_SYS_PTRACE) */
+	int unreadable_err; /* errno */
+	int unentered;	    /* setns() refused (CAP_SYS_ADMIN) */
+	int unentered_err;
+	const char *failed; /* the step of the walk's own that failed, NULL if none or fn did */
+};
+
 /*
  * Calls fn inside each distinct network namespace named by /proc/PID/ns/net, the caller's own
  * first, and returns to the caller's namespace. fn also gets a process living there (0 for the
- * caller's own). BPF iterators walk the namespace of whoever
- * creates the iterator fd, so this is how they see every namespace. A non-zero return from fn
- * stops the walk and is returned; *skipped counts namespaces that could not be entered. Returns
- * 0 or -errno (with a one-line message on stderr for failures of its own).
+ * caller's own). BPF iterators walk the namespace of whoever creates the iterator fd, so this is
+ * how they see every namespace. A non-zero return from fn stops the walk and is returned;
+ * *walk counts the namespaces that could not be visited. Returns 0 or -errno; walk->failed
+ * names the step when the error is not fn's. Prints nothing.
  */
 int tt_for_each_netns(int (*fn)(void *ctx, uint64_t netns_ino, uint32_t pid), void *ctx,
-		      int *skipped);
+		      struct tt_netns_walk *walk);
+
+/*
+ * One line on stderr per kind of skip, if any: "tcptrail: WHO: N network namespaces could not
+ * be read (WHY): CONSEQUENCE".
+ */
+void tt_netns_report_skips(const char *who, const struct tt_netns_walk *walk,
+			   const char *consequence);
+
+/*
+ * Opens each namespace of inos[0..n) not yet held (fds[i] < 0) and puts the fd in fds[i]: an
+ * open nsfs file keeps its namespace, and so its inode number, from being freed and given to a
+ * new namespace. Looks in /proc/PID/ns/net and /run/netns (ip netns). Returns how many of the n
+ * are held after the call; *first_err gets the first error other than "gone" met on the way
+ * (EACCES without CAP_SYS_PTRACE: a namespace may have gone unseen), or 0.
+ */
+int tt_netns_hold(const uint32_t *inos, int *fds, int n, int *first_err);
 
 #endif

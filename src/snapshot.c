@@ -181,7 +181,8 @@ struct snap_ctx {
 	int need_owners;
 	int out_broken;
 	int out_error; /* writing failed other than by a closed pipe: exit 1, as trace does */
-	struct name_slot *names; /* --resolve cache */
+	struct name_slot *names;      /* --resolve cache */
+	struct tt_netns_walk skipped; /* namespaces the last --all-netns walk could not visit */
 };
 
 static void flush_out(struct snap_ctx *c)
@@ -243,15 +244,24 @@ static int read_socks_in_netns(void *ctx, uint64_t netns_ino, uint32_t pid)
 	return exiting ? -EINTR : read_socks_here(ctx);
 }
 
-/* --all-netns: the iterator walks the netns of whoever creates its fd, so visit each one. */
+/*
+ * --all-netns: the iterator walks the netns of whoever creates its fd, so visit each one. With
+ * -v, says which namespaces could not be visited (again with -c only when that changes).
+ */
 static int read_socks_all_netns(struct snap_ctx *c)
 {
-	int skipped, err = tt_for_each_netns(read_socks_in_netns, c, &skipped);
+	struct tt_netns_walk walk;
+	int err = tt_for_each_netns(read_socks_in_netns, c, &walk);
 
-	if (skipped && c->cfg->verbose)
-		fprintf(stderr, "tcptrail: --all-netns: %d namespaces could not be entered\n",
-			skipped);
-	return err == -EINTR ? 0 : err;
+	if (c->cfg->verbose &&
+	    (walk.unreadable != c->skipped.unreadable || walk.unentered != c->skipped.unentered))
+		tt_netns_report_skips("--all-netns", &walk, "their sockets are not listed");
+	c->skipped = walk;
+	if (err == -EINTR)
+		return 0;
+	if (err)
+		tt_report_error(walk.failed ? walk.failed : "reading the TCP socket iterator", err);
+	return err;
 }
 
 static void print_socket(struct snap_ctx *c, const struct tt_sock_rec *r)
@@ -288,11 +298,15 @@ static int snapshot_once(struct snap_ctx *c)
 	int err;
 
 	ob_reset(&c->socks);
-	err = cfg->all_netns ? read_socks_all_netns(c) : read_socks_here(c);
-	if (err) {
-		tt_report_error("reading the TCP socket iterator", err);
-		return err;
+	if (cfg->all_netns) {
+		err = read_socks_all_netns(c);
+	} else {
+		err = read_socks_here(c);
+		if (err)
+			tt_report_error("reading the TCP socket iterator", err);
 	}
+	if (err)
+		return err;
 	if (c->need_owners) {
 		ob_reset(&c->owners);
 		err = tt_iter_read(bpf_link__fd(c->bpf.owners), collect, &c->owners);

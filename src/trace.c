@@ -480,7 +480,8 @@ static int seed_netns(void *vctx, uint64_t netns_ino, uint32_t pid)
 static void seed_states(struct tcptrail_bpf *skel, struct trace_ctx *t, int verbose)
 {
 	struct seed_ctx c = {.trace = t, .stuck = t->stuck};
-	int skipped, err;
+	struct tt_netns_walk walk;
+	int err;
 
 	c.link = bpf_program__attach_iter(skel->progs.seed_states, NULL);
 	if (!c.link) {
@@ -490,12 +491,15 @@ static void seed_states(struct tcptrail_bpf *skel, struct trace_ctx *t, int verb
 			strerror(errno));
 		return;
 	}
-	err = tt_for_each_netns(seed_netns, &c, &skipped);
+	err = tt_for_each_netns(seed_netns, &c, &walk);
 	if (err)
-		fprintf(stderr, "tcptrail: warning: walking existing sockets: %s\n",
-			strerror(-err));
-	if (skipped && verbose)
-		fprintf(stderr, "tcptrail: %d network namespaces could not be entered\n", skipped);
+		fprintf(stderr, "tcptrail: warning: walking existing sockets: %s%s%s\n",
+			walk.failed ? walk.failed : "", walk.failed ? ": " : "", strerror(-err));
+	/* Always with --stuck: its alerts for sockets stuck before the start depend on it. */
+	if (verbose || t->stuck)
+		tt_netns_report_skips("walking existing sockets", &walk,
+				      "their sockets older than the tracer show no time in state "
+				      "and raise no --stuck alert");
 	bpf_link__destroy(c.link);
 }
 

@@ -103,5 +103,80 @@ def test_load_errors_name_the_limit():
     assert p.returncode == 0, p.stderr
 
 
+def other_namespaces():
+    """Network namespace inodes of every process but ours (full privileges)."""
+    found = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                found.add(tt.netns_inode(pid))
+            except OSError:
+                pass
+    return found - {NETNS}
+
+
+def no_ptrace(args, **kw):
+    """tcptrail as root without CAP_SYS_PTRACE (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN kept)."""
+    return subprocess.run(["setpriv", "--inh-caps=-sys_ptrace", "--bounding-set=-sys_ptrace",
+                           tt.TCPTRAIL] + args, capture_output=True, text=True,
+                          timeout=tt.DEADLINE, **kw)
+
+
+def in_other_netns(port):
+    """A listener on 127.0.0.1:port in a namespace of its own; (process, its netns inode)."""
+    p = subprocess.Popen(
+        ["unshare", "-n", "sh", "-c",
+         "ip link set lo up && exec python3 -c \"import socket,sys,os\n"
+         "l=socket.socket(); l.bind(('127.0.0.1', %d)); l.listen(1)\n"
+         "print(os.stat('/proc/self/ns/net').st_ino, flush=True); sys.stdin.read()\"" % port],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    return p, int(tt.read_line(p))
+
+
+SKIP_RE = (r"tcptrail: %s: (\d+) network namespaces? could not be read \(/proc/PID/ns/net: "
+           r"Permission denied; needs CAP_SYS_PTRACE\): %s\n")
+
+
+def test_unreadable_namespaces_are_counted():
+    """Without CAP_SYS_PTRACE no other process' /proc/PID/ns/net can be opened: snapshot
+    --all-netns -v and the trace start-up walk say how many namespaces they missed and why."""
+    port = 7311
+    other, other_ns = in_other_netns(port)
+    try:
+        before = other_namespaces()
+        # With every privilege: the other namespace's listener is listed, nothing is skipped.
+        p = subprocess.run([tt.TCPTRAIL, "snapshot", "-l", "--all-netns", "-v", "-n",
+                            "--lport", str(port)], capture_output=True, text=True,
+                           timeout=tt.DEADLINE)
+        assert p.returncode == 0 and "could not be read" not in p.stderr, p.stderr
+        assert str(other_ns) in p.stdout, p.stdout
+        p = no_ptrace(["snapshot", "-l", "--all-netns", "-v", "-n", "--lport", str(port)])
+        after = other_namespaces()
+        assert p.returncode == 0, p.stderr
+        m = re.search(SKIP_RE % ("--all-netns", "their sockets are not listed"), p.stderr)
+        assert m, p.stderr
+        # Every other namespace was unreadable; some may have come or gone meanwhile.
+        assert len(before & after) <= int(m.group(1)) <= len(before | after), (m.group(1),
+                                                                             before, after)
+        assert other_ns in before and str(other_ns) not in p.stdout, p.stdout
+        # Without -v, snapshot lists what it can and says nothing.
+        p = no_ptrace(["snapshot", "-l", "--all-netns"])
+        assert p.returncode == 0 and p.stderr == "", p.stderr
+        # The trace start-up walk: said with -v, and always with --stuck (its alerts need it).
+        consequence = (r"their sockets older than the tracer show no time in state and raise "
+                       r"no --stuck alert")
+        for args in (["-v"], ["--stuck", "CLOSE_WAIT=1s", "-q"]):
+            p = no_ptrace(["-d", "0.2", "--netns", str(NETNS), "-o", "json"] + args)
+            assert p.returncode == 0, p.stderr
+            assert re.search(SKIP_RE % ("walking existing sockets", consequence), p.stderr), \
+                p.stderr
+        p = no_ptrace(["-d", "0.2", "--netns", str(NETNS)])
+        assert p.returncode == 0 and "could not be read" not in p.stderr, p.stderr
+    finally:
+        other.stdin.close()
+        other.wait(timeout=tt.DEADLINE)
+
+
 if __name__ == "__main__":
-    tt.main([test_unwritable_stdout_exits_1, test_load_errors_name_the_limit])
+    tt.main([test_unwritable_stdout_exits_1, test_load_errors_name_the_limit,
+             test_unreadable_namespaces_are_counted])
