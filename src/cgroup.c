@@ -363,8 +363,8 @@ int cg_normalize(const char *mnt, const char *arg, char *out, size_t cap, int *l
 	if (!arg || cap < 2 || put_components(arg, out, cap, &len, &lv))
 		return -1;
 	out[len] = '\0';
-	/* Strip the mount point from an absolute path under it (compared component-wise). */
-	if (arg[0] == '/' && mnt && !put_components(mnt, m, sizeof(m), &mlen, &mlv) && mlen &&
+	/* Strip the mount point from a path under it (compared component-wise). */
+	if (mnt && !put_components(mnt, m, sizeof(m), &mlen, &mlv) && mlen &&
 	    cg_path_under(out, len, m, mlen)) {
 		memmove(out, out + mlen, len - mlen + 1);
 		len -= mlen;

@@ -84,7 +84,8 @@ int cg_find_v2_mount(char *mnt, size_t cap, int *root_depth);
 
 /*
  * A --cgroup argument as a path relative to the v2 mount mnt: "MNT/x/y", "/x/y" and "x/y" all
- * give "/x/y"; MNT itself and "/" give "/". Repeated and trailing slashes are dropped. *level
+ * give "/x/y"; MNT itself and "/" give "/"; a path that does not start with MNT is relative to
+ * it, leading slash or not. Repeated and trailing slashes are dropped. Idempotent. *level
  * gets the number of components (the root's level is 0). mnt may be NULL (replay of another
  * machine's log: nothing to strip). 0, or -1 for "." or ".." components, or a path that does
  * not fit in cap.

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -211,6 +212,132 @@ int filter_add_states(uint32_t *mask, const char *arg, char *err, size_t errlen)
 	return 0;
 }
 
+struct cgroup_ctx {
+	struct tt_filter *f;
+	const char *why; /* the reason an item was refused */
+};
+
+static int add_cgroup(void *vctx, const char *item, size_t len)
+{
+	struct cgroup_ctx *c = vctx;
+	struct tt_filter *f = c->f;
+	char raw[TT_CGROUP_ARG_MAX];
+	int level;
+
+	if (f->ncgroups >= TT_MAX_FILTER) {
+		c->why = "full";
+		return -1;
+	}
+	if (len >= sizeof(raw)) {
+		c->why = "long";
+		return -1;
+	}
+	memcpy(raw, item, len);
+	raw[len] = '\0';
+	/* The mount point stays in an absolute path: filter_resolve_cgroups() strips it. */
+	if (cg_normalize(NULL, raw, f->cgroups[f->ncgroups], TT_CGROUP_ARG_MAX, &level)) {
+		c->why = "dots";
+		return -1;
+	}
+	f->ncgroups++;
+	return 0;
+}
+
+int filter_add_cgroups(struct tt_filter *f, const char *arg, char *err, size_t errlen)
+{
+	struct cgroup_ctx c = {f, NULL};
+
+	if (!for_each_item(arg, add_cgroup, &c, err, errlen))
+		return 0;
+	if (c.why && !strcmp(c.why, "full"))
+		snprintf(err, errlen, "too many paths: at most %d", TT_MAX_FILTER);
+	else if (c.why && !strcmp(c.why, "long"))
+		snprintf(err, errlen, "a path is at most %d bytes", TT_CGROUP_ARG_MAX - 1);
+	else if (c.why)
+		snprintf(err, errlen, "'.' and '..' are not allowed in a cgroup path: '%s'", arg);
+	return -1;
+}
+
+static int add_container(void *vctx, const char *item, size_t len)
+{
+	struct cgroup_ctx *c = vctx;
+	struct tt_filter *f = c->f;
+	char *out;
+
+	if (f->ncontainers >= TT_MAX_FILTER) {
+		c->why = "full";
+		return -1;
+	}
+	c->why = "hex";
+	if (len > CG_ID_LEN)
+		return -1;
+	out = f->containers[f->ncontainers];
+	for (size_t i = 0; i < len; i++) {
+		char ch = item[i];
+
+		/* docker ps prints lowercase; a prefix pasted in capitals means the same id */
+		if (ch >= 'A' && ch <= 'F')
+			ch = (char)(ch - 'A' + 'a');
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return -1;
+		out[i] = ch;
+	}
+	out[len] = '\0';
+	c->why = NULL;
+	f->ncontainers++;
+	return 0;
+}
+
+int filter_add_containers(struct tt_filter *f, const char *arg, char *err, size_t errlen)
+{
+	struct cgroup_ctx c = {f, NULL};
+
+	if (!for_each_item(arg, add_container, &c, err, errlen))
+		return 0;
+	if (c.why && !strcmp(c.why, "full"))
+		snprintf(err, errlen, "too many items: at most %d", TT_MAX_FILTER);
+	else if (c.why)
+		snprintf(err, errlen, "container ids are 1-%d hex digits: '%s'", CG_ID_LEN, arg);
+	return -1;
+}
+
+int filter_resolve_cgroups(struct tt_filter *f, const char *mnt, int root_depth, int resolve,
+			   char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < f->ncgroups; i++) {
+		char rel[TT_CGROUP_ARG_MAX];
+		uint64_t id;
+		int level, r;
+
+		/* Only shorter: the mount point comes off. */
+		if (cg_normalize(mnt, f->cgroups[i], rel, sizeof(rel), &level))
+			return -1;
+		memcpy(f->cgroups[i], rel, sizeof(rel));
+		if (!resolve)
+			continue;
+		if (!mnt) {
+			snprintf(err, errlen,
+				 "--cgroup needs cgroup v2, and no cgroup2 file system is mounted "
+				 "(see /proc/self/mountinfo)");
+			return -1;
+		}
+		r = cg_resolve(mnt, rel, &id);
+		if (r == -ENOENT)
+			snprintf(err, errlen,
+				 "--cgroup: no cgroup '%s' under the cgroup v2 mount %s", rel, mnt);
+		else if (r == -ENOTDIR || r == -EXDEV)
+			snprintf(err, errlen, "--cgroup: '%s' is not a cgroup under %s", rel, mnt);
+		else if (r)
+			snprintf(err, errlen, "--cgroup: '%s' under %s: %s", rel, mnt,
+				 strerror(-r));
+		if (r)
+			return -1;
+		f->cgroup_ids[i] = id;
+		f->cgroup_levels[i] = (uint32_t)(level + root_depth);
+	}
+	return 0;
+}
+
 static int has_u16(const uint16_t *list, uint32_t n, uint16_t v)
 {
 	for (uint32_t i = 0; i < n; i++) {
@@ -249,6 +376,22 @@ int filter_match_endpoints(const struct tt_filter *f, int family, const uint8_t 
 	if (f->nrports && !has_u16(f->rports, f->nrports, dport))
 		return 0;
 	return 1;
+}
+
+int filter_match_cgroup(const struct tt_filter *f, const struct cg_desc *cg)
+{
+	int found = 0;
+
+	for (uint32_t i = 0; i < f->ncgroups && !found && cg && cg->path; i++)
+		found = cg_path_under(cg->path, cg->path_len, f->cgroups[i], strlen(f->cgroups[i]));
+	if (f->ncgroups && !found)
+		return 0;
+	found = 0;
+	for (uint32_t i = 0; i < f->ncontainers && !found && cg; i++)
+		found = cg->ident.container_id[0] &&
+			!strncmp(cg->ident.container_id, f->containers[i],
+				 strlen(f->containers[i]));
+	return !f->ncontainers || found;
 }
 
 int filter_match(const struct tt_filter *f, const struct tt_event *e)

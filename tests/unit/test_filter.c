@@ -9,6 +9,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include "tt_test.h"
 #include "filter.h"
@@ -515,6 +516,167 @@ static void test_match_endpoints(void **state)
 	assert_true(filter_match_endpoints(&f, AF_INET6, a, b, 1, 2, 3));
 }
 
+/* ---- cgroups and containers ---- */
+
+#define CID "4c6b5a1f2e3d4c5b6a7980e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5"
+
+static void test_add_cgroups(void **state)
+{
+	static struct tt_filter f; /* 17 KiB: not on the stack */
+	char err[200], big[TT_CGROUP_ARG_MAX + 1];
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(filter_add_cgroups(&f, "/a//b/,x/y", err, sizeof(err)), 0);
+	assert_int_equal(filter_add_cgroups(&f, "/sys/fs/cgroup/unified/z", err, sizeof(err)), 0);
+	assert_int_equal(f.ncgroups, 3);
+	assert_string_equal(f.cgroups[0], "/a/b");
+	assert_string_equal(f.cgroups[1], "/x/y");
+	/* the mount point comes off later, when it is known */
+	assert_string_equal(f.cgroups[2], "/sys/fs/cgroup/unified/z");
+	assert_int_equal(
+		filter_resolve_cgroups(&f, "/sys/fs/cgroup/unified", 0, 0, err, sizeof(err)), 0);
+	assert_string_equal(f.cgroups[2], "/z");
+	assert_string_equal(f.cgroups[0], "/a/b");
+
+	assert_int_equal(filter_add_cgroups(&f, "/a/../b", err, sizeof(err)), -1);
+	assert_string_equal(err, "'.' and '..' are not allowed in a cgroup path: '/a/../b'");
+	assert_int_equal(filter_add_cgroups(&f, "/a,,/b", err, sizeof(err)), -1);
+	assert_string_equal(err, "empty item in list '/a,,/b'");
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(filter_add_cgroups(&f, big, err, sizeof(err)), -1);
+	assert_string_equal(err, "a path is at most 1023 bytes");
+	f.ncgroups = TT_MAX_FILTER;
+	assert_int_equal(filter_add_cgroups(&f, "/c", err, sizeof(err)), -1);
+	assert_string_equal(err, "too many paths: at most 16");
+}
+
+static void test_add_containers(void **state)
+{
+	static struct tt_filter f;
+	char err[200];
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(filter_add_containers(&f, "4C6B5A,0f", err, sizeof(err)), 0);
+	assert_int_equal(filter_add_containers(&f, CID, err, sizeof(err)), 0);
+	assert_int_equal(f.ncontainers, 3);
+	assert_string_equal(f.containers[0], "4c6b5a");
+	assert_string_equal(f.containers[1], "0f");
+	assert_string_equal(f.containers[2], CID);
+	assert_int_equal(filter_add_containers(&f, CID "0", err, sizeof(err)), -1);
+	assert_string_equal(err, "container ids are 1-64 hex digits: '" CID "0'");
+	assert_int_equal(filter_add_containers(&f, "web", err, sizeof(err)), -1);
+	assert_string_equal(err, "container ids are 1-64 hex digits: 'web'");
+	assert_int_equal(filter_add_containers(&f, "", err, sizeof(err)), -1);
+	assert_string_equal(err, "empty list");
+	f.ncontainers = TT_MAX_FILTER;
+	assert_int_equal(filter_add_containers(&f, "ab", err, sizeof(err)), -1);
+	assert_string_equal(err, "too many items: at most 16");
+}
+
+static struct cg_desc desc(const char *path, const char *container)
+{
+	struct cg_desc d;
+
+	memset(&d, 0, sizeof(d));
+	d.path = path;
+	d.path_len = path ? strlen(path) : 0;
+	if (container)
+		strcpy(d.ident.container_id, container);
+	return d;
+}
+
+static void test_match_cgroup(void **state)
+{
+	static struct tt_filter f;
+	struct cg_desc a = desc("/tt-test-A", NULL), a2 = desc("/tt-test-A/sub", NULL);
+	struct cg_desc ab = desc("/tt-test-AB", NULL), none = desc(NULL, NULL);
+	struct cg_desc c = desc("/tt-test-B/docker-" CID ".scope", CID);
+	char err[200];
+
+	memset(&f, 0, sizeof(f));
+	/* no cgroup filters: everything, known or not */
+	assert_true(filter_match_cgroup(&f, NULL));
+	assert_true(filter_match_cgroup(&f, &none));
+	assert_true(filter_match_cgroup(&f, &c));
+
+	assert_int_equal(filter_add_cgroups(&f, "/tt-test-A", err, sizeof(err)), 0);
+	assert_true(filter_match_cgroup(&f, &a));
+	assert_true(filter_match_cgroup(&f, &a2)); /* descendants */
+	assert_false(filter_match_cgroup(&f, &ab));
+	assert_false(filter_match_cgroup(&f, &c));
+	assert_false(filter_match_cgroup(&f, NULL)); /* unknown: no match */
+	assert_false(filter_match_cgroup(&f, &none));
+	assert_int_equal(filter_add_cgroups(&f, "/tt-test-B", err, sizeof(err)), 0);
+	assert_true(filter_match_cgroup(&f, &c)); /* OR-ed */
+
+	/* --container: a prefix of the id; AND-ed with --cgroup */
+	assert_int_equal(filter_add_containers(&f, "4c6b", err, sizeof(err)), 0);
+	assert_true(filter_match_cgroup(&f, &c));
+	assert_false(filter_match_cgroup(&f, &a));
+	f.ncgroups = 0;
+	assert_true(filter_match_cgroup(&f, &c));
+	assert_false(filter_match_cgroup(&f, &none));
+	assert_false(filter_match_cgroup(&f, NULL));
+	f.ncontainers = 0;
+	assert_int_equal(filter_add_containers(&f, "4c6c," CID, err, sizeof(err)), 0);
+	assert_true(filter_match_cgroup(&f, &c));
+	f.ncontainers = 0;
+	assert_int_equal(filter_add_containers(&f, "4c6c", err, sizeof(err)), 0);
+	assert_false(filter_match_cgroup(&f, &c));
+	/* the root matches every known cgroup */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(filter_add_cgroups(&f, "/", err, sizeof(err)), 0);
+	assert_true(filter_match_cgroup(&f, &a));
+	assert_true(filter_match_cgroup(&f, &c));
+	assert_false(filter_match_cgroup(&f, &none));
+}
+
+static void test_resolve_cgroups(void **state)
+{
+	static struct tt_filter f;
+	char root[] = "/tmp/tt-filter-XXXXXX", p[160], err[300];
+	struct stat st;
+
+	assert_non_null(mkdtemp(root));
+	snprintf(p, sizeof(p), "%s/a", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/a/b", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(stat(p, &st), 0);
+
+	memset(&f, 0, sizeof(f));
+	snprintf(p, sizeof(p), "%s/a/b/", root);
+	assert_int_equal(filter_add_cgroups(&f, p, err, sizeof(err)), 0);
+	assert_int_equal(filter_add_cgroups(&f, "/,a", err, sizeof(err)), 0);
+	assert_int_equal(filter_resolve_cgroups(&f, root, 0, 1, err, sizeof(err)), 0);
+	assert_string_equal(f.cgroups[0], "/a/b");
+	assert_int_equal(f.cgroup_ids[0], st.st_ino);
+	assert_int_equal(f.cgroup_levels[0], 2);
+	assert_string_equal(f.cgroups[1], "/");
+	assert_int_equal(f.cgroup_levels[1], 0);
+	assert_int_equal(f.cgroup_levels[2], 1);
+	/* a mount of a subtree: levels count from the real root */
+	assert_int_equal(filter_resolve_cgroups(&f, root, 3, 1, err, sizeof(err)), 0);
+	assert_int_equal(f.cgroup_levels[0], 5);
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(filter_add_cgroups(&f, "/a/missing", err, sizeof(err)), 0);
+	assert_int_equal(filter_resolve_cgroups(&f, root, 0, 1, err, sizeof(err)), -1);
+	snprintf(p, sizeof(p), "--cgroup: no cgroup '/a/missing' under the cgroup v2 mount %s",
+		 root);
+	assert_string_equal(err, p);
+	/* replay: the log's paths are matched, nothing to find here */
+	assert_int_equal(filter_resolve_cgroups(&f, root, 0, 0, err, sizeof(err)), 0);
+	assert_int_equal(filter_resolve_cgroups(&f, NULL, 0, 0, err, sizeof(err)), 0);
+	assert_int_equal(filter_resolve_cgroups(&f, NULL, 0, 1, err, sizeof(err)), -1);
+	assert_string_equal(err, "--cgroup needs cgroup v2, and no cgroup2 file system is mounted "
+				 "(see /proc/self/mountinfo)");
+
+	snprintf(p, sizeof(p), "rm -rf '%s'", root);
+	assert_int_equal(system(p), 0);
+}
+
 /* ---- durations and sizes ---- */
 
 static void test_duration(void **state)
@@ -617,6 +779,10 @@ int main(void)
 		cmocka_unit_test(test_match_owner),
 		cmocka_unit_test(test_match_netns_and_combined),
 		cmocka_unit_test(test_match_endpoints),
+		cmocka_unit_test(test_add_cgroups),
+		cmocka_unit_test(test_add_containers),
+		cmocka_unit_test(test_match_cgroup),
+		cmocka_unit_test(test_resolve_cgroups),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_size),
 	};
