@@ -33,6 +33,8 @@ const volatile __u32 filter_netns[TT_MAX_FILTER];
 const volatile __u32 filter_ncgroups;
 const volatile __u64 filter_cgroup_ids[TT_MAX_FILTER];
 const volatile __u32 filter_cgroup_levels[TT_MAX_FILTER];
+/* --cause: only final transitions with these causes (bits of enum tt_cause). */
+const volatile __u32 filter_cause_mask;
 
 /*
  * Wakeup policy: a wakeup (an irq_work self-IPI) costs the producer far more than the record
@@ -57,16 +59,24 @@ struct owner {
 	char comm[TT_COMM_LEN];
 };
 
-/* Per-socket memory: when the current state began and who owns the socket. */
+/* Per-socket memory: when the socket was born and its state began, who owns it, how it ends. */
 struct sk_info {
 	__u64 state_ts;
+	__u64 born_ts; /* first transition seen */
 	struct owner owner;
+	__u16 reset_reason; /* of the last reset sent, with has_reason */
+	__u16 syn_retrans;  /* retransmits while in SYN_SENT / SYN_RECV */
 	__u8 owner_known;
-	__u8 reset_seen;
+	__u8 last_reset;  /* RESET_IN or RESET_OUT: the last reset seen */
+	__u8 has_reason;  /* the kernel gave reset_reason */
 	__u8 delta_min;	  /* state_ts is the tracer's start, not the state's */
+	__u8 born_min;	  /* born_ts is the tracer's start */
 	__u8 has_pending; /* an event in `pending` waits for the addresses of an IPv6 child */
-	__u32 pad;
+	__u8 pad[6];
 };
+
+#define RESET_IN  1
+#define RESET_OUT 2
 
 /*
  * Per-socket memory, by socket cookie (never reused, unlike a socket's address): an array of
@@ -334,10 +344,8 @@ static __always_inline void info_delete(__u64 cookie)
 	}
 }
 
-static __always_inline void read_endpoints(struct tt_event *e, struct sock *sk)
+static __always_inline void read_endpoints(struct tt_event *e, struct sock *sk, struct tcp_sock *tp)
 {
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-
 	/* skc_num is 0 at the final CLOSE (the port is released first); inet_sport is not. */
 	if (tp)
 		e->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
@@ -357,6 +365,8 @@ static __always_inline bool event_wanted(const struct tt_event *e)
 	bool owner = e->flags & TT_F_OWNER_KNOWN;
 
 	if (!state_wanted(e->oldstate, e->newstate))
+		return false;
+	if (filter_cause_mask && !(filter_cause_mask & (1u << e->cause)))
 		return false;
 	if (filter_nnetns && !u32_in(e->netns, filter_netns, filter_nnetns))
 		return false;
@@ -574,7 +584,9 @@ static __always_inline void stamp_time(struct tt_event *e, struct sk_info *info)
 	}
 	info->state_ts = e->ts_ns;
 	info->delta_min = 0;
-	if (info->reset_seen)
+	if (!info->born_ts)
+		info->born_ts = e->ts_ns;
+	if (info->last_reset)
 		e->flags |= TT_F_RESET;
 }
 
@@ -596,6 +608,78 @@ static __always_inline void mark_close(struct tt_event *e, struct sock *sk, int 
 		e->flags |= TT_F_TW_HANDOFF;
 		e->newstate = (e->flags & TT_F_FIN_SEEN) ? TT_TIME_WAIT : TT_FIN_WAIT2_TW;
 	}
+}
+
+#define EPIPE	     32
+#define ECONNRESET   104
+#define ETIMEDOUT    110
+#define ECONNREFUSED 111
+
+/* Why a socket ended, from what its last transition, its error and the resets seen say. */
+static __always_inline __u8 close_cause(const struct tt_event *e, const struct sk_info *info,
+					int oldstate)
+{
+	__u8 reset = info ? info->last_reset : 0;
+
+	if (e->flags & TT_F_TW_HANDOFF)
+		return TT_CAUSE_TIMEWAIT;
+	if (oldstate == TCP_LISTEN)
+		return TT_CAUSE_LISTENER_CLOSED;
+	if (oldstate == TCP_SYN_SENT) {
+		if (e->sk_err == ECONNREFUSED || reset == RESET_IN)
+			return TT_CAUSE_REFUSED;
+		if (e->sk_err == ETIMEDOUT)
+			return TT_CAUSE_TIMEOUT;
+		if (e->sk_err)
+			return TT_CAUSE_ABORT;
+		return reset == RESET_OUT ? TT_CAUSE_RESET_OUT : TT_CAUSE_CLOSED;
+	}
+	if (reset == RESET_IN)
+		return TT_CAUSE_RESET_IN;
+	if (reset == RESET_OUT)
+		return TT_CAUSE_RESET_OUT;
+	/* Without the reset tracepoints, the error a reset leaves behind. */
+	if (e->sk_err == ECONNRESET || e->sk_err == EPIPE)
+		return TT_CAUSE_RESET_IN;
+	if (e->sk_err == ETIMEDOUT)
+		return TT_CAUSE_TIMEOUT;
+	if (e->sk_err)
+		return TT_CAUSE_ABORT;
+	if (oldstate == TCP_LAST_ACK)
+		return TT_CAUSE_CLOSED;
+	return TT_CAUSE_UNKNOWN;
+}
+
+/*
+ * A final transition carries what ss -ti would have shown just before: read once per
+ * connection, here, from the socket itself.
+ */
+static __always_inline void read_totals(struct tt_event *e, struct sk_info *info,
+					struct tcp_sock *tp, int oldstate)
+{
+	e->flags |= TT_F_TOTALS;
+	e->cause = close_cause(e, info, oldstate);
+	if (info) {
+		e->life_ns = e->ts_ns - info->born_ts;
+		if (info->born_min)
+			e->flags |= TT_F_LIFE_MIN;
+		e->syn_retrans = info->syn_retrans;
+		if (info->has_reason && info->last_reset == RESET_OUT) {
+			e->reset_reason = info->reset_reason;
+			e->flags |= TT_F_RESET_REASON;
+		}
+	}
+	if (!tp || oldstate == TCP_LISTEN)
+		return;
+	e->bytes_sent = tp->bytes_acked;
+	e->bytes_received = tp->bytes_received;
+	e->segs_out = tp->segs_out;
+	e->segs_in = tp->segs_in;
+	e->retrans = tp->total_retrans;
+	e->srtt_us = tp->srtt_us >> 3;
+	e->rttvar_us = tp->mdev_us >> 2;
+	if (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV)
+		e->syn_retrans = tp->total_retrans;
 }
 
 /* The IPv6 child's addresses are in place now: send its held SYN_RECV first. */
@@ -638,6 +722,7 @@ static __always_inline bool hold_v6_child(const struct tt_event *e, struct sk_in
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 {
+	struct tcp_sock *tp;
 	struct tt_event ev;
 	struct sk_info *info;
 	__u16 family;
@@ -661,7 +746,8 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	ev.type = TT_EV_STATE;
 	ev.sock_cookie = bpf_get_socket_cookie(sk);
 	ev.cgroup_id = sk_cgroup_id(sk);
-	read_endpoints(&ev, sk);
+	tp = bpf_skc_to_tcp_sock(sk);
+	read_endpoints(&ev, sk, tp);
 	wanted = !filter_ncgroups || cgroup_wanted(sk);
 
 	/* A child is a clone of its listener: its life starts at CLOSE, not at LISTEN. */
@@ -673,6 +759,11 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	update_listeners(&ev, info, oldstate, newstate);
 	stamp_time(&ev, info);
 	mark_close(&ev, sk, oldstate, newstate);
+	/* The handshake's retransmits are all the socket has when it leaves it. */
+	if (info && tp && (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV))
+		info->syn_retrans = tp->total_retrans;
+	if (newstate == TCP_CLOSE)
+		read_totals(&ev, info, tp, oldstate);
 	release_pending(&ev, info, wanted);
 	if (hold_v6_child(&ev, info, newstate))
 		return 0;
@@ -683,36 +774,53 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
-static __always_inline void mark_reset(struct sock *sk)
+static __always_inline struct sk_info *reset_info(const struct sock *sk)
 {
-	struct sk_info *info;
 	__u64 cookie;
 
 	/* Timewait and request sockets answer with resets too; only full sockets are kept. */
 	if (!sk || sk->__sk_common.skc_state == TCP_TIME_WAIT ||
 	    sk->__sk_common.skc_state == TCP_NEW_SYN_RECV)
-		return;
+		return NULL;
 	/* A followed socket's cookie was made at its first event: read it, no helper call. */
 	cookie = (__u64)sk->__sk_common.skc_cookie.counter;
 	if (!cookie)
-		return;
-	info = info_get(&cookie, false);
-	if (info)
-		info->reset_seen = 1;
+		return NULL;
+	return info_get(&cookie, false);
 }
 
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(handle_receive_reset, struct sock *sk)
 {
-	mark_reset(sk);
+	struct sk_info *info = reset_info(sk);
+
+	if (info)
+		info->last_reset = RESET_IN;
 	return 0;
 }
 
+/* sk is NULL for resets answering packets that match no socket. */
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(handle_send_reset, const struct sock *sk)
 {
-	/* sk is NULL for resets answering packets that match no socket. */
-	mark_reset((struct sock *)sk);
+	struct sk_info *info = reset_info(sk);
+
+	if (info)
+		info->last_reset = RESET_OUT;
+	return 0;
+}
+
+/* Since 6.10 the kernel says why it sends a reset; loaded instead of the above there. */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(handle_send_reset_reason, const struct sock *sk, const struct sk_buff *skb, int reason)
+{
+	struct sk_info *info = reset_info(sk);
+
+	if (!info)
+		return 0;
+	info->last_reset = RESET_OUT;
+	info->reset_reason = (__u16)reason;
+	info->has_reason = 1;
 	return 0;
 }
 
@@ -1090,13 +1198,15 @@ int seed_states(struct bpf_iter__tcp *ctx)
 	ev.type = TT_EV_STATE;
 	ev.sock_cookie = bpf_get_socket_cookie(sk);
 	ev.cgroup_id = sk_cgroup_id(sk);
-	read_endpoints(&ev, sk);
+	read_endpoints(&ev, sk, tp);
 	info = info_get(&ev.sock_cookie, ev.oldstate != TCP_CLOSE);
 	seed_owner(sk, info, &ev);
 	if (info) {
 		if (!info->state_ts) {
 			info->state_ts = ev.ts_ns;
 			info->delta_min = 1;
+			info->born_ts = ev.ts_ns;
+			info->born_min = 1;
 		} else {
 			ev.ts_ns = info->state_ts;
 		}

@@ -49,15 +49,33 @@ enum tt_event_type {
 };
 
 enum tt_event_flags {
-	TT_F_OWNER_KNOWN = 1 << 0, /* pid/comm name the socket's owner */
-	TT_F_DELTA_KNOWN = 1 << 1, /* delta_ns is the time spent in oldstate */
-	TT_F_FIN_SEEN = 1 << 2,	   /* SOCK_DONE: the peer's FIN has arrived */
-	TT_F_RESET = 1 << 3,	   /* a reset was sent or received, or sk_err was set */
-	TT_F_TW_HANDOFF = 1 << 4,  /* the kernel's -> CLOSE was a handoff to a timewait socket */
-	TT_F_DELTA_MIN = 1 << 5,   /* delta_ns is a lower bound (socket predates the tracer) */
+	TT_F_OWNER_KNOWN = 1 << 0,  /* pid/comm name the socket's owner */
+	TT_F_DELTA_KNOWN = 1 << 1,  /* delta_ns is the time spent in oldstate */
+	TT_F_FIN_SEEN = 1 << 2,	    /* SOCK_DONE: the peer's FIN has arrived */
+	TT_F_RESET = 1 << 3,	    /* a reset was sent or received, or sk_err was set */
+	TT_F_TW_HANDOFF = 1 << 4,   /* the kernel's -> CLOSE was a handoff to a timewait socket */
+	TT_F_DELTA_MIN = 1 << 5,    /* delta_ns is a lower bound (socket predates the tracer) */
+	TT_F_TOTALS = 1 << 6,	    /* a final transition: cause and the totals are valid */
+	TT_F_LIFE_MIN = 1 << 7,	    /* life_ns is a lower bound (socket predates the tracer) */
+	TT_F_RESET_REASON = 1 << 8, /* reset_reason is the kernel's enum sk_rst_reason value */
 };
 
-/* One state transition; 104 bytes. */
+/* Why a connection ended: the cause of a final transition (TT_F_TOTALS). */
+enum tt_cause {
+	TT_CAUSE_NONE = 0,	      /* not a final transition */
+	TT_CAUSE_CLOSED = 1,	      /* orderly close by both ends */
+	TT_CAUSE_TIMEWAIT = 2,	      /* handed to TIME_WAIT / FIN_WAIT2_TW */
+	TT_CAUSE_REFUSED = 3,	      /* RST in answer to our SYN */
+	TT_CAUSE_TIMEOUT = 4,	      /* connect or retransmission timeout (ETIMEDOUT) */
+	TT_CAUSE_RESET_IN = 5,	      /* RST received on an established or closing connection */
+	TT_CAUSE_RESET_OUT = 6,	      /* we sent RST (SO_LINGER 0, unread data, kernel decision) */
+	TT_CAUSE_ABORT = 7,	      /* another socket error: sk_err says which */
+	TT_CAUSE_LISTENER_CLOSED = 8, /* a listener closed */
+	TT_CAUSE_UNKNOWN = 9,	      /* the kernel did not say */
+	TT_CAUSE_MAX = 10,
+};
+
+/* One state transition; 160 bytes. */
 struct tt_event {
 	__u64 ts_ns;	   /* CLOCK_BOOTTIME */
 	__u64 sock_cookie; /* bpf_get_socket_cookie(), the "sk:" id of ss -e */
@@ -76,6 +94,19 @@ struct tt_event {
 	__u16 sk_err;
 	char comm[TT_COMM_LEN];
 	__u64 cgroup_id; /* the socket's cgroup v2 (its directory's inode), 0 unknown */
+	/* With TT_F_TOTALS: what the connection did, read from the socket at its end (ss -ti). */
+	__u64 bytes_sent;     /* bytes acknowledged by the peer (tcpi_bytes_acked) */
+	__u64 bytes_received; /* tcpi_bytes_received */
+	__u64 life_ns;	      /* since the first transition seen (TT_F_LIFE_MIN: a lower bound) */
+	__u32 segs_out;
+	__u32 segs_in;
+	__u32 retrans;	    /* total retransmitted segments (tcpi_total_retrans) */
+	__u32 srtt_us;	    /* smoothed RTT */
+	__u32 rttvar_us;    /* RTT variation */
+	__u16 syn_retrans;  /* SYN or SYN-ACK retransmits during the handshake */
+	__u16 reset_reason; /* with TT_F_RESET_REASON: the kernel's enum sk_rst_reason */
+	__u8 cause;	    /* enum tt_cause */
+	__u8 pad2[7];
 };
 
 /* Owner record from the iter/task_file pass: one per (process, socket file). */

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -230,17 +231,84 @@ void tt_on_stop_signals(void (*handler)(int))
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* The running kernel's BTF, loaded once for the feature checks and freed at exit. */
+static struct btf *kernel_btf_cache;
+
+static void kernel_btf_free(void)
+{
+	btf__free(kernel_btf_cache);
+	kernel_btf_cache = NULL;
+}
+
+static struct btf *kernel_btf(void)
+{
+	if (!kernel_btf_cache) {
+		kernel_btf_cache = btf__load_vmlinux_btf();
+		if (libbpf_get_error(kernel_btf_cache)) {
+			kernel_btf_cache = NULL;
+			return NULL;
+		}
+		atexit(kernel_btf_free);
+	}
+	return kernel_btf_cache;
+}
+
 int tt_kernel_has_btf_tracepoint(const char *name)
 {
-	static struct btf *vmlinux;
+	struct btf *vmlinux = kernel_btf();
 	char type[128];
 
-	if (!vmlinux)
-		vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux)
 		return 0;
 	snprintf(type, sizeof(type), "btf_trace_%s", name);
 	return btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) > 0;
+}
+
+int tt_btf_tracepoint_nargs(const char *name)
+{
+	struct btf *vmlinux = kernel_btf();
+	const struct btf_type *t;
+	char type[128];
+	int id;
+
+	if (!vmlinux)
+		return -1;
+	snprintf(type, sizeof(type), "btf_trace_%s", name);
+	id = btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF);
+	if (id <= 0)
+		return -1;
+	/* typedef -> pointer -> function prototype, whose first parameter is the probe's data. */
+	t = btf__type_by_id(vmlinux, btf__resolve_type(vmlinux, id));
+	if (!t || !btf_is_ptr(t))
+		return -1;
+	t = btf__type_by_id(vmlinux, t->type);
+	if (!t || !btf_is_func_proto(t))
+		return -1;
+	return btf_vlen(t) - 1;
+}
+
+int tt_kernel_has_helper(const char *func)
+{
+	struct btf *vmlinux = kernel_btf();
+	const struct btf_enum *v;
+	const struct btf_type *t;
+	int id;
+
+	if (!vmlinux)
+		return 0;
+	/* The kernel's own enum bpf_func_id lists every helper it has, with no program to load. */
+	id = btf__find_by_name_kind(vmlinux, "bpf_func_id", BTF_KIND_ENUM);
+	t = id > 0 ? btf__type_by_id(vmlinux, id) : NULL;
+	if (!t)
+		return 0;
+	v = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t); i++, v++) {
+		const char *name = btf__name_by_offset(vmlinux, v->name_off);
+
+		if (name && !strncmp(name, "BPF_FUNC_", 9) && !strcmp(name + 9, func))
+			return 1;
+	}
+	return 0;
 }
 
 int tt_kernel_has_trace_event(const char *category, const char *name)

@@ -16,6 +16,12 @@ int tt_preflight(unsigned int nofile);
 /* Whether tp_btf can attach to tracepoint `name` (its btf_trace_ typedef is in vmlinux BTF). */
 int tt_kernel_has_btf_tracepoint(const char *name);
 
+/* The number of arguments tp_btf gets from tracepoint `name`, or -1 if it has none. */
+int tt_btf_tracepoint_nargs(const char *name);
+
+/* Whether the kernel has BPF helper `func` ("loop" for bpf_loop), from its BTF. */
+int tt_kernel_has_helper(const char *func);
+
 /* Whether a tracefs event can be attached: it exists and tracefs (or debugfs) is mounted. */
 int tt_kernel_has_trace_event(const char *category, const char *name);
 

@@ -342,14 +342,11 @@ static void choose_programs(struct tcptrail_bpf *skel, int verbose)
 		skel->progs.handle_accept_enter, skel->progs.handle_accept_exit};
 	int io = tt_kernel_has_btf_tracepoint("sock_send_length") &&
 		 tt_kernel_has_btf_tracepoint("sock_recv_length");
-	/*
-	 * exec renames held sockets with bpf_loop (5.17); exit hands listeners on with
-	 * bpf_for_each_map_elem (5.13). Both are base helpers: a tracepoint program probes them
-	 * without an attach target.
-	 */
-	int exec = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, NULL) == 1;
-	int handoff = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_for_each_map_elem,
-					      NULL) == 1;
+	/* Since 6.10 tcp_send_reset says why: (sk, skb, reason). */
+	int reason = tt_btf_tracepoint_nargs("tcp_send_reset") >= 3;
+	/* exec renames held sockets with bpf_loop (5.17); exit hands listeners on (5.13). */
+	int exec = tt_kernel_has_helper("loop");
+	int handoff = tt_kernel_has_helper("for_each_map_elem");
 
 	bpf_program__set_autoload(skel->progs.handle_exec, exec);
 	bpf_program__set_autoload(skel->progs.handle_exit, handoff);
@@ -360,6 +357,8 @@ static void choose_programs(struct tcptrail_bpf *skel, int verbose)
 			!exec ? "an exec renames sockets at their next I/O"
 			      : "a listener's holder that exits stays named until the next "
 				"accept()");
+	bpf_program__set_autoload(skel->progs.handle_send_reset_reason, reason);
+	bpf_program__set_autoload(skel->progs.handle_send_reset, !reason);
 	bpf_program__set_autoload(skel->progs.handle_send, io);
 	bpf_program__set_autoload(skel->progs.handle_recv, io);
 	if (!io && verbose)
