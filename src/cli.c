@@ -15,6 +15,8 @@ enum long_only {
 	OPT_RPORT,
 	OPT_STATE,
 	OPT_NETNS,
+	OPT_CGROUP,
+	OPT_CONTAINER,
 	OPT_STUCK,
 	OPT_ROTATE,
 	OPT_KEEP,
@@ -49,6 +51,8 @@ static const struct option long_options[] = {
 	{"rport", required_argument, NULL, OPT_RPORT},
 	{"state", required_argument, NULL, OPT_STATE},
 	{"netns", required_argument, NULL, OPT_NETNS},
+	{"cgroup", required_argument, NULL, OPT_CGROUP},
+	{"container", required_argument, NULL, OPT_CONTAINER},
 	{"stuck", required_argument, NULL, OPT_STUCK},
 	{"rotate", required_argument, NULL, OPT_ROTATE},
 	{"keep", required_argument, NULL, OPT_KEEP},
@@ -71,8 +75,9 @@ void cli_usage(FILE *out)
 	      "Output:\n"
 	      "  -o, --output FORMAT    text (default) or json (one object per line)\n"
 	      "  -n, --numeric          port numbers, no service names\n"
-	      "  -e, --extended         more columns (trace: socket cookie, netns; snapshot: uid,\n"
-	      "                         inode, cookie, timer, retransmits, rtt, lastrcv, lastsnd)\n"
+	      "  -e, --extended         more columns (trace: socket cookie, netns, cgroup;\n"
+	      "                         snapshot: uid, inode, cookie, timer, retransmits, rtt,\n"
+	      "                         lastrcv, lastsnd, cgroup)\n"
 	      "  -q, --quiet            trace: no live output (with -w or --stuck)\n"
 	      "  -v, --verbose          libbpf and verifier messages on stderr\n"
 	      "\n"
@@ -85,6 +90,9 @@ void cli_usage(FILE *out)
 	      "      --rport LIST       remote port\n"
 	      "      --state LIST       old or new state, e.g. CLOSE_WAIT,TIME_WAIT\n"
 	      "      --netns LIST       network namespace inodes\n"
+	      "      --cgroup LIST      cgroup v2 paths (under the v2 mount, or relative to it),\n"
+	      "                         each with the cgroups below it\n"
+	      "      --container LIST   container ids or their prefixes\n"
 	      "\n"
 	      "Trace:\n"
 	      "  -d, --duration SECONDS stop after this long\n"
@@ -409,6 +417,14 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const stru
 			return bad_list(err, errlen,
 					"--netns (inode numbers, see ls -L -i /proc/PID/ns/net)",
 					sub);
+		return 0;
+	case OPT_CGROUP:
+		if (filter_add_cgroups(f, arg, sub, sizeof(sub)))
+			return bad_list(err, errlen, "--cgroup", sub);
+		return 0;
+	case OPT_CONTAINER:
+		if (filter_add_containers(f, arg, sub, sizeof(sub)))
+			return bad_list(err, errlen, "--container", sub);
 		return 0;
 	case OPT_STUCK:
 		return parse_stuck(cfg, arg, err, errlen);

@@ -2,6 +2,7 @@
 /* tcptrail: TCP connection-state tracer. Command dispatch. */
 #include <stdio.h>
 #include "bpfcommon.h"
+#include "cgroup.h"
 #include "cli.h"
 #include "replay.h"
 #include "services.h"
@@ -29,6 +30,19 @@ int main(int argc, char **argv)
 		return 2;
 	case CLI_OK:
 		break;
+	}
+	if (cfg.filter.ncgroups) {
+		char mnt[CG_PATH_MAX];
+		int depth = 0, have = !cg_find_v2_mount(mnt, sizeof(mnt), &depth);
+
+		/* Paths are checked now, so a typo is a usage error, not a trace of nothing. */
+		if (filter_resolve_cgroups(&cfg.filter, have ? mnt : NULL, depth,
+					   cfg.cmd != CMD_REPLAY, err, sizeof(err))) {
+			fprintf(stderr, "tcptrail: %s\n", err);
+			fprintf(stderr, "Try 'tcptrail --help' for more information.\n");
+			services_free(svc);
+			return 2;
+		}
 	}
 	switch (cfg.cmd) {
 	case CMD_SNAPSHOT:

@@ -110,6 +110,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (cfg.all && cfg.listening)
 			abort();
+		/* --cgroup paths are normalised (no mount stripped yet), container ids lowercase. */
+		if (cfg.filter.ncgroups > TT_MAX_FILTER || cfg.filter.ncontainers > TT_MAX_FILTER)
+			abort();
+		for (uint32_t i = 0; i < cfg.filter.ncgroups; i++) {
+			const char *c = cfg.filter.cgroups[i];
+			size_t n = strnlen(c, TT_CGROUP_ARG_MAX);
+
+			if (n == 0 || n >= TT_CGROUP_ARG_MAX || c[0] != '/' || strstr(c, "//") ||
+			    (n > 1 && c[n - 1] == '/') || strstr(c, "/../") || strstr(c, "/./"))
+				abort();
+		}
+		for (uint32_t i = 0; i < cfg.filter.ncontainers; i++) {
+			const char *c = cfg.filter.containers[i];
+			size_t n = strnlen(c, CG_ID_LEN + 1);
+
+			if (n == 0 || n > CG_ID_LEN || strspn(c, "0123456789abcdef") != n)
+				abort();
+		}
 		break;
 	default:
 		abort();

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include "tt_test.h"
 #include "cli.h"
@@ -322,6 +323,55 @@ static void test_ports_without_services(void **state)
 	assert_int_equal(cli_parse(3, argv2, &cfg, NULL, out, err, sizeof(err)), CLI_OK);
 	assert_int_equal(cfg.filter.ports[0], 80);
 	fclose(out);
+}
+
+/* --cgroup and --container: every command; paths are finished by filter_resolve_cgroups(). */
+static void test_cgroup_options(void **state)
+{
+	struct tt_filter *f = &cfg.filter;
+	char root[] = "/tmp/tt-cli-XXXXXX", p[128];
+
+	OK("--cgroup", "/a,/b//c/", "--cgroup=/sys/fs/cgroup/unified/x", "--container", "ABC,0123",
+	   "--container", "4c6b5a1f2e3d");
+	assert_int_equal(f->ncgroups, 3);
+	assert_string_equal(f->cgroups[0], "/a");
+	assert_string_equal(f->cgroups[1], "/b/c");
+	assert_string_equal(f->cgroups[2], "/sys/fs/cgroup/unified/x");
+	assert_int_equal(f->ncontainers, 3);
+	assert_string_equal(f->containers[0], "abc");
+	assert_string_equal(f->containers[2], "4c6b5a1f2e3d");
+	OK("snapshot", "--cgroup", "/", "--container", "a");
+	OK("replay", "--cgroup", "system.slice", "--container", "a", "f");
+	assert_string_equal(f->cgroups[0], "/system.slice");
+
+	USAGE("--cgroup: '.' and '..' are not allowed in a cgroup path: '/a/..'", "--cgroup",
+	      "/a/..");
+	USAGE("--cgroup: empty list", "--cgroup", "");
+	USAGE("--cgroup: empty item in list '/a,,/b'", "--cgroup", "/a,,/b");
+	USAGE("--cgroup: too many paths: at most 16", "--cgroup", "1,2,3,4,5,6,7,8,9", "--cgroup",
+	      "10,11,12,13,14,15,16,17");
+	USAGE("--container: container ids are 1-64 hex digits: 'web1'", "--container", "web1");
+	USAGE("--container: empty item in list 'a,,b'", "--container", "a,,b");
+	USAGE("option '--container' needs a value", "--container");
+
+	/* what main() does next: under a v2 mount (a scratch directory here) */
+	assert_non_null(mkdtemp(root));
+	snprintf(p, sizeof(p), "%s/tt-test-A", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/tt-test-A/", root);
+	OK("--cgroup", p, "--cgroup", "/");
+	assert_int_equal(filter_resolve_cgroups(f, root, 0, 1, err, sizeof(err)), 0);
+	assert_string_equal(f->cgroups[0], "/tt-test-A");
+	assert_int_equal(f->cgroup_levels[0], 1);
+	assert_true(f->cgroup_ids[0] > 0);
+	assert_string_equal(f->cgroups[1], "/");
+	OK("--cgroup", "/tt-test-B");
+	assert_int_equal(filter_resolve_cgroups(f, root, 0, 1, err, sizeof(err)), -1);
+	snprintf(p, sizeof(p), "--cgroup: no cgroup '/tt-test-B' under the cgroup v2 mount %s",
+		 root);
+	assert_string_equal(err, p);
+	snprintf(p, sizeof(p), "rm -rf '%s'", root);
+	assert_int_equal(system(p), 0);
 }
 
 static void test_snapshot_options(void **state)
@@ -680,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_stuck),
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_ports_without_services),
+		cmocka_unit_test(test_cgroup_options),
 		cmocka_unit_test(test_snapshot_options),
 		cmocka_unit_test(test_option_scope),
 		cmocka_unit_test(test_replay),
