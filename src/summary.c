@@ -2,15 +2,68 @@
 /* `replay --summary`: accumulate records, render text or JSON. Pure. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include "format.h"
 #include "states.h"
 #include "summary.h"
 
 #define TOP_N	   10
-#define MAX_STUCK  20 /* alerts listed; all are counted */
-#define MAX_OPEN   100
-#define HIST_SLOTS 3776 /* log-linear: 64 sub-buckets per power of two, see hist_idx */
+#define MAX_STUCK  20		   /* alerts listed; all are counted */
+#define MAX_OPEN   100		   /* open sockets listed in text */
+#define JSON_OPEN  (10 * MAX_OPEN) /* and in JSON */
+#define HIST_SLOTS 3776		   /* log-linear: 64 sub-buckets per power of two, see hist_idx */
+
+/*
+ * ---- the memory bound ----
+ *
+ * Everything the summary allocates is charged to one budget before it is allocated; a table
+ * that would go over it stops growing. A table grows by doubling and holds the old and the new
+ * array while it moves the entries, so growing is charged the new array on top of the old one.
+ */
+struct budget {
+	size_t used, max;
+};
+
+static int budget_take(struct budget *b, size_t n)
+{
+	if (n > b->max || b->used > b->max - n)
+		return -1;
+	b->used += n;
+	return 0;
+}
+
+static void budget_give(struct budget *b, size_t n)
+{
+	b->used -= n;
+}
+
+/*
+ * Zeroed memory for a table. Large arrays are mapped directly: a heap block freed when its table
+ * doubles can stay resident (malloc raises its mmap threshold after such frees), and the process
+ * would hold more than the budget says. Small ones stay on the heap, where sanitizers see them.
+ */
+#define MAP_MIN (1 << 20)
+
+static void *table_alloc(size_t n)
+{
+	void *p;
+
+	if (n < MAP_MIN)
+		return calloc(1, n);
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void table_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	if (n < MAP_MIN)
+		free(p);
+	else
+		munmap(p, n);
+}
 
 /* ---- a small open-addressing table; the key is the first ksz bytes of each entry ---- */
 
@@ -19,7 +72,19 @@ struct tab {
 	size_t n, cap; /* cap is a power of two */
 	unsigned char *slots;
 	unsigned char *used;
+	struct budget *budget;
+	int capped;  /* growing was refused (bound or allocation): fill up to 7/8, then refuse */
+	int refused; /* an entry was refused once */
+	int oom;     /* an allocation failed below the bound */
 };
+
+static void tab_init(struct tab *t, size_t esz, size_t ksz, struct budget *b)
+{
+	memset(t, 0, sizeof(*t));
+	t->esz = esz;
+	t->ksz = ksz;
+	t->budget = b;
+}
 
 static uint64_t hash(const void *k, size_t n)
 {
@@ -31,41 +96,51 @@ static uint64_t hash(const void *k, size_t n)
 	return h ^ (h >> 29);
 }
 
+/* What a table of cap entries takes, rounded to pages as a mapping takes them. */
+static size_t tab_bytes(const struct tab *t, size_t cap)
+{
+	return (cap * (t->esz + 1) + 4095) & ~(size_t)4095;
+}
+
 static int tab_grow(struct tab *t)
 {
-	struct tab nt = {t->esz, t->ksz, 0, t->cap ? t->cap * 2 : 64, NULL, NULL};
+	size_t ncap = t->cap ? t->cap * 2 : 64;
+	unsigned char *slots, *used;
 
-	nt.slots = malloc(nt.cap * nt.esz);
-	nt.used = calloc(nt.cap, 1);
-	if (!nt.slots || !nt.used) {
-		free(nt.slots);
-		free(nt.used);
+	if (budget_take(t->budget, tab_bytes(t, ncap)))
+		return -1;
+	/* one block: the entries, then their used bytes */
+	slots = table_alloc(tab_bytes(t, ncap));
+	if (!slots) {
+		budget_give(t->budget, tab_bytes(t, ncap));
+		t->oom = 1;
 		return -1;
 	}
+	used = slots + ncap * t->esz;
 	for (size_t i = 0; i < t->cap; i++) {
 		if (!t->used[i])
 			continue;
-		size_t j = hash(t->slots + i * t->esz, t->ksz) & (nt.cap - 1);
+		size_t j = hash(t->slots + i * t->esz, t->ksz) & (ncap - 1);
 
-		while (nt.used[j])
-			j = (j + 1) & (nt.cap - 1);
-		nt.used[j] = 1;
-		memcpy(nt.slots + j * nt.esz, t->slots + i * t->esz, t->esz);
-		nt.n++;
+		while (used[j])
+			j = (j + 1) & (ncap - 1);
+		used[j] = 1;
+		memcpy(slots + j * t->esz, t->slots + i * t->esz, t->esz);
 	}
-	free(t->slots);
-	free(t->used);
-	*t = nt;
+	table_free(t->slots, tab_bytes(t, t->cap));
+	budget_give(t->budget, tab_bytes(t, t->cap));
+	t->slots = slots;
+	t->used = used;
+	t->cap = ncap;
 	return 0;
 }
 
-/* The entry with this key, zero-filled with the key set if new (*isnew), or NULL (OOM). */
-static void *tab_get(struct tab *t, const void *key, int *isnew)
+/* The entry with this key, or NULL. */
+static void *tab_find(const struct tab *t, const void *key)
 {
 	size_t i;
 
-	*isnew = 0;
-	if ((t->n + 1) * 4 > t->cap * 3 && tab_grow(t))
+	if (!t->n)
 		return NULL;
 	i = hash(key, t->ksz) & (t->cap - 1);
 	while (t->used[i]) {
@@ -73,15 +148,35 @@ static void *tab_get(struct tab *t, const void *key, int *isnew)
 			return t->slots + i * t->esz;
 		i = (i + 1) & (t->cap - 1);
 	}
+	return NULL;
+}
+
+/*
+ * A new entry for a key that is not in the table, zero-filled with the key set; NULL when there
+ * is no room within the bound (refused is set). Past 3/4 full the table doubles if the budget
+ * allows; when it does not, it takes entries up to 7/8 (probe chains stay short enough).
+ */
+static void *tab_add(struct tab *t, const void *key)
+{
+	size_t i;
+
+	if ((t->n + 1) * 4 > t->cap * 3 && !t->capped && tab_grow(t))
+		t->capped = 1;
+	if (!t->cap || (t->n + 1) * 8 > t->cap * 7) {
+		t->refused = 1;
+		return NULL;
+	}
+	i = hash(key, t->ksz) & (t->cap - 1);
+	while (t->used[i])
+		i = (i + 1) & (t->cap - 1);
 	t->used[i] = 1;
 	t->n++;
 	memset(t->slots + i * t->esz, 0, t->esz);
 	memcpy(t->slots + i * t->esz, key, t->ksz);
-	*isnew = 1;
 	return t->slots + i * t->esz;
 }
 
-/* Removes the entry at e (from tab_get), shifting the probe chain back. */
+/* Removes the entry at e (from tab_find), shifting the probe chain back. */
 static void tab_del(struct tab *t, void *e)
 {
 	size_t i = (size_t)((unsigned char *)e - t->slots) / t->esz, j = i;
@@ -106,31 +201,94 @@ static void tab_del(struct tab *t, void *e)
 
 static void tab_free(struct tab *t)
 {
-	free(t->slots);
-	free(t->used);
+	table_free(t->slots, tab_bytes(t, t->cap));
+	if (t->cap)
+		budget_give(t->budget, tab_bytes(t, t->cap));
+	t->slots = t->used = NULL;
+	t->cap = t->n = 0;
 }
 
-/* Entries copied out, for sorting. */
-static void *tab_list(const struct tab *t)
-{
-	unsigned char *out = malloc((t->n ? t->n : 1) * t->esz);
-	size_t k = 0;
+typedef int (*entry_cmp)(const void *a, const void *b);
 
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (t->used[i])
-			memcpy(out + k++ * t->esz, t->slots + i * t->esz, t->esz);
+static void heap_down(const void **h, size_t n, size_t i, entry_cmp cmp)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+
+		if (l < n && cmp(h[l], h[w]) > 0)
+			w = l;
+		if (r < n && cmp(h[r], h[w]) > 0)
+			w = r;
+		if (w == i)
+			return;
+		const void *x = h[i];
+
+		h[i] = h[w];
+		h[w] = x;
+		i = w;
 	}
-	return out;
+}
+
+/*
+ * The k first entries of t in cmp's order, into out (room for k), first first; returns how
+ * many. A heap of pointers whose root is the last one kept: no copy of the table, which may be
+ * most of the memory bound, is made to sort it.
+ */
+static size_t tab_top(const struct tab *t, size_t k, entry_cmp cmp, const void **out)
+{
+	size_t n = 0;
+
+	if (!k)
+		return 0;
+	for (size_t i = 0; i < t->cap; i++) {
+		const void *e;
+
+		if (!t->used[i])
+			continue;
+		e = t->slots + i * t->esz;
+		if (n < k) {
+			size_t c = n++;
+
+			out[c] = e;
+			while (c && cmp(out[(c - 1) / 2], out[c]) < 0) {
+				const void *x = out[c];
+
+				out[c] = out[(c - 1) / 2];
+				out[(c - 1) / 2] = x;
+				c = (c - 1) / 2;
+			}
+		} else if (cmp(e, out[0]) < 0) {
+			out[0] = e;
+			heap_down(out, n, 0, cmp);
+		}
+	}
+	/* pop the last-ordered to the back: out ends up sorted */
+	for (size_t m = n; m > 1; m--) {
+		const void *x = out[0];
+
+		out[0] = out[m - 1];
+		out[m - 1] = x;
+		heap_down(out, m - 1, 0, cmp);
+	}
+	return n;
 }
 
 /* ---- entries ---- */
 
+/* An open socket: what the open-at-end list prints of its last transition. */
 struct sock_ent {
-	uint64_t cookie;    /* key */
-	struct tt_event ev; /* the last transition */
-	uint64_t since_ns;  /* when it entered ev.newstate */
+	uint64_t cookie;   /* key */
+	uint64_t since_ns; /* when it entered state */
+	uint32_t pid;
+	uint32_t netns;
+	uint8_t saddr[16];
+	uint8_t daddr[16];
+	uint16_t sport, dport;
+	uint8_t family;
+	uint8_t state;
+	uint8_t owner_known;
+	uint8_t pad;
+	char comm[TT_COMM_LEN];
 };
 
 struct proc_key {
@@ -153,8 +311,14 @@ struct remote_key {
 
 struct remote_ent {
 	struct remote_key k;
+	uint32_t pad;
 	uint64_t events, conns;
-	char svc[LR_SVC_LEN];
+};
+
+/* The service name the log gave for a remote port (the first one). */
+struct svc_ent {
+	uint16_t port;
+	char name[LR_SVC_LEN];
 };
 
 struct hist {
@@ -169,29 +333,48 @@ struct stuck_ent {
 
 struct summary {
 	uint64_t records, headers, state_events, stuck_events, lost_records, lost_count;
+	int have_time; /* first_ns/last_ns are set (0 is a time: the epoch) */
 	uint64_t first_ns, last_ns;
 	uint64_t trans[TT_STATE_MAX][TT_STATE_MAX];
 	uint64_t opened_active, opened_passive, closed, failed, resets;
 	uint64_t stuck_by_state[TT_STATE_MAX];
 	struct hist dur[TT_STATE_MAX];
 	uint64_t dur_min_only; /* deltas that were only lower bounds, left out */
+	struct budget budget;
 	struct tab socks, procs, remotes;
+	/*
+	 * The service names of remote ports: per port rather than per endpoint, so an endpoint
+	 * costs 40 bytes instead of 104 (and a log names a few hundred ports, not millions).
+	 */
+	struct tab svcs;
+	struct summary_untracked untracked;
 	struct stuck_ent stuck[MAX_STUCK];
 	int nstuck;
 	int oom;
 };
 
-struct summary *summary_new(void)
+/* Histograms are charged up front: the counts they keep must stay exact whatever else grows. */
+#define HIST_BYTES (HIST_SLOTS * sizeof(uint64_t))
+
+struct summary *summary_new_opts(const struct summary_opts *o)
 {
 	struct summary *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
-	s->socks = (struct tab){sizeof(struct sock_ent), sizeof(uint64_t), 0, 0, NULL, NULL};
-	s->procs = (struct tab){sizeof(struct proc_ent), sizeof(struct proc_key), 0, 0, NULL, NULL};
-	s->remotes = (struct tab){
-		sizeof(struct remote_ent), sizeof(struct remote_key), 0, 0, NULL, NULL};
+	s->budget.max =
+		o && o->mem_max && o->mem_max < SUMMARY_MEM_MAX ? o->mem_max : SUMMARY_MEM_MAX;
+	s->budget.used = sizeof(*s) + TT_STATE_MAX * HIST_BYTES;
+	tab_init(&s->socks, sizeof(struct sock_ent), sizeof(uint64_t), &s->budget);
+	tab_init(&s->procs, sizeof(struct proc_ent), sizeof(struct proc_key), &s->budget);
+	tab_init(&s->remotes, sizeof(struct remote_ent), sizeof(struct remote_key), &s->budget);
+	tab_init(&s->svcs, sizeof(struct svc_ent), sizeof(uint16_t), &s->budget);
 	return s;
+}
+
+struct summary *summary_new(void)
+{
+	return summary_new_opts(NULL);
 }
 
 void summary_free(struct summary *s)
@@ -203,7 +386,28 @@ void summary_free(struct summary *s)
 	tab_free(&s->socks);
 	tab_free(&s->procs);
 	tab_free(&s->remotes);
+	tab_free(&s->svcs);
 	free(s);
+}
+
+uint64_t summary_open(const struct summary *s)
+{
+	return s->socks.n;
+}
+
+void summary_get_untracked(const struct summary *s, struct summary_untracked *u)
+{
+	*u = s->untracked;
+}
+
+size_t summary_mem_used(const struct summary *s)
+{
+	return s->budget.used;
+}
+
+size_t summary_mem_max(const struct summary *s)
+{
+	return s->budget.max;
 }
 
 /* ---- histogram: exact below 128 us, then 64 buckets per power of two (<= 1.6% error) ---- */
@@ -277,11 +481,10 @@ static int in_connection(int st)
 	       st == TT_CLOSING || st == TT_CLOSE_WAIT || st == TT_LAST_ACK;
 }
 
-static int count_owner(struct summary *s, const struct tt_event *e, int newsock)
+static void count_owner(struct summary *s, const struct tt_event *e, int newsock)
 {
 	struct proc_key k;
 	struct proc_ent *p;
-	int isnew;
 
 	memset(&k, 0, sizeof(k));
 	if (e->flags & TT_F_OWNER_KNOWN) {
@@ -289,42 +492,118 @@ static int count_owner(struct summary *s, const struct tt_event *e, int newsock)
 		k.pid = e->pid;
 		memcpy(k.comm, e->comm, TT_COMM_LEN);
 	}
-	p = tab_get(&s->procs, &k, &isnew);
+	p = tab_find(&s->procs, &k);
 	if (!p)
-		return -1;
+		p = tab_add(&s->procs, &k);
+	if (!p) {
+		s->untracked.process_events++;
+		return;
+	}
 	p->events++;
 	p->conns += (uint64_t)newsock;
+}
+
+/*
+ * Remembers the port's service name, the first the log gave; -1 when there is no room. An
+ * endpoint is only listed with its name: one that would lose it is not tracked at all.
+ */
+static int note_service(struct summary *s, uint16_t port, const char *svc)
+{
+	struct svc_ent *se;
+
+	if (!svc || !svc[0] || tab_find(&s->svcs, &port))
+		return 0;
+	se = tab_add(&s->svcs, &port);
+	if (!se)
+		return -1;
+	strncpy(se->name, svc, sizeof(se->name) - 1);
 	return 0;
 }
 
-static int count_remote(struct summary *s, const struct lr_record *r, int newsock)
+static void count_remote(struct summary *s, const struct lr_record *r, int newsock)
 {
 	const struct tt_event *e = &r->ev;
 	struct remote_key k;
 	struct remote_ent *p;
-	int isnew;
 
 	if (!e->dport)
-		return 0; /* listeners */
+		return; /* listeners */
 	memset(&k, 0, sizeof(k));
 	k.family = e->family;
 	k.port = e->dport;
 	memcpy(k.addr, e->daddr, 16);
-	p = tab_get(&s->remotes, &k, &isnew);
-	if (!p)
-		return -1;
-	if (isnew && r->rsvc)
-		strncpy(p->svc, r->rsvc, sizeof(p->svc) - 1);
+	p = tab_find(&s->remotes, &k);
+	if (!p && !note_service(s, e->dport, r->rsvc))
+		p = tab_add(&s->remotes, &k);
+	if (!p) {
+		s->untracked.remote_events++;
+		return;
+	}
 	p->events++;
 	p->conns += (uint64_t)newsock;
-	return 0;
+}
+
+static void sock_set(struct sock_ent *se, const struct lr_record *r)
+{
+	const struct tt_event *e = &r->ev;
+
+	/* a later transition may lack the owner an earlier one had: keep it */
+	if (e->flags & TT_F_OWNER_KNOWN) {
+		se->pid = e->pid;
+		memcpy(se->comm, e->comm, TT_COMM_LEN);
+		se->owner_known = 1;
+	}
+	se->netns = e->netns;
+	memcpy(se->saddr, e->saddr, 16);
+	memcpy(se->daddr, e->daddr, 16);
+	se->sport = e->sport;
+	se->dport = e->dport;
+	se->family = e->family;
+	se->state = e->newstate;
+	se->since_ns = r->wall_ns;
+}
+
+/*
+ * The socket's entry follows its last transition; 1 if this is the first transition seen of
+ * it (a new connection for the top lists).
+ */
+static int track_socket(struct summary *s, const struct lr_record *r)
+{
+	const struct tt_event *e = &r->ev;
+	struct sock_ent *se = tab_find(&s->socks, &e->sock_cookie);
+
+	if (se) {
+		if (terminal(e->newstate))
+			tab_del(&s->socks, se);
+		else
+			sock_set(se, r);
+		return 0;
+	}
+	/*
+	 * Once a socket was refused, a transition of an unknown socket that is not its first
+	 * (not from CLOSE, where every socket starts) most likely belongs to a refused one:
+	 * neither tracked from the middle of its life nor counted as a new connection again.
+	 */
+	if (s->socks.refused && e->oldstate != TT_CLOSE) {
+		s->untracked.socket_events++;
+		return 0;
+	}
+	if (terminal(e->newstate))
+		return 1; /* a whole life in one transition, or its start was not in the log */
+	se = tab_add(&s->socks, &e->sock_cookie);
+	if (!se) {
+		s->untracked.sockets++;
+		s->untracked.socket_events++;
+		return 1;
+	}
+	sock_set(se, r);
+	return 1;
 }
 
 static int add_state(struct summary *s, const struct lr_record *r)
 {
 	const struct tt_event *e = &r->ev;
-	struct sock_ent *se;
-	int o = e->oldstate, n = e->newstate, isnew;
+	int o = e->oldstate, n = e->newstate, newsock;
 
 	s->state_events++;
 	s->trans[o][n]++;
@@ -344,28 +623,9 @@ static int add_state(struct summary *s, const struct lr_record *r)
 		else if (hist_add(&s->dur[o], e->delta_ns / 1000))
 			return -1;
 	}
-
-	se = tab_get(&s->socks, &e->sock_cookie, &isnew);
-	if (!se)
-		return -1;
-	if (count_owner(s, e, isnew) || count_remote(s, r, isnew))
-		return -1;
-	if (terminal(n)) {
-		tab_del(&s->socks, se);
-		return 0;
-	}
-	/* a later transition may lack the owner the first one had: keep it */
-	if (!isnew && !(e->flags & TT_F_OWNER_KNOWN) && (se->ev.flags & TT_F_OWNER_KNOWN)) {
-		struct tt_event keep = *e;
-
-		keep.pid = se->ev.pid;
-		memcpy(keep.comm, se->ev.comm, TT_COMM_LEN);
-		keep.flags |= TT_F_OWNER_KNOWN;
-		se->ev = keep;
-	} else {
-		se->ev = *e;
-	}
-	se->since_ns = r->wall_ns;
+	newsock = track_socket(s, r);
+	count_owner(s, e, newsock);
+	count_remote(s, r, newsock);
 	return 0;
 }
 
@@ -380,10 +640,11 @@ int summary_add(struct summary *s, const struct lr_record *r)
 	}
 	if (r->type == LR_OTHER)
 		return 0;
-	if (!s->first_ns || r->wall_ns < s->first_ns)
+	if (!s->have_time || r->wall_ns < s->first_ns)
 		s->first_ns = r->wall_ns;
-	if (r->wall_ns > s->last_ns)
+	if (!s->have_time || r->wall_ns > s->last_ns)
 		s->last_ns = r->wall_ns;
+	s->have_time = 1;
 	switch (r->type) {
 	case LR_STATE:
 		ret = add_state(s, r);
@@ -409,6 +670,8 @@ int summary_add(struct summary *s, const struct lr_record *r)
 	default:
 		break;
 	}
+	if (s->socks.oom || s->procs.oom || s->remotes.oom || s->svcs.oom)
+		ret = -1;
 	if (ret)
 		s->oom = 1;
 	return ret;
@@ -446,6 +709,32 @@ static int cmp_sock(const void *a, const void *b)
 	if (x->since_ns != y->since_ns)
 		return x->since_ns > y->since_ns ? 1 : -1;
 	return x->cookie > y->cookie ? 1 : x->cookie < y->cookie ? -1 : 0;
+}
+
+/* The open socket as the event the text and JSON writers print. */
+static void sock_event(const struct sock_ent *se, struct tt_event *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->sock_cookie = se->cookie;
+	e->pid = se->pid;
+	e->netns = se->netns;
+	memcpy(e->saddr, se->saddr, 16);
+	memcpy(e->daddr, se->daddr, 16);
+	e->sport = se->sport;
+	e->dport = se->dport;
+	e->family = se->family;
+	e->newstate = se->state;
+	if (se->owner_known) {
+		e->flags = TT_F_OWNER_KNOWN;
+		memcpy(e->comm, se->comm, TT_COMM_LEN);
+	}
+}
+
+static const char *svc_of(const struct summary *s, uint16_t port)
+{
+	const struct svc_ent *se = tab_find(&s->svcs, &port);
+
+	return se ? se->name : NULL;
 }
 
 struct trans {
@@ -551,13 +840,28 @@ static void put_col_end(struct outbuf *ob, size_t start, size_t w)
 	ob_pad(ob, ob->len - start < w ? (long)(w - (ob->len - start)) : 1);
 }
 
+/* A byte count as the bound is usually given: "256 MiB". */
+static void put_bytes(struct outbuf *ob, uint64_t n)
+{
+	if (n && !(n % (1 << 20))) {
+		ob_u64(ob, n >> 20);
+		ob_puts(ob, " MiB");
+	} else if (n && !(n % 1024)) {
+		ob_u64(ob, n >> 10);
+		ob_puts(ob, " KiB");
+	} else {
+		ob_u64(ob, n);
+		ob_puts(ob, " bytes");
+	}
+}
+
 void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 {
 	struct trans t[TT_STATE_MAX * TT_STATE_MAX];
 	size_t nt = list_trans(s, t), start;
 
 	ob_puts(ob, "Recording: ");
-	if (s->first_ns) {
+	if (s->have_time) {
 		put_time(ob, s->first_ns);
 		ob_puts(ob, " to ");
 		put_time(ob, s->last_ns);
@@ -588,6 +892,12 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 	ob_puts(ob, " resets\n");
 	if (s->oom)
 		ob_puts(ob, "WARNING: out of memory, the numbers below are incomplete\n");
+	if (s->socks.refused || s->procs.refused || s->remotes.refused || s->svcs.refused) {
+		ob_puts(ob, "NOTE: the memory bound (");
+		put_bytes(ob, s->budget.max);
+		ob_puts(ob, ") was reached: the counts are exact, the lists below say what they "
+			    "could not track\n");
+	}
 
 	if (nt) {
 		ob_puts(ob, "\nTransitions:\n");
@@ -624,65 +934,86 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 		ob_putc(ob, '\n');
 	}
 
-	struct proc_ent *pl = tab_list(&s->procs);
+	const void *top[TOP_N];
+	size_t ntop = tab_top(&s->procs, TOP_N, cmp_proc, top);
 
-	if (pl && s->procs.n) {
-		qsort(pl, s->procs.n, sizeof(*pl), cmp_proc);
+	if (ntop || s->untracked.process_events)
 		ob_puts(ob, "\nTop processes:\n       CONNS      EVENTS  PID       COMM\n");
-		for (size_t i = 0; i < s->procs.n && i < TOP_N; i++) {
-			ob_puts(ob, "  ");
-			put_num(ob, pl[i].conns, 10);
-			put_num(ob, pl[i].events, 10);
-			start = ob->len;
-			if (pl[i].k.known)
-				ob_u64(ob, pl[i].k.pid);
-			else
-				ob_putc(ob, '-');
-			put_col_end(ob, start, 10);
-			if (pl[i].k.known)
-				ob_put_printable(ob, pl[i].k.comm,
-						 strnlen(pl[i].k.comm, TT_COMM_LEN));
-			else
-				ob_putc(ob, '-');
-			ob_putc(ob, '\n');
-		}
+	for (size_t i = 0; i < ntop; i++) {
+		const struct proc_ent *p = top[i];
+
+		ob_puts(ob, "  ");
+		put_num(ob, p->conns, 10);
+		put_num(ob, p->events, 10);
+		start = ob->len;
+		if (p->k.known)
+			ob_u64(ob, p->k.pid);
+		else
+			ob_putc(ob, '-');
+		put_col_end(ob, start, 10);
+		if (p->k.known)
+			ob_put_printable(ob, p->k.comm, strnlen(p->k.comm, TT_COMM_LEN));
+		else
+			ob_putc(ob, '-');
+		ob_putc(ob, '\n');
 	}
-	free(pl);
+	if (s->untracked.process_events) {
+		ob_puts(ob, "  (and ");
+		ob_u64(ob, s->untracked.process_events);
+		ob_puts(ob, " events of processes first seen past the memory bound, not counted "
+			    "here)\n");
+	}
 
-	struct remote_ent *rl = tab_list(&s->remotes);
-
-	if (rl && s->remotes.n) {
-		qsort(rl, s->remotes.n, sizeof(*rl), cmp_remote);
+	ntop = tab_top(&s->remotes, TOP_N, cmp_remote, top);
+	if (ntop || s->untracked.remote_events)
 		ob_puts(ob, "\nTop remote endpoints:\n       CONNS      EVENTS  ENDPOINT\n");
-		for (size_t i = 0; i < s->remotes.n && i < TOP_N; i++) {
-			ob_puts(ob, "  ");
-			put_num(ob, rl[i].conns, 10);
-			put_num(ob, rl[i].events, 10);
-			fmt_endpoint(ob, rl[i].k.family, rl[i].k.addr, rl[i].k.port,
-				     numeric || !rl[i].svc[0] ? NULL : rl[i].svc);
-			ob_putc(ob, '\n');
-		}
-	}
-	free(rl);
+	for (size_t i = 0; i < ntop; i++) {
+		const struct remote_ent *p = top[i];
 
-	struct sock_ent *sl = tab_list(&s->socks);
+		ob_puts(ob, "  ");
+		put_num(ob, p->conns, 10);
+		put_num(ob, p->events, 10);
+		fmt_endpoint(ob, p->k.family, p->k.addr, p->k.port,
+			     numeric ? NULL : svc_of(s, p->k.port));
+		ob_putc(ob, '\n');
+	}
+	if (s->untracked.remote_events) {
+		ob_puts(ob, "  (and ");
+		ob_u64(ob, s->untracked.remote_events);
+		ob_puts(ob, " events of endpoints first seen past the memory bound, not counted "
+			    "here)\n");
+	}
+
+	const void *open[MAX_OPEN];
+	size_t nopen = tab_top(&s->socks, MAX_OPEN, cmp_sock, open);
 
 	ob_puts(ob, "\nOpen at end of log: ");
-	ob_u64(ob, s->socks.n);
-	ob_putc(ob, '\n');
-	if (sl && s->socks.n) {
-		qsort(sl, s->socks.n, sizeof(*sl), cmp_sock);
+	if (s->untracked.sockets) {
+		ob_puts(ob, "at least ");
+		ob_u64(ob, s->socks.n);
+		ob_puts(ob, "; ");
+		ob_u64(ob, s->untracked.sockets);
+		ob_puts(ob, " sockets not tracked (memory bound)\n");
+	} else {
+		ob_u64(ob, s->socks.n);
+		ob_putc(ob, '\n');
+	}
+	if (nopen) {
 		ob_puts(ob, "  STATE        FOR(ms)       PID       COMM             LOCAL ADDRESS"
 			    "          FOREIGN ADDRESS        SOCK\n");
-		for (size_t i = 0; i < s->socks.n && i < MAX_OPEN; i++) {
-			const struct tt_event *e = &sl[i].ev;
+		for (size_t i = 0; i < nopen; i++) {
+			const struct sock_ent *se = open[i];
+			struct tt_event ev;
+			const struct tt_event *e = &ev;
+
+			sock_event(se, &ev);
 
 			ob_puts(ob, "  ");
 			start = ob->len;
 			ob_puts(ob, tt_state_name(e->newstate));
 			put_col_end(ob, start, 13);
 			start = ob->len;
-			put_ms(ob, (s->last_ns - sl[i].since_ns) / 1000);
+			put_ms(ob, (s->last_ns - se->since_ns) / 1000);
 			put_col_end(ob, start, 14);
 			start = ob->len;
 			if (e->flags & TT_F_OWNER_KNOWN)
@@ -699,13 +1030,12 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 			start = ob->len;
 			fmt_endpoint(ob, e->family, e->daddr, e->dport, NULL);
 			put_col_end(ob, start, 23);
-			ob_u64(ob, sl[i].cookie);
+			ob_u64(ob, se->cookie);
 			ob_putc(ob, '\n');
 		}
 		if (s->socks.n > MAX_OPEN)
 			ob_puts(ob, "  ... (-o json lists more)\n");
 	}
-	free(sl);
 
 	ob_puts(ob, "\nStuck alerts: ");
 	ob_u64(ob, s->stuck_events);
@@ -797,7 +1127,7 @@ void summary_json(struct summary *s, struct outbuf *ob)
 	jkey(ob, &f, "type");
 	ob_puts(ob, "\"summary\"");
 	jkey(ob, &f, "first");
-	if (s->first_ns) {
+	if (s->have_time) {
 		ob_putc(ob, '"');
 		put_time(ob, s->first_ns);
 		ob_puts(ob, "\",\"last\":\"");
@@ -814,6 +1144,18 @@ void summary_json(struct summary *s, struct outbuf *ob)
 	ob_u64(ob, s->lost_count);
 	jkey(ob, &f, "incomplete");
 	ob_puts(ob, s->oom ? "true" : "false");
+	jkey(ob, &f, "memory_bound");
+	ob_u64(ob, s->budget.max);
+	jkey(ob, &f, "untracked");
+	ob_puts(ob, "{\"sockets\":");
+	ob_u64(ob, s->untracked.sockets);
+	ob_puts(ob, ",\"socket_events\":");
+	ob_u64(ob, s->untracked.socket_events);
+	ob_puts(ob, ",\"process_events\":");
+	ob_u64(ob, s->untracked.process_events);
+	ob_puts(ob, ",\"remote_events\":");
+	ob_u64(ob, s->untracked.remote_events);
+	ob_putc(ob, '}');
 	jkey(ob, &f, "connections");
 	ob_puts(ob, "{\"opened\":");
 	ob_u64(ob, s->opened_active + s->opened_passive);
@@ -865,82 +1207,80 @@ void summary_json(struct summary *s, struct outbuf *ob)
 	}
 	ob_putc(ob, '}');
 
-	struct proc_ent *pl = tab_list(&s->procs);
+	const void *top[TOP_N];
+	size_t ntop = tab_top(&s->procs, TOP_N, cmp_proc, top);
 
 	jkey(ob, &f, "top_processes");
 	ob_putc(ob, '[');
-	if (pl) {
-		qsort(pl, s->procs.n, sizeof(*pl), cmp_proc);
-		for (size_t i = 0; i < s->procs.n && i < TOP_N; i++) {
-			struct tt_event e;
+	for (size_t i = 0; i < ntop; i++) {
+		const struct proc_ent *p = top[i];
+		struct tt_event e;
 
-			memset(&e, 0, sizeof(e));
-			e.pid = pl[i].k.pid;
-			memcpy(e.comm, pl[i].k.comm, TT_COMM_LEN);
-			e.flags = pl[i].k.known ? TT_F_OWNER_KNOWN : 0;
-			ob_puts(ob, i ? ",{" : "{");
-			jcomm(ob, &e);
-			ob_puts(ob, ",\"connections\":");
-			ob_u64(ob, pl[i].conns);
-			ob_puts(ob, ",\"events\":");
-			ob_u64(ob, pl[i].events);
-			ob_putc(ob, '}');
-		}
+		memset(&e, 0, sizeof(e));
+		e.pid = p->k.pid;
+		memcpy(e.comm, p->k.comm, TT_COMM_LEN);
+		e.flags = p->k.known ? TT_F_OWNER_KNOWN : 0;
+		ob_puts(ob, i ? ",{" : "{");
+		jcomm(ob, &e);
+		ob_puts(ob, ",\"connections\":");
+		ob_u64(ob, p->conns);
+		ob_puts(ob, ",\"events\":");
+		ob_u64(ob, p->events);
+		ob_putc(ob, '}');
 	}
 	ob_putc(ob, ']');
-	free(pl);
 
-	struct remote_ent *rl = tab_list(&s->remotes);
-
+	ntop = tab_top(&s->remotes, TOP_N, cmp_remote, top);
 	jkey(ob, &f, "top_remotes");
 	ob_putc(ob, '[');
-	if (rl) {
-		qsort(rl, s->remotes.n, sizeof(*rl), cmp_remote);
-		for (size_t i = 0; i < s->remotes.n && i < TOP_N; i++) {
-			ob_puts(ob, i ? ",{\"proto\":\"" : "{\"proto\":\"");
-			ob_puts(ob, fmt_proto(rl[i].k.family));
-			ob_puts(ob, "\",\"raddr\":");
-			jaddr(ob, rl[i].k.family, rl[i].k.addr);
-			ob_puts(ob, ",\"rport\":");
-			ob_u64(ob, rl[i].k.port);
-			ob_puts(ob, ",\"rservice\":");
-			if (rl[i].svc[0])
-				ob_json_str(ob, rl[i].svc, strlen(rl[i].svc));
-			else
-				ob_puts(ob, "null");
-			ob_puts(ob, ",\"connections\":");
-			ob_u64(ob, rl[i].conns);
-			ob_puts(ob, ",\"events\":");
-			ob_u64(ob, rl[i].events);
-			ob_putc(ob, '}');
-		}
+	for (size_t i = 0; i < ntop; i++) {
+		const struct remote_ent *p = top[i];
+		const char *svc = svc_of(s, p->k.port);
+
+		ob_puts(ob, i ? ",{\"proto\":\"" : "{\"proto\":\"");
+		ob_puts(ob, fmt_proto(p->k.family));
+		ob_puts(ob, "\",\"raddr\":");
+		jaddr(ob, p->k.family, p->k.addr);
+		ob_puts(ob, ",\"rport\":");
+		ob_u64(ob, p->k.port);
+		ob_puts(ob, ",\"rservice\":");
+		if (svc)
+			ob_json_str(ob, svc, strlen(svc));
+		else
+			ob_puts(ob, "null");
+		ob_puts(ob, ",\"connections\":");
+		ob_u64(ob, p->conns);
+		ob_puts(ob, ",\"events\":");
+		ob_u64(ob, p->events);
+		ob_putc(ob, '}');
 	}
 	ob_putc(ob, ']');
-	free(rl);
 
-	struct sock_ent *sl = tab_list(&s->socks);
+	/* 8 KiB of pointers, not a copy of the table */
+	const void *open[JSON_OPEN];
+	size_t nopen = tab_top(&s->socks, JSON_OPEN, cmp_sock, open);
 
 	jkey(ob, &f, "open_total");
 	ob_u64(ob, s->socks.n);
 	jkey(ob, &f, "open_at_end");
 	ob_putc(ob, '[');
-	if (sl) {
-		qsort(sl, s->socks.n, sizeof(*sl), cmp_sock);
-		for (size_t i = 0; i < s->socks.n && i < 10 * MAX_OPEN; i++) {
-			ob_puts(ob, i ? ",{" : "{");
-			jcomm(ob, &sl[i].ev);
-			jendpoints(ob, &sl[i].ev);
-			ob_puts(ob, ",\"state\":\"");
-			ob_puts(ob, tt_state_name(sl[i].ev.newstate));
-			ob_puts(ob, "\",\"since\":\"");
-			put_time(ob, sl[i].since_ns);
-			ob_puts(ob, "\",\"ms\":");
-			put_ms(ob, (s->last_ns - sl[i].since_ns) / 1000);
-			ob_putc(ob, '}');
-		}
+	for (size_t i = 0; i < nopen; i++) {
+		const struct sock_ent *se = open[i];
+		struct tt_event e;
+
+		sock_event(se, &e);
+		ob_puts(ob, i ? ",{" : "{");
+		jcomm(ob, &e);
+		jendpoints(ob, &e);
+		ob_puts(ob, ",\"state\":\"");
+		ob_puts(ob, tt_state_name(se->state));
+		ob_puts(ob, "\",\"since\":\"");
+		put_time(ob, se->since_ns);
+		ob_puts(ob, "\",\"ms\":");
+		put_ms(ob, (s->last_ns - se->since_ns) / 1000);
+		ob_putc(ob, '}');
 	}
 	ob_putc(ob, ']');
-	free(sl);
 
 	jkey(ob, &f, "stuck_by_state");
 	ob_putc(ob, '{');

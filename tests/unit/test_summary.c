@@ -250,6 +250,223 @@ static void test_lost_saturates(void **state)
 	summary_free(s);
 }
 
+/* Text output of strings from the log: no control byte reaches the terminal; JSON escapes. */
+static void test_hostile_strings(void **state)
+{
+	struct summary *s = summary_new();
+	struct lr_record r = rec(1, TT_CLOSE, TT_SYN_SENT, 0, UINT64_MAX, 5000, 80);
+	struct lr_record st = rec(1, TT_SYN_SENT, TT_SYN_SENT, 1, 1000, 5000, 80);
+	char *t, *j;
+
+	memcpy(r.ev.comm, "\x1b]0;pwned\x07", 11);
+	r.rsvc = "\x1b]0;pwned\x07\xc2\x9b";
+	r.lsvc = r.rsvc;
+	assert_int_equal(summary_add(s, &r), 0);
+	st.type = LR_STUCK;
+	st.ev.type = TT_EV_STUCK;
+	memcpy(st.ev.comm, "caf\xc3\xa9\x7f", 7);
+	assert_int_equal(summary_add(s, &st), 0);
+	t = render_text(s);
+	j = render_json(s);
+	for (const char *p = t; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c < 0x20 && c != '\n') || c == 0x7f ||
+		    (c == 0xc2 && (unsigned char)p[1] < 0xa0))
+			fail_msg("control byte 0x%02x at %td in:\n%s", c, p - t, t);
+	}
+	expect(t, "?]0;pwned?"); /* the process, in the top list and the open socket */
+	expect(t, "127.0.0.2:?]0;pwned???\n");
+	expect(t, "caf\xc3\xa9?"); /* the stuck alert's owner: valid UTF-8 stays */
+	expect(j, "\"comm\":\"\\u001b]0;pwned\\u0007\"");
+	expect(j, "\"rservice\":\"\\u001b]0;pwned\\u0007");
+	free(t);
+	free(j);
+	summary_free(s);
+}
+
+/* The JSON between two keys, for comparing two summaries' exact parts. */
+static char *json_part(const char *j, const char *from, const char *to)
+{
+	const char *a = strstr(j, from), *b = a ? strstr(a, to) : NULL;
+
+	assert_non_null(b);
+	return strndup(a, (size_t)(b - a));
+}
+
+/* The fields of a socket that make it, the process and the remote all distinct. */
+static struct lr_record distinct(uint64_t i, int o, int n, uint64_t at_ms)
+{
+	struct lr_record r = rec(i + 1, o, n, at_ms, o == TT_CLOSE ? UINT64_MAX : 10, 80,
+				 (uint16_t)(1 + i % 60000));
+
+	r.ev.daddr[2] = (uint8_t)(i >> 16);
+	r.ev.daddr[3] = (uint8_t)(i >> 8);
+	r.ev.pid = (uint32_t)(1000 + i);
+	return r;
+}
+
+/*
+ * With a small bound, the counts stay exact (the same as without a bound), memory stays under
+ * the bound, and the summary says how many sockets and events it could not track.
+ */
+static void test_memory_bound(void **state)
+{
+	struct summary *free_s = summary_new(), *s;
+	struct summary_opts o;
+	struct summary_untracked u;
+	const uint64_t n = 20000;
+	uint64_t hot = 0;
+
+	/* room for the fixed part and a few KiB of tables */
+	o.mem_max = summary_mem_used(free_s) + 48 * 1024;
+	s = summary_new_opts(&o);
+	assert_int_equal(summary_mem_max(s), o.mem_max);
+	for (uint64_t i = 0; i < n; i++) {
+		struct lr_record r = distinct(i, TT_CLOSE, TT_SYN_SENT, i);
+
+		if (i % 10 == 0) { /* one process seen from the start: its counts stay exact */
+			r.ev.pid = 7;
+			hot++;
+		}
+		assert_int_equal(summary_add(s, &r), 0);
+		assert_int_equal(summary_add(free_s, &r), 0);
+		assert_true(summary_mem_used(s) <= o.mem_max);
+	}
+	summary_get_untracked(s, &u);
+	assert_true(u.sockets > 0 && u.sockets < n);
+	assert_int_equal(summary_open(s) + u.sockets, n);
+	assert_int_equal(u.socket_events, u.sockets);
+	assert_true(u.process_events > 0 && u.remote_events > 0);
+	assert_int_equal(summary_open(free_s), n);
+
+	char *j = render_json(s), *fj = render_json(free_s), *t = render_text(s), *a, *b, want[160];
+
+	a = json_part(j, "\"first\"", ",\"incomplete\"");
+	b = json_part(fj, "\"first\"", ",\"incomplete\"");
+	assert_string_equal(a, b); /* times, transitions, stuck and lost: exact */
+	free(a);
+	free(b);
+	a = json_part(j, "\"connections\"", ",\"top_processes\"");
+	b = json_part(fj, "\"connections\"", ",\"top_processes\"");
+	assert_string_equal(a, b); /* connections, transitions, durations: exact */
+	free(a);
+	free(b);
+	snprintf(want, sizeof(want),
+		 "{\"pid\":7,\"comm\":\"client\",\"connections\":%llu,\"events\":%llu}",
+		 (unsigned long long)hot, (unsigned long long)hot);
+	expect(j, want);
+	expect(fj, want);
+	snprintf(want, sizeof(want),
+		 "\"untracked\":{\"sockets\":%llu,\"socket_events\":%llu,\"process_events\":%llu,"
+		 "\"remote_events\":%llu}",
+		 (unsigned long long)u.sockets, (unsigned long long)u.socket_events,
+		 (unsigned long long)u.process_events, (unsigned long long)u.remote_events);
+	expect(j, want);
+	expect(fj, "\"untracked\":{\"sockets\":0,\"socket_events\":0,\"process_events\":0,"
+		   "\"remote_events\":0}");
+	snprintf(want, sizeof(want), "\"memory_bound\":%zu,", o.mem_max);
+	expect(j, want);
+	expect(fj, "\"memory_bound\":260046848,");
+	snprintf(want, sizeof(want), "\"open_total\":%llu,", (unsigned long long)summary_open(s));
+	expect(j, want);
+	snprintf(want, sizeof(want),
+		 "Open at end of log: at least %llu; %llu sockets not tracked (memory bound)\n",
+		 (unsigned long long)summary_open(s), (unsigned long long)u.sockets);
+	expect(t, want);
+	expect(t, "NOTE: the memory bound (");
+	snprintf(want, sizeof(want),
+		 "  (and %llu events of processes first seen past the memory bound",
+		 (unsigned long long)u.process_events);
+	expect(t, want);
+	free(j);
+	free(fj);
+	free(t);
+
+	/*
+	 * Every socket closes: the tracked ones leave the table, the refused ones' transitions
+	 * are counted as untracked and never enter it from the middle of their lives.
+	 */
+	for (uint64_t i = 0; i < n; i++) {
+		struct lr_record r = distinct(i, TT_SYN_SENT, TT_CLOSE, n + i);
+
+		assert_int_equal(summary_add(s, &r), 0);
+	}
+	struct summary_untracked u2;
+
+	summary_get_untracked(s, &u2);
+	assert_int_equal(summary_open(s), 0);
+	assert_int_equal(u2.sockets, u.sockets);
+	assert_int_equal(u2.socket_events, 2 * u.sockets);
+	/* room again: new sockets are tracked */
+	for (uint64_t i = 0; i < 10; i++) {
+		struct lr_record r = distinct(n + i, TT_CLOSE, TT_LISTEN, 2 * n + i);
+
+		assert_int_equal(summary_add(s, &r), 0);
+	}
+	assert_int_equal(summary_open(s), 10);
+	t = render_text(s);
+	expect(t, "Open at end of log: at least 10; ");
+	free(t);
+	assert_true(summary_mem_used(s) <= o.mem_max);
+	summary_free(s);
+	summary_free(free_s);
+}
+
+/* A bound too small for any table: everything is counted, nothing listed, nothing crashes. */
+static void test_memory_bound_tiny(void **state)
+{
+	struct summary_opts o = {.mem_max = 1};
+	struct summary *s = summary_new_opts(&o);
+	struct summary_untracked u;
+
+	for (uint64_t i = 0; i < 100; i++) {
+		struct lr_record r = distinct(i, TT_CLOSE, TT_SYN_SENT, i);
+
+		assert_int_equal(summary_add(s, &r), 0);
+	}
+	summary_get_untracked(s, &u);
+	assert_int_equal(summary_open(s), 0);
+	assert_int_equal(u.sockets, 100);
+	assert_int_equal(u.process_events, 100);
+	assert_int_equal(u.remote_events, 100);
+	char *t = render_text(s), *j = render_json(s);
+
+	expect(t, "Events: 100 transitions");
+	expect(t, "Open at end of log: at least 0; 100 sockets not tracked (memory bound)\n");
+	expect(t, "NOTE: the memory bound (1 bytes) was reached");
+	expect(j, "\"transitions_total\":100,");
+	expect(j, "\"top_processes\":[],");
+	free(t);
+	free(j);
+	summary_free(s);
+	/* 0 and anything over the bound mean the bound */
+	o.mem_max = 0;
+	s = summary_new_opts(&o);
+	assert_int_equal(summary_mem_max(s), SUMMARY_MEM_MAX);
+	summary_free(s);
+	o.mem_max = SUMMARY_MEM_MAX + 1;
+	s = summary_new_opts(&o);
+	assert_int_equal(summary_mem_max(s), SUMMARY_MEM_MAX);
+	summary_free(s);
+}
+
+/* An event at the epoch itself is an event: the span is not "no events". */
+static void test_epoch_event(void **state)
+{
+	struct summary *s = summary_new();
+	struct lr_record r = rec(1, TT_CLOSE, TT_LISTEN, 0, UINT64_MAX, 80, 0);
+
+	r.wall_ns = 0;
+	assert_int_equal(summary_add(s, &r), 0);
+	char *j = render_json(s);
+
+	expect(j, "\"first\":\"1970-01-01T00:00:00.000000Z\",\"last\":\"1970-01-01T00:00:00."
+		  "000000Z\"");
+	free(j);
+	summary_free(s);
+}
+
 static void test_empty(void **state)
 {
 	struct summary *s = summary_new();
@@ -265,8 +482,14 @@ static void test_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scenario),     cmocka_unit_test(test_percentiles),
-		cmocka_unit_test(test_many_sockets), cmocka_unit_test(test_lost_saturates),
+		cmocka_unit_test(test_scenario),
+		cmocka_unit_test(test_percentiles),
+		cmocka_unit_test(test_many_sockets),
+		cmocka_unit_test(test_lost_saturates),
+		cmocka_unit_test(test_hostile_strings),
+		cmocka_unit_test(test_memory_bound),
+		cmocka_unit_test(test_memory_bound_tiny),
+		cmocka_unit_test(test_epoch_event),
 		cmocka_unit_test(test_empty),
 	};
 
