@@ -72,7 +72,8 @@ struct sk_info {
 	__u8 delta_min;	  /* state_ts is the tracer's start, not the state's */
 	__u8 born_min;	  /* born_ts is the tracer's start */
 	__u8 has_pending; /* an event in `pending` waits for the addresses of an IPv6 child */
-	__u8 pad[6];
+	__u8 active;	  /* opened by connect(): the peer's ACK of our SYN counts in bytes_acked */
+	__u8 pad[5];
 };
 
 #define RESET_IN  1
@@ -359,11 +360,17 @@ static __always_inline void read_endpoints(struct tt_event *e, struct sock *sk, 
 	}
 }
 
-/* The userspace filters, in the kernel: a filtered event never crosses the ring. */
-static __always_inline bool event_wanted(const struct tt_event *e)
+/*
+ * The userspace filters, in the kernel: a filtered event never crosses the ring. A global
+ * function, so the verifier checks its loops once, not at every call site and path.
+ */
+__noinline int event_wanted(const struct tt_event *e)
 {
-	bool owner = e->flags & TT_F_OWNER_KNOWN;
+	bool owner;
 
+	if (!e)
+		return 0;
+	owner = e->flags & TT_F_OWNER_KNOWN;
 	if (!state_wanted(e->oldstate, e->newstate))
 		return false;
 	if (filter_cause_mask && !(filter_cause_mask & (1u << e->cause)))
@@ -402,21 +409,23 @@ static __always_inline bool cgroup_wanted(struct sock *sk)
 	return false;
 }
 
-static __always_inline void submit(const struct tt_event *e)
+/* A global function, verified once: it is called for held IPv6 children and for every event. */
+__noinline int submit(const struct tt_event *e)
 {
 	struct tt_event *r;
 	__u64 wflags;
 
-	if (!event_wanted(e))
-		return;
+	if (!e || !event_wanted(e))
+		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count_lost(TT_LOST_RINGBUF);
-		return;
+		return 0;
 	}
 	__builtin_memcpy(r, e, sizeof(*r));
 	wakeup_or_not(e->ts_ns, &wflags);
 	bpf_ringbuf_submit(r, wflags);
+	return 0;
 }
 
 static __always_inline void event_owner(struct tt_event *e, const struct owner *o)
@@ -615,12 +624,14 @@ static __always_inline void mark_close(struct tt_event *e, struct sock *sk, int 
 #define ETIMEDOUT    110
 #define ECONNREFUSED 111
 
-/* Why a socket ended, from what its last transition, its error and the resets seen say. */
-static __always_inline __u8 close_cause(const struct tt_event *e, const struct sk_info *info,
-					int oldstate)
+/*
+ * Why a socket ended, from what its last transition, its error and the last reset seen say
+ * (a global function, verified once).
+ */
+__noinline int close_cause(const struct tt_event *e, int reset, int oldstate)
 {
-	__u8 reset = info ? info->last_reset : 0;
-
+	if (!e)
+		return TT_CAUSE_UNKNOWN;
 	if (e->flags & TT_F_TW_HANDOFF)
 		return TT_CAUSE_TIMEWAIT;
 	if (oldstate == TCP_LISTEN)
@@ -651,14 +662,47 @@ static __always_inline __u8 close_cause(const struct tt_event *e, const struct s
 }
 
 /*
+ * close() with unread data and close() with SO_LINGER 0 store CLOSE first and send their
+ * reset after it, so the reset tracepoint comes too late for this event: recognise them here,
+ * where nothing else (an error, a reset received) explains the close.
+ */
+static __always_inline void mark_active_reset(struct sock *sk, struct tcp_sock *tp,
+					      struct sk_info *info, const struct tt_event *e)
+{
+	__u32 unread;
+
+	if (!info || !tp || e->sk_err || info->last_reset == RESET_IN)
+		return;
+	unread = tp->rcv_nxt - tp->copied_seq - ((e->flags & TT_F_FIN_SEEN) ? 1 : 0);
+	if ((int)unread > 0) {
+		info->last_reset = RESET_OUT;
+		if (bpf_core_enum_value_exists(enum sk_rst_reason,
+					       SK_RST_REASON_TCP_ABORT_ON_CLOSE)) {
+			info->reset_reason = bpf_core_enum_value(enum sk_rst_reason,
+								 SK_RST_REASON_TCP_ABORT_ON_CLOSE);
+			info->has_reason = 1;
+		}
+	} else if ((sk->__sk_common.skc_flags & (1UL << SOCK_LINGER)) && !sk->sk_lingertime) {
+		info->last_reset = RESET_OUT;
+		if (bpf_core_enum_value_exists(enum sk_rst_reason, SK_RST_REASON_TCP_STATE)) {
+			info->reset_reason =
+				bpf_core_enum_value(enum sk_rst_reason, SK_RST_REASON_TCP_STATE);
+			info->has_reason = 1;
+		}
+	}
+}
+
+/*
  * A final transition carries what ss -ti would have shown just before: read once per
  * connection, here, from the socket itself.
  */
 static __always_inline void read_totals(struct tt_event *e, struct sk_info *info,
 					struct tcp_sock *tp, int oldstate)
 {
+	__u64 sent, received;
+
 	e->flags |= TT_F_TOTALS;
-	e->cause = close_cause(e, info, oldstate);
+	e->cause = close_cause(e, info ? info->last_reset : 0, oldstate);
 	if (info) {
 		e->life_ns = e->ts_ns - info->born_ts;
 		if (info->born_min)
@@ -671,13 +715,28 @@ static __always_inline void read_totals(struct tt_event *e, struct sk_info *info
 	}
 	if (!tp || oldstate == TCP_LISTEN)
 		return;
-	e->bytes_sent = tp->bytes_acked;
-	e->bytes_received = tp->bytes_received;
+	/*
+	 * Data bytes: the counters also count the SYN the peer acked (ours, if we connected) and
+	 * each FIN, which ss -ti's bytes_acked/bytes_received include.
+	 */
+	sent = tp->bytes_acked;
+	if (sent && info && info->active)
+		sent--;
+	if (sent && tp->snd_una == tp->write_seq &&
+	    (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING ||
+	     oldstate == TCP_LAST_ACK))
+		sent--;
+	received = tp->bytes_received;
+	if (received && (e->flags & TT_F_FIN_SEEN))
+		received--;
+	e->bytes_sent = sent;
+	e->bytes_received = received;
 	e->segs_out = tp->segs_out;
 	e->segs_in = tp->segs_in;
 	e->retrans = tp->total_retrans;
+	/* No RTT sample yet (a connect that failed): the initial variation means nothing. */
 	e->srtt_us = tp->srtt_us >> 3;
-	e->rttvar_us = tp->mdev_us >> 2;
+	e->rttvar_us = e->srtt_us ? tp->mdev_us >> 2 : 0;
 	if (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV)
 		e->syn_retrans = tp->total_retrans;
 }
@@ -762,8 +821,12 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	/* The handshake's retransmits are all the socket has when it leaves it. */
 	if (info && tp && (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV))
 		info->syn_retrans = tp->total_retrans;
-	if (newstate == TCP_CLOSE)
+	if (info && newstate == TCP_SYN_SENT)
+		info->active = 1;
+	if (newstate == TCP_CLOSE) {
+		mark_active_reset(sk, tp, info, &ev);
 		read_totals(&ev, info, tp, oldstate);
+	}
 	release_pending(&ev, info, wanted);
 	if (hold_v6_child(&ev, info, newstate))
 		return 0;
