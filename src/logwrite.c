@@ -2,7 +2,8 @@
 /*
  * Recording (-w FILE): JSON lines buffered in memory and written in large chunks, gzip-compressed
  * at a fast level when FILE ends in .gz. Flushed (gzip: Z_SYNC_FLUSH) and fdatasync'ed at least
- * once a second, so a crash loses at most the last second; rotated like logrotate.
+ * once a second, so a crash loses at most the last second; rotated like logrotate, and reopened
+ * on SIGHUP after logrotate moved it. Which names may be opened or moved: logfile.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "bpfcommon.h"
 #include "format.h"
+#include "logfile.h"
 #include "logwrite.h"
 #include "outbuf.h"
 #include "states.h"
@@ -29,6 +30,7 @@
 #define HANDOFF_NS    20000000ULL	     /* lines reach the writer at least this often */
 #define SHRINK_BYTES  (4 * 1024 * 1024)	     /* buffers kept: twice a handoff (they double) */
 #define QUEUE_MAX     (256ULL * 1024 * 1024) /* bytes waiting for the writer */
+#define REPORTED_MAX  32
 #ifndef GZIP_LEVEL
 #define GZIP_LEVEL 1
 #endif
@@ -46,15 +48,33 @@ struct logw {
 	z_stream zs;
 	char *in;
 	size_t in_len;
+	size_t in_hdr; /* w->in starts with a header line this long: not an event */
 	unsigned char *zout;
 	uint64_t file_bytes; /* bytes in the current file */
 	uint64_t rotate_bytes;
-	uint32_t part; /* rotations so far */
+	uint64_t rotate_at; /* file_bytes that start a rotation */
+	uint32_t part;	    /* files started after the first (rotations, reopens) */
 	uint64_t last_flush;
 	int unsynced; /* written since the last fdatasync */
 	int failed;   /* a write failed: the rest is dropped and counted */
 	uint64_t errors;
 	uint64_t start_ns;
+
+	/*
+	 * gzip: where the file last ended in a flush, so that it decodes up to there, and what the
+	 * trailer would hold then. A failed write cuts the file back to that point: exactly the
+	 * events handed to the compressor since then are the ones missing.
+	 */
+	uint64_t gz_good_bytes;
+	uint64_t gz_good_crc;
+	uint64_t gz_good_isize;
+	uint64_t gz_pending; /* events handed to deflate since */
+
+	uint64_t rotations, rotations_failed;
+	uint64_t reopens, reopens_failed;
+	int problem;			 /* a rotation step went wrong */
+	uint32_t reported[REPORTED_MAX]; /* hashes of the problems printed */
+	int nreported;
 
 	/*
 	 * The event loop only appends to `front`; a writer thread does the compression, write(2),
@@ -70,6 +90,8 @@ struct logw {
 	pthread_cond_t cond;
 	struct outbuf queue; /* handed over, not yet taken by the writer */
 	int flush_req;
+	int reopen_req; /* SIGHUP: reopen after the first reopen_at bytes of queue */
+	size_t reopen_at;
 	int stop;
 };
 
@@ -86,6 +108,39 @@ static uint64_t count_lines(const char *buf, size_t len)
 		p++;
 	}
 	return n;
+}
+
+/* Event lines in buf[off, len): buf's first hdr bytes are a header line, not an event. */
+static uint64_t events_in(const char *buf, size_t len, size_t off, size_t hdr)
+{
+	uint64_t n = count_lines(buf + off, len - off);
+
+	return n && off < hdr ? n - 1 : n;
+}
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* One line on stderr, unless the same line was printed before (a rotation failing each time). */
+static void report_once(struct logw *w, const char *msg)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = msg; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (int i = 0; i < w->nreported; i++)
+		if (w->reported[i] == h)
+			return;
+	/* past the limit they are only counted: no flood from a name that changes */
+	if (w->nreported >= REPORTED_MAX)
+		return;
+	w->reported[w->nreported++] = h;
+	fprintf(stderr, "tcptrail: %s\n", msg);
 }
 
 static void write_failed(struct logw *w, int err, const char *what)
@@ -125,14 +180,45 @@ static int write_all(struct logw *w, const void *buf, size_t len, size_t *done)
 	return 0;
 }
 
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
 /*
- * Hands whole lines (buf, len) to the file; flush is a zlib flush mode (plain: any). A plain
- * file takes them straight from the caller's buffer.
+ * gzip after a failed write: back to where the last flush ended, so the file decodes to its end
+ * without a broken block, and count every event handed to the compressor since. Then a final
+ * empty block and the trailer of what was kept make it a whole gzip file, if they fit.
  */
-static void push_lines(struct logw *w, const char *buf, size_t len, int flush)
+static void gz_cut(struct logw *w)
+{
+	unsigned char tail[13] = {0x01, 0x00, 0x00, 0xff, 0xff}; /* final stored block, empty */
+	size_t done;
+
+	w->errors += w->gz_pending;
+	w->gz_pending = 0;
+	/* the offset too: writing on from the old one would leave a hole of zeros */
+	if (ftruncate(w->fd, (off_t)w->gz_good_bytes) ||
+	    lseek(w->fd, (off_t)w->gz_good_bytes, SEEK_SET) < 0)
+		return;
+	w->file_bytes = w->gz_good_bytes;
+	if (!w->file_bytes)
+		return; /* not even the gzip header was flushed: an empty file */
+	put_le32(tail + 5, (uint32_t)w->gz_good_crc);
+	put_le32(tail + 9, (uint32_t)w->gz_good_isize);
+	if (write_all(w, tail, sizeof(tail), &done) && !ftruncate(w->fd, (off_t)w->gz_good_bytes))
+		w->file_bytes = w->gz_good_bytes;
+}
+
+/*
+ * Hands whole lines (buf, len) to the file; flush is a zlib flush mode (plain: any); buf's first
+ * hdr bytes are a header line. A plain file takes them straight from the caller's buffer.
+ */
+static void push_lines(struct logw *w, const char *buf, size_t len, int flush, size_t hdr)
 {
 	if (w->failed) {
-		w->errors += count_lines(buf, len);
+		w->errors += events_in(buf, len, 0, hdr);
 		return;
 	}
 	if (!w->gz) {
@@ -145,7 +231,7 @@ static void push_lines(struct logw *w, const char *buf, size_t len, int flush)
 
 			if (partial && !ftruncate(w->fd, (off_t)(w->file_bytes - partial)))
 				w->file_bytes -= partial;
-			w->errors += count_lines(buf + done - partial, len - done + partial);
+			w->errors += events_in(buf, len, done - partial, hdr);
 		}
 		return;
 	}
@@ -153,6 +239,7 @@ static void push_lines(struct logw *w, const char *buf, size_t len, int flush)
 		return;
 	if (!len && flush == Z_SYNC_FLUSH && !w->zpending)
 		return;
+	w->gz_pending += events_in(buf, len, 0, hdr);
 	w->zs.next_in = (unsigned char *)buf;
 	w->zs.avail_in = (uInt)len;
 	for (;;) {
@@ -173,16 +260,26 @@ static void push_lines(struct logw *w, const char *buf, size_t len, int flush)
 		if (flush == Z_FINISH ? z == Z_STREAM_END : w->zs.avail_out != 0)
 			break;
 	}
-	if (w->failed)
-		w->errors += count_lines(buf, len);
+	if (w->failed) {
+		gz_cut(w);
+		return;
+	}
 	w->zpending = flush == Z_NO_FLUSH;
+	if (flush != Z_NO_FLUSH) {
+		/* all of it written and decodable: the new point to cut back to */
+		w->gz_good_bytes = w->file_bytes;
+		w->gz_good_crc = w->zs.adler; /* the CRC-32 of the input, with a gzip wrapper */
+		w->gz_good_isize = w->zs.total_in;
+		w->gz_pending = 0;
+	}
 }
 
 /* The lines pending in w->in. */
 static void push(struct logw *w, int flush)
 {
-	push_lines(w, w->in, w->in_len, flush);
+	push_lines(w, w->in, w->in_len, flush, w->in_hdr);
 	w->in_len = 0;
+	w->in_hdr = 0;
 }
 
 static void put_rfc3339(struct outbuf *ob, uint64_t ns)
@@ -222,8 +319,8 @@ static void put_list(struct outbuf *ob, const char *key, const void *v, size_t w
 static void header(struct logw *w)
 {
 	const struct tt_filter *f = &w->cfg->filter;
-	uint64_t now = tt_now_ns(CLOCK_REALTIME);
-	uint64_t boot = now - tt_now_ns(CLOCK_BOOTTIME);
+	uint64_t now = now_ns(CLOCK_REALTIME);
+	uint64_t boot = now - now_ns(CLOCK_BOOTTIME);
 	struct utsname u;
 	struct outbuf ob;
 	int first = 1;
@@ -287,41 +384,31 @@ static void header(struct logw *w)
 		ob_putc(&ob, '}');
 	}
 	ob_puts(&ob, "]}\n");
-	/* Straight into the file: at open before the writer starts, at rotation on the writer. */
-	engine_write(w, ob.data, ob.len);
+	/*
+	 * Straight into the file (at open before the writer starts, at rotation on the writer),
+	 * marked as no event: a header that cannot be written is not an event lost.
+	 */
+	push(w, Z_NO_FLUSH);
+	if (!w->failed && ob.len <= IN_CAP && !ob.oom) {
+		memcpy(w->in, ob.data, ob.len);
+		w->in_len = w->in_hdr = ob.len;
+	}
 	ob_free(&ob);
 }
 
-/* Opens w->path (append: keep what is there) and sets up compression. */
-static int open_file(struct logw *w, int append, char *err, size_t errlen)
+/* A new file in w->fd: compression from scratch. 0, or -1 when zlib has no memory. */
+static int start_file(struct logw *w)
 {
-	struct stat st;
-
-	w->fd = open(w->path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
-	if (w->fd < 0) {
-		snprintf(err, errlen, "%s: %s", w->path, strerror(errno));
+	w->file_bytes = 0;
+	w->rotate_at = w->rotate_bytes;
+	w->gz_good_bytes = w->gz_good_crc = w->gz_good_isize = w->gz_pending = 0;
+	if (!w->gz)
+		return 0;
+	memset(&w->zs, 0, sizeof(w->zs));
+	if (deflateInit2(&w->zs, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
-	}
-	/* an existing file keeps its mode through O_TRUNC: these logs say who talked to whom */
-	if (!fstat(w->fd, &st) && S_ISREG(st.st_mode)) {
-		if ((st.st_mode & 07777) != 0600)
-			fchmod(w->fd, 0600);
-		w->file_bytes = (uint64_t)st.st_size;
-	} else {
-		w->rotate_bytes = 0; /* a fifo or device: nothing to rotate */
-	}
-	if (w->gz) {
-		memset(&w->zs, 0, sizeof(w->zs));
-		if (deflateInit2(&w->zs, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-		    Z_OK) {
-			snprintf(err, errlen, "%s: cannot set up gzip compression", w->path);
-			close(w->fd);
-			w->fd = -1;
-			return -1;
-		}
-		w->zinit = 1;
-		w->zpending = 0;
-	}
+	w->zinit = 1;
+	w->zpending = 0;
 	return 0;
 }
 
@@ -341,44 +428,90 @@ static void close_file(struct logw *w)
 	w->fd = -1;
 }
 
-/* logrotate style: FILE.(k) -> FILE.(k+1), FILE -> FILE.1, a fresh FILE with a header. */
-static void rotate(struct logw *w)
+/* Finishes the current file and goes on in fd, a new empty one, with its own header. */
+static void switch_file(struct logw *w, int fd, int resume)
 {
-	size_t n = strlen(w->path) + 16;
-	char *from = malloc(n), *to = malloc(n);
-	char err[256];
-	int append = 0;
-
 	close_file(w);
-	if (!from || !to) {
-		append = 1;
-	} else {
-		for (uint32_t k = w->cfg->keep; k >= 1; k--) {
-			snprintf(from, n, "%s.%u", w->path, k - 1);
-			snprintf(to, n, "%s.%u", w->path, k);
-			if (k == 1)
-				snprintf(from, n, "%s", w->path);
-			if (rename(from, to) && errno != ENOENT && k == 1)
-				append = 1;
-		}
-	}
-	if (append) {
-		/* keep the data: continue FILE (a new gzip member is still valid gzip) */
-		fprintf(stderr, "tcptrail: cannot rotate %s: %s; no more rotation\n", w->path,
-			strerror(errno));
-		w->rotate_bytes = 0;
-	}
-	free(from);
-	free(to);
+	if (resume)
+		w->failed = 0;
+	w->fd = fd;
 	w->part++;
-	w->file_bytes = 0;
-	if (open_file(w, append, err, sizeof(err))) {
-		if (!w->failed)
-			fprintf(stderr, "tcptrail: %s; events are no longer recorded\n", err);
-		w->failed = 1;
+	if (start_file(w)) {
+		write_failed(w, ENOMEM, "compressing");
 		return;
 	}
 	header(w);
+}
+
+static void rotation_problem(void *ctx, const char *msg)
+{
+	struct logw *w = ctx;
+
+	w->problem = 1;
+	report_once(w, msg);
+}
+
+/* logrotate style: FILE.(k) -> FILE.(k+1), FILE -> FILE.1, a fresh FILE with a header. */
+static void rotate(struct logw *w)
+{
+	struct logfile_rotation r = {
+		.path = w->path,
+		.keep = w->cfg->keep,
+		.live_fd = w->fd,
+		.problem = rotation_problem,
+		.ctx = w,
+	};
+	int fd;
+
+	push(w, Z_NO_FLUSH); /* what is pending belongs to this file */
+	if (w->failed)
+		return;
+	w->problem = 0;
+	fd = logfile_rotate(&r);
+	w->rotations++;
+	w->rotations_failed += w->problem;
+	if (fd < 0) {
+		/* the file goes on; try again when it has grown by another SIZE */
+		w->rotate_at = w->file_bytes + w->rotate_bytes;
+		return;
+	}
+	switch_file(w, fd, 0);
+}
+
+/*
+ * SIGHUP, after logrotate (or anyone) moved FILE away: a new FILE from here on, the old one
+ * finished (gzip trailer, fdatasync). Everything handed over before the signal is already in
+ * the old file, so nothing is lost or written twice. A failed recording starts again.
+ */
+static void reopen(struct logw *w)
+{
+	struct stat live;
+	char err[512], msg[600];
+	int was_failed = w->failed, fd;
+
+	if (w->to_stdout || w->stream || w->fd < 0)
+		return;
+	w->reopens++;
+	if (fstat(w->fd, &live)) {
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+		fd = -1;
+	} else {
+		fd = logfile_open(w->path, &live, err, sizeof(err));
+	}
+	if (fd == LOGFILE_SAME)
+		return; /* not moved: it goes on as it was */
+	if (fd < 0) {
+		w->reopens_failed++;
+		snprintf(msg, sizeof(msg),
+			 "cannot reopen the log after SIGHUP: %s; it goes on in "
+			 "the old file",
+			 err);
+		report_once(w, msg);
+		return;
+	}
+	switch_file(w, fd, 1);
+	if (was_failed)
+		fprintf(stderr, "tcptrail: recording to %s again after SIGHUP\n", w->path);
 }
 
 static void logw_free(struct logw *w)
@@ -424,7 +557,7 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
 	}
 	w->cfg = cfg;
 	w->path = cfg->write_path;
-	w->start_ns = tt_now_ns(CLOCK_REALTIME);
+	w->start_ns = now_ns(CLOCK_REALTIME);
 	n = strlen(w->path);
 	w->gz = n > 3 && !strcmp(w->path + n - 3, ".gz");
 	if (!strcmp(w->path, "-")) {
@@ -433,10 +566,18 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
 		w->path = "standard output";
 	} else {
 		w->rotate_bytes = cfg->rotate_bytes;
-		if (open_file(w, 0, err, errlen)) {
+		w->fd = logfile_open(w->path, NULL, err, errlen);
+		if (w->fd < 0) {
 			logw_free(w);
 			return NULL;
 		}
+	}
+	if (start_file(w)) {
+		snprintf(err, errlen, "%s: cannot set up gzip compression: out of memory", w->path);
+		if (!w->to_stdout)
+			close(w->fd);
+		logw_free(w);
+		return NULL;
 	}
 	header(w);
 	return logw_start(w);
@@ -473,7 +614,7 @@ static void engine_write(struct logw *w, const char *buf, size_t len)
 	 */
 	if (!w->gz && !w->rotate_bytes && (len >= IN_CAP || w->stream)) {
 		push(w, Z_NO_FLUSH);
-		push_lines(w, buf, len, Z_NO_FLUSH);
+		push_lines(w, buf, len, Z_NO_FLUSH, 0);
 		return;
 	}
 	if (w->in_len + len > IN_CAP) {
@@ -506,7 +647,7 @@ static void engine_write(struct logw *w, const char *buf, size_t len)
 	 */
 	if (w->gz && w->in_len >= GZ_STEP)
 		push(w, w->rotate_bytes ? Z_SYNC_FLUSH : Z_NO_FLUSH);
-	if (w->rotate_bytes && w->file_bytes + (w->gz ? 0 : w->in_len) >= w->rotate_bytes)
+	if (w->rotate_bytes && w->file_bytes + (w->gz ? 0 : w->in_len) >= w->rotate_at)
 		rotate(w);
 }
 
@@ -546,17 +687,24 @@ static void *writer_thread(void *arg)
 	ob_init(&batch);
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (!w->queue.len && !w->flush_req && !w->stop)
+		while (!w->queue.len && !w->flush_req && !w->reopen_req && !w->stop)
 			pthread_cond_wait(&w->cond, &w->lock);
 		struct outbuf taken = w->queue;
-		int flush = w->flush_req, stop = w->stop;
+		int flush = w->flush_req, stop = w->stop, reopen_now = w->reopen_req;
+		size_t at = reopen_now ? w->reopen_at : taken.len;
 
 		/* Swap buffers: the loop fills an empty one while this one is written. */
 		w->queue = batch;
 		w->flush_req = 0;
+		w->reopen_req = 0;
 		pthread_mutex_unlock(&w->lock);
-		if (taken.len)
-			write_batch(w, taken.data, taken.len);
+		/* the lines from before SIGHUP to the old file, the rest to the new one */
+		if (at)
+			write_batch(w, taken.data, at);
+		if (reopen_now)
+			reopen(w);
+		if (taken.len > at)
+			write_batch(w, taken.data + at, taken.len - at);
 		if (flush)
 			engine_flush(w);
 		batch = taken;
@@ -629,6 +777,26 @@ void logw_write(struct logw *w, const char *buf, size_t len)
 		handoff(w, 0, w->front_handoff);
 }
 
+void logw_reopen(struct logw *w)
+{
+	if (w->to_stdout || w->stream)
+		return;
+	if (!w->writer_running) {
+		handoff(w, 0, w->front_handoff);
+		reopen(w);
+		return;
+	}
+	/* Everything the loop has is from before the signal: it goes to the old file. */
+	handoff(w, 0, w->front_handoff);
+	pthread_mutex_lock(&w->lock);
+	if (!w->reopen_req) {
+		w->reopen_req = 1;
+		w->reopen_at = w->queue.len;
+	}
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
 void logw_tick(struct logw *w, uint64_t now_mono_ns)
 {
 	if (now_mono_ns - w->last_flush >= FLUSH_NS) {
@@ -640,10 +808,12 @@ void logw_tick(struct logw *w, uint64_t now_mono_ns)
 }
 
 /* Final flush and close; *fail_errno gets the errno of a write failure, or 0. */
-static int close_logw(struct logw *w, int *fail_errno)
+static int close_logw(struct logw *w, int *fail_errno, struct logw_report *rep)
 {
 	int ret;
 
+	if (rep)
+		memset(rep, 0, sizeof(*rep));
 	if (!w)
 		return 0;
 	handoff(w, 0, 0);
@@ -663,24 +833,46 @@ static int close_logw(struct logw *w, int *fail_errno)
 	if (w->errors && !(w->stream && w->fail_errno == EPIPE))
 		fprintf(stderr, "tcptrail: %llu events could not be written to %s\n",
 			(unsigned long long)w->errors, w->path);
-	ret = w->failed || w->errors ? -1 : 0;
+	if (w->rotations_failed)
+		fprintf(stderr, "tcptrail: %llu of %llu rotations of %s went wrong (see above)\n",
+			(unsigned long long)w->rotations_failed, (unsigned long long)w->rotations,
+			w->path);
+	if (w->reopens_failed)
+		fprintf(stderr,
+			"tcptrail: %llu of %llu reopens of %s after SIGHUP failed (see above)\n",
+			(unsigned long long)w->reopens_failed, (unsigned long long)w->reopens,
+			w->path);
+	ret = w->failed || w->errors || w->rotations_failed || w->reopens_failed ? -1 : 0;
 	*fail_errno = w->fail_errno;
+	if (rep) {
+		rep->unwritten = w->errors;
+		rep->rotations = w->rotations;
+		rep->rotations_failed = w->rotations_failed;
+		rep->reopens = w->reopens;
+		rep->reopens_failed = w->reopens_failed;
+		rep->parts = w->part + 1;
+	}
 	logw_free(w);
 	return ret;
 }
 
 int logw_close(struct logw *w)
 {
+	return logw_close_report(w, NULL);
+}
+
+int logw_close_report(struct logw *w, struct logw_report *rep)
+{
 	int err;
 
-	return close_logw(w, &err);
+	return close_logw(w, &err, rep);
 }
 
 int logw_close_stream(struct logw *w)
 {
 	int err = 0;
 
-	close_logw(w, &err);
+	close_logw(w, &err, NULL);
 	return err;
 }
 

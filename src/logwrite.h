@@ -10,7 +10,9 @@ struct logw;
 
 /*
  * Opens the recording named by cfg->write_path (0600; gzip when it ends in ".gz"; rotation per
- * cfg->rotate_bytes/keep) and writes the header record. NULL with a one-line reason in err.
+ * cfg->rotate_bytes/keep) and writes the header record. A new file, or an existing regular file
+ * of the effective uid with no other link; never through a symbolic link (see logfile.h). NULL
+ * with a one-line reason in err.
  */
 struct logw *logw_open(const struct config *cfg, char *err, size_t errlen);
 
@@ -38,8 +40,28 @@ void logw_commit(struct logw *w, size_t start);
 /* Flushes when a second has passed since the last flush (gzip: Z_SYNC_FLUSH). */
 void logw_tick(struct logw *w, uint64_t now_mono_ns);
 
-/* Final flush and close; 0, or -1 if anything could not be written. */
+/*
+ * SIGHUP (logrotate moved the file): the lines written so far go to the old file, which is
+ * finished and closed, and the later ones to a new file at the same path with its own header.
+ * Nothing to do when the path still names the file, or for standard output. Asynchronous: a
+ * file that cannot be opened is reported (the recording goes on in the old one).
+ */
+void logw_reopen(struct logw *w);
+
+/* What became of a recording, for its final report (and tests). */
+struct logw_report {
+	uint64_t unwritten;		      /* events that could not be written */
+	uint64_t rotations, rotations_failed; /* failed: something went wrong, reported */
+	uint64_t reopens, reopens_failed;
+	uint32_t parts; /* files started: 1 + rotations and reopens done */
+};
+
+/*
+ * Final flush and close, reporting events not written and failed rotations/reopens on stderr;
+ * 0, or -1 if any. logw_close_report() also fills rep.
+ */
 int logw_close(struct logw *w);
+int logw_close_report(struct logw *w, struct logw_report *rep);
 
 /* Write errors so far. */
 uint64_t logw_errors(const struct logw *w);
