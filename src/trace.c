@@ -72,6 +72,8 @@ struct trace_ctx {
 	int ntw;
 	struct tw_watch tw[TW_NETNS_MAX];
 	uint64_t tw_skipped;
+	int netns_fd[TT_MAX_FILTER]; /* --netns namespaces held open; -1: not found (yet) */
+	uint64_t netns_searched;     /* CLOCK_MONOTONIC of the last search for the others */
 };
 
 static void output_failed(struct trace_ctx *c, int err)
@@ -177,6 +179,42 @@ static void tw_check(struct trace_ctx *c)
 				(unsigned long long)(now - w->last), w->netns);
 		c->tw_skipped += now - w->last;
 		w->last = now;
+	}
+}
+
+#define NETNS_SEARCH_NS 5000000000ULL
+
+/*
+ * --netns matches a namespace's inode number, which the kernel gives to a new namespace (or
+ * another nsfs or proc inode) once the namespace is freed, so the filter would start to follow a
+ * stranger. An open fd keeps the namespace, and so its number, ours: every --netns namespace is
+ * held from the moment it is found. The ones not found are looked for again every few seconds
+ * (one stat per process), and said to be missing once.
+ */
+static void hold_netns(struct trace_ctx *c, uint64_t now)
+{
+	const struct tt_filter *f = &c->cfg->filter;
+	int was[TT_MAX_FILTER], first = !c->netns_searched, err;
+	char why[128] = "";
+
+	if (!f->nnetns || (!first && now - c->netns_searched < NETNS_SEARCH_NS))
+		return;
+	c->netns_searched = now;
+	memcpy(was, c->netns_fd, sizeof(was));
+	if (tt_netns_hold(f->netns, c->netns_fd, (int)f->nnetns, &err) == (int)f->nnetns && first)
+		return;
+	if (err)
+		snprintf(why, sizeof(why), " (some could not be read: %s%s)", strerror(err),
+			 err == EACCES || err == EPERM ? "; needs CAP_SYS_PTRACE" : "");
+	for (uint32_t i = 0; i < f->nnetns; i++) {
+		if (first && c->netns_fd[i] < 0)
+			fprintf(stderr,
+				"tcptrail: warning: --netns %u: no network namespace has this "
+				"number now%s: one that gets it later is traced (and held)\n",
+				f->netns[i], why);
+		else if (!first && was[i] < 0 && c->netns_fd[i] >= 0)
+			fprintf(stderr, "tcptrail: --netns %u: the namespace exists now\n",
+				f->netns[i]);
 	}
 }
 
@@ -518,6 +556,8 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	 */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	memset(&c, 0, sizeof(c));
+	for (int i = 0; i < TT_MAX_FILTER; i++)
+		c.netns_fd[i] = -1;
 	c.cfg = cfg;
 	c.svc = svc;
 	fmt_ctx_init(&c.fmt, cfg->extended);
@@ -578,6 +618,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			goto out;
 		}
 	}
+	hold_netns(&c, tt_now_ns(CLOCK_MONOTONIC));
 	/* Attached first, so no socket falls between the walk and the first event. */
 	seed_owners(skel, cfg->verbose);
 	seed_states(skel, &c, cfg->verbose);
@@ -617,6 +658,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			check_lost(&c, lost_fd);
 			tw_check(&c);
 			last_lost_check = now;
+			hold_netns(&c, now);
 		}
 		if (c.stuck && alerts_may_tick(c.alerts, now)) {
 			stuck_tick(c.stuck, tt_now_ns(CLOCK_BOOTTIME));
@@ -666,6 +708,10 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	fprintf(stderr, "tcptrail: %llu events, %llu lost\n", (unsigned long long)c.events,
 		(unsigned long long)c.lost);
 out:
+	for (int i = 0; i < TT_MAX_FILTER; i++) {
+		if (c.netns_fd[i] >= 0)
+			close(c.netns_fd[i]);
+	}
 	if (c.out_stream)
 		logw_close_stream(c.out_stream);
 	if (c.log)

@@ -177,6 +177,89 @@ def test_unreadable_namespaces_are_counted():
         other.wait(timeout=tt.DEADLINE)
 
 
+def held_namespaces(pid):
+    """Namespace inodes a process holds open (fds on nsfs: net:[INODE], or an ip netns file)."""
+    nsfs = os.stat("/proc/self/ns/net").st_dev
+    held = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            st = os.stat("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if st.st_dev == nsfs:
+            held.add(st.st_ino)
+    return held
+
+
+def test_netns_filter_holds_its_namespace():
+    """--netns INODE: the namespace is held open from the start, so when its last process
+    exits (or `ip netns del` drops it) its number cannot go to a new namespace that the filter
+    would then follow; a number that matches no namespace is a warning."""
+    other, other_ns = in_other_netns(7312)
+    name = "tt-e2e-hold-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        named_ns = os.stat("/run/netns/" + name).st_ino
+        t = tt.Tracer("--netns", "%d,%d" % (other_ns, named_ns))
+        try:
+            assert held_namespaces(t.proc.pid) >= {other_ns, named_ns}, \
+                held_namespaces(t.proc.pid)
+            # Its last process gone, and the ip netns name removed: both are still held.
+            other.stdin.close()
+            other.wait(timeout=tt.DEADLINE)
+            subprocess.run(["ip", "netns", "del", name], check=True)
+            assert held_namespaces(t.proc.pid) >= {other_ns, named_ns}, \
+                held_namespaces(t.proc.pid)
+        finally:
+            code, err = t.stop()
+        assert code == 0 and "warning" not in err, err
+    finally:
+        if other.poll() is None:
+            other.stdin.close()
+            other.wait(timeout=tt.DEADLINE)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    missing = 4294967295
+    p = subprocess.run([tt.TCPTRAIL, "--netns", str(missing), "-d", "0.2"], capture_output=True,
+                       text=True, timeout=tt.DEADLINE)
+    assert p.returncode == 0, p.stderr
+    # This machine may have processes even root cannot look at (they are named as the cause).
+    assert re.search(r"^tcptrail: warning: --netns %d: no network namespace has this number now"
+                     r"( \(some could not be read: [^)]+\))?: one that gets it later is traced "
+                     r"\(and held\)$" % missing, p.stderr, re.M), p.stderr
+
+
+def test_netns_filter_finds_a_namespace_later():
+    """A --netns namespace no process is in (bound to a file tcptrail does not look at) is
+    missing at the start, said once; when a process enters it, the next search (every 5 s)
+    finds it, holds it and says so."""
+    bound = os.path.join(TMP, "net")
+    open(bound, "w").close()
+    subprocess.run(["unshare", "--net=" + bound, "true"], check=True)
+    sleeper = None
+    try:
+        ino = os.stat(bound).st_ino
+        t = tt.Tracer("--netns", str(ino))
+        try:
+            err = lambda: "".join(t.stderr_lines)
+            assert "tcptrail: warning: --netns %d: no network namespace has this number now" \
+                % ino in err(), err()
+            assert ino not in held_namespaces(t.proc.pid)
+            sleeper = subprocess.Popen(["nsenter", "--net=" + bound, "sleep", "60"])
+            tt.wait_until(lambda: "tcptrail: --netns %d: the namespace exists now\n" % ino
+                          in err(), timeout=15, what="the namespace to be found")
+            assert ino in held_namespaces(t.proc.pid)
+        finally:
+            code, text = t.stop()
+        assert code == 0, text
+        assert text.count("--netns %d" % ino) == 2, text  # missing once, found once
+    finally:
+        if sleeper:
+            sleeper.kill()
+            sleeper.wait()
+        subprocess.run(["umount", bound], check=True)
+
+
 if __name__ == "__main__":
     tt.main([test_unwritable_stdout_exits_1, test_load_errors_name_the_limit,
-             test_unreadable_namespaces_are_counted])
+             test_unreadable_namespaces_are_counted, test_netns_filter_holds_its_namespace,
+             test_netns_filter_finds_a_namespace_later])
