@@ -38,6 +38,13 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
+static volatile sig_atomic_t reopen_log;
+
+static void on_hup(int sig)
+{
+	reopen_log = 1;
+}
+
 #define TW_NETNS_MAX 64
 
 /* A netns whose TCPTimeWaitOverflow counter is watched, through a process living in it. */
@@ -564,6 +571,8 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	ob_init(&c.out);
 	ob_init(&c.json);
 	c.out_tty = isatty(STDOUT_FILENO);
+	/* logrotate's convention: SIGHUP reopens -w FILE. Nothing to reopen: not a reason to die. */
+	signal(SIGHUP, cfg->write_path && strcmp(cfg->write_path, "-") ? on_hup : SIG_IGN);
 
 	tt_libbpf_logging(cfg->verbose);
 	if (tt_preflight(NOFILE_NEEDED))
@@ -663,6 +672,10 @@ int run_trace(const struct config *cfg, const struct services *svc)
 		if (c.stuck && alerts_may_tick(c.alerts, now)) {
 			stuck_tick(c.stuck, tt_now_ns(CLOCK_BOOTTIME));
 			alerts_raise(c.alerts);
+		}
+		if (reopen_log && c.log) {
+			reopen_log = 0;
+			logw_reopen(c.log);
 		}
 		if (c.log)
 			logw_tick(c.log, now);
