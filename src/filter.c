@@ -378,6 +378,17 @@ int filter_match_endpoints(const struct tt_filter *f, int family, const uint8_t 
 	return 1;
 }
 
+int filter_match_container(const struct tt_filter *f, const struct cg_desc *cg)
+{
+	int found = 0;
+
+	for (uint32_t i = 0; i < f->ncontainers && !found && cg; i++)
+		found = cg->ident.container_id[0] &&
+			!strncmp(cg->ident.container_id, f->containers[i],
+				 strlen(f->containers[i]));
+	return !f->ncontainers || found;
+}
+
 int filter_match_cgroup(const struct tt_filter *f, const struct cg_desc *cg)
 {
 	int found = 0;
@@ -386,12 +397,7 @@ int filter_match_cgroup(const struct tt_filter *f, const struct cg_desc *cg)
 		found = cg_path_under(cg->path, cg->path_len, f->cgroups[i], strlen(f->cgroups[i]));
 	if (f->ncgroups && !found)
 		return 0;
-	found = 0;
-	for (uint32_t i = 0; i < f->ncontainers && !found && cg; i++)
-		found = cg->ident.container_id[0] &&
-			!strncmp(cg->ident.container_id, f->containers[i],
-				 strlen(f->containers[i]));
-	return !f->ncontainers || found;
+	return filter_match_container(f, cg);
 }
 
 int filter_match(const struct tt_filter *f, const struct tt_event *e)

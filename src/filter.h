@@ -73,6 +73,8 @@ int filter_match(const struct tt_filter *f, const struct tt_event *e);
  * path when it is not known (no match then, when they are given).
  */
 int filter_match_cgroup(const struct tt_filter *f, const struct cg_desc *cg);
+/* --container alone (events the kernel already matched to --cgroup by id). */
+int filter_match_container(const struct tt_filter *f, const struct cg_desc *cg);
 /* The address-only part (family, ports, netns) for records without owner or transition. */
 int filter_match_endpoints(const struct tt_filter *f, int family, const uint8_t saddr[16],
 			   const uint8_t daddr[16], uint16_t sport, uint16_t dport, uint32_t netns);

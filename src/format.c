@@ -17,6 +17,7 @@
 #define COL_MS	  10
 #define COL_SOCK  12
 #define COL_NETNS 12
+#define COL_CG	  14
 
 void fmt_ctx_init(struct fmt_ctx *c, int extended)
 {
@@ -150,7 +151,8 @@ void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c)
 	if (c->extended) {
 		ob_col(ob, "MS", 2, COL_MS);
 		ob_col(ob, "SOCK", 4, COL_SOCK);
-		ob_puts(ob, "NETNS");
+		ob_col(ob, "NETNS", 5, COL_NETNS);
+		ob_puts(ob, "CGROUP");
 	} else {
 		ob_puts(ob, "MS");
 	}
@@ -209,9 +211,19 @@ static void put_ms(struct outbuf *ob, uint64_t ns)
 	ob_fixed(ob, ns / 1000, 3);
 }
 
+void fmt_cgroup_text(struct outbuf *ob, const struct cg_desc *cg)
+{
+	const char *s;
+	size_t n;
+
+	/* Directory names are anyone's with a delegated cgroup: no escape sequences. */
+	cg_label(cg, &s, &n);
+	ob_put_printable(ob, s, n);
+}
+
 void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
 		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
-		    const struct owners_list *holders)
+		    const struct owners_list *holders, const struct cg_desc *cg)
 {
 	char tbuf[12];
 	const char *comm, *name;
@@ -261,8 +273,11 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 		ob_col_end(ob, start, COL_SOCK);
 		start = ob->len;
 		ob_u64(ob, e->netns);
+		ob_col_end(ob, start, COL_NETNS);
+		start = ob->len;
+		fmt_cgroup_text(ob, cg);
 		if (holders)
-			ob_col_end(ob, start, COL_NETNS);
+			ob_col_end(ob, start, COL_CG);
 	} else if (holders) {
 		ob_col_end(ob, start, COL_MS);
 	}
@@ -312,9 +327,59 @@ static void json_owner(struct outbuf *ob, struct fmt_ctx *c, const struct tt_eve
 	memcpy(c->owner_comm, e->comm, TT_COMM_LEN);
 }
 
+static void json_opt_strn(struct outbuf *ob, const char *s, size_t n)
+{
+	if (n)
+		ob_json_str(ob, s, n);
+	else
+		ob_puts(ob, "null");
+}
+
+void fmt_cgroup_json(struct outbuf *ob, struct fmt_ctx *c, const struct cg_desc *cg)
+{
+	struct fmt_cg_memo *m = NULL;
+	size_t start = ob->len, len;
+	const char *id;
+
+	if (!cg) {
+		ob_puts(ob,
+			",\"cgroup\":null,\"container\":null,\"container_id\":null,\"pod\":null,"
+			"\"unit\":null");
+		return;
+	}
+	/* Most lines repeat a few cgroups: their keys are copied, not escaped again. */
+	if (cg->serial) {
+		m = &c->cg[cg->serial & (FMT_CG_MEMO - 1)];
+		if (m->serial == cg->serial) {
+			ob_put(ob, m->json, m->len);
+			return;
+		}
+	}
+	id = cg->ident.container_id;
+	json_key(ob, "cgroup");
+	if (cg->path)
+		ob_json_str(ob, cg->path, cg->path_len);
+	else
+		ob_puts(ob, "null");
+	json_key(ob, "container");
+	json_opt_strn(ob, id, strnlen(id, CG_SHORT_LEN));
+	json_key(ob, "container_id");
+	json_opt_strn(ob, id, strlen(id));
+	json_key(ob, "pod");
+	json_opt_strn(ob, cg->ident.pod, strlen(cg->ident.pod));
+	json_key(ob, "unit");
+	json_opt_strn(ob, cg->ident.unit, strlen(cg->ident.unit));
+	len = ob->len - start;
+	if (!m || ob->oom || len > sizeof(m->json))
+		return;
+	memcpy(m->json, ob->data + start, len);
+	m->len = len;
+	m->serial = cg->serial;
+}
+
 void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
 		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
-		    const struct owners_list *holders)
+		    const struct owners_list *holders, const struct cg_desc *cg)
 {
 	char buf[TT_ADDRSTRLEN];
 	int stuck = e->type == TT_EV_STUCK;
@@ -400,5 +465,6 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 		json_key(ob, "reset");
 		ob_puts(ob, e->flags & TT_F_RESET ? "true" : "false");
 	}
+	fmt_cgroup_json(ob, c, cg);
 	ob_puts(ob, "}\n");
 }

@@ -6,11 +6,20 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "tcptrail.h"
+#include "cgroup.h"
 #include "outbuf.h"
 
 #define TT_ADDRSTRLEN 46 /* INET6_ADDRSTRLEN */
 
 #define FMT_ADDR_MEMO 8 /* printed addresses remembered (a power of two) */
+#define FMT_CG_MEMO   8 /* JSON of cgroups remembered (a power of two) */
+
+/* The cgroup keys of a JSON line, for the cgroup description with this serial number. */
+struct fmt_cg_memo {
+	uint64_t serial; /* 0: empty */
+	size_t len;
+	char json[448];
+};
 
 struct fmt_addr_memo {
 	uint8_t used;
@@ -41,6 +50,7 @@ struct fmt_ctx {
 	uint32_t netns;
 	size_t netns_len;
 	char netns_str[10];
+	struct fmt_cg_memo cg[FMT_CG_MEMO];
 };
 
 void fmt_ctx_init(struct fmt_ctx *c, int extended);
@@ -72,13 +82,23 @@ struct owners_list;
  * (NULL: print the number / null). holders: for a stuck alert, the processes that held the
  * socket when it was raised (text: snapshot -p's PID/Program name after the last column; JSON:
  * "owners" after pid/comm); NULL for transitions and for alerts whose holders are not known.
+ * cg: the socket's cgroup (text with -e: the CGROUP column; JSON: the cgroup, container,
+ * container_id, pod and unit keys at the end), NULL when not known.
  */
 void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
 		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
-		    const struct owners_list *holders);
+		    const struct owners_list *holders, const struct cg_desc *cg);
 void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
 		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
-		    const struct owners_list *holders);
+		    const struct owners_list *holders, const struct cg_desc *cg);
+
+/*
+ * ,"cgroup":...,"container":...,"container_id":...,"pod":...,"unit":... of cg (all null for
+ * NULL), remembered by cg->serial. Shared with snapshot's rows.
+ */
+void fmt_cgroup_json(struct outbuf *ob, struct fmt_ctx *c, const struct cg_desc *cg);
+/* The CGROUP column's text (cg_label()), control characters and invalid UTF-8 as '?'. */
+void fmt_cgroup_text(struct outbuf *ob, const struct cg_desc *cg);
 
 /* "addr:port" or "addr:service"; "*" for port 0 as netstat does. */
 void fmt_endpoint(struct outbuf *ob, int family, const uint8_t addr[16], uint16_t port,

@@ -328,6 +328,42 @@ static int parse_holders(const struct jsonl_obj *o, struct lr_record *r, char *e
 	return 0;
 }
 
+/* A string or null that may be absent: 1 string, 0 null or absent, -1 error. */
+static int get_opt_str(const struct jsonl_obj *o, const char *key, char *out, size_t cap, char *err,
+		       size_t errlen)
+{
+	out[0] = '\0';
+	return jsonl_get(o, key) ? get_str(o, key, 1, out, cap, err, errlen) : 0;
+}
+
+/*
+ * The cgroup keys, absent in logs before them. Read as written, not parsed again from the
+ * path: what a recording says is what its replay says. "container" is container_id's first
+ * 12 characters: checked for its type only.
+ */
+static int parse_cgroup(const struct jsonl_obj *o, struct lr_record *r, char *err, size_t errlen)
+{
+	struct cg_desc *d = &r->cg_buf;
+	char shortid[CG_ID_LEN + 1];
+	int path, any;
+
+	memset(d, 0, sizeof(*d));
+	path = get_opt_str(o, "cgroup", r->cg_path, sizeof(r->cg_path), err, errlen);
+	if (path < 0 || get_opt_str(o, "container", shortid, sizeof(shortid), err, errlen) < 0 ||
+	    get_opt_str(o, "container_id", d->ident.container_id, sizeof(d->ident.container_id),
+			err, errlen) < 0 ||
+	    get_opt_str(o, "pod", d->ident.pod, sizeof(d->ident.pod), err, errlen) < 0 ||
+	    get_opt_str(o, "unit", d->ident.unit, sizeof(d->ident.unit), err, errlen) < 0)
+		return -1;
+	if (path) {
+		d->path = r->cg_path;
+		d->path_len = strlen(r->cg_path);
+	}
+	any = path || d->ident.container_id[0] || d->ident.pod[0] || d->ident.unit[0];
+	r->cg = any ? d : NULL;
+	return 0;
+}
+
 static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err, size_t errlen)
 {
 	struct tt_event *e = &r->ev;
@@ -414,7 +450,7 @@ static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err
 	if (get_u64(o, "netns", UINT32_MAX, &v, err, errlen))
 		return -1;
 	e->netns = (__u32)v;
-	return 0;
+	return parse_cgroup(o, r, err, errlen);
 }
 
 int lr_parse_line(const char *line, size_t len, struct lr_record *r, char *err, size_t errlen)

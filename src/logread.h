@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
+#include "cgroup.h"
 #include "owners.h"
 #include "tcptrail.h"
 
@@ -28,9 +29,16 @@ struct lr_record {
 	const char *rsvc;
 	/* A stuck alert's "owners" (who held the socket): NULL when the record has none. */
 	const struct owners_list *holders;
+	/*
+	 * The socket's cgroup as recorded ("cgroup", "container_id", "pod", "unit"): NULL when
+	 * they are all null or absent (logs of older versions). Its serial is 0: not memoised.
+	 */
+	const struct cg_desc *cg;
 	struct owners_list holders_buf; /* what holders points to; its recs are holder_recs */
 	char lsvc_buf[LR_SVC_LEN];
 	char rsvc_buf[LR_SVC_LEN];
+	struct cg_desc cg_buf; /* what cg points to; its path is cg_path */
+	char cg_path[CG_PATH_MAX];
 	uint64_t lost_count;
 	uint64_t lost_total;
 	struct tt_owner_rec holder_recs[OWNERS_MAX_LISTED]; /* pid and comm filled */

@@ -68,6 +68,9 @@ static int match(const struct tt_filter *f, const struct lr_record *r)
 {
 	struct tt_filter rest;
 
+	/* --cgroup: by the recorded path (the ids are another boot's), as a prefix. */
+	if (!filter_match_cgroup(f, r->cg))
+		return 0;
 	if (!r->holders || (!f->npids && !f->ncomms))
 		return filter_match(f, &r->ev);
 	rest = *f;
@@ -119,8 +122,8 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 	if (rp->sum)
 		summary_add(rp->sum, r);
 	else if (cfg->json)
-		fmt_event_json(&rp->out, &rp->fmt, &r->ev, r->wall_ns, r->lsvc, r->rsvc,
-			       r->holders);
+		fmt_event_json(&rp->out, &rp->fmt, &r->ev, r->wall_ns, r->lsvc, r->rsvc, r->holders,
+			       r->cg);
 	if (rp->sum || cfg->json)
 		return;
 	if (!rp->header_done) {
@@ -128,10 +131,11 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 		rp->header_done = 1;
 	}
 	if (cfg->numeric)
-		fmt_event_text(&rp->out, &rp->fmt, &r->ev, r->wall_ns, NULL, NULL, r->holders);
+		fmt_event_text(&rp->out, &rp->fmt, &r->ev, r->wall_ns, NULL, NULL, r->holders,
+			       r->cg);
 	else
-		fmt_event_text(&rp->out, &rp->fmt, &r->ev, r->wall_ns, r->lsvc, r->rsvc,
-			       r->holders);
+		fmt_event_text(&rp->out, &rp->fmt, &r->ev, r->wall_ns, r->lsvc, r->rsvc, r->holders,
+			       r->cg);
 }
 
 /* One file; 0, or -1 after printing the error. */

@@ -15,6 +15,7 @@
 #include "tcptrail.skel.h"
 #include "alerts.h"
 #include "bpfcommon.h"
+#include "cgroup.h"
 #include "format.h"
 #include "logwrite.h"
 #include "netns.h"
@@ -64,6 +65,7 @@ struct trace_ctx {
 	struct logw *log;
 	struct stuck *stuck;
 	struct alerts *alerts; /* stuck alerts of a tick, waiting for their holders */
+	struct cg_cache *cg;   /* cgroup ids -> paths, containers, units */
 	uint64_t realtime_off;
 	uint64_t events;
 	uint64_t lost;
@@ -229,7 +231,8 @@ static void hold_netns(struct trace_ctx *c, uint64_t now)
  * Prints and records one event: a transition from BPF, or a stuck alert with the processes
  * holding its socket (NULL when they could not be re-checked).
  */
-static void emit(struct trace_ctx *c, const struct tt_event *e, const struct owners_list *holders)
+static void emit(struct trace_ctx *c, const struct tt_event *e, const struct owners_list *holders,
+		 const struct cg_desc *cg)
 {
 	uint64_t wall = e->ts_ns + c->realtime_off;
 	const char *lsvc = services_name(c->svc, e->sport);
@@ -239,11 +242,11 @@ static void emit(struct trace_ctx *c, const struct tt_event *e, const struct own
 	/* -q keeps the screen for stuck alerts only. */
 	if (!c->cfg->quiet || e->type == TT_EV_STUCK) {
 		if (c->cfg->json)
-			fmt_event_json(&c->out, &c->fmt, e, wall, lsvc, rsvc, holders);
+			fmt_event_json(&c->out, &c->fmt, e, wall, lsvc, rsvc, holders, cg);
 		else if (c->cfg->numeric)
-			fmt_event_text(&c->out, &c->fmt, e, wall, NULL, NULL, holders);
+			fmt_event_text(&c->out, &c->fmt, e, wall, NULL, NULL, holders, cg);
 		else
-			fmt_event_text(&c->out, &c->fmt, e, wall, lsvc, rsvc, holders);
+			fmt_event_text(&c->out, &c->fmt, e, wall, lsvc, rsvc, holders, cg);
 	}
 	if (c->log) {
 		if (c->cfg->json && c->out.len > start) {
@@ -252,7 +255,7 @@ static void emit(struct trace_ctx *c, const struct tt_event *e, const struct own
 			struct outbuf *ob = logw_buffer(c->log);
 			size_t at = ob->len;
 
-			fmt_event_json(ob, &c->fmt, e, wall, lsvc, rsvc, holders);
+			fmt_event_json(ob, &c->fmt, e, wall, lsvc, rsvc, holders, cg);
 			logw_commit(c->log, at);
 		}
 	}
@@ -268,22 +271,32 @@ static void queue_alert(void *vctx, const struct tt_event *e)
 
 static void emit_alert(void *vctx, const struct tt_event *e, const struct owners_list *holders)
 {
-	emit(vctx, e, holders);
+	struct trace_ctx *c = vctx;
+	const struct cg_desc *cg = cg_cache_get(c->cg, e->cgroup_id);
+
+	/* Sockets older than the tracer were not filtered in the kernel: --cgroup by path here. */
+	if (filter_match_cgroup(&c->cfg->filter, cg))
+		emit(c, e, holders, cg);
 }
 
 static int handle_event(void *vctx, void *data, size_t len)
 {
 	struct trace_ctx *c = vctx;
 	const struct tt_event *e = data;
+	const struct cg_desc *cg;
 
 	if (len < sizeof(*e))
+		return 0;
+	/* One hash probe: a cgroup's path is found once, when its first socket shows up. */
+	cg = cg_cache_get(c->cg, e->cgroup_id);
+	if (!filter_match_container(&c->cfg->filter, cg))
 		return 0;
 	c->events++;
 	if (e->newstate == TT_FIN_WAIT1 || e->newstate == TT_CLOSING)
 		tw_watch_netns(c, e);
 	if (c->stuck)
 		stuck_update(c->stuck, e);
-	emit(c, e, NULL);
+	emit(c, e, NULL, cg);
 	/*
 	 * libbpf reads on while records keep coming; hand control back now and then so a flood
 	 * cannot starve the deadline, signals, flushes and stuck ticks (this record is consumed).
@@ -440,6 +453,27 @@ static void set_filters(struct tcptrail_bpf *skel, const struct tt_filter *f)
 	memcpy((void *)ro->filter_rports, f->rports, sizeof(f->rports));
 	ro->filter_nnetns = f->nnetns;
 	memcpy((void *)ro->filter_netns, f->netns, sizeof(f->netns));
+	ro->filter_ncgroups = f->ncgroups;
+	memcpy((void *)ro->filter_cgroup_ids, f->cgroup_ids, sizeof(f->cgroup_ids));
+	memcpy((void *)ro->filter_cgroup_levels, f->cgroup_levels, sizeof(f->cgroup_levels));
+}
+
+/* The cgroup v2 hierarchy, walked once now: the paths of the sockets' cgroups. */
+static void open_cgroups(struct trace_ctx *c)
+{
+	char mnt[CG_PATH_MAX];
+	int depth;
+
+	if (cg_find_v2_mount(mnt, sizeof(mnt), &depth)) {
+		if (c->cfg->verbose)
+			fprintf(stderr, "tcptrail: no cgroup v2 file system is mounted: events "
+					"show no cgroup, container, pod or unit\n");
+		c->cg = cg_cache_new(NULL);
+		return;
+	}
+	c->cg = cg_cache_new(mnt);
+	if (c->cfg->verbose)
+		fprintf(stderr, "tcptrail: cgroup v2 at %s\n", mnt);
 }
 
 static int discard_chunk(void *ctx, const void *buf, size_t len)
@@ -628,6 +662,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 		}
 	}
 	hold_netns(&c, tt_now_ns(CLOCK_MONOTONIC));
+	open_cgroups(&c);
 	/* Attached first, so no socket falls between the walk and the first event. */
 	seed_owners(skel, cfg->verbose);
 	seed_states(skel, &c, cfg->verbose);
@@ -731,6 +766,7 @@ out:
 		logw_close(c.log);
 	alerts_free(c.alerts);
 	stuck_free(c.stuck);
+	cg_cache_free(c.cg);
 	ring_buffer__free(rb);
 	tcptrail_bpf__destroy(skel);
 	ob_free(&c.out);

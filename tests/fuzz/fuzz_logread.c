@@ -85,15 +85,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		ob_reset(&a);
 		ob_reset(&b);
-		fmt_event_json(&a, &c, &rec.ev, rec.wall_ns, rec.lsvc, rec.rsvc, rec.holders);
+		fmt_event_json(&a, &c, &rec.ev, rec.wall_ns, rec.lsvc, rec.rsvc, rec.holders,
+			       rec.cg);
 		if (lr_parse_line(a.data, a.len - 1, &again, err, sizeof(err)))
 			abort(); /* our own output must parse */
 		fmt_event_json(&b, &c, &again.ev, again.wall_ns, again.lsvc, again.rsvc,
-			       again.holders);
+			       again.holders, again.cg);
 		if (a.len != b.len || memcmp(a.data, b.data, a.len))
 			abort(); /* and reproduce itself */
 		ob_reset(&a);
-		fmt_event_text(&a, &c, &rec.ev, rec.wall_ns, rec.lsvc, rec.rsvc, rec.holders);
+		fmt_event_text(&a, &c, &rec.ev, rec.wall_ns, rec.lsvc, rec.rsvc, rec.holders,
+			       rec.cg);
 		check_printable(&a);
 	}
 	ob_reset(&a);

@@ -614,6 +614,10 @@ static void test_match_cgroup(void **state)
 	assert_int_equal(filter_add_containers(&f, "4c6b", err, sizeof(err)), 0);
 	assert_true(filter_match_cgroup(&f, &c));
 	assert_false(filter_match_cgroup(&f, &a));
+	/* the container part alone: the path does not count */
+	assert_true(filter_match_container(&f, &c));
+	assert_false(filter_match_container(&f, &a));
+	assert_false(filter_match_container(&f, NULL));
 	f.ncgroups = 0;
 	assert_true(filter_match_cgroup(&f, &c));
 	assert_false(filter_match_cgroup(&f, &none));

@@ -187,12 +187,17 @@ static void test_text_header(void **state)
 	ob_reset(&ob);
 	fmt_ctx_init(&c, 1);
 	fmt_text_header(&ob, &c);
-	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-15s%-13s%-10s%-12s%s\n",
-		 "TIME", "PID", "COMM", "PROTO", "LOCAL ADDRESS", "FOREIGN ADDRESS", "OLD", "NEW",
-		 "MS", "SOCK", "NETNS");
+	snprintf(expect, sizeof(expect),
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-15s%-13s%-10s%-12s%-12s%s\n", "TIME", "PID", "COMM",
+		 "PROTO", "LOCAL ADDRESS", "FOREIGN ADDRESS", "OLD", "NEW", "MS", "SOCK", "NETNS",
+		 "CGROUP");
 	assert_ob(&ob, expect);
 	ob_free(&ob);
 }
+
+/* The cgroup keys of a socket whose cgroup is not known. */
+#define CG_NULL \
+	",\"cgroup\":null,\"container\":null,\"container_id\":null,\"pod\":null,\"unit\":null"
 
 /* A known event: curl on 10.0.0.1:43210 -> 93.184.216.34:443, ESTABLISHED -> FIN_WAIT1. */
 static void known_event(struct tt_event *e)
@@ -223,7 +228,7 @@ static void text_line(const struct tt_event *e, int extended, const char *lsvc, 
 
 	ob_init(&ob);
 	fmt_ctx_init(&c, extended);
-	fmt_event_text(&ob, &c, e, T0_NS, lsvc, rsvc, NULL);
+	fmt_event_text(&ob, &c, e, T0_NS, lsvc, rsvc, NULL, NULL);
 	assert_ob(&ob, expect);
 	ob_free(&ob);
 }
@@ -269,17 +274,19 @@ static void test_event_text(void **state)
 		 "CLOSE_WAIT", "STUCK", "12.345");
 	text_line(&e, 0, NULL, NULL, expect);
 
-	/* Extended: MS padded to 10, SOCK to 12, then NETNS. */
+	/* Extended: MS padded to 10, SOCK to 12, NETNS to 12, then CGROUP ("-": unknown). */
 	known_event(&e);
-	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-12s%s\n",
-		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
-		 "ESTABLISHED", "FIN_WAIT1", "12.345", "4097", "4026531840");
+	snprintf(expect, sizeof(expect),
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-12s%-12s%s\n", "22:13:20.123",
+		 "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443", "ESTABLISHED",
+		 "FIN_WAIT1", "12.345", "4097", "4026531840", "-");
 	text_line(&e, 1, NULL, NULL, expect);
 	e.flags &= (uint16_t)~TT_F_DELTA_KNOWN;
 	e.sock_cookie = 123456789012345ULL; /* wider than its column: one space */
-	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%s %s\n",
-		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
-		 "ESTABLISHED", "FIN_WAIT1", "-", "123456789012345", "4026531840");
+	snprintf(expect, sizeof(expect),
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%s %-12s%s\n", "22:13:20.123",
+		 "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443", "ESTABLISHED",
+		 "FIN_WAIT1", "-", "123456789012345", "4026531840", "-");
 	text_line(&e, 1, NULL, NULL, expect);
 }
 
@@ -321,7 +328,7 @@ static void json_line(const struct tt_event *e, const char *lsvc, const char *rs
 
 	ob_init(&ob);
 	fmt_ctx_init(&c, 0);
-	fmt_event_json(&ob, &c, e, T0_NS, lsvc, rsvc, NULL);
+	fmt_event_json(&ob, &c, e, T0_NS, lsvc, rsvc, NULL, NULL);
 	assert_ob(&ob, expect);
 	ob_free(&ob);
 }
@@ -336,7 +343,7 @@ static void test_event_json(void **state)
 		  "\"comm\":\"curl\",\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\",\"lport\":43210,"
 		  "\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":null,"
 		  "\"rservice\":\"https\",\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\","
-		  "\"ms\":12.345,\"sock\":4097,\"netns\":4026531840,\"reset\":false}\n");
+		  "\"ms\":12.345,\"sock\":4097,\"netns\":4026531840,\"reset\":false" CG_NULL "}\n");
 
 	/* Owner unknown: null pid and comm; delta unknown: null ms; reset flag. */
 	e.flags = TT_F_RESET;
@@ -345,7 +352,7 @@ static void test_event_json(void **state)
 		  "\"comm\":null,\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\",\"lport\":43210,"
 		  "\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":\"ssh\","
 		  "\"rservice\":null,\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\","
-		  "\"ms\":null,\"sock\":4097,\"netns\":4026531840,\"reset\":true}\n");
+		  "\"ms\":null,\"sock\":4097,\"netns\":4026531840,\"reset\":true" CG_NULL "}\n");
 }
 
 static void test_event_json_stuck_v6(void **state)
@@ -366,7 +373,7 @@ static void test_event_json_stuck_v6(void **state)
 		  "\"comm\":\"curl\",\"proto\":\"tcp6\",\"laddr\":\"127.0.0.1\",\"lport\":43210,"
 		  "\"raddr\":\"::1\",\"rport\":443,\"lservice\":null,\"rservice\":null,"
 		  "\"state\":\"CLOSE_WAIT\",\"ms\":30000.000,\"ms_min\":true,\"sock\":4097,"
-		  "\"netns\":4026531840}\n");
+		  "\"netns\":4026531840" CG_NULL "}\n");
 }
 
 static void test_event_json_weird_comm(void **state)
@@ -382,7 +389,7 @@ static void test_event_json_weird_comm(void **state)
 		  "\"laddr\":\"10.0.0.1\",\"lport\":43210,\"raddr\":\"93.184.216.34\","
 		  "\"rport\":443,\"lservice\":null,\"rservice\":null,\"old\":\"ESTABLISHED\","
 		  "\"new\":\"FIN_WAIT1\",\"ms\":null,\"sock\":4097,\"netns\":4026531840,"
-		  "\"reset\":false}\n");
+		  "\"reset\":false" CG_NULL "}\n");
 
 	/* A full 16-byte comm without NUL, and an empty one. */
 	memcpy(e.comm, "0123456789abcdef", 16);
@@ -391,14 +398,14 @@ static void test_event_json_weird_comm(void **state)
 		  "\"comm\":\"0123456789abcdef\",\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\","
 		  "\"lport\":43210,\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":null,"
 		  "\"rservice\":null,\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\",\"ms\":null,"
-		  "\"sock\":4097,\"netns\":4026531840,\"reset\":false}\n");
+		  "\"sock\":4097,\"netns\":4026531840,\"reset\":false" CG_NULL "}\n");
 	memset(e.comm, 0, sizeof(e.comm));
 	json_line(&e, NULL, NULL,
 		  "{\"type\":\"state\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
 		  "\"comm\":\"\",\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\","
 		  "\"lport\":43210,\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":null,"
 		  "\"rservice\":null,\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\",\"ms\":null,"
-		  "\"sock\":4097,\"netns\":4026531840,\"reset\":false}\n");
+		  "\"sock\":4097,\"netns\":4026531840,\"reset\":false" CG_NULL "}\n");
 }
 
 /* Stuck alerts with their holders: snapshot -p's list, in text and JSON, and the orphan. */
@@ -417,7 +424,7 @@ static void test_stuck_holders(void **state)
 	e.oldstate = e.newstate = TT_CLOSE_WAIT;
 	ob_init(&ob);
 	fmt_ctx_init(&c, 0);
-	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, &h);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, &h, NULL);
 	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s>> %-13s%-10s%s\n",
 		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
 		 "CLOSE_WAIT", "STUCK", "12.345", "1234/curl,1300/curl?");
@@ -427,34 +434,35 @@ static void test_stuck_holders(void **state)
 	ob_reset(&ob);
 	fmt_ctx_init(&c, 1);
 	h.more = 7;
-	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, &h);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, &h, NULL);
 	snprintf(expect, sizeof(expect),
-		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s>> %-13s%-10s%-12s%-12s%s\n", "22:13:20.123",
-		 "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443", "CLOSE_WAIT",
-		 "STUCK", "12.345", "4097", "4026531840", "1234/curl,1300/curl? (+7 more)");
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s>> %-13s%-10s%-12s%-12s%-14s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "CLOSE_WAIT", "STUCK", "12.345", "4097", "4026531840", "-",
+		 "1234/curl,1300/curl? (+7 more)");
 	assert_ob(&ob, expect);
 
 	ob_reset(&ob);
 	fmt_ctx_init(&c, 0);
-	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, &h);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, &h, NULL);
 	assert_ob(&ob, "{\"type\":\"stuck\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
 		       "\"comm\":\"curl\",\"owners\":[{\"pid\":1234,\"comm\":\"curl\"},"
 		       "{\"pid\":1300,\"comm\":\"curl\\u001b\"}],\"owners_more\":7,"
 		       "\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\",\"lport\":43210,"
 		       "\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":null,"
 		       "\"rservice\":null,\"state\":\"CLOSE_WAIT\",\"ms\":12.345,\"sock\":4097,"
-		       "\"netns\":4026531840}\n");
+		       "\"netns\":4026531840" CG_NULL "}\n");
 
 	/* Orphaned: no process holds it; pid and comm null, "owners" empty. */
 	e.flags &= (uint16_t)~TT_F_OWNER_KNOWN;
 	h.n = 0;
 	h.more = 0;
 	ob_reset(&ob);
-	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, &h);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, &h, NULL);
 	assert_non_null(
 		memmem(ob.data, ob.len, "\"pid\":null,\"comm\":null,\"owners\":[],\"proto\"", 42));
 	ob_reset(&ob);
-	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, &h);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, &h, NULL);
 	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s>> %-13s%-10s%s\n",
 		 "22:13:20.123", "-", "-", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
 		 "CLOSE_WAIT", "STUCK", "12.345", "-");
@@ -474,7 +482,7 @@ static void test_event_text_hostile_comm(void **state)
 	memcpy(e.comm, "\x1b]0;pwn\x07\xc2\x9bx", 11);
 	ob_init(&ob);
 	fmt_ctx_init(&c, 0);
-	fmt_event_text(&ob, &c, &e, T0_NS, NULL, "https", NULL);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, "https", NULL, NULL);
 	assert_non_null(memmem(ob.data, ob.len, "1234    ?]0;pwn???x     tcp", 27));
 	for (size_t i = 0; i + 1 < ob.len; i++)
 		assert_true((unsigned char)ob.data[i] >= 0x20 && ob.data[i] != 0x7f);
@@ -505,7 +513,7 @@ static void test_event_text_hostile_service(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ob_reset(&ob);
 		fmt_ctx_init(&c, 0);
-		fmt_event_text(&ob, &c, &e, T0_NS, cases[i].svc, cases[i].svc, NULL);
+		fmt_event_text(&ob, &c, &e, T0_NS, cases[i].svc, cases[i].svc, NULL, NULL);
 		if (!memmem(ob.data, ob.len, cases[i].want, strlen(cases[i].want)))
 			fail_msg("case %zu: %.*s", i, (int)ob.len, ob.data);
 		for (size_t k = 0; k + 1 < ob.len; k++) {
@@ -522,6 +530,90 @@ static void test_event_text_hostile_service(void **state)
 	ob_free(&ob);
 }
 
+#define CID  "4c6b5a1f2e3d4c5b6a7980e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5"
+#define PUID "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
+/* The buffer contains the string literal lit. */
+#define HAS(ob, lit) memmem((ob).data, (ob).len, lit, sizeof(lit) - 1)
+
+static struct cg_desc cg_of(const char *path, uint64_t serial)
+{
+	struct cg_desc d;
+
+	memset(&d, 0, sizeof(d));
+	d.serial = serial;
+	d.path = path;
+	d.path_len = path ? strlen(path) : 0;
+	if (path)
+		cg_parse_path(path, d.path_len, &d.ident);
+	return d;
+}
+
+/* The socket's cgroup: JSON keys at the end, the CGROUP column with -e. */
+static void test_event_cgroup(void **state)
+{
+	struct cg_desc pod =
+		cg_of("/kubepods.slice/kubepods-besteffort.slice/"
+		      "kubepods-besteffort-pod0a1b2c3d_4e5f_6789_abcd_ef0123456789.slice/"
+		      "cri-containerd-" CID ".scope",
+		      1);
+	struct cg_desc unit = cg_of("/system.slice/nginx.service", 2);
+	struct cg_desc plain = cg_of("/tt-test-A", 3);
+	struct cg_desc hostile = cg_of("/x\x1b]0;pwn\x07\"y", 0);
+	struct tt_event e;
+	struct fmt_ctx c;
+	struct outbuf ob;
+	char expect[1024];
+
+	known_event(&e);
+	ob_init(&ob);
+	fmt_ctx_init(&c, 0);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &pod);
+	assert_non_null(HAS(ob,
+			    "\"netns\":4026531840,\"reset\":false,\"cgroup\":\"/kubepods.slice/"
+			    "kubepods-besteffort.slice/kubepods-besteffort-pod0a1b2c3d_4e5f_6789_"
+			    "abcd_ef0123456789.slice/cri-containerd-" CID ".scope\","
+			    "\"container\":\"4c6b5a1f2e3d\",\"container_id\":\"" CID "\","
+			    "\"pod\":\"" PUID "\",\"unit\":null}\n"));
+	/* the same line again comes from the memo */
+	ob_reset(&ob);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &pod);
+	assert_int_equal(c.cg[1].serial, 1);
+	ob_reset(&ob);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &unit);
+	assert_non_null(HAS(ob,
+			    ",\"cgroup\":\"/system.slice/nginx.service\",\"container\":null,"
+			    "\"container_id\":null,\"pod\":null,\"unit\":\"nginx.service\"}\n"));
+	ob_reset(&ob);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &hostile);
+	assert_non_null(HAS(ob, ",\"cgroup\":\"/x\\u001b]0;pwn\\u0007\\\"y\",\"container\":null,"));
+
+	/* text -e: the short id, else the unit, else the path, printable */
+	fmt_ctx_init(&c, 1);
+	ob_reset(&ob);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &pod);
+	snprintf(expect, sizeof(expect),
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-12s%-12s%s\n", "22:13:20.123",
+		 "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443", "ESTABLISHED",
+		 "FIN_WAIT1", "12.345", "4097", "4026531840", "4c6b5a1f2e3d");
+	assert_ob(&ob, expect);
+	ob_reset(&ob);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &unit);
+	assert_non_null(HAS(ob, "4026531840  nginx.service\n"));
+	ob_reset(&ob);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &plain);
+	assert_non_null(HAS(ob, "4026531840  /tt-test-A\n"));
+	ob_reset(&ob);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &hostile);
+	assert_non_null(HAS(ob, "4026531840  /x?]0;pwn?\"y\n"));
+	/* without -e: no column */
+	fmt_ctx_init(&c, 0);
+	ob_reset(&ob);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &pod);
+	assert_null(HAS(ob, "4c6b5a"));
+	ob_free(&ob);
+}
+
 /* Many lines appended to one buffer stay intact across growth. */
 static void test_many_lines(void **state)
 {
@@ -533,10 +625,10 @@ static void test_many_lines(void **state)
 	known_event(&e);
 	ob_init(&ob);
 	fmt_ctx_init(&c, 0);
-	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL, NULL);
 	one = ob.len;
 	for (int i = 1; i < 1000; i++)
-		fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL);
+		fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL, NULL);
 	assert_int_equal(ob.len, one * 1000);
 	for (int i = 1; i < 1000; i++)
 		assert_memory_equal(ob.data + i * one, ob.data, one);
@@ -553,6 +645,10 @@ static void test_memo_matches_fresh_context(void **state)
 	static const char *addrs[] = {"10.0.0.1",    "10.0.1.1", "127.0.0.1",
 				      "192.168.7.1", "10.0.0.9", "172.16.0.1"};
 	static const char *comms[] = {"curl", "nginx", "a\"b", "curl"};
+	/* serials 1 and 9 share a memo slot; 0 is never remembered */
+	struct cg_desc cgs[] = {cg_of("/system.slice/docker-" CID ".scope", 1),
+				cg_of("/system.slice/nginx.service", 9), cg_of("/tt-test-A", 2),
+				cg_of("/tt-test-B", 0), cg_of(NULL, 3)};
 	struct fmt_ctx shared, fresh;
 	struct outbuf a, b;
 	struct tt_event e;
@@ -578,15 +674,17 @@ static void test_memo_matches_fresh_context(void **state)
 		e.netns = 4026531840u + (i / 13) % 2;
 		e.sock_cookie = 4097 + i;
 		for (int json = 0; json < 2; json++) {
+			const struct cg_desc *cg = i % 6 == 5 ? NULL : &cgs[(i / 2) % 5];
+
 			ob_reset(&a);
 			ob_reset(&b);
 			fmt_ctx_init(&fresh, 1);
 			if (json) {
-				fmt_event_json(&a, &shared, &e, T0_NS, NULL, "https", NULL);
-				fmt_event_json(&b, &fresh, &e, T0_NS, NULL, "https", NULL);
+				fmt_event_json(&a, &shared, &e, T0_NS, NULL, "https", NULL, cg);
+				fmt_event_json(&b, &fresh, &e, T0_NS, NULL, "https", NULL, cg);
 			} else {
-				fmt_event_text(&a, &shared, &e, T0_NS, NULL, "https", NULL);
-				fmt_event_text(&b, &fresh, &e, T0_NS, NULL, "https", NULL);
+				fmt_event_text(&a, &shared, &e, T0_NS, NULL, "https", NULL, cg);
+				fmt_event_text(&b, &fresh, &e, T0_NS, NULL, "https", NULL, cg);
 			}
 			assert_int_equal(a.len, b.len);
 			assert_memory_equal(a.data, b.data, a.len);
@@ -614,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_event_json_weird_comm),
 		cmocka_unit_test(test_event_text_hostile_comm),
 		cmocka_unit_test(test_event_text_hostile_service),
+		cmocka_unit_test(test_event_cgroup),
 		cmocka_unit_test(test_many_lines),
 		cmocka_unit_test(test_memo_matches_fresh_context),
 	};

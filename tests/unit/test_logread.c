@@ -129,8 +129,8 @@ static struct tt_event base_event(void)
 }
 
 /* fmt_event_json -> lr_parse_line -> fmt_event_json gives the same bytes. */
-static void roundtrip_holders(const struct tt_event *e, uint64_t wall, const char *lsvc,
-			      const char *rsvc, const struct owners_list *h)
+static void roundtrip_cg(const struct tt_event *e, uint64_t wall, const char *lsvc,
+			 const char *rsvc, const struct owners_list *h, const struct cg_desc *cg)
 {
 	struct fmt_ctx c;
 	struct outbuf a, b;
@@ -140,24 +140,32 @@ static void roundtrip_holders(const struct tt_event *e, uint64_t wall, const cha
 	fmt_ctx_init(&c, 0);
 	ob_init(&a);
 	ob_init(&b);
-	fmt_event_json(&a, &c, e, wall, lsvc, rsvc, h);
+	fmt_event_json(&a, &c, e, wall, lsvc, rsvc, h, cg);
 	if (lr_parse_line(a.data, a.len - 1, &r, err, sizeof(err)))
 		fail_msg("%s: %.*s", err, (int)a.len, a.data);
 	assert_int_equal(r.type, e->type == TT_EV_STUCK ? LR_STUCK : LR_STATE);
 	assert_int_equal(r.wall_ns, wall / 1000 * 1000);
 	assert_int_equal(!!r.holders, !!h);
-	fmt_event_json(&b, &c, &r.ev, r.wall_ns, r.lsvc, r.rsvc, r.holders);
+	assert_int_equal(!!r.cg, !!cg);
+	fmt_event_json(&b, &c, &r.ev, r.wall_ns, r.lsvc, r.rsvc, r.holders, r.cg);
 	if (a.len != b.len || memcmp(a.data, b.data, a.len))
 		fail_msg("round trip differs:\n%.*s%.*s", (int)a.len, a.data, (int)b.len, b.data);
 	/* text output too, since replay prints text from the record */
 	ob_reset(&a);
 	ob_reset(&b);
-	fmt_event_text(&a, &c, e, wall, lsvc, rsvc, h);
-	fmt_event_text(&b, &c, &r.ev, r.wall_ns, r.lsvc, r.rsvc, r.holders);
+	fmt_ctx_init(&c, 1); /* with the CGROUP column */
+	fmt_event_text(&a, &c, e, wall, lsvc, rsvc, h, cg);
+	fmt_event_text(&b, &c, &r.ev, r.wall_ns, r.lsvc, r.rsvc, r.holders, r.cg);
 	assert_int_equal(a.len, b.len);
 	assert_memory_equal(a.data, b.data, a.len);
 	ob_free(&a);
 	ob_free(&b);
+}
+
+static void roundtrip_holders(const struct tt_event *e, uint64_t wall, const char *lsvc,
+			      const char *rsvc, const struct owners_list *h)
+{
+	roundtrip_cg(e, wall, lsvc, rsvc, h, NULL);
 }
 
 static void roundtrip(const struct tt_event *e, uint64_t wall, const char *lsvc, const char *rsvc)
@@ -229,6 +237,89 @@ static void test_roundtrip(void **state)
 	e.newstate = TT_FIN_WAIT2_TW;
 	e.delta_ns = 99999999999999000ULL;
 	roundtrip(&e, wall, NULL, NULL);
+}
+
+#define CID "4c6b5a1f2e3d4c5b6a7980e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5"
+
+static struct cg_desc cg_of(const char *path)
+{
+	struct cg_desc d;
+
+	memset(&d, 0, sizeof(d));
+	d.serial = 1;
+	d.path = path;
+	d.path_len = path ? strlen(path) : 0;
+	if (path)
+		cg_parse_path(path, d.path_len, &d.ident);
+	return d;
+}
+
+/* The cgroup keys come back as written; logs without them (older versions) still read. */
+static void test_cgroup_keys(void **state)
+{
+	static const char *const paths[] = {
+		"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0a1b2c3d_4e5f_6789_"
+		"abcd_ef0123456789.slice/cri-containerd-" CID ".scope",
+		"/system.slice/docker-" CID ".scope",
+		"/system.slice/nginx.service",
+		"/",
+		"/tt \"odd\"\\\x1b\x01\xff\xc3\xa9",
+	};
+	static const char *const bad[] = {
+		"\"cgroup\":1",
+		"\"container_id\":\"" CID "0\"",
+		"\"pod\":\"0a1b2c3d-4e5f-6789-abcd-ef01234567890\"",
+		"\"unit\":[]",
+		"\"container\":true",
+	};
+	static struct lr_record r;
+	struct tt_event e = base_event();
+	struct cg_desc d;
+	char line[1024], err[256];
+	const char *l;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		d = cg_of(paths[i]);
+		roundtrip_cg(&e, 1795000000123456789ULL, NULL, NULL, NULL, &d);
+	}
+	/* a description with no path (the log said "cgroup":null but named a unit) */
+	d = cg_of(NULL);
+	strcpy(d.ident.unit, "x.service");
+	roundtrip_cg(&e, 1795000000123456789ULL, NULL, NULL, NULL, &d);
+
+	l = "{\"type\":\"state\",\"time\":\"2026-11-26T13:07:01Z\",\"pid\":null,\"comm\":null,"
+	    "\"proto\":\"tcp\",\"laddr\":\"1.2.3.4\",\"lport\":1,\"raddr\":\"5.6.7.8\",\"rport\":2,"
+	    "\"lservice\":null,\"rservice\":null,\"old\":\"CLOSE\",\"new\":\"LISTEN\","
+	    "\"ms\":null,\"sock\":1,\"netns\":2,\"reset\":false";
+	snprintf(line, sizeof(line), "%s}", l);
+	assert_int_equal(lr_parse_line(line, strlen(line), &r, err, sizeof(err)), 0);
+	assert_null(r.cg);
+	snprintf(line, sizeof(line),
+		 "%s,\"cgroup\":null,\"container\":null,\"container_id\":null,\"pod\":null,"
+		 "\"unit\":null}",
+		 l);
+	assert_int_equal(lr_parse_line(line, strlen(line), &r, err, sizeof(err)), 0);
+	assert_null(r.cg);
+	snprintf(line, sizeof(line),
+		 "%s,\"cgroup\":\"/a/docker-" CID ".scope\",\"container\":\"4c6b5a1f2e3d\","
+		 "\"container_id\":\"" CID "\",\"pod\":null,\"unit\":null}",
+		 l);
+	assert_int_equal(lr_parse_line(line, strlen(line), &r, err, sizeof(err)), 0);
+	assert_non_null(r.cg);
+	assert_int_equal(r.cg->serial, 0);
+	assert_string_equal(r.cg->path, "/a/docker-" CID ".scope");
+	assert_int_equal(r.cg->path_len, strlen(r.cg->path));
+	assert_string_equal(r.cg->ident.container_id, CID);
+	assert_string_equal(r.cg->ident.pod, "");
+	/* read as written: a hand-edited id is what replay shows and filters on */
+	snprintf(line, sizeof(line), "%s,\"cgroup\":\"/x\",\"container_id\":\"abc\"}", l);
+	assert_int_equal(lr_parse_line(line, strlen(line), &r, err, sizeof(err)), 0);
+	assert_string_equal(r.cg->ident.container_id, "abc");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "%s,%s}", l, bad[i]);
+		if (lr_parse_line(line, strlen(line), &r, err, sizeof(err)) != -1)
+			fail_msg("accepted: %s", line);
+	}
 }
 
 static void test_record_types(void **state)
@@ -314,7 +405,7 @@ static void test_record_errors(void **state)
 
 	fmt_ctx_init(&c, 0);
 	ob_init(&ob);
-	fmt_event_json(&ob, &c, &e, 1795000000123456789ULL, NULL, NULL, NULL);
+	fmt_event_json(&ob, &c, &e, 1795000000123456789ULL, NULL, NULL, NULL, NULL);
 	ob_putc(&ob, '\0');
 	assert_int_equal(lr_parse_line(ob.data, strlen(ob.data) - 1, &r, err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(spoil) / sizeof(spoil[0]); i++) {
@@ -598,6 +689,7 @@ int main(void)
 		cmocka_unit_test(test_jsonl_invalid),
 		cmocka_unit_test(test_jsonl_unescape),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_cgroup_keys),
 		cmocka_unit_test(test_record_types),
 		cmocka_unit_test(test_record_errors),
 		cmocka_unit_test(test_stuck_holders),
