@@ -31,6 +31,7 @@ CORE_SRCS   := src/cli.c src/format.c src/services.c src/filter.c src/states.c s
 	       src/cgroup.c src/logfile.c src/logwrite.c
 APP_SRCS    := src/main.c src/trace.c src/alerts.c src/snapshot.c src/replay.c \
 	       src/bpfcommon.c src/netns.c
+CORE_SRCS   += src/causes.c
 CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
 
