@@ -375,6 +375,27 @@ static void header(struct logw *w)
 	put_list(&ob, "lport", f->lports, sizeof(f->lports[0]), f->nlports, &first);
 	put_list(&ob, "rport", f->rports, sizeof(f->rports[0]), f->nrports, &first);
 	put_list(&ob, "netns", f->netns, sizeof(f->netns[0]), f->nnetns, &first);
+	/* --cgroup as paths relative to the v2 mount: the ids mean nothing on another boot */
+	if (f->ncgroups) {
+		ob_puts(&ob, first ? "\"cgroup\":[" : ",\"cgroup\":[");
+		first = 0;
+		for (uint32_t i = 0; i < f->ncgroups; i++) {
+			if (i)
+				ob_putc(&ob, ',');
+			ob_json_str(&ob, f->cgroups[i], strlen(f->cgroups[i]));
+		}
+		ob_putc(&ob, ']');
+	}
+	if (f->ncontainers) {
+		ob_puts(&ob, first ? "\"container\":[" : ",\"container\":[");
+		first = 0;
+		for (uint32_t i = 0; i < f->ncontainers; i++) {
+			if (i)
+				ob_putc(&ob, ',');
+			ob_json_str(&ob, f->containers[i], strlen(f->containers[i]));
+		}
+		ob_putc(&ob, ']');
+	}
 	ob_puts(&ob, "},\"stuck\":[");
 	for (int i = 0; i < w->cfg->nstuck; i++) {
 		ob_puts(&ob, i ? ",{\"state\":\"" : "{\"state\":\"");

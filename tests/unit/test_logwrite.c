@@ -390,6 +390,45 @@ static void test_header_not_counted(void **state)
 	assert_null(strstr(errtext, "could not be written"));
 }
 
+/* The header records the filters; --cgroup as paths, --container as the prefixes given. */
+static void test_header_filters(void **state)
+{
+	static struct config cfg;
+	struct logw_report rep;
+	struct decoded d;
+	char err[512];
+	struct logw *w;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.write_path = at("filters.jsonl");
+	cfg.keep = 10;
+	cfg.filter.nports = 1;
+	cfg.filter.ports[0] = 80;
+	assert_int_equal(filter_add_cgroups(&cfg.filter, "/tt-test-A,/,/a\"b", err, sizeof(err)),
+			 0);
+	assert_int_equal(filter_add_containers(&cfg.filter, "4C6B", err, sizeof(err)), 0);
+	w = logw_open(&cfg, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(logw_close_report(w, &rep), 0);
+	d = decode(cfg.write_path);
+	assert_non_null(
+		memmem(d.text, d.len,
+		       ",\"filters\":{\"port\":[80],\"cgroup\":[\"/tt-test-A\",\"/\","
+		       "\"/a\\\"b\"],\"container\":[\"4c6b\"]},",
+		       strlen(",\"filters\":{\"port\":[80],\"cgroup\":[\"/tt-test-A\",\"/\","
+			      "\"/a\\\"b\"],\"container\":[\"4c6b\"]},")));
+	free(d.text);
+	/* alone, first in the object */
+	memset(&cfg.filter, 0, sizeof(cfg.filter));
+	assert_int_equal(filter_add_containers(&cfg.filter, "ab", err, sizeof(err)), 0);
+	w = logw_open(&cfg, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(logw_close_report(w, &rep), 0);
+	d = decode(cfg.write_path);
+	assert_non_null(memmem(d.text, d.len, ",\"filters\":{\"container\":[\"ab\"]},", 32));
+	free(d.text);
+}
+
 /* logrotate: move, SIGHUP; every event in exactly one of the two files, both complete. */
 static void reopen_after_move(const char *name)
 {
@@ -512,6 +551,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_disk_gzip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_keeps_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_not_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_header_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_plain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_gzip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_refused, setup, teardown),
