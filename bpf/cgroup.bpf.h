@@ -40,7 +40,7 @@ static __always_inline __u64 cgroup_id_probed(__u64 cg)
 	kn = BPF_CORE_READ((struct cgroup *)cg, kn);
 	if (!kn)
 		return 0;
-	if (bpf_core_type_exists(union kernfs_node_id___old))
+	if (bpf_core_field_exists(((struct kernfs_node___old *)0)->id.id))
 		return BPF_CORE_READ((struct kernfs_node___old *)kn, id.id);
 	return BPF_CORE_READ(kn, id);
 }
@@ -80,7 +80,7 @@ static __always_inline __u64 sk_cgroup_id(struct sock *sk)
 	kn = cg->kn;
 	if (!kn)
 		return 0;
-	if (bpf_core_type_exists(union kernfs_node_id___old))
+	if (bpf_core_field_exists(((struct kernfs_node___old *)0)->id.id))
 		return ((struct kernfs_node___old *)kn)->id.id;
 	return kn->id;
 }
