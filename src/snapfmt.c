@@ -17,6 +17,7 @@
 #define COL_TIMER 22
 #define COL_RTT	  16
 #define COL_LAST  9
+#define COL_CG	  14
 
 const char *snap_state_name(int state)
 {
@@ -126,6 +127,7 @@ void snapfmt_header(struct outbuf *ob, const struct snapfmt_opts *o)
 		ob_col(ob, "Rtt/Var(ms)", 11, COL_RTT);
 		ob_col(ob, "Lastrcv", 7, COL_LAST);
 		ob_col(ob, "Lastsnd", 7, COL_LAST);
+		ob_col(ob, "Cgroup", 6, COL_CG);
 	}
 	if (o->programs)
 		ob_puts(ob, "PID/Program name");
@@ -178,7 +180,7 @@ static void secs2(struct outbuf *ob, int64_t ns)
 
 void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
 		  const struct tt_owner_rec *owners, size_t nown, const char *lhost,
-		  const char *rhost)
+		  const char *rhost, const struct cg_desc *cg)
 {
 	const char *s = fmt_proto(r->family);
 	size_t start;
@@ -240,6 +242,9 @@ void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 		start = ob->len;
 		snapfmt_duration(ob, r->lastsnd_ns);
 		ob_col_end(ob, start, COL_LAST);
+		start = ob->len;
+		fmt_cgroup_text(ob, cg);
+		ob_col_end(ob, start, COL_CG);
 	}
 	if (o->programs)
 		owners_text(ob, owners, nown);
@@ -266,7 +271,7 @@ static void json_str_or_null(struct outbuf *ob, const char *s)
 
 void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
 		  const struct tt_owner_rec *owners, size_t nown, const char *lhost,
-		  const char *rhost)
+		  const char *rhost, const struct cg_desc *cg)
 {
 	char abuf[TT_ADDRSTRLEN];
 	size_t n;
@@ -327,6 +332,14 @@ void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 	json_ms_or_null(ob, r->lastrcv_ns);
 	ob_puts(ob, ",\"lastsnd_ms\":");
 	json_ms_or_null(ob, r->lastsnd_ns);
+	if (o->fmt) {
+		fmt_cgroup_json(ob, o->fmt, cg);
+	} else {
+		struct fmt_ctx one;
+
+		fmt_ctx_init(&one, 0);
+		fmt_cgroup_json(ob, &one, cg);
+	}
 	if (o->programs) {
 		/* pid/comm: the first owner; owners: all of them, once per process. */
 		if (nown) {

@@ -9,10 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
+#include "cgroup.h"
 #include "cli.h"
 #include "outbuf.h"
 #include "services.h"
 #include "tcptrail.h"
+
+struct fmt_ctx;
 
 /* TIME_WAIT lasts TCP_TIMEWAIT_LEN; the time spent so far is that minus the timer left. */
 #define SNAP_TIMEWAIT_NS (60ULL * 1000000000ULL)
@@ -24,6 +27,7 @@ struct snapfmt_opts {
 	int netns;    /* --all-netns: a netns column */
 	int resolve;  /* --resolve: JSON gets lhost/rhost */
 	const struct services *svc;
+	struct fmt_ctx *fmt; /* remembers the JSON of cgroups from row to row; NULL: no memo */
 };
 
 /* netstat's spelling of a record's state: FIN_WAIT2 for a FIN_WAIT2 timewait socket. */
@@ -47,14 +51,15 @@ void snapfmt_header(struct outbuf *ob, const struct snapfmt_opts *o);
 /*
  * One socket as a text line (netstat -at layout) or a JSON object line. lhost/rhost replace the
  * numeric addresses when not NULL (--resolve). owners are the socket's holders from
- * owners_find(); NULL with nown 0 for none.
+ * owners_find(); NULL with nown 0 for none. cg: the socket's cgroup (NULL: not known), the
+ * Cgroup column with -e and the cgroup keys of every JSON row.
  */
 void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
 		  const struct tt_owner_rec *owners, size_t nown, const char *lhost,
-		  const char *rhost);
+		  const char *rhost, const struct cg_desc *cg);
 void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
 		  const struct tt_owner_rec *owners, size_t nown, const char *lhost,
-		  const char *rhost);
+		  const char *rhost, const struct cg_desc *cg);
 
 /* A duration for humans: "850ms", "12.3s", "5m03s", "2h05m"; "-" when ns < 0. */
 void snapfmt_duration(struct outbuf *ob, int64_t ns);

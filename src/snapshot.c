@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 #include "snapshot.skel.h"
 #include "bpfcommon.h"
+#include "cgroup.h"
 #include "format.h"
 #include "outbuf.h"
 #include "owners.h"
@@ -182,6 +183,8 @@ struct snap_ctx {
 	int out_broken;
 	int out_error; /* writing failed other than by a closed pipe: exit 1, as trace does */
 	struct name_slot *names;      /* --resolve cache */
+	struct cg_cache *cg;	      /* cgroup ids -> paths; NULL when nothing shows them */
+	struct fmt_ctx fmt;	      /* the JSON of cgroups, remembered */
 	struct tt_netns_walk skipped; /* namespaces the last --all-netns walk could not visit */
 };
 
@@ -266,11 +269,16 @@ static int read_socks_all_netns(struct snap_ctx *c)
 
 static void print_socket(struct snap_ctx *c, const struct tt_sock_rec *r)
 {
+	const struct cg_desc *cg;
 	const struct tt_owner_rec *own = NULL;
 	const char *lhost = NULL, *rhost = NULL;
 	size_t nown = 0;
 
 	if (!snap_select(c->cfg, r))
+		return;
+	/* A hash probe; the hierarchy is walked again only for a cgroup made since. */
+	cg = cg_cache_get(c->cg, r->cgroup_id);
+	if (!filter_match_cgroup(&c->cfg->filter, cg))
 		return;
 	if (c->need_owners) {
 		own = owners_find((const struct tt_owner_rec *)c->owners.data, c->nowners,
@@ -283,9 +291,9 @@ static void print_socket(struct snap_ctx *c, const struct tt_sock_rec *r)
 		rhost = host_name(c, r->family, r->daddr);
 	}
 	if (c->cfg->json)
-		snapfmt_json(&c->out, &c->fo, r, own, nown, lhost, rhost);
+		snapfmt_json(&c->out, &c->fo, r, own, nown, lhost, rhost, cg);
 	else
-		snapfmt_text(&c->out, &c->fo, r, own, nown, lhost, rhost);
+		snapfmt_text(&c->out, &c->fo, r, own, nown, lhost, rhost, cg);
 	if (c->out.len >= FLUSH_BYTES)
 		flush_out(c);
 }
@@ -357,6 +365,8 @@ int run_snapshot(const struct config *cfg, const struct services *svc)
 	c.fo.netns = cfg->all_netns;
 	c.fo.resolve = cfg->resolve;
 	c.fo.svc = svc;
+	fmt_ctx_init(&c.fmt, 0);
+	c.fo.fmt = &c.fmt;
 	c.need_owners = cfg->programs || cfg->filter.npids || cfg->filter.ncomms;
 	ob_init(&c.socks);
 	ob_init(&c.owners);
@@ -368,6 +378,17 @@ int run_snapshot(const struct config *cfg, const struct services *svc)
 	if (cfg->resolve) {
 		c.names = calloc(NAME_CACHE, sizeof(*c.names));
 		if (!c.names) {
+			fprintf(stderr, "tcptrail: out of memory\n");
+			goto out;
+		}
+	}
+	if (cfg->json || cfg->extended || cfg->filter.ncgroups || cfg->filter.ncontainers) {
+		char mnt[CG_PATH_MAX];
+		int depth;
+
+		/* No v2 mount: every row says null, and --cgroup was refused before this. */
+		c.cg = cg_cache_new(cg_find_v2_mount(mnt, sizeof(mnt), &depth) ? NULL : mnt);
+		if (!c.cg) {
 			fprintf(stderr, "tcptrail: out of memory\n");
 			goto out;
 		}
@@ -392,6 +413,7 @@ int run_snapshot(const struct config *cfg, const struct services *svc)
 	ret = c.out_error;
 out:
 	snap_bpf_close(&c.bpf);
+	cg_cache_free(c.cg);
 	if (c.names) {
 		for (int i = 0; i < NAME_CACHE; i++)
 			free(c.names[i].name);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include "format.h"
 #include "snapfmt.h"
 
 #define MS 1000000LL
@@ -225,7 +226,7 @@ static void test_title_header(void **state)
 	snapfmt_header(&ob, &o);
 	assert_non_null(strstr(str(), "State       Netns      User      Inode     Sock        "
 				      "Timer"));
-	assert_non_null(strstr(str(), "Lastrcv  Lastsnd\n"));
+	assert_non_null(strstr(str(), "Lastrcv  Lastsnd  Cgroup\n"));
 }
 
 /* The issue's own example lines, byte for byte. */
@@ -238,9 +239,9 @@ static void test_text_like_netstat(void **state)
 	struct tt_sock_rec cw = v6(TT_CLOSE_WAIT, "::1", 35094, "::1", 631);
 
 	cw.recvq = 1;
-	snapfmt_text(&ob, &o, &l, NULL, 0, NULL, NULL);
-	snapfmt_text(&ob, &o, &tw, NULL, 0, NULL, NULL);
-	snapfmt_text(&ob, &o, &cw, NULL, 0, NULL, NULL);
+	snapfmt_text(&ob, &o, &l, NULL, 0, NULL, NULL, NULL);
+	snapfmt_text(&ob, &o, &tw, NULL, 0, NULL, NULL, NULL);
+	snapfmt_text(&ob, &o, &cw, NULL, 0, NULL, NULL, NULL);
 	assert_string_equal(
 		str(),
 		"tcp        0      0 127.0.0.1:http          0.0.0.0:*               LISTEN\n"
@@ -248,7 +249,7 @@ static void test_text_like_netstat(void **state)
 		"tcp6       1      0 ::1:35094               ::1:ipp                 CLOSE_WAIT\n");
 	ob_reset(&ob);
 	o.numeric = 1;
-	snapfmt_text(&ob, &o, &l, NULL, 0, NULL, NULL);
+	snapfmt_text(&ob, &o, &l, NULL, 0, NULL, NULL, NULL);
 	assert_string_equal(
 		str(),
 		"tcp        0      0 127.0.0.1:80            0.0.0.0:*               LISTEN\n");
@@ -268,18 +269,18 @@ static void test_text_long_and_owners(void **state)
 
 	r.recvq = 1234567;
 	r.sendq = 12;
-	snapfmt_text(&ob, &o, &r, own, 3, NULL, NULL);
+	snapfmt_text(&ob, &o, &r, own, 3, NULL, NULL, NULL);
 	/* Never truncated: a long address pushes the line right, one space at least. */
 	assert_string_equal(str(),
 			    "tcp6  1234567     12 2001:db8:1234:5678:9abc:def0:1234:5678:443 "
 			    "2001:db8::1:55555       ESTABLISHED 10/nginx,11/nginx: worker\n");
 	ob_reset(&ob);
-	snapfmt_text(&ob, &o, &r, NULL, 0, "example.org", "peer.example");
+	snapfmt_text(&ob, &o, &r, NULL, 0, "example.org", "peer.example", NULL);
 	assert_non_null(strstr(str(), " example.org:443         peer.example:55555 "));
 	assert_non_null(strstr(str(), "ESTABLISHED -\n"));
 	/* a PTR record is the remote's to choose: no escape sequence reaches the terminal */
 	ob_reset(&ob);
-	snapfmt_text(&ob, &o, &r, NULL, 0, "\x1b]0;pwned\x07.example", "caf\xc3\xa9.example");
+	snapfmt_text(&ob, &o, &r, NULL, 0, "\x1b]0;pwned\x07.example", "caf\xc3\xa9.example", NULL);
 	assert_non_null(strstr(str(), " ?]0;pwned?.example:443 "));
 	assert_non_null(strstr(str(), " caf\xc3\xa9.example:55555 "));
 }
@@ -300,17 +301,18 @@ static void test_text_extended(void **state)
 	r.rttvar_us = 250;
 	r.lastrcv_ns = 65 * 1000 * MS;
 	r.lastsnd_ns = 850 * MS;
-	snapfmt_text(&ob, &o, &r, NULL, 0, NULL, NULL);
+	snapfmt_text(&ob, &o, &r, NULL, 0, NULL, NULL, NULL);
 	assert_string_equal(str(),
 			    "tcp        0      0 10.0.0.1:22             10.0.0.2:50000      "
 			    "    ESTABLISHED 1000      123456    4096        keepalive "
-			    "(7199.99/1/2) 1.500/0.250     1m05s    850ms\n");
+			    "(7199.99/1/2) 1.500/0.250     1m05s    850ms    -\n");
 	ob_reset(&ob);
 	r = v4(TT_TIME_WAIT, "10.0.0.1", 22, "10.0.0.2", 50000);
 	r.timer = 3;
 	r.timer_ns = -1; /* expired: never a negative time */
-	snapfmt_text(&ob, &o, &r, NULL, 0, NULL, NULL);
-	assert_non_null(strstr(str(), "timewait (0.00/0/0)   -               -        -\n"));
+	snapfmt_text(&ob, &o, &r, NULL, 0, NULL, NULL, NULL);
+	assert_non_null(
+		strstr(str(), "timewait (0.00/0/0)   -               -        -        -\n"));
 }
 
 static void test_json(void **state)
@@ -332,28 +334,78 @@ static void test_json(void **state)
 	r.lastsnd_ns = 3000 * MS;
 	r.rtt_us = 40;
 	r.rttvar_us = 20;
-	snapfmt_json(&ob, &o, &r, own, 2, NULL, NULL);
+	snapfmt_json(&ob, &o, &r, own, 2, NULL, NULL, NULL);
 	assert_string_equal(
 		str(),
 		"{\"proto\":\"tcp\",\"laddr\":\"127.0.0.1\",\"lport\":80,\"raddr\":\"127.0.0.1\","
 		"\"rport\":44468,\"lservice\":\"http\",\"rservice\":null,\"state\":\"CLOSE_WAIT\","
 		"\"recvq\":1,\"sendq\":0,\"uid\":33,\"inode\":9,\"sock\":77,\"netns\":4026531840,"
 		"\"timer\":\"off\",\"timer_ms\":0,\"retrans\":0,\"probes\":0,\"rtt_us\":40,"
-		"\"rttvar_us\":20,\"lastrcv_ms\":2500,\"lastsnd_ms\":3000,\"pid\":10,\"comm\":"
+		"\"rttvar_us\":20,\"lastrcv_ms\":2500,\"lastsnd_ms\":3000,\"cgroup\":null,"
+		"\"container\":null,\"container_id\":null,\"pod\":null,\"unit\":null,\"pid\":10,"
+		"\"comm\":"
 		"\"a\\\"b\",\"owners\":[{\"pid\":10,\"comm\":\"a\\\"b\"},{\"pid\":12,\"comm\":"
 		"\"c\"}]}"
 		"\n");
 	ob_reset(&ob);
 	r = v6(TT_LISTEN, "::", 631, "::", 0);
 	o.resolve = 1;
-	snapfmt_json(&ob, &o, &r, NULL, 0, NULL, NULL);
+	snapfmt_json(&ob, &o, &r, NULL, 0, NULL, NULL, NULL);
 	assert_non_null(strstr(str(), "\"laddr\":\"::\",\"lport\":631,\"raddr\":\"::\",\"rport\":0,"
 				      "\"lservice\":\"ipp\",\"rservice\":null,\"lhost\":null,"
 				      "\"rhost\":null,\"state\":\"LISTEN\""));
 	assert_non_null(strstr(str(), "\"rtt_us\":null,\"rttvar_us\":null,\"lastrcv_ms\":null,"
-				      "\"lastsnd_ms\":null,\"pid\":null,\"comm\":null,"
-				      "\"owners\":[]}\n"));
+				      "\"lastsnd_ms\":null,\"cgroup\":null,\"container\":null,"
+				      "\"container_id\":null,\"pod\":null,\"unit\":null,"
+				      "\"pid\":null,\"comm\":null,\"owners\":[]}\n"));
 	services_free(s);
+}
+
+#define CID "4c6b5a1f2e3d4c5b6a7980e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5"
+
+/* A socket's cgroup: the Cgroup column (-e) and the JSON keys, also with no process (-p). */
+static void test_cgroup(void **state)
+{
+	static const char path[] =
+		"/kubepods/besteffort/pod0a1b2c3d-4e5f-6789-abcd-ef0123456789/" CID;
+	struct cg_desc cg = {.serial = 7, .path = path, .path_len = sizeof(path) - 1};
+	struct cg_desc unit = {.serial = 8,
+			       .path = "/system.slice/nginx.service",
+			       .path_len = strlen("/system.slice/nginx.service")};
+	struct fmt_ctx fmt;
+	struct snapfmt_opts o = {.numeric = 1, .extended = 1, .programs = 1, .fmt = &fmt};
+	struct tt_sock_rec r = v4(TT_TIME_WAIT, "10.0.0.1", 22, "10.0.0.2", 50000);
+
+	fmt_ctx_init(&fmt, 0);
+	cg_parse_path(path, sizeof(path) - 1, &cg.ident);
+	cg_parse_path(unit.path, unit.path_len, &unit.ident);
+	r.timer = 3;
+	snapfmt_text(&ob, &o, &r, NULL, 0, NULL, NULL, &cg);
+	assert_non_null(strstr(str(), "-        -        4c6b5a1f2e3d  -\n"));
+	ob_reset(&ob);
+	snapfmt_text(&ob, &o, &r, NULL, 0, NULL, NULL, &unit);
+	assert_non_null(strstr(str(), "-        -        nginx.service -\n"));
+	ob_reset(&ob);
+	o.programs = 0;
+	snapfmt_text(&ob, &o, &r, NULL, 0, NULL, NULL, NULL);
+	assert_non_null(strstr(str(), "-        -        -\n"));
+	for (int i = 0; i < 2; i++) { /* the second from the memo */
+		ob_reset(&ob);
+		snapfmt_json(&ob, &o, &r, NULL, 0, NULL, NULL, &cg);
+		assert_non_null(strstr(str(),
+				       "\"lastsnd_ms\":null,\"cgroup\":\"/kubepods/besteffort/"
+				       "pod0a1b2c3d-4e5f-6789-abcd-ef0123456789/" CID
+				       "\",\"container\":\"4c6b5a1f2e3d\",\"container_id\":\"" CID
+				       "\",\"pod\":\"0a1b2c3d-4e5f-6789-abcd-ef0123456789\","
+				       "\"unit\":null}\n"));
+	}
+	/* without a memo: the same */
+	o.fmt = NULL;
+	ob_reset(&ob);
+	snapfmt_json(&ob, &o, &r, NULL, 0, NULL, NULL, &unit);
+	assert_non_null(strstr(str(), ",\"cgroup\":\"/system.slice/nginx.service\",\"container\""
+				      ":null,\"container_id\":null,\"pod\":null,\"unit\":"
+				      "\"nginx.service\"}\n"));
 }
 
 static void test_duration(void **state)
@@ -394,6 +446,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_text_long_and_owners, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_extended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duration, setup, teardown),
 	};
 
