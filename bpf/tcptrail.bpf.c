@@ -309,27 +309,42 @@ static __always_inline struct sk_bucket *bucket_of(__u64 cookie)
 	return bpf_map_lookup_elem(&sk_infos, &idx);
 }
 
-static __always_inline struct sk_info *info_get(__u64 *cookie, bool create)
+/*
+ * The slot of a cookie in its bucket, claiming a free one if asked; -1 if none. A global
+ * function: its two scans are verified once, not on every path of every caller.
+ */
+__noinline int info_slot(__u64 cookie, int create)
 {
-	struct sk_bucket *b = bucket_of(*cookie);
+	struct sk_bucket *b = bucket_of(cookie);
 
 	/* Cookies start at 1; 0 marks a free slot. */
-	if (!b || !*cookie)
-		return NULL;
+	if (!b || !cookie)
+		return -1;
 	for (int i = 0; i < TT_SK_WAYS; i++) {
-		if (b->cookie[i] == *cookie)
-			return &b->info[i];
+		if (b->cookie[i] == cookie)
+			return i;
 	}
 	if (!create)
-		return NULL;
+		return -1;
 	for (int i = 0; i < TT_SK_WAYS; i++) {
-		if (b->cookie[i] || __sync_val_compare_and_swap(&b->cookie[i], 0, *cookie))
+		if (b->cookie[i] || __sync_val_compare_and_swap(&b->cookie[i], 0, cookie))
 			continue;
 		__builtin_memset(&b->info[i], 0, sizeof(b->info[i]));
-		return &b->info[i];
+		return i;
 	}
 	count_lost(TT_LOST_UNTRACKED);
-	return NULL;
+	return -1;
+}
+
+static __always_inline struct sk_info *info_get(__u64 *cookie, bool create)
+{
+	int slot = info_slot(*cookie, create);
+	struct sk_bucket *b;
+
+	if (slot < 0)
+		return NULL;
+	b = bucket_of(*cookie);
+	return b ? &b->info[slot & (TT_SK_WAYS - 1)] : NULL;
 }
 
 /* Every slot of the cookie: a seed walk racing an event may have claimed a second one. */
@@ -540,11 +555,28 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
  * last seen (connect, listen, accept, socket I/O), else for a child not yet accepted, a holder
  * of the listener it arrived on.
  */
-static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *info, int oldstate,
-					  int newstate)
+/*
+ * The owner a child not yet accepted takes from the listener it arrived on (a global function,
+ * verified once: the listener paths are branchy and rare). 1 if there is one.
+ */
+__noinline int listener_owner(const struct tt_event *e, struct owner *o)
 {
 	struct listen_group *g;
 	struct listen_key k;
+
+	if (!e || !o)
+		return 0;
+	listen_key_of(&k, e);
+	g = group_of(&k);
+	if (!g)
+		return 0;
+	__builtin_memcpy(o, &g->owner, sizeof(*o));
+	return o->pid != 0;
+}
+
+static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *info, int oldstate,
+					  int newstate)
+{
 	struct owner o;
 
 	if (in_owner_context(oldstate, newstate) && current_owner(&o)) {
@@ -553,32 +585,27 @@ static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *in
 		event_owner(e, &o);
 	} else if (info && info->owner_known) {
 		event_owner(e, &info->owner);
-	} else if (newstate == TCP_SYN_RECV || oldstate == TCP_SYN_RECV) {
-		listen_key_of(&k, e);
-		g = group_of(&k);
-		if (!g)
-			return;
-		__builtin_memcpy(&o, &g->owner, sizeof(o));
-		if (!o.pid)
-			return;
+	} else if ((newstate == TCP_SYN_RECV || oldstate == TCP_SYN_RECV) &&
+		   listener_owner(e, &o)) {
 		if (info)
 			set_owner(info, &o);
 		event_owner(e, &o);
 	}
 }
 
-static __always_inline void update_listeners(const struct tt_event *e, const struct sk_info *info,
-					     int oldstate, int newstate)
+/* A listener opens or closes: its group gains or loses a member (global: verified once). */
+__noinline int update_listeners(const struct tt_event *e, const struct owner *o, int closing)
 {
 	struct listen_key k;
 
-	if (newstate == TCP_LISTEN) {
-		listen_key_of(&k, e);
-		group_join(&k, e->sock_cookie, info && info->owner_known ? &info->owner : NULL);
-	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
-		listen_key_of(&k, e);
+	if (!e)
+		return 0;
+	listen_key_of(&k, e);
+	if (closing)
 		group_leave(&k, e->sock_cookie);
-	}
+	else
+		group_join(&k, e->sock_cookie, o);
+	return 0;
 }
 
 static __always_inline void stamp_time(struct tt_event *e, struct sk_info *info)
@@ -741,18 +768,16 @@ static __always_inline void read_totals(struct tt_event *e, struct sk_info *info
 		e->syn_retrans = tp->total_retrans;
 }
 
-/* The IPv6 child's addresses are in place now: send its held SYN_RECV first. */
-static __always_inline void release_pending(const struct tt_event *e, struct sk_info *info,
-					    bool wanted)
+/* The IPv6 child's addresses are in place now: its held SYN_RECV goes first (global). */
+__noinline int release_pending(const struct tt_event *e, int wanted)
 {
 	struct tt_event *held;
 
-	if (!info || !info->has_pending)
-		return;
-	info->has_pending = 0;
+	if (!e)
+		return 0;
 	held = bpf_map_lookup_elem(&pending, &e->sock_cookie);
 	if (!held)
-		return;
+		return 0;
 	held->sport = e->sport;
 	held->dport = e->dport;
 	__builtin_memcpy(held->saddr, e->saddr, 16);
@@ -760,6 +785,7 @@ static __always_inline void release_pending(const struct tt_event *e, struct sk_
 	if (wanted)
 		submit(held);
 	bpf_map_delete_elem(&pending, &e->sock_cookie);
+	return 0;
 }
 
 /*
@@ -815,7 +841,10 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 
 	info = info_get(&ev.sock_cookie, newstate != TCP_CLOSE);
 	resolve_owner(&ev, info, oldstate, newstate);
-	update_listeners(&ev, info, oldstate, newstate);
+	if (newstate == TCP_LISTEN)
+		update_listeners(&ev, info && info->owner_known ? &info->owner : NULL, 0);
+	else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)
+		update_listeners(&ev, NULL, 1);
 	stamp_time(&ev, info);
 	mark_close(&ev, sk, oldstate, newstate);
 	/* The handshake's retransmits are all the socket has when it leaves it. */
@@ -827,7 +856,10 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		mark_active_reset(sk, tp, info, &ev);
 		read_totals(&ev, info, tp, oldstate);
 	}
-	release_pending(&ev, info, wanted);
+	if (info && info->has_pending) {
+		info->has_pending = 0;
+		release_pending(&ev, wanted);
+	}
 	if (hold_v6_child(&ev, info, newstate))
 		return 0;
 	if (newstate == TCP_CLOSE && info)

@@ -302,6 +302,29 @@ struct proc_ent {
 	uint64_t events, conns;
 };
 
+/* What the CGROUP column shows of a socket's cgroup: a container, else a unit, else the path. */
+enum cgrp_kind {
+	CGRP_NONE = 0, /* no cgroup in the log (older logs, a cgroup gone before it was seen) */
+	CGRP_CONTAINER = 1,
+	CGRP_UNIT = 2,
+	CGRP_PATH = 3,
+};
+
+#define CGRP_NAME 512 /* bytes of the name kept: every id and unit, nearly every path */
+
+struct cgrp_key {
+	uint64_t h; /* of the whole name: a cut path is still told apart */
+	uint32_t kind;
+	uint32_t len;
+};
+
+struct cgrp_ent {
+	struct cgrp_key k;
+	uint64_t events, conns;
+	char pod[CG_POD_LEN + 1]; /* a container's pod, as first seen */
+	char name[CGRP_NAME];	  /* NUL-terminated, cut at CGRP_NAME - 1 */
+};
+
 struct remote_key {
 	uint8_t family;
 	uint8_t pad;
@@ -342,6 +365,8 @@ struct summary {
 	uint64_t dur_min_only; /* deltas that were only lower bounds, left out */
 	struct budget budget;
 	struct tab socks, procs, remotes;
+	struct tab cgroups;    /* struct cgrp_ent */
+	uint64_t cgroup_known; /* events whose log named their cgroup */
 	/*
 	 * The service names of remote ports: per port rather than per endpoint, so an endpoint
 	 * costs 40 bytes instead of 104 (and a log names a few hundred ports, not millions).
@@ -368,6 +393,7 @@ struct summary *summary_new_opts(const struct summary_opts *o)
 	tab_init(&s->socks, sizeof(struct sock_ent), sizeof(uint64_t), &s->budget);
 	tab_init(&s->procs, sizeof(struct proc_ent), sizeof(struct proc_key), &s->budget);
 	tab_init(&s->remotes, sizeof(struct remote_ent), sizeof(struct remote_key), &s->budget);
+	tab_init(&s->cgroups, sizeof(struct cgrp_ent), sizeof(struct cgrp_key), &s->budget);
 	tab_init(&s->svcs, sizeof(struct svc_ent), sizeof(uint16_t), &s->budget);
 	return s;
 }
@@ -386,6 +412,7 @@ void summary_free(struct summary *s)
 	tab_free(&s->socks);
 	tab_free(&s->procs);
 	tab_free(&s->remotes);
+	tab_free(&s->cgroups);
 	tab_free(&s->svcs);
 	free(s);
 }
@@ -497,6 +524,50 @@ static void count_owner(struct summary *s, const struct tt_event *e, int newsock
 		p = tab_add(&s->procs, &k);
 	if (!p) {
 		s->untracked.process_events++;
+		return;
+	}
+	p->events++;
+	p->conns += (uint64_t)newsock;
+}
+
+static void count_cgroup(struct summary *s, const struct lr_record *r, int newsock)
+{
+	const struct cg_desc *cg = r->cg;
+	const char *name = NULL;
+	struct cgrp_key k;
+	struct cgrp_ent *p;
+	size_t len = 0;
+
+	memset(&k, 0, sizeof(k));
+	if (cg && cg->ident.container_id[0]) {
+		k.kind = CGRP_CONTAINER;
+		name = cg->ident.container_id;
+		len = strlen(name);
+	} else if (cg && cg->ident.unit[0]) {
+		k.kind = CGRP_UNIT;
+		name = cg->ident.unit;
+		len = strlen(name);
+	} else if (cg && cg->path) {
+		k.kind = CGRP_PATH;
+		name = cg->path;
+		len = cg->path_len;
+	}
+	if (name) {
+		s->cgroup_known++;
+		k.h = hash(name, len);
+		k.len = (uint32_t)len;
+	}
+	p = tab_find(&s->cgroups, &k);
+	if (!p) {
+		p = tab_add(&s->cgroups, &k);
+		if (p && name) {
+			memcpy(p->name, name, len < CGRP_NAME ? len : CGRP_NAME - 1);
+			if (k.kind == CGRP_CONTAINER)
+				memcpy(p->pod, cg->ident.pod, sizeof(p->pod));
+		}
+	}
+	if (!p) {
+		s->untracked.cgroup_events++;
 		return;
 	}
 	p->events++;
@@ -625,6 +696,7 @@ static int add_state(struct summary *s, const struct lr_record *r)
 	}
 	newsock = track_socket(s, r);
 	count_owner(s, e, newsock);
+	count_cgroup(s, r, newsock);
 	count_remote(s, r, newsock);
 	return 0;
 }
@@ -670,7 +742,7 @@ int summary_add(struct summary *s, const struct lr_record *r)
 	default:
 		break;
 	}
-	if (s->socks.oom || s->procs.oom || s->remotes.oom || s->svcs.oom)
+	if (s->socks.oom || s->procs.oom || s->remotes.oom || s->svcs.oom || s->cgroups.oom)
 		ret = -1;
 	if (ret)
 		s->oom = 1;
@@ -688,6 +760,28 @@ static int cmp_proc(const void *a, const void *b)
 	if (x->events != y->events)
 		return x->events < y->events ? 1 : -1;
 	return memcmp(&x->k, &y->k, sizeof(x->k));
+}
+
+static int cmp_cgrp(const void *a, const void *b)
+{
+	const struct cgrp_ent *x = a, *y = b;
+
+	if (x->conns != y->conns)
+		return x->conns < y->conns ? 1 : -1;
+	if (x->events != y->events)
+		return x->events < y->events ? 1 : -1;
+	/* ties: containers, units, paths, then the unknown ones */
+	if (x->k.kind != y->k.kind)
+		return (x->k.kind ? x->k.kind : 99) < (y->k.kind ? y->k.kind : 99) ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static const char *cgrp_kind_name(uint32_t kind)
+{
+	return kind == CGRP_CONTAINER ? "container"
+	       : kind == CGRP_UNIT    ? "unit"
+	       : kind == CGRP_PATH    ? "cgroup"
+				      : NULL;
 }
 
 static int cmp_remote(const void *a, const void *b)
@@ -892,7 +986,8 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 	ob_puts(ob, " resets\n");
 	if (s->oom)
 		ob_puts(ob, "WARNING: out of memory, the numbers below are incomplete\n");
-	if (s->socks.refused || s->procs.refused || s->remotes.refused || s->svcs.refused) {
+	if (s->socks.refused || s->procs.refused || s->remotes.refused || s->svcs.refused ||
+	    s->cgroups.refused) {
 		ob_puts(ob, "NOTE: the memory bound (");
 		put_bytes(ob, s->budget.max);
 		ob_puts(ob, ") was reached: the counts are exact, the lists below say what they "
@@ -962,6 +1057,43 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 		ob_u64(ob, s->untracked.process_events);
 		ob_puts(ob, " events of processes first seen past the memory bound, not counted "
 			    "here)\n");
+	}
+
+	/* Logs from before cgroups were recorded name none: no table of dashes for them. */
+	ntop = s->cgroup_known ? tab_top(&s->cgroups, TOP_N, cmp_cgrp, top) : 0;
+	if (ntop || (s->cgroup_known && s->untracked.cgroup_events))
+		ob_puts(ob, "\nTop containers/units:\n       CONNS      EVENTS  KIND       NAME\n");
+	for (size_t i = 0; i < ntop; i++) {
+		const struct cgrp_ent *p = top[i];
+		const char *kind = cgrp_kind_name(p->k.kind);
+		size_t n = strlen(p->name);
+
+		ob_puts(ob, "  ");
+		put_num(ob, p->conns, 10);
+		put_num(ob, p->events, 10);
+		start = ob->len;
+		ob_puts(ob, kind ? kind : "-");
+		put_col_end(ob, start, 11);
+		/* names come from the log: printable only */
+		if (p->k.kind == CGRP_CONTAINER && n > CG_SHORT_LEN)
+			n = CG_SHORT_LEN;
+		if (kind)
+			ob_put_printable(ob, p->name, n);
+		else
+			ob_putc(ob, '-');
+		if (p->k.kind == CGRP_PATH && p->k.len > n)
+			ob_puts(ob, "...");
+		if (p->pod[0]) {
+			ob_puts(ob, "  pod ");
+			ob_put_printable(ob, p->pod, strlen(p->pod));
+		}
+		ob_putc(ob, '\n');
+	}
+	if (s->cgroup_known && s->untracked.cgroup_events) {
+		ob_puts(ob, "  (and ");
+		ob_u64(ob, s->untracked.cgroup_events);
+		ob_puts(ob, " events of containers and units first seen past the memory bound, not "
+			    "counted here)\n");
 	}
 
 	ntop = tab_top(&s->remotes, TOP_N, cmp_remote, top);
@@ -1155,6 +1287,8 @@ void summary_json(struct summary *s, struct outbuf *ob)
 	ob_u64(ob, s->untracked.process_events);
 	ob_puts(ob, ",\"remote_events\":");
 	ob_u64(ob, s->untracked.remote_events);
+	ob_puts(ob, ",\"cgroup_events\":");
+	ob_u64(ob, s->untracked.cgroup_events);
 	ob_putc(ob, '}');
 	jkey(ob, &f, "connections");
 	ob_puts(ob, "{\"opened\":");
@@ -1222,6 +1356,35 @@ void summary_json(struct summary *s, struct outbuf *ob)
 		e.flags = p->k.known ? TT_F_OWNER_KNOWN : 0;
 		ob_puts(ob, i ? ",{" : "{");
 		jcomm(ob, &e);
+		ob_puts(ob, ",\"connections\":");
+		ob_u64(ob, p->conns);
+		ob_puts(ob, ",\"events\":");
+		ob_u64(ob, p->events);
+		ob_putc(ob, '}');
+	}
+	ob_putc(ob, ']');
+
+	ntop = s->cgroup_known ? tab_top(&s->cgroups, TOP_N, cmp_cgrp, top) : 0;
+	jkey(ob, &f, "top_containers");
+	ob_putc(ob, '[');
+	for (size_t i = 0; i < ntop; i++) {
+		const struct cgrp_ent *p = top[i];
+		const char *kind = cgrp_kind_name(p->k.kind);
+
+		ob_puts(ob, i ? ",{\"kind\":" : "{\"kind\":");
+		if (kind) {
+			ob_putc(ob, '"');
+			ob_puts(ob, kind);
+			ob_puts(ob, "\",\"name\":");
+			ob_json_str(ob, p->name, strlen(p->name));
+		} else {
+			ob_puts(ob, "null,\"name\":null");
+		}
+		ob_puts(ob, ",\"pod\":");
+		if (p->pod[0])
+			ob_json_str(ob, p->pod, strlen(p->pod));
+		else
+			ob_puts(ob, "null");
 		ob_puts(ob, ",\"connections\":");
 		ob_u64(ob, p->conns);
 		ob_puts(ob, ",\"events\":");

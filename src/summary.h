@@ -9,8 +9,8 @@
 
 /*
  * What a reviewer of a recording wants first: transition counts, connections opened and closed,
- * resets, time spent per state (count, p50/p90/p99 within 1.6%, exact max), top processes and
- * remote endpoints, sockets still open at the end, stuck alerts.
+ * resets, time spent per state (count, p50/p90/p99 within 1.6%, exact max), top processes,
+ * containers/units and remote endpoints, sockets still open at the end, stuck alerts.
  *
  * Memory is bounded whatever the log: the counts (transitions, connections, durations, alerts,
  * lost) take fixed memory and stay exact; the tables of sockets, processes and remote endpoints
@@ -35,6 +35,7 @@ struct summary_untracked {
 	uint64_t socket_events;	 /* transitions of those sockets */
 	uint64_t process_events; /* events of processes first seen with the table full */
 	uint64_t remote_events;	 /* events of remote endpoints first seen with the table full */
+	uint64_t cgroup_events;	 /* events of containers/units/cgroups first seen with it full */
 };
 
 struct summary *summary_new(void);

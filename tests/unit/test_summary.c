@@ -359,12 +359,13 @@ static void test_memory_bound(void **state)
 	expect(fj, want);
 	snprintf(want, sizeof(want),
 		 "\"untracked\":{\"sockets\":%llu,\"socket_events\":%llu,\"process_events\":%llu,"
-		 "\"remote_events\":%llu}",
+		 "\"remote_events\":%llu,\"cgroup_events\":%llu}",
 		 (unsigned long long)u.sockets, (unsigned long long)u.socket_events,
-		 (unsigned long long)u.process_events, (unsigned long long)u.remote_events);
+		 (unsigned long long)u.process_events, (unsigned long long)u.remote_events,
+		 (unsigned long long)u.cgroup_events);
 	expect(j, want);
 	expect(fj, "\"untracked\":{\"sockets\":0,\"socket_events\":0,\"process_events\":0,"
-		   "\"remote_events\":0}");
+		   "\"remote_events\":0,\"cgroup_events\":0}");
 	snprintf(want, sizeof(want), "\"memory_bound\":%zu,", o.mem_max);
 	expect(j, want);
 	expect(fj, "\"memory_bound\":260046848,");
@@ -451,6 +452,85 @@ static void test_memory_bound_tiny(void **state)
 	summary_free(s);
 }
 
+#define CID "4c6b5a1f2e3d4c5b6a7980e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5"
+
+/* A record of a socket in the cgroup at path (NULL: the log names none). */
+static struct lr_record in_cgroup(struct lr_record r, const char *path)
+{
+	static struct cg_desc descs[8];
+	static int next;
+	struct cg_desc *d = &descs[next++ % 8];
+
+	memset(d, 0, sizeof(*d));
+	if (!path)
+		return r;
+	d->path = path;
+	d->path_len = strlen(path);
+	cg_parse_path(path, d->path_len, &d->ident);
+	r.cg = d;
+	return r;
+}
+
+/* Top containers/units: a container (with its pod), a unit, a plain cgroup, an unknown one. */
+static void test_top_containers(void **state)
+{
+	static const char pod[] =
+		"/kubepods/besteffort/pod0a1b2c3d-4e5f-6789-abcd-ef0123456789/" CID;
+	static const char evil[] = "/tt-\x1b]0;x\x07";
+	struct summary *s = summary_new();
+	struct lr_record r;
+	char *t, *j;
+
+	/* two connections of the container, one of nginx, one of a plain cgroup, one unknown */
+	for (uint64_t i = 0; i < 2; i++) {
+		r = in_cgroup(rec(10 + i, TT_CLOSE, TT_SYN_SENT, 1, UINT64_MAX, 5000, 80), pod);
+		assert_int_equal(summary_add(s, &r), 0);
+		r = in_cgroup(rec(10 + i, TT_SYN_SENT, TT_ESTABLISHED, 2, 5, 5000, 80), pod);
+		assert_int_equal(summary_add(s, &r), 0);
+	}
+	r = in_cgroup(rec(20, TT_CLOSE, TT_LISTEN, 3, UINT64_MAX, 80, 0),
+		      "/system.slice/nginx.service");
+	assert_int_equal(summary_add(s, &r), 0);
+	r = in_cgroup(rec(21, TT_CLOSE, TT_LISTEN, 3, UINT64_MAX, 81, 0), evil);
+	assert_int_equal(summary_add(s, &r), 0);
+	r = in_cgroup(rec(22, TT_CLOSE, TT_LISTEN, 3, UINT64_MAX, 82, 0), NULL);
+	assert_int_equal(summary_add(s, &r), 0);
+
+	t = render_text(s);
+	expect(t, "\nTop containers/units:\n       CONNS      EVENTS  KIND       NAME\n"
+		  "           2           4  container  4c6b5a1f2e3d  pod "
+		  "0a1b2c3d-4e5f-6789-abcd-ef0123456789\n");
+	expect(t, "           1           1  unit       nginx.service\n");
+	expect(t, "           1           1  cgroup     /tt-?]0;x?\n"); /* printable only */
+	expect(t, "           1           1  -          -\n");
+	/* next to the processes, before the remote endpoints */
+	assert_true(strstr(t, "Top processes:") < strstr(t, "Top containers/units:"));
+	assert_true(strstr(t, "Top containers/units:") < strstr(t, "Top remote endpoints:"));
+	free(t);
+	j = render_json(s);
+	expect(j, "\"top_containers\":[{\"kind\":\"container\",\"name\":\"" CID "\","
+		  "\"pod\":\"0a1b2c3d-4e5f-6789-abcd-ef0123456789\",\"connections\":2,"
+		  "\"events\":4},");
+	expect(j, "{\"kind\":\"unit\",\"name\":\"nginx.service\",\"pod\":null,"
+		  "\"connections\":1,\"events\":1}");
+	expect(j, "{\"kind\":\"cgroup\",\"name\":\"/tt-\\u001b]0;x\\u0007\",\"pod\":null,");
+	expect(j, "{\"kind\":null,\"name\":null,\"pod\":null,\"connections\":1,\"events\":1}]");
+	free(j);
+	summary_free(s);
+
+	/* a log without cgroup keys (older versions): no table */
+	s = summary_new();
+	r = rec(1, TT_CLOSE, TT_LISTEN, 0, UINT64_MAX, 80, 0);
+	assert_int_equal(summary_add(s, &r), 0);
+	t = render_text(s);
+	assert_null(strstr(t, "Top containers/units"));
+	free(t);
+	j = render_json(s);
+	expect(j, "\"top_containers\":[],");
+	free(j);
+	summary_free(s);
+}
+
 /* An event at the epoch itself is an event: the span is not "no events". */
 static void test_epoch_event(void **state)
 {
@@ -482,15 +562,11 @@ static void test_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scenario),
-		cmocka_unit_test(test_percentiles),
-		cmocka_unit_test(test_many_sockets),
-		cmocka_unit_test(test_lost_saturates),
-		cmocka_unit_test(test_hostile_strings),
-		cmocka_unit_test(test_memory_bound),
-		cmocka_unit_test(test_memory_bound_tiny),
-		cmocka_unit_test(test_epoch_event),
-		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_scenario),	cmocka_unit_test(test_percentiles),
+		cmocka_unit_test(test_many_sockets),	cmocka_unit_test(test_lost_saturates),
+		cmocka_unit_test(test_hostile_strings), cmocka_unit_test(test_memory_bound),
+		cmocka_unit_test(test_top_containers),	cmocka_unit_test(test_memory_bound_tiny),
+		cmocka_unit_test(test_epoch_event),	cmocka_unit_test(test_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
