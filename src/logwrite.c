@@ -84,6 +84,7 @@ struct logw {
 	struct outbuf front;	/* event loop side */
 	uint64_t front_handoff; /* CLOCK_MONOTONIC of the last handoff */
 	uint64_t dropped;	/* lines the queue had no room for */
+	uint64_t queue_max;	/* QUEUE_MAX, or lower for tests */
 	pthread_t writer;
 	int writer_running;
 	pthread_mutex_t lock;
@@ -542,6 +543,25 @@ static void logw_free(struct logw *w)
 	free(w);
 }
 
+/*
+ * TCPTRAIL_QUEUE_MAX=BYTES lowers the bound on lines waiting for the writer, so that tests reach
+ * it in a moment. Not an option: it can only lower the documented bound, never raise it.
+ */
+static uint64_t queue_max_env(void)
+{
+	const char *v = getenv("TCPTRAIL_QUEUE_MAX");
+	unsigned long long n;
+	char *end;
+
+	if (!v || !*v)
+		return QUEUE_MAX;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || *end || n > QUEUE_MAX)
+		return QUEUE_MAX;
+	return n;
+}
+
 static struct logw *logw_alloc(void)
 {
 	struct logw *w = calloc(1, sizeof(*w));
@@ -553,6 +573,7 @@ static struct logw *logw_alloc(void)
 		return NULL;
 	}
 	w->fd = -1;
+	w->queue_max = queue_max_env();
 	return w;
 }
 
@@ -742,7 +763,10 @@ static void *writer_thread(void *arg)
 	return NULL;
 }
 
-/* Hands the loop's lines to the writer; past QUEUE_MAX (a disk far too slow) they are counted. */
+/*
+ * Hands the loop's lines to the writer; past queue_max (a disk far too slow, a reader that
+ * stopped) they are counted.
+ */
 static void handoff(struct logw *w, int flush, uint64_t now_mono_ns)
 {
 	if (!w->writer_running) {
@@ -753,7 +777,7 @@ static void handoff(struct logw *w, int flush, uint64_t now_mono_ns)
 		return;
 	}
 	pthread_mutex_lock(&w->lock);
-	if (w->queue.len + w->front.len > QUEUE_MAX) {
+	if (w->queue.len + w->front.len > w->queue_max) {
 		w->dropped += count_lines(w->front.data, w->front.len);
 	} else if (!w->queue.len) {
 		/* The writer took everything: hand the buffer itself over, keep its spare. */
@@ -889,12 +913,20 @@ int logw_close_report(struct logw *w, struct logw_report *rep)
 	return close_logw(w, &err, rep);
 }
 
-int logw_close_stream(struct logw *w)
+int logw_close_stream(struct logw *w, uint64_t *unwritten)
 {
+	struct logw_report rep;
 	int err = 0;
 
-	close_logw(w, &err, NULL);
+	close_logw(w, &err, &rep);
+	if (unwritten)
+		*unwritten = rep.unwritten;
 	return err;
+}
+
+uint64_t logw_dropped(const struct logw *w)
+{
+	return w->dropped;
 }
 
 uint64_t logw_errors(const struct logw *w)

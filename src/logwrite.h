@@ -23,8 +23,15 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen);
  */
 struct logw *logw_open_stream(int fd, const char *name);
 int logw_failed(const struct logw *w);
-/* Writes what is left and frees the stream (fd stays open); 0, or the errno of a failure. */
-int logw_close_stream(struct logw *w);
+/*
+ * Writes what is left and frees the stream (fd stays open); 0, or the errno of a failure.
+ * *unwritten (if not NULL) gets the lines that could not be written: those after a failure, and
+ * those dropped while 256 MiB were waiting for a reader that stopped reading.
+ */
+int logw_close_stream(struct logw *w, uint64_t *unwritten);
+
+/* Lines dropped so far for want of room (call from the thread that writes to w). */
+uint64_t logw_dropped(const struct logw *w);
 
 /* Appends whole JSON lines. Write errors are counted and reported once, never fatal. */
 void logw_write(struct logw *w, const char *buf, size_t len);

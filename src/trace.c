@@ -77,6 +77,10 @@ struct trace_ctx {
 	int out_broken;
 	int out_error;		 /* writing stdout failed, other than a closed pipe */
 	struct logw *out_stream; /* stdout when it is not a terminal: written by a thread */
+	uint64_t out_dropped;	 /* lines it had no room for, as last said */
+	uint64_t not_written;	 /* lines standard output lost: lost events, exit 1 */
+	uint64_t out_dropped;	 /* lines it had no room for, as last said */
+	uint64_t not_written;	 /* lines standard output lost: lost events, exit 1 */
 	uint64_t last_flush;
 	int ntw;
 	struct tw_watch tw[TW_NETNS_MAX];
@@ -96,6 +100,42 @@ static void output_failed(struct trace_ctx *c, int err)
 	}
 	c->out_broken = 1;
 	exiting = 1;
+}
+
+/*
+ * A reader that stops reading (a stopped pager, a stuck consumer) leaves lines waiting in
+ * memory, up to a bound: past it they are dropped. Said at most once a second, like events the
+ * ring buffer lost, since that is what they are.
+ */
+static void check_out_dropped(struct trace_ctx *c)
+{
+	uint64_t dropped = c->out_stream ? logw_dropped(c->out_stream) : 0;
+
+	if (dropped <= c->out_dropped)
+		return;
+	fprintf(stderr,
+		"tcptrail: WARNING: %llu lines not written, %llu in total: standard output is not "
+		"read fast enough and the lines waiting for it reached their bound (256 MiB)\n",
+		(unsigned long long)(dropped - c->out_dropped), (unsigned long long)dropped);
+	c->out_dropped = dropped;
+}
+
+/*
+ * A reader that stops reading (a stopped pager, a stuck consumer) leaves lines waiting in
+ * memory, up to a bound: past it they are dropped. Said at most once a second, like events the
+ * ring buffer lost, since that is what they are.
+ */
+static void check_out_dropped(struct trace_ctx *c)
+{
+	uint64_t dropped = c->out_stream ? logw_dropped(c->out_stream) : 0;
+
+	if (dropped <= c->out_dropped)
+		return;
+	fprintf(stderr,
+		"tcptrail: WARNING: %llu lines not written, %llu in total: standard output is not "
+		"read fast enough and the lines waiting for it reached their bound (256 MiB)\n",
+		(unsigned long long)(dropped - c->out_dropped), (unsigned long long)dropped);
+	c->out_dropped = dropped;
 }
 
 static void flush_stdout(struct trace_ctx *c, uint64_t now)
@@ -650,6 +690,16 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			goto out;
 		}
 	}
+	/* Before the thread: the column titles are not an event to count if they are not written. */
+	if (!cfg->quiet && !cfg->json) {
+		fmt_text_header(&c.out, &c.fmt);
+		flush_stdout(&c, 0);
+	}
+	/* Before the thread: the column titles are not an event to count if they are not written. */
+	if (!cfg->quiet && !cfg->json) {
+		fmt_text_header(&c.out, &c.fmt);
+		flush_stdout(&c, 0);
+	}
 	/* A terminal is written at once; a file or pipe by a thread, so its stalls lose nothing. */
 	if (!c.out_tty)
 		c.out_stream = logw_open_stream(STDOUT_FILENO, "standard output");
@@ -669,10 +719,6 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	c.realtime_off = tt_realtime_offset_ns();
 
 	tt_on_stop_signals(on_signal);
-	if (!cfg->quiet && !cfg->json) {
-		fmt_text_header(&c.out, &c.fmt);
-		flush_stdout(&c, 0);
-	}
 	fprintf(stderr, "Tracing TCP state transitions... Ctrl-C to end.\n");
 
 	start = tt_now_ns(CLOCK_MONOTONIC);
@@ -703,6 +749,8 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			tw_check(&c);
 			last_lost_check = now;
 			hold_netns(&c, now);
+			check_out_dropped(&c);
+			check_out_dropped(&c);
 		}
 		if (c.stuck && alerts_may_tick(c.alerts, now)) {
 			stuck_tick(c.stuck, tt_now_ns(CLOCK_BOOTTIME));
@@ -737,13 +785,17 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	flush_stdout(&c, 0);
 	ret = 0;
 	if (c.out_stream) {
-		int err = logw_close_stream(c.out_stream);
+		uint64_t unwritten;
+		int err = logw_close_stream(c.out_stream, &unwritten);
 
 		c.out_stream = NULL;
 		if (err)
 			output_failed(&c, err);
+		/* After a closed pipe nobody is left to miss them: the normal end. */
+		if (err != EPIPE)
+			c.not_written = unwritten;
 	}
-	if (c.out_error)
+	if (c.out_error || c.not_written)
 		ret = 1;
 	if (c.log && logw_close(c.log))
 		ret = 1;
@@ -753,15 +805,20 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			"tcptrail: %llu connections skipped TIME_WAIT: tcp_max_tw_buckets "
 			"full\n",
 			(unsigned long long)c.tw_skipped);
-	fprintf(stderr, "tcptrail: %llu events, %llu lost\n", (unsigned long long)c.events,
-		(unsigned long long)c.lost);
+	if (c.not_written)
+		fprintf(stderr, "tcptrail: %llu events, %llu lost (%llu not written)\n",
+			(unsigned long long)c.events, (unsigned long long)(c.lost + c.not_written),
+			(unsigned long long)c.not_written);
+	else
+		fprintf(stderr, "tcptrail: %llu events, %llu lost\n", (unsigned long long)c.events,
+			(unsigned long long)c.lost);
 out:
 	for (int i = 0; i < TT_MAX_FILTER; i++) {
 		if (c.netns_fd[i] >= 0)
 			close(c.netns_fd[i]);
 	}
 	if (c.out_stream)
-		logw_close_stream(c.out_stream);
+		logw_close_stream(c.out_stream, NULL);
 	if (c.log)
 		logw_close(c.log);
 	alerts_free(c.alerts);
