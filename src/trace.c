@@ -79,8 +79,6 @@ struct trace_ctx {
 	struct logw *out_stream; /* stdout when it is not a terminal: written by a thread */
 	uint64_t out_dropped;	 /* lines it had no room for, as last said */
 	uint64_t not_written;	 /* lines standard output lost: lost events, exit 1 */
-	uint64_t out_dropped;	 /* lines it had no room for, as last said */
-	uint64_t not_written;	 /* lines standard output lost: lost events, exit 1 */
 	uint64_t last_flush;
 	int ntw;
 	struct tw_watch tw[TW_NETNS_MAX];
@@ -100,24 +98,6 @@ static void output_failed(struct trace_ctx *c, int err)
 	}
 	c->out_broken = 1;
 	exiting = 1;
-}
-
-/*
- * A reader that stops reading (a stopped pager, a stuck consumer) leaves lines waiting in
- * memory, up to a bound: past it they are dropped. Said at most once a second, like events the
- * ring buffer lost, since that is what they are.
- */
-static void check_out_dropped(struct trace_ctx *c)
-{
-	uint64_t dropped = c->out_stream ? logw_dropped(c->out_stream) : 0;
-
-	if (dropped <= c->out_dropped)
-		return;
-	fprintf(stderr,
-		"tcptrail: WARNING: %llu lines not written, %llu in total: standard output is not "
-		"read fast enough and the lines waiting for it reached their bound (256 MiB)\n",
-		(unsigned long long)(dropped - c->out_dropped), (unsigned long long)dropped);
-	c->out_dropped = dropped;
 }
 
 /*
@@ -695,11 +675,6 @@ int run_trace(const struct config *cfg, const struct services *svc)
 		fmt_text_header(&c.out, &c.fmt);
 		flush_stdout(&c, 0);
 	}
-	/* Before the thread: the column titles are not an event to count if they are not written. */
-	if (!cfg->quiet && !cfg->json) {
-		fmt_text_header(&c.out, &c.fmt);
-		flush_stdout(&c, 0);
-	}
 	/* A terminal is written at once; a file or pipe by a thread, so its stalls lose nothing. */
 	if (!c.out_tty)
 		c.out_stream = logw_open_stream(STDOUT_FILENO, "standard output");
@@ -749,7 +724,6 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			tw_check(&c);
 			last_lost_check = now;
 			hold_netns(&c, now);
-			check_out_dropped(&c);
 			check_out_dropped(&c);
 		}
 		if (c.stuck && alerts_may_tick(c.alerts, now)) {
