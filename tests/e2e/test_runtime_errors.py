@@ -160,6 +160,15 @@ def test_unreadable_namespaces_are_counted():
         assert len(before & after) <= int(m.group(1)) <= len(before | after), (m.group(1),
                                                                              before, after)
         assert other_ns in before and str(other_ns) not in p.stdout, p.stdout
+        # Without CAP_SYS_ADMIN the namespaces are read but cannot be entered.
+        p = subprocess.run(["setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin",
+                            tt.TCPTRAIL, "snapshot", "-l", "--all-netns", "-v", "-n", "--lport",
+                            str(port)], capture_output=True, text=True, timeout=tt.DEADLINE)
+        assert p.returncode == 0, p.stderr
+        m = re.search(r"tcptrail: --all-netns: (\d+) network namespaces? could not be entered "
+                      r"\(setns: Operation not permitted; needs CAP_SYS_ADMIN\): their sockets "
+                      r"are not listed\n", p.stderr)
+        assert m and int(m.group(1)) >= 1 and str(other_ns) not in p.stdout, p.stderr
         # Without -v, snapshot lists what it can and says nothing.
         p = no_ptrace(["snapshot", "-l", "--all-netns"])
         assert p.returncode == 0 and p.stderr == "", p.stderr
