@@ -32,6 +32,7 @@ CORE_SRCS   := src/cli.c src/format.c src/services.c src/filter.c src/states.c s
 APP_SRCS    := src/main.c src/trace.c src/alerts.c src/snapshot.c src/replay.c \
 	       src/bpfcommon.c src/netns.c
 CORE_SRCS   += src/causes.c
+CORE_SRCS   += src/prom.c src/metrics.c
 CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
 

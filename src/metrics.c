@@ -1,0 +1,835 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Prometheus metrics from the live trace: counters and gauges kept per event, formatted per
+ * scrape. The gauge of sockets per state is kept exact with a table of the open sockets (cookie
+ * -> the state, family and label they are counted under): a transition takes the socket out of
+ * what it was counted as, whatever the event says its old state was, so events the filters or
+ * the kernel dropped, sockets seeded after their first event and owners that change never make
+ * a gauge drift or go below zero.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "metrics.h"
+#include "states.h"
+
+const uint64_t mt_bound_ns[MT_NBOUNDS] = {
+	100000ULL,	 250000ULL,	   500000ULL,	     1000000ULL,      2500000ULL,
+	5000000ULL,	 10000000ULL,	   25000000ULL,	     50000000ULL,     100000000ULL,
+	250000000ULL,	 500000000ULL,	   1000000000ULL,    2500000000ULL,   5000000000ULL,
+	10000000000ULL,	 30000000000ULL,   60000000000ULL,   120000000000ULL, 300000000000ULL,
+	600000000000ULL, 1800000000000ULL, 3600000000000ULL,
+};
+
+const char *const mt_bound_text[MT_NBOUNDS] = {
+	"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+	"0.05",	  "0.1",     "0.25",   "0.5",	"1",	  "2.5",   "5",	   "10",
+	"30",	  "60",	     "120",    "300",	"600",	  "1800",  "3600",
+};
+
+/* Exposed states of tcptrail_sockets, as ss names them (timewait FIN_WAIT2 is FIN_WAIT2). */
+static const int shown_states[] = {
+	TT_ESTABLISHED, TT_SYN_SENT,   TT_SYN_RECV, TT_FIN_WAIT1, TT_FIN_WAIT2,
+	TT_TIME_WAIT,	TT_CLOSE_WAIT, TT_LAST_ACK, TT_LISTEN,	  TT_CLOSING,
+};
+
+static const char *const close_names[MT_NCLOSE] = {
+	[TT_CAUSE_CLOSED] = "closed",	  [TT_CAUSE_TIMEWAIT] = "timewait",
+	[TT_CAUSE_REFUSED] = "refused",	  [TT_CAUSE_TIMEOUT] = "timeout",
+	[TT_CAUSE_RESET_IN] = "reset_in", [TT_CAUSE_RESET_OUT] = "reset_out",
+	[TT_CAUSE_ABORT] = "abort",	  [MT_CLOSE_NORMAL] = "normal",
+	[MT_CLOSE_RESET] = "reset",
+};
+
+int mt_bucket(uint64_t ns)
+{
+	int lo = 0, hi = MT_NBOUNDS;
+
+	/* The first bound >= ns: Prometheus buckets count observations <= le. */
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+
+		if (mt_bound_ns[mid] >= ns)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+int mt_by_parse(const char *s)
+{
+	if (!strcmp(s, "comm"))
+		return MT_BY_COMM;
+	if (!strcmp(s, "container"))
+		return MT_BY_CONTAINER;
+	if (!strcmp(s, "unit"))
+		return MT_BY_UNIT;
+	return -1;
+}
+
+const char *mt_by_name(enum mt_by by)
+{
+	switch (by) {
+	case MT_BY_COMM:
+		return "comm";
+	case MT_BY_CONTAINER:
+		return "container";
+	case MT_BY_UNIT:
+		return "unit";
+	default:
+		return NULL;
+	}
+}
+
+/* An open socket as it is counted: 16 bytes. */
+struct mt_sock {
+	uint64_t cookie; /* 0: empty slot */
+	uint32_t label;
+	uint8_t state;
+	uint8_t fam;
+	uint8_t stuck; /* counted in stuck[state] of its label */
+	uint8_t pad;
+};
+
+#define LABEL_SLOTS 4096 /* 4 x MT_MAX_LABELS: short probes */
+#define CG_MEMO	    256	 /* cgroup id -> label, direct-mapped */
+
+struct metrics {
+	enum mt_by by;
+	struct mt_counts c;
+	/* open sockets: linear probing, backward-shift deletion (no tombstones) */
+	struct mt_sock *socks;
+	size_t cap, used;
+	int oom;
+	/* label values: interned strings, names[0] = "" */
+	char **label_store;
+	uint16_t label_slot[LABEL_SLOTS]; /* label index + 1, 0 empty */
+	uint32_t other;			  /* index of MT_OTHER_LABEL, 0 before it exists */
+	uint64_t memo_id[CG_MEMO];
+	uint32_t memo_label[CG_MEMO];
+};
+
+static size_t sock_slot(const struct metrics *m, uint64_t cookie)
+{
+	/* Cookies are sequential: mix before masking. */
+	return (size_t)((cookie * 0x9e3779b97f4a7c15ULL) >> 32) & (m->cap - 1);
+}
+
+static struct mt_sock *sock_find(struct metrics *m, uint64_t cookie)
+{
+	for (size_t i = sock_slot(m, cookie);; i = (i + 1) & (m->cap - 1)) {
+		if (m->socks[i].cookie == cookie)
+			return &m->socks[i];
+		if (!m->socks[i].cookie)
+			return NULL;
+	}
+}
+
+static int sock_grow(struct metrics *m)
+{
+	struct mt_sock *old = m->socks, *n = calloc(m->cap * 2, sizeof(*n));
+	size_t old_cap = m->cap;
+
+	if (!n)
+		return -1;
+	m->socks = n;
+	m->cap = old_cap * 2;
+	for (size_t i = 0; i < old_cap; i++) {
+		size_t j;
+
+		if (!old[i].cookie)
+			continue;
+		for (j = sock_slot(m, old[i].cookie); n[j].cookie; j = (j + 1) & (m->cap - 1))
+			;
+		n[j] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+static struct mt_sock *sock_insert(struct metrics *m, uint64_t cookie)
+{
+	size_t i;
+
+	/* At most half full: probes stay short. */
+	if ((m->used + 1) * 2 > m->cap && sock_grow(m))
+		return NULL;
+	for (i = sock_slot(m, cookie); m->socks[i].cookie; i = (i + 1) & (m->cap - 1))
+		;
+	m->used++;
+	memset(&m->socks[i], 0, sizeof(m->socks[i]));
+	m->socks[i].cookie = cookie;
+	return &m->socks[i];
+}
+
+static void sock_erase(struct metrics *m, struct mt_sock *s)
+{
+	size_t i = (size_t)(s - m->socks), j = i;
+
+	m->socks[i].cookie = 0;
+	m->used--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & (m->cap - 1);
+		if (!m->socks[j].cookie)
+			return;
+		home = sock_slot(m, m->socks[j].cookie);
+		/* Move j into the hole unless its home lies cyclically in (i, j]. */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			m->socks[i] = m->socks[j];
+			m->socks[j].cookie = 0;
+			i = j;
+		}
+	}
+}
+
+static uint32_t hash_str(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* Room for one more label in c (lab and names). 0 or -1. */
+static int counts_reserve(struct mt_counts *c, uint32_t n)
+{
+	struct mt_label_counts *lab;
+	const char **names;
+	uint32_t cap;
+
+	if (n <= c->cap)
+		return 0;
+	cap = c->cap ? c->cap * 2 : 8;
+	while (cap < n)
+		cap *= 2;
+	lab = realloc(c->lab, cap * sizeof(*lab));
+	if (!lab)
+		return -1;
+	c->lab = lab;
+	names = realloc(c->names, cap * sizeof(*names));
+	if (!names)
+		return -1;
+	c->names = names;
+	memset(c->lab + c->cap, 0, (cap - c->cap) * sizeof(*lab));
+	c->cap = cap;
+	return 0;
+}
+
+/* A new label value; its index, or 0 ("") when out of memory. */
+static uint32_t label_add(struct metrics *m, const char *s, size_t n)
+{
+	uint32_t idx = m->c.nlabels;
+	char *copy;
+	char **store;
+
+	if (counts_reserve(&m->c, idx + 1))
+		return 0;
+	store = realloc(m->label_store, (idx + 1) * sizeof(*store));
+	if (!store)
+		return 0;
+	m->label_store = store;
+	copy = malloc(n + 1);
+	if (!copy)
+		return 0;
+	memcpy(copy, s, n);
+	copy[n] = '\0';
+	store[idx] = copy;
+	m->c.names[idx] = copy;
+	memset(&m->c.lab[idx], 0, sizeof(m->c.lab[idx]));
+	m->c.nlabels = idx + 1;
+	return idx;
+}
+
+/* The index of label value s[0..n): found, added, or MT_OTHER_LABEL past the bound. */
+static uint32_t label_intern(struct metrics *m, const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n)
+		return 0;
+	if (n > PROM_LABEL_MAX)
+		n = PROM_LABEL_MAX;
+	for (i = hash_str(s, n) & (LABEL_SLOTS - 1); m->label_slot[i];
+	     i = (i + 1) & (LABEL_SLOTS - 1)) {
+		const char *name = m->c.names[m->label_slot[i] - 1];
+
+		if (!strncmp(name, s, n) && !name[n])
+			return m->label_slot[i] - 1u;
+	}
+	if (m->c.nlabels >= MT_MAX_LABELS - 1) {
+		if (!m->other)
+			m->other = label_add(m, MT_OTHER_LABEL, strlen(MT_OTHER_LABEL));
+		return m->other;
+	}
+	uint32_t idx = label_add(m, s, n);
+
+	if (idx)
+		m->label_slot[i] = (uint16_t)(idx + 1);
+	return idx;
+}
+
+static uint32_t label_of(struct metrics *m, const struct tt_event *e, const struct cg_desc *cg)
+{
+	const char *s;
+	size_t slot;
+	uint32_t idx;
+
+	switch (m->by) {
+	case MT_BY_COMM:
+		if (!(e->flags & TT_F_OWNER_KNOWN))
+			return 0;
+		return label_intern(m, e->comm, strnlen(e->comm, TT_COMM_LEN));
+	case MT_BY_CONTAINER:
+	case MT_BY_UNIT:
+		if (!e->cgroup_id)
+			return 0;
+		/* A socket's cgroup never changes: one probe per event, one intern per cgroup. */
+		slot = (size_t)((e->cgroup_id * 0x9e3779b97f4a7c15ULL) >> 56) & (CG_MEMO - 1);
+		if (m->memo_id[slot] == e->cgroup_id)
+			return m->memo_label[slot];
+		if (!cg)
+			return 0; /* not known yet: not remembered, a later event may know */
+		s = m->by == MT_BY_CONTAINER ? cg->ident.container_id : cg->ident.unit;
+		idx = label_intern(m, s, strlen(s));
+		m->memo_id[slot] = e->cgroup_id;
+		m->memo_label[slot] = idx;
+		return idx;
+	default:
+		return 0;
+	}
+}
+
+/* States a full socket is counted in; CLOSE and the timewait handoffs end it. */
+static int counted(int st)
+{
+	return st == TT_ESTABLISHED || st == TT_SYN_SENT || st == TT_SYN_RECV ||
+	       st == TT_FIN_WAIT1 || st == TT_FIN_WAIT2 || st == TT_CLOSE_WAIT ||
+	       st == TT_LAST_ACK || st == TT_LISTEN || st == TT_CLOSING;
+}
+
+static int terminal(int st)
+{
+	return st == TT_CLOSE || st == TT_TIME_WAIT || st == TT_FIN_WAIT2_TW;
+}
+
+static int in_connection(int st)
+{
+	return st == TT_ESTABLISHED || st == TT_FIN_WAIT1 || st == TT_FIN_WAIT2 ||
+	       st == TT_CLOSING || st == TT_CLOSE_WAIT || st == TT_LAST_ACK;
+}
+
+struct metrics *metrics_new(enum mt_by by)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->by = by;
+	m->cap = 1024;
+	m->socks = calloc(m->cap, sizeof(*m->socks));
+	if (!m->socks || label_add(m, "", 0) != 0 || !m->c.nlabels) {
+		metrics_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	for (uint32_t i = 0; i < m->c.nlabels; i++)
+		free(m->label_store[i]);
+	free(m->label_store);
+	free(m->socks);
+	free(m->c.lab);
+	free(m->c.names);
+	free(m);
+}
+
+static int fam_of(const struct tt_event *e)
+{
+	return e->family == AF_INET6;
+}
+
+/* Moves the socket of e to its new state under label L: the table entry says what to undo. */
+static void track(struct metrics *m, const struct tt_event *e, int newstate, uint32_t L)
+{
+	struct mt_sock *s;
+
+	if (!e->sock_cookie)
+		return;
+	s = sock_find(m, e->sock_cookie);
+	if (s) {
+		struct mt_label_counts *was = &m->c.lab[s->label];
+
+		was->sockets[s->fam][s->state]--;
+		if (s->stuck)
+			was->stuck[s->state]--;
+		s->stuck = 0;
+	}
+	if (!counted(newstate)) {
+		if (s)
+			sock_erase(m, s);
+		return;
+	}
+	if (!s) {
+		s = sock_insert(m, e->sock_cookie);
+		if (!s) {
+			m->oom = 1; /* not counted: a gauge too low beats one that drifts */
+			return;
+		}
+	}
+	s->state = (uint8_t)newstate;
+	s->fam = (uint8_t)fam_of(e);
+	s->label = L;
+	m->c.lab[L].sockets[s->fam][newstate]++;
+	m->c.lab[L].seen[s->fam] |= (uint16_t)(1u << newstate);
+}
+
+void metrics_seed(struct metrics *m, const struct tt_event *e, const struct cg_desc *cg)
+{
+	if (e->newstate >= TT_STATE_MAX || !counted(e->newstate))
+		return;
+	track(m, e, e->newstate, label_of(m, e, cg));
+}
+
+static void hist_add(struct mt_hist *h, uint64_t ns)
+{
+	h->bucket[mt_bucket(ns)]++;
+	h->count++;
+	h->sum_ns += ns;
+	/* Folded into seconds long before 64 bits of nanoseconds (584 years) could wrap. */
+	if (h->sum_ns >= (1ULL << 62)) {
+		h->sum_s += h->sum_ns / 1000000000ULL;
+		h->sum_ns %= 1000000000ULL;
+	}
+}
+
+static int close_index(const struct tt_event *e)
+{
+	if ((e->flags & TT_F_TOTALS) && e->cause > TT_CAUSE_NONE && e->cause < TT_CAUSE_UNKNOWN &&
+	    e->cause != TT_CAUSE_LISTENER_CLOSED)
+		return e->cause;
+	return (e->flags & TT_F_RESET) ? MT_CLOSE_RESET : MT_CLOSE_NORMAL;
+}
+
+void metrics_event(struct metrics *m, const struct tt_event *e, const struct cg_desc *cg)
+{
+	int o = e->oldstate, n = e->newstate;
+	uint32_t L;
+
+	if (e->type != TT_EV_STATE || o >= TT_STATE_MAX || n >= TT_STATE_MAX)
+		return;
+	m->c.events++;
+	L = label_of(m, e, cg);
+	m->c.lab[L].trans[o][n]++;
+	if ((e->flags & (TT_F_DELTA_KNOWN | TT_F_DELTA_MIN)) == TT_F_DELTA_KNOWN)
+		hist_add(&m->c.dur[o], e->delta_ns);
+	if (n == TT_ESTABLISHED) {
+		if (o == TT_SYN_SENT)
+			m->c.opened_active++;
+		else
+			m->c.opened_passive++;
+	} else if (terminal(n)) {
+		if (in_connection(o))
+			m->c.closed[close_index(e)]++;
+		else if (o == TT_SYN_SENT)
+			m->c.connect_failures++;
+	}
+	track(m, e, n, L);
+}
+
+void metrics_alert(struct metrics *m, const struct tt_event *e)
+{
+	int st = e->oldstate;
+	struct mt_sock *s;
+	uint32_t L;
+
+	if (e->type != TT_EV_STUCK || st >= TT_STATE_MAX)
+		return;
+	s = e->sock_cookie ? sock_find(m, e->sock_cookie) : NULL;
+	/* Counted under the label of the socket's gauge, so the two add up per label. */
+	L = s ? s->label : label_of(m, e, NULL);
+	m->c.lab[L].alerts[st]++;
+	if (s && s->state == st && !s->stuck) {
+		s->stuck = 1;
+		m->c.lab[L].stuck[st]++;
+	}
+}
+
+void metrics_set_lost(struct metrics *m, uint64_t lost)
+{
+	m->c.lost = lost;
+}
+
+uint64_t metrics_sockets(const struct metrics *m)
+{
+	return m->used;
+}
+
+int metrics_copy(const struct metrics *m, struct mt_counts *dst)
+{
+	struct mt_label_counts *lab;
+	const char **names;
+	uint32_t cap;
+
+	if (counts_reserve(dst, m->c.nlabels))
+		return -1;
+	lab = dst->lab;
+	names = dst->names;
+	cap = dst->cap;
+	*dst = m->c;
+	dst->lab = lab;
+	dst->names = names;
+	dst->cap = cap;
+	memcpy(dst->lab, m->c.lab, m->c.nlabels * sizeof(*lab));
+	memcpy(dst->names, m->c.names, m->c.nlabels * sizeof(*names));
+	return 0;
+}
+
+void mt_counts_free(struct mt_counts *c)
+{
+	free(c->lab);
+	free(c->names);
+	memset(c, 0, sizeof(*c));
+}
+
+static int listener_cmp(const void *a, const void *b)
+{
+	const struct mt_listener *x = a, *y = b;
+	int r;
+
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	r = memcmp(x->addr, y->addr, sizeof(x->addr));
+	if (r)
+		return r;
+	return (x->port > y->port) - (x->port < y->port);
+}
+
+int mt_walk_add_listener(struct mt_walk *w, size_t *cap, const struct mt_listener *l)
+{
+	if (w->nlisteners == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		struct mt_listener *n = realloc(w->listeners, ncap * sizeof(*n));
+
+		if (!n)
+			return -1;
+		w->listeners = n;
+		*cap = ncap;
+	}
+	w->listeners[w->nlisteners++] = *l;
+	return 0;
+}
+
+void mt_walk_finish(struct mt_walk *w)
+{
+	size_t k = 0;
+
+	if (!w->nlisteners)
+		return;
+	qsort(w->listeners, w->nlisteners, sizeof(*w->listeners), listener_cmp);
+	/* SO_REUSEPORT: sockets of one address are one listener to the people watching it. */
+	for (size_t i = 1; i < w->nlisteners; i++) {
+		if (!listener_cmp(&w->listeners[k], &w->listeners[i])) {
+			w->listeners[k].qlen += w->listeners[i].qlen;
+			w->listeners[k].qmax += w->listeners[i].qmax;
+		} else {
+			w->listeners[++k] = w->listeners[i];
+		}
+	}
+	w->nlisteners = k + 1;
+}
+
+/* ----- formatting ----- */
+
+struct fmt {
+	struct outbuf *ob;
+	enum prom_format f;
+	const struct mt_info *info;
+	const struct mt_counts *c;
+};
+
+static void label(struct outbuf *ob, int *first, const char *name, const char *v, size_t n)
+{
+	ob_putc(ob, *first ? '{' : ',');
+	*first = 0;
+	ob_puts(ob, name);
+	ob_puts(ob, "=\"");
+	prom_label_value(ob, v, n);
+	ob_putc(ob, '"');
+}
+
+static void label_str(struct outbuf *ob, int *first, const char *name, const char *v)
+{
+	label(ob, first, name, v, strlen(v));
+}
+
+/* The --metrics-by label of label index L, if there is one. */
+static void by_label(struct fmt *x, int *first, uint32_t L)
+{
+	const char *name = mt_by_name(x->info->by);
+
+	if (name)
+		label_str(x->ob, first, name, x->c->names[L]);
+}
+
+static void end_labels(struct outbuf *ob, int first)
+{
+	if (!first)
+		ob_putc(ob, '}');
+	ob_putc(ob, ' ');
+}
+
+static void sample_u64(struct outbuf *ob, uint64_t v)
+{
+	ob_u64(ob, v);
+	ob_putc(ob, '\n');
+}
+
+static void sample_i64(struct outbuf *ob, int64_t v)
+{
+	ob_i64(ob, v);
+	ob_putc(ob, '\n');
+}
+
+static void fmt_sockets(struct fmt *x, const struct mt_walk *w)
+{
+	static const char *const fam_names[MT_FAMILIES] = {"ipv4", "ipv6"};
+	const struct mt_counts *c = x->c;
+
+	prom_family(x->ob, x->f, "tcptrail_sockets", PROM_GAUGE,
+		    "TCP sockets per state now (timewait and request sockets counted by the "
+		    "socket iterator at scrape time).");
+	for (uint32_t L = 0; L < c->nlabels; L++) {
+		const struct mt_label_counts *lc = &c->lab[L];
+
+		for (int f = 0; f < MT_FAMILIES; f++) {
+			for (size_t i = 0; i < sizeof(shown_states) / sizeof(shown_states[0]);
+			     i++) {
+				int st = shown_states[i], first = 1;
+				int64_t v = lc->sockets[f][st];
+
+				if (L == 0 && w && w->ok) {
+					if (st == TT_TIME_WAIT)
+						v += (int64_t)w->tw[f];
+					else if (st == TT_FIN_WAIT2)
+						v += (int64_t)w->tw_fin2[f];
+					else if (st == TT_SYN_RECV)
+						v += (int64_t)w->req[f];
+				}
+				/* Labelled series once they have had a socket, all for "". */
+				if (L && !(lc->seen[f] & (1u << st)))
+					continue;
+				ob_puts(x->ob, "tcptrail_sockets");
+				label_str(x->ob, &first, "state", tt_state_name(st));
+				label_str(x->ob, &first, "family", fam_names[f]);
+				by_label(x, &first, L);
+				end_labels(x->ob, first);
+				sample_i64(x->ob, v);
+			}
+		}
+	}
+}
+
+static void fmt_transitions(struct fmt *x)
+{
+	const struct mt_counts *c = x->c;
+
+	prom_family(x->ob, x->f, "tcptrail_transitions_total", PROM_COUNTER,
+		    "TCP state transitions traced.");
+	for (uint32_t L = 0; L < c->nlabels; L++) {
+		for (int o = 0; o < TT_STATE_MAX; o++) {
+			for (int n = 0; n < TT_STATE_MAX; n++) {
+				uint64_t v = c->lab[L].trans[o][n];
+				int first = 1;
+
+				if (!v)
+					continue;
+				ob_puts(x->ob, "tcptrail_transitions_total");
+				label_str(x->ob, &first, "from", tt_state_name(o));
+				label_str(x->ob, &first, "to", tt_state_name(n));
+				by_label(x, &first, L);
+				end_labels(x->ob, first);
+				sample_u64(x->ob, v);
+			}
+		}
+	}
+}
+
+static void fmt_durations(struct fmt *x)
+{
+	prom_family(x->ob, x->f, "tcptrail_state_duration_seconds", PROM_HISTOGRAM,
+		    "Time TCP sockets spent in a state, observed when they left it.");
+	for (int st = 0; st < TT_STATE_MAX; st++) {
+		const struct mt_hist *h = &x->c->dur[st];
+		const char *name = tt_state_name(st);
+		uint64_t cum = 0;
+
+		if (!h->count)
+			continue;
+		for (int b = 0; b < MT_NBUCKETS; b++) {
+			cum += h->bucket[b];
+			ob_puts(x->ob, "tcptrail_state_duration_seconds_bucket{state=\"");
+			ob_puts(x->ob, name);
+			ob_puts(x->ob, "\",le=\"");
+			if (b < MT_NBOUNDS)
+				prom_le(x->ob, x->f, mt_bound_text[b]);
+			else
+				ob_puts(x->ob, "+Inf");
+			ob_puts(x->ob, "\"} ");
+			sample_u64(x->ob, cum);
+		}
+		ob_puts(x->ob, "tcptrail_state_duration_seconds_sum{state=\"");
+		ob_puts(x->ob, name);
+		ob_puts(x->ob, "\"} ");
+		prom_double(x->ob, prom_seconds(h->sum_s, h->sum_ns));
+		ob_putc(x->ob, '\n');
+		ob_puts(x->ob, "tcptrail_state_duration_seconds_count{state=\"");
+		ob_puts(x->ob, name);
+		ob_puts(x->ob, "\"} ");
+		sample_u64(x->ob, h->count);
+	}
+}
+
+static void fmt_connections(struct fmt *x)
+{
+	const struct mt_counts *c = x->c;
+
+	prom_family(x->ob, x->f, "tcptrail_connections_opened_total", PROM_COUNTER,
+		    "Connections established: active (connect) or passive (accepted).");
+	ob_puts(x->ob, "tcptrail_connections_opened_total{direction=\"active\"} ");
+	sample_u64(x->ob, c->opened_active);
+	ob_puts(x->ob, "tcptrail_connections_opened_total{direction=\"passive\"} ");
+	sample_u64(x->ob, c->opened_passive);
+	prom_family(x->ob, x->f, "tcptrail_connections_closed_total", PROM_COUNTER,
+		    "Established connections that ended, by cause (normal or reset where the "
+		    "kernel did not say).");
+	for (int i = 0; i < MT_NCLOSE; i++) {
+		if (!close_names[i])
+			continue;
+		ob_puts(x->ob, "tcptrail_connections_closed_total{cause=\"");
+		ob_puts(x->ob, close_names[i]);
+		ob_puts(x->ob, "\"} ");
+		sample_u64(x->ob, c->closed[i]);
+	}
+	prom_family(x->ob, x->f, "tcptrail_connect_failures_total", PROM_COUNTER,
+		    "Connects that never got established (SYN_SENT -> CLOSE: refused, timed out).");
+	ob_puts(x->ob, "tcptrail_connect_failures_total ");
+	sample_u64(x->ob, c->connect_failures);
+}
+
+static int is_rule_state(const struct mt_info *info, int st)
+{
+	for (int i = 0; i < info->nstuck; i++) {
+		if (info->stuck_states[i] == st)
+			return 1;
+	}
+	return 0;
+}
+
+static void fmt_stuck(struct fmt *x)
+{
+	const struct mt_counts *c = x->c;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const char *name = pass ? "tcptrail_stuck_alerts_total" : "tcptrail_stuck_sockets";
+
+		if (pass)
+			prom_family(x->ob, x->f, name, PROM_COUNTER,
+				    "Stuck alerts raised (--stuck), by the state stuck in.");
+		else
+			prom_family(x->ob, x->f, name, PROM_GAUGE,
+				    "Sockets past a --stuck rule now: alerted and still in the "
+				    "state.");
+		for (uint32_t L = 0; L < c->nlabels; L++) {
+			const struct mt_label_counts *lc = &c->lab[L];
+
+			for (int st = 0; st < TT_STATE_MAX; st++) {
+				int first = 1;
+
+				/* The rules' states at 0 before any alert; labels once alerted. */
+				if (lc->alerts[st] == 0 && (L || !is_rule_state(x->info, st)))
+					continue;
+				ob_puts(x->ob, name);
+				label_str(x->ob, &first, "state", tt_state_name(st));
+				by_label(x, &first, L);
+				end_labels(x->ob, first);
+				if (pass)
+					sample_u64(x->ob, lc->alerts[st]);
+				else
+					sample_i64(x->ob, lc->stuck[st]);
+			}
+		}
+	}
+}
+
+static void fmt_listeners(struct fmt *x, const struct mt_walk *w)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		const char *name =
+			pass ? "tcptrail_listen_queue_limit" : "tcptrail_listen_queue_length";
+
+		if (pass)
+			prom_family(x->ob, x->f, name, PROM_GAUGE,
+				    "Accept queue limit (backlog) of a listening address.");
+		else
+			prom_family(
+				x->ob, x->f, name, PROM_GAUGE,
+				"Connections waiting in the accept queue of a listening address.");
+		for (size_t i = 0; w && w->ok && i < w->nlisteners; i++) {
+			const struct mt_listener *l = &w->listeners[i];
+			char addr[INET6_ADDRSTRLEN], port[8], ns[12];
+			int first = 1;
+
+			if (!inet_ntop(l->family, l->addr, addr, sizeof(addr)))
+				continue;
+			port[u64_to_dec(port, l->port)] = '\0';
+			ns[u64_to_dec(ns, l->netns)] = '\0';
+			ob_puts(x->ob, name);
+			label_str(x->ob, &first, "laddr", addr);
+			label_str(x->ob, &first, "lport", port);
+			label_str(x->ob, &first, "netns", ns);
+			end_labels(x->ob, first);
+			sample_u64(x->ob, pass ? l->qmax : l->qlen);
+		}
+	}
+}
+
+void mt_format(struct outbuf *ob, enum prom_format f, const struct mt_info *info,
+	       const struct mt_counts *c, const struct mt_walk *w)
+{
+	struct fmt x = {.ob = ob, .f = f, .info = info, .c = c};
+	int first = 1;
+
+	fmt_sockets(&x, w);
+	fmt_transitions(&x);
+	fmt_durations(&x);
+	fmt_connections(&x);
+	fmt_stuck(&x);
+	fmt_listeners(&x, w);
+	prom_family(ob, f, "tcptrail_events_total", PROM_COUNTER,
+		    "Events read from the kernel (state transitions).");
+	ob_puts(ob, "tcptrail_events_total ");
+	sample_u64(ob, c->events);
+	prom_family(ob, f, "tcptrail_events_lost_total", PROM_COUNTER,
+		    "Events the kernel could not deliver (ring buffer full, program recursion).");
+	ob_puts(ob, "tcptrail_events_lost_total ");
+	sample_u64(ob, c->lost);
+	prom_family(ob, f, "tcptrail_build_info", PROM_INFO,
+		    "tcptrail's version and the kernel it runs on.");
+	ob_puts(ob, "tcptrail_build_info");
+	label_str(ob, &first, "version", info->version ? info->version : "");
+	label_str(ob, &first, "kernel", info->kernel ? info->kernel : "");
+	end_labels(ob, first);
+	ob_puts(ob, "1\n");
+	prom_end(ob, f);
+}
