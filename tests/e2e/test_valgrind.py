@@ -58,7 +58,8 @@ class VgTracer(tt.Tracer):
         tt.TCPTRAIL = VG[0]
         try:
             # tt.Tracer adds "-o json" only when "-o" is missing: args always say -o or -q.
-            super().__init__(*(VG[1:] + [saved] + list(args)))
+            # Under valgrind, loading and verifying the programs alone takes many seconds.
+            super().__init__(*(VG[1:] + [saved] + list(args)), start_timeout=VG_DEADLINE)
         finally:
             tt.TCPTRAIL = saved
 

@@ -45,7 +45,7 @@ def wait_until(pred, timeout=DEADLINE, what="condition"):
 class Tracer:
     """A running `tcptrail -o json` (or other args) whose stdout lines are collected."""
 
-    def __init__(self, *args, json_output=True, stdin=None):
+    def __init__(self, *args, json_output=True, stdin=None, start_timeout=DEADLINE):
         cmd = [TCPTRAIL] + list(args)
         if json_output and "-o" not in args:
             cmd += ["-o", "json"]
@@ -61,7 +61,7 @@ class Tracer:
         self.t_out.start()
         self.t_err.start()
         wait_until(lambda: any(l.startswith("Tracing") for l in self.stderr_lines)
-                   or self.proc.poll() is not None, what="'Tracing' on stderr")
+                   or self.proc.poll() is not None, start_timeout, "'Tracing' on stderr")
         if self.proc.poll() is not None:
             self.t_err.join()
             raise AssertionError("tcptrail exited early (%d): %s" % (
