@@ -14,6 +14,9 @@ VMLINUX_H   := vmlinux/$(ARCH_UNAME)/vmlinux.h
 
 LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz -pthread
+# The --metrics HTTP server (src/metricsrv.c): libmicrohttpd.
+LIBBPF_CFLAGS += $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
+LIBBPF_LIBS   += $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 CFLAGS      ?= -O2 -g
 WARNINGS    := -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
@@ -22,7 +25,7 @@ ALL_CFLAGS  := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -DTCPTRAIL_VERSION
 BPF_CFLAGS  := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall \
 	       -Iinclude -Ivmlinux/$(ARCH_UNAME)
 
-BPF_OBJS    := tcptrail snapshot
+BPF_OBJS    := tcptrail snapshot metrics
 SKELS       := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS))
 
 # Pure code: no libbpf, unit-testable and fuzzable without root.
@@ -33,6 +36,7 @@ APP_SRCS    := src/main.c src/trace.c src/alerts.c src/snapshot.c src/replay.c \
 	       src/bpfcommon.c src/netns.c
 CORE_SRCS   += src/causes.c
 CORE_SRCS   += src/prom.c src/metrics.c
+APP_SRCS    += src/metricsrv.c
 CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
 

@@ -144,4 +144,26 @@ struct tt_sock_rec {
 	__u64 cgroup_id; /* the socket's cgroup v2; a request socket its listener's; 0 timewait */
 };
 
+/* A listening socket from the metrics iterator (iter/tcp): its accept queue, 32 bytes. */
+struct tt_listen_rec {
+	__u8 addr[16]; /* local address, IPv4 in the first 4 bytes */
+	__u32 netns;
+	__u32 qlen; /* connections waiting to be accepted (sk_ack_backlog) */
+	__u32 qmax; /* the queue's limit (sk_max_ack_backlog) */
+	__u16 port; /* local port, host order */
+	__u8 family;
+	__u8 pad;
+};
+
+/* Indexes of the metrics iterator's counters of sockets no event shows ending. */
+enum tt_mt_count {
+	TT_MT_TW4 = 0,	  /* timewait sockets in TIME_WAIT, IPv4 */
+	TT_MT_TW6 = 1,	  /* ... IPv6 */
+	TT_MT_FIN2_4 = 2, /* timewait sockets in the FIN_WAIT2 substate */
+	TT_MT_FIN2_6 = 3,
+	TT_MT_REQ4 = 4, /* request sockets: handshakes waiting for the last ACK (SYN_RECV) */
+	TT_MT_REQ6 = 5,
+	TT_MT_MAX = 6,
+};
+
 #endif /* TCPTRAIL_H */

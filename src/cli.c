@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 #include "cli.h"
+#include "metrics.h"
+#include "prom.h"
 #include "states.h"
 
 enum long_only {
@@ -26,6 +28,11 @@ enum long_only {
 	OPT_SINCE,
 	OPT_UNTIL,
 	OPT_RINGBUF,
+	OPT_METRICS,
+	OPT_METRICS_FILE,
+	OPT_METRICS_INTERVAL,
+	OPT_METRICS_BY,
+	OPT_LAST, /* size of the seen[] array */
 };
 
 static const struct option long_options[] = {
@@ -62,6 +69,10 @@ static const struct option long_options[] = {
 	{"since", required_argument, NULL, OPT_SINCE},
 	{"until", required_argument, NULL, OPT_UNTIL},
 	{"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
+	{"metrics", required_argument, NULL, OPT_METRICS},
+	{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
+	{"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
+	{"metrics-by", required_argument, NULL, OPT_METRICS_BY},
 	{NULL, 0, NULL, 0},
 };
 
@@ -104,6 +115,13 @@ void cli_usage(FILE *out)
 	      "                         (e.g. CLOSE_WAIT=30s; units ms s m h; repeatable), naming\n"
 	      "                         every process holding it then, as snapshot -p does\n"
 	      "      --ringbuf-mb N     ring buffer size in MiB (default 16)\n"
+	      "      --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	      "                         (:PORT for every address)\n"
+	      "      --metrics-file FILE  write them to FILE (node_exporter textfile collector)\n"
+	      "      --metrics-interval SECONDS  how often --metrics-file is written (default "
+	      "15s)\n"
+	      "      --metrics-by LABEL   comm, container or unit: a label on the socket,\n"
+	      "                         transition and stuck metrics\n"
 	      "\n"
 	      "Snapshot:\n"
 	      "  -a, --all              listening and non-listening sockets\n"
@@ -458,6 +476,37 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const stru
 			return bad(err, errlen, "--ringbuf-mb wants a power of two 1-1024", arg);
 		cfg->ringbuf_mb = (uint32_t)v;
 		return 0;
+	case OPT_METRICS: {
+		struct sockaddr_storage sa;
+		socklen_t salen;
+		int any;
+
+		if (prom_parse_listen(arg, &sa, &salen, &any, err, errlen))
+			return -1;
+		cfg->metrics_addr = arg;
+		return 0;
+	}
+	case OPT_METRICS_FILE:
+		if (!*arg)
+			return bad(err, errlen, "--metrics-file wants a file name", arg);
+		cfg->metrics_file = arg;
+		return 0;
+	case OPT_METRICS_INTERVAL:
+		if (parse_duration_ns(arg, &cfg->metrics_interval_ns) ||
+		    cfg->metrics_interval_ns < 100000000ULL)
+			return bad(
+				err, errlen,
+				"--metrics-interval wants a duration of at least 100ms (e.g. 15s)",
+				arg);
+		return 0;
+	case OPT_METRICS_BY: {
+		int by = mt_by_parse(arg);
+
+		if (by < 0)
+			return bad(err, errlen, "--metrics-by takes comm, container or unit", arg);
+		cfg->metrics_by = by;
+		return 0;
+	}
 	}
 	snprintf(err, errlen, "unknown option");
 	return -1;
@@ -477,6 +526,10 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 		{OPT_ROTATE, "--rotate", 1 << CMD_TRACE},
 		{OPT_KEEP, "--keep", 1 << CMD_TRACE},
 		{OPT_RINGBUF, "--ringbuf-mb", 1 << CMD_TRACE},
+		{OPT_METRICS, "--metrics", 1 << CMD_TRACE},
+		{OPT_METRICS_FILE, "--metrics-file", 1 << CMD_TRACE},
+		{OPT_METRICS_INTERVAL, "--metrics-interval", 1 << CMD_TRACE},
+		{OPT_METRICS_BY, "--metrics-by", 1 << CMD_TRACE},
 		{OPT_STUCK, "--stuck", 1 << CMD_TRACE | 1 << CMD_SNAPSHOT},
 		{'a', "-a", 1 << CMD_SNAPSHOT},
 		{'l', "-l", 1 << CMD_SNAPSHOT},
@@ -516,8 +569,16 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 		snprintf(err, errlen, "-w - writes the log to stdout: add -q");
 		return -1;
 	}
-	if (cfg->quiet && cfg->cmd == CMD_TRACE && !cfg->write_path && !cfg->nstuck) {
-		snprintf(err, errlen, "-q without -w or --stuck would show nothing");
+	if ((seen[OPT_METRICS_INTERVAL] || seen[OPT_METRICS_BY]) && !cfg->metrics_addr &&
+	    !cfg->metrics_file) {
+		snprintf(err, errlen,
+			 "--metrics-interval and --metrics-by need --metrics or "
+			 "--metrics-file");
+		return -1;
+	}
+	if (cfg->quiet && cfg->cmd == CMD_TRACE && !cfg->write_path && !cfg->nstuck &&
+	    !cfg->metrics_addr && !cfg->metrics_file) {
+		snprintf(err, errlen, "-q without -w, --stuck or --metrics would show nothing");
 		return -1;
 	}
 	if (cfg->cmd == CMD_REPLAY && cfg->nfiles == 0) {
@@ -542,13 +603,14 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 enum cli_result cli_parse(int argc, char **argv, struct config *cfg, const struct services *svc,
 			  FILE *out, char *err, size_t errlen)
 {
-	int seen[OPT_RINGBUF + 1] = {0};
+	int seen[OPT_LAST] = {0};
 	int first = 1, opt;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->cmd = CMD_TRACE;
 	cfg->keep = 10;
 	cfg->ringbuf_mb = 16;
+	cfg->metrics_interval_ns = 15000000000ULL;
 	err[0] = '\0';
 
 	if (argc > 1 && argv[1][0] != '-') {
@@ -590,7 +652,7 @@ enum cli_result cli_parse(int argc, char **argv, struct config *cfg, const struc
 			return CLI_USAGE;
 		if (r > 0)
 			return CLI_HELP;
-		if (opt >= 0 && opt <= OPT_RINGBUF)
+		if (opt >= 0 && opt < OPT_LAST)
 			seen[opt] = 1;
 	}
 	for (int i = optind; i < argc; i++) {

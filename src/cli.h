@@ -36,6 +36,12 @@ struct config {
 	int nstuck;
 	struct stuck_rule stuck[TT_MAX_STUCK];
 
+	/* metrics (trace) */
+	const char *metrics_addr; /* --metrics ADDR:PORT */
+	const char *metrics_file; /* --metrics-file FILE */
+	uint64_t metrics_interval_ns;
+	int metrics_by; /* enum mt_by */
+
 	/* recording */
 	const char *write_path;
 	uint64_t rotate_bytes;

@@ -18,6 +18,8 @@
 #include "cgroup.h"
 #include "format.h"
 #include "logwrite.h"
+#include "metrics.h"
+#include "metricsrv.h"
 #include "netns.h"
 #include "outbuf.h"
 #include "procnet.h"
@@ -66,6 +68,9 @@ struct trace_ctx {
 	struct stuck *stuck;
 	struct alerts *alerts; /* stuck alerts of a tick, waiting for their holders */
 	struct cg_cache *cg;   /* cgroup ids -> paths, containers, units */
+	/* --metrics: counted here by the event loop, served by msrv's threads */
+	struct metrics *metrics;
+	struct mtsrv *msrv;
 	uint64_t realtime_off;
 	uint64_t events;
 	uint64_t lost;
@@ -295,8 +300,11 @@ static void emit_alert(void *vctx, const struct tt_event *e, const struct owners
 	const struct cg_desc *cg = cg_cache_get(c->cg, e->cgroup_id);
 
 	/* Sockets older than the tracer were not filtered in the kernel: --cgroup by path here. */
-	if (filter_match_cgroup(&c->cfg->filter, cg))
+	if (filter_match_cgroup(&c->cfg->filter, cg)) {
 		emit(c, e, holders, cg);
+		if (c->metrics)
+			metrics_alert(c->metrics, e);
+	}
 }
 
 static int handle_event(void *vctx, void *data, size_t len)
@@ -312,6 +320,8 @@ static int handle_event(void *vctx, void *data, size_t len)
 	if (!filter_match_container(&c->cfg->filter, cg))
 		return 0;
 	c->events++;
+	if (c->metrics)
+		metrics_event(c->metrics, e, cg);
 	if (e->newstate == TT_FIN_WAIT1 || e->newstate == TT_CLOSING)
 		tw_watch_netns(c, e);
 	if (c->stuck)
@@ -532,6 +542,16 @@ struct seed_ctx {
 	} rec;
 };
 
+/* A socket older than the tracer, for the gauges: the filters the kernel applies to events. */
+static void seed_metrics(struct trace_ctx *c, const struct tt_event *e)
+{
+	const struct cg_desc *cg = cg_cache_get(c->cg, e->cgroup_id);
+
+	if (filter_match(&c->cfg->filter, e) && filter_match_container(&c->cfg->filter, cg) &&
+	    filter_match_cgroup(&c->cfg->filter, cg))
+		metrics_seed(c->metrics, e, cg);
+}
+
 static int seed_chunk(void *vctx, const void *buf, size_t len)
 {
 	struct seed_ctx *c = vctx;
@@ -549,6 +569,8 @@ static int seed_chunk(void *vctx, const void *buf, size_t len)
 		if (c->partial == sizeof(c->rec)) {
 			if (c->stuck)
 				stuck_seed_socket(c->stuck, &c->rec.ev);
+			if (c->trace->metrics)
+				seed_metrics(c->trace, &c->rec.ev);
 			c->partial = 0;
 		}
 	}
@@ -688,11 +710,21 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	}
 	hold_netns(&c, tt_now_ns(CLOCK_MONOTONIC));
 	open_cgroups(&c);
+	if ((cfg->metrics_addr || cfg->metrics_file) &&
+	    !(c.metrics = metrics_new((enum mt_by)cfg->metrics_by))) {
+		fprintf(stderr, "tcptrail: out of memory\n");
+		goto out;
+	}
 	/* Attached first, so no socket falls between the walk and the first event. */
 	seed_owners(skel, cfg->verbose);
 	seed_states(skel, &c, cfg->verbose);
 	c.realtime_off = tt_realtime_offset_ns();
 
+	/* Served once the gauges hold the sockets that predate the tracer. */
+	if (c.metrics && !(c.msrv = mtsrv_start(cfg, c.metrics, err, sizeof(err)))) {
+		fprintf(stderr, "tcptrail: %s\n", err);
+		goto out;
+	}
 	tt_on_stop_signals(on_signal);
 	fprintf(stderr, "Tracing TCP state transitions... Ctrl-C to end.\n");
 
@@ -730,6 +762,8 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			stuck_tick(c.stuck, tt_now_ns(CLOCK_BOOTTIME));
 			alerts_raise(c.alerts);
 		}
+		if (c.msrv)
+			mtsrv_tick(c.msrv, c.lost);
 		if (reopen_log && c.log) {
 			reopen_log = 0;
 			logw_reopen(c.log);
@@ -758,6 +792,10 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	tw_check(&c);
 	flush_stdout(&c, 0);
 	ret = 0;
+	/* The textfile gets the final numbers. */
+	if (c.msrv && mtsrv_stop(c.msrv, c.lost))
+		ret = 1;
+	c.msrv = NULL;
 	if (c.out_stream) {
 		uint64_t unwritten;
 		int err = logw_close_stream(c.out_stream, &unwritten);
@@ -795,6 +833,8 @@ out:
 		logw_close_stream(c.out_stream, NULL);
 	if (c.log)
 		logw_close(c.log);
+	mtsrv_stop(c.msrv, c.lost);
+	metrics_free(c.metrics);
 	alerts_free(c.alerts);
 	stuck_free(c.stuck);
 	cg_cache_free(c.cg);

@@ -5,6 +5,9 @@ set -e
 pkgs="make gcc clang clang-format llvm libclang-rt-14-dev pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
 libcmocka-dev python3 iproute2 net-tools valgrind
 nginx gunicorn curl systemd"
+# libmicrohttpd-dev builds the --metrics server; prometheus (with promtool), logrotate and
+# python3-yaml test it and the deploy/ files (tests/e2e/test_metrics.py, tests/e2e/test_deploy.py).
+pkgs="$pkgs libmicrohttpd-dev prometheus logrotate python3-yaml"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs libbpf-tools"
 missing=""
 for p in $pkgs; do

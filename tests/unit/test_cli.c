@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include "tt_test.h"
 #include "cli.h"
+#include "metrics.h"
 
 #define MAX_ARGS 300
 
@@ -192,7 +193,7 @@ static void test_write_quiet(void **state)
 	OK("-q", "--write=x.gz");
 	USAGE("-w wants a file name: ''", "-w", "");
 	USAGE("-w - writes the log to stdout: add -q", "-w", "-");
-	USAGE("-q without -w or --stuck would show nothing", "-q");
+	USAGE("-q without -w, --stuck or --metrics would show nothing", "-q");
 	OK("-q", "--stuck", "CLOSE_WAIT=30s");
 	OK("--rotate", "100M", "-w", "f");
 	assert_true(cfg.rotate_bytes == 100ULL << 20);
@@ -716,6 +717,35 @@ static void test_time_month_lengths(void **state)
 	assert_int_equal(days_in_month(2026, 13), 0);
 }
 
+static void test_metrics_options(void **state)
+{
+	OK("--metrics", "127.0.0.1:9717");
+	assert_string_equal(cfg.metrics_addr, "127.0.0.1:9717");
+	assert_int_equal(cfg.metrics_interval_ns, 15000000000ULL);
+	assert_int_equal(cfg.metrics_by, MT_BY_NONE);
+	/* The agent: -q with metrics alone shows something. */
+	OK("-q", "--metrics", ":9717", "--metrics-by", "container");
+	assert_int_equal(cfg.metrics_by, MT_BY_CONTAINER);
+	OK("trace", "--metrics-file", "/tmp/x.prom", "--metrics-interval", "500ms", "--metrics-by",
+	   "comm");
+	assert_string_equal(cfg.metrics_file, "/tmp/x.prom");
+	assert_int_equal(cfg.metrics_interval_ns, 500000000ULL);
+	assert_int_equal(cfg.metrics_by, MT_BY_COMM);
+	USAGE("--metrics-interval and --metrics-by need --metrics or --metrics-file",
+	      "--metrics-by", "unit");
+	USAGE("--metrics-interval and --metrics-by need --metrics or --metrics-file",
+	      "--metrics-interval", "5s");
+	USAGE("--metrics-by takes comm, container or unit: 'pod'", "--metrics", ":1",
+	      "--metrics-by", "pod");
+	USAGE("--metrics-interval wants a duration of at least 100ms (e.g. 15s): '50ms'",
+	      "--metrics-file", "f", "--metrics-interval", "50ms");
+	USAGE("--metrics does not apply to 'snapshot'", "snapshot", "--metrics", ":1");
+	USAGE("--metrics-file does not apply to 'replay'", "replay", "--metrics-file", "f", "x");
+	USAGE("--metrics-file wants a file name: ''", "--metrics-file", "");
+	assert_int_equal(parse("--metrics", "9717", NULL), CLI_USAGE);
+	assert_non_null(strstr(err, "--metrics wants ADDR:PORT"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -744,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_time_calendar),
 		cmocka_unit_test(test_time_bad),
 		cmocka_unit_test(test_time_month_lengths),
+		cmocka_unit_test(test_metrics_options),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The metrics endpoint and textfile. Threads: libmicrohttpd's (scrapes), the file writer, and
+ * the event loop, which is the only one to touch struct metrics. A collection (a scrape or a
+ * file write, one at a time) raises `want`; the event loop sees it at its next turn and copies
+ * the numbers into `copy` under `lock`, then the collector walks the sockets of every network
+ * namespace with the metrics iterator (timewait and request sockets, listeners' queues) and
+ * formats both. If the event loop does not answer within a second (a stall), the previous copy
+ * is served: old numbers beat a scrape that times out.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <microhttpd.h>
+#include "metrics.skel.h"
+#include "bpfcommon.h"
+#include "metricsrv.h"
+#include "netns.h"
+#include "outbuf.h"
+#include "prom.h"
+
+#define COPY_WAIT_NS 1000000000ULL
+
+struct mtsrv {
+	const struct config *cfg;
+	struct metrics *m; /* the event loop's */
+	struct mt_info info;
+	int stuck_states[TT_MAX_STUCK];
+	char kernel[sizeof(((struct utsname *)0)->release)];
+
+	/* hand-over: the event loop copies m into `copy` when `want` is set */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_int want;
+	uint64_t gen;  /* copies made */
+	int loop_done; /* the event loop has ended: copy m directly */
+	struct mt_counts copy;
+
+	/* one collection at a time: the iterator's counters, the copy, the buffers */
+	pthread_mutex_t collect_lock;
+	struct metrics_bpf *skel;
+	struct bpf_link *link;
+	struct mt_walk walk;
+	size_t walk_cap;
+	size_t partial; /* bytes of a record split across reads */
+	union {
+		struct tt_listen_rec rec;
+		char bytes[sizeof(struct tt_listen_rec)];
+	} part;
+	int walk_err;	/* last walk's error reported (0: none) */
+	int skips_said; /* namespaces the walk could not visit, as last reported */
+	struct outbuf out;
+
+	struct MHD_Daemon *httpd;
+
+	/* the file writer */
+	pthread_t file_thread;
+	int file_started;
+	int stopping; /* under lock */
+	int file_err; /* errno of the last failed write, reported once per change */
+	int file_ok;  /* written at least once */
+};
+
+/* ----- hand-over ----- */
+
+void mtsrv_tick(struct mtsrv *s, uint64_t lost)
+{
+	metrics_set_lost(s->m, lost);
+	if (!atomic_load_explicit(&s->want, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&s->lock);
+	/* Checked again under the lock: a collector that gave up has taken the request back. */
+	if (atomic_load_explicit(&s->want, memory_order_relaxed)) {
+		metrics_copy(s->m, &s->copy);
+		s->gen++;
+		atomic_store_explicit(&s->want, 0, memory_order_release);
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void deadline_after(struct timespec *ts, uint64_t ns)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)(ns / 1000000000ULL);
+	ts->tv_nsec += (long)(ns % 1000000000ULL);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Fresh numbers in s->copy (under collect_lock). */
+static void get_counts(struct mtsrv *s)
+{
+	struct timespec until;
+	uint64_t target;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->loop_done) {
+		metrics_copy(s->m, &s->copy);
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	target = s->gen + 1;
+	atomic_store_explicit(&s->want, 1, memory_order_release);
+	deadline_after(&until, COPY_WAIT_NS);
+	while (s->gen < target && !s->loop_done) {
+		if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT)
+			break;
+	}
+	if (s->loop_done && s->gen < target)
+		metrics_copy(s->m, &s->copy);
+	atomic_store_explicit(&s->want, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ----- the socket iterator ----- */
+
+static void add_listener(struct mtsrv *s, const struct tt_listen_rec *r)
+{
+	struct mt_listener l;
+
+	memset(&l, 0, sizeof(l));
+	l.netns = r->netns;
+	l.port = r->port;
+	l.family = r->family;
+	memcpy(l.addr, r->addr, sizeof(l.addr));
+	l.qlen = r->qlen;
+	l.qmax = r->qmax;
+	if (mt_walk_add_listener(&s->walk, &s->walk_cap, &l))
+		s->walk.ok = 0;
+}
+
+static int walk_chunk(void *ctx, const void *buf, size_t len)
+{
+	struct mtsrv *s = ctx;
+	const char *p = buf;
+
+	while (len) {
+		size_t take = sizeof(s->part) - s->partial;
+
+		if (take > len)
+			take = len;
+		memcpy(s->part.bytes + s->partial, p, take);
+		s->partial += take;
+		p += take;
+		len -= take;
+		if (s->partial == sizeof(s->part)) {
+			add_listener(s, &s->part.rec);
+			s->partial = 0;
+		}
+	}
+	return 0;
+}
+
+static int walk_netns(void *ctx, uint64_t netns_ino, uint32_t pid)
+{
+	struct mtsrv *s = ctx;
+
+	s->partial = 0;
+	return tt_iter_read(bpf_link__fd(s->link), walk_chunk, s);
+}
+
+/* Timewait and request sockets and listeners of every namespace, into s->walk. */
+static void walk_sockets(struct mtsrv *s)
+{
+	volatile __u64 *counts = s->skel->bss->counts;
+	struct tt_netns_walk nw;
+	int err, skips;
+
+	s->walk.nlisteners = 0;
+	s->walk.ok = 1;
+	for (int i = 0; i < TT_MT_MAX; i++)
+		counts[i] = 0;
+	err = tt_for_each_netns(walk_netns, s, &nw);
+	if (err) {
+		s->walk.ok = 0;
+		if (err != s->walk_err)
+			fprintf(stderr,
+				"tcptrail: --metrics: %s%s%s: timewait and request sockets and "
+				"listen queues are not reported\n",
+				nw.failed ? nw.failed : "reading the socket iterator",
+				nw.failed ? ": " : ": ", strerror(-err));
+		s->walk_err = err;
+		return;
+	}
+	s->walk_err = 0;
+	skips = nw.unreadable + nw.unentered;
+	if (skips != s->skips_said)
+		tt_netns_report_skips("--metrics", &nw,
+				      "their timewait and request sockets and listeners are not "
+				      "counted");
+	s->skips_said = skips;
+	s->walk.tw[0] = counts[TT_MT_TW4];
+	s->walk.tw[1] = counts[TT_MT_TW6];
+	s->walk.tw_fin2[0] = counts[TT_MT_FIN2_4];
+	s->walk.tw_fin2[1] = counts[TT_MT_FIN2_6];
+	s->walk.req[0] = counts[TT_MT_REQ4];
+	s->walk.req[1] = counts[TT_MT_REQ6];
+	mt_walk_finish(&s->walk);
+}
+
+/* One exposition into s->out (under collect_lock). */
+static void collect(struct mtsrv *s, enum prom_format f)
+{
+	get_counts(s);
+	walk_sockets(s);
+	ob_reset(&s->out);
+	mt_format(&s->out, f, &s->info, &s->copy, &s->walk);
+}
+
+/* ----- HTTP ----- */
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, const char *type,
+			     const char *body, size_t len, const char *allow)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static const char index_page[] =
+	"<!DOCTYPE html>\n<html><head><title>tcptrail</title></head><body>\n"
+	"<h1>tcptrail</h1>\n<p>TCP state metrics: <a href=\"/metrics\">/metrics</a></p>\n"
+	"</body></html>\n";
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **req_cls)
+{
+	struct mtsrv *s = cls;
+	const char *accept;
+	enum prom_format f;
+	enum MHD_Result ret;
+
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+		static const char msg[] = "405 method not allowed: GET or HEAD\n";
+
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", msg,
+			     sizeof(msg) - 1, "GET, HEAD");
+	}
+	if (!strcmp(url, "/"))
+		return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", index_page,
+			     sizeof(index_page) - 1, NULL);
+	if (strcmp(url, "/metrics")) {
+		static const char msg[] = "404 not found: the metrics are at /metrics\n";
+
+		return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", msg,
+			     sizeof(msg) - 1, NULL);
+	}
+	accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	f = prom_negotiate(accept, accept ? strlen(accept) : 0);
+	pthread_mutex_lock(&s->collect_lock);
+	collect(s, f);
+	if (s->out.oom) {
+		static const char msg[] = "500 out of memory\n";
+
+		pthread_mutex_unlock(&s->collect_lock);
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", msg,
+			     sizeof(msg) - 1, NULL);
+	}
+	ret = reply(conn, MHD_HTTP_OK, prom_content_type(f), s->out.data, s->out.len, NULL);
+	pthread_mutex_unlock(&s->collect_lock);
+	return ret;
+}
+
+/* Blocks the signals the main thread handles, for the threads started meanwhile. */
+static void block_signals(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+static struct MHD_Daemon *start_httpd(struct mtsrv *s, const struct sockaddr_storage *sa, int any)
+{
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD;
+
+	if (sa->ss_family == AF_INET6)
+		flags |= any ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+	return MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, sa,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_END);
+}
+
+/* ----- the textfile ----- */
+
+/* Writes s->out to the file atomically: a temporary file in its directory, then rename. */
+static int write_file(struct mtsrv *s)
+{
+	const char *path = s->cfg->metrics_file, *slash = strrchr(path, '/');
+	char tmp[PATH_MAX];
+	int fd, err = 0;
+
+	if (slash)
+		snprintf(tmp, sizeof(tmp), "%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1);
+	else
+		snprintf(tmp, sizeof(tmp), ".%s.XXXXXX", path);
+	/* The temporary name does not end in .prom: the textfile collector skips it. */
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	/* node_exporter runs as another user: the file is for it to read, whatever the umask. */
+	if (fchmod(fd, 0644) || ob_write_fd(fd, s->out.data, s->out.len) || fsync(fd))
+		err = errno;
+	if (close(fd) && !err)
+		err = errno;
+	if (!err && rename(tmp, path))
+		err = errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static void file_once(struct mtsrv *s)
+{
+	int err;
+
+	pthread_mutex_lock(&s->collect_lock);
+	collect(s, PROM_TEXT);
+	err = s->out.oom ? ENOMEM : write_file(s);
+	pthread_mutex_unlock(&s->collect_lock);
+	if (err && err != s->file_err)
+		fprintf(stderr, "tcptrail: --metrics-file %s: %s (trying again every %.3g s)\n",
+			s->cfg->metrics_file, strerror(err),
+			(double)s->cfg->metrics_interval_ns / 1e9);
+	else if (!err && s->file_err)
+		fprintf(stderr, "tcptrail: --metrics-file %s: written again\n",
+			s->cfg->metrics_file);
+	s->file_err = err;
+	if (!err)
+		s->file_ok = 1;
+}
+
+static void *file_main(void *arg)
+{
+	struct mtsrv *s = arg;
+	struct timespec until;
+
+	for (;;) {
+		file_once(s);
+		pthread_mutex_lock(&s->lock);
+		deadline_after(&until, s->cfg->metrics_interval_ns);
+		while (!s->stopping &&
+		       pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
+			;
+		if (s->stopping) {
+			pthread_mutex_unlock(&s->lock);
+			return NULL;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+/* ----- life cycle ----- */
+
+static void mtsrv_free(struct mtsrv *s)
+{
+	bpf_link__destroy(s->link);
+	metrics_bpf__destroy(s->skel);
+	mt_counts_free(&s->copy);
+	free(s->walk.listeners);
+	ob_free(&s->out);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->collect_lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}
+
+struct mtsrv *mtsrv_start(const struct config *cfg, struct metrics *m, char *err, size_t errlen)
+{
+	struct mtsrv *s = calloc(1, sizeof(*s));
+	struct sockaddr_storage sa;
+	pthread_condattr_t ca;
+	struct utsname u;
+	socklen_t salen;
+	sigset_t old;
+	int any, r;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = cfg;
+	s->m = m;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->collect_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	ob_init(&s->out);
+	if (!uname(&u))
+		snprintf(s->kernel, sizeof(s->kernel), "%s", u.release);
+	s->info.by = (enum mt_by)cfg->metrics_by;
+	s->info.version = TCPTRAIL_VERSION;
+	s->info.kernel = s->kernel;
+	for (int i = 0; i < cfg->nstuck; i++)
+		s->stuck_states[i] = cfg->stuck[i].state;
+	s->info.nstuck = cfg->nstuck;
+	s->info.stuck_states = s->stuck_states;
+
+	s->skel = metrics_bpf__open_and_load();
+	if (!s->skel) {
+		r = -errno;
+		snprintf(err, errlen, "--metrics: loading the socket iterator: %s", strerror(-r));
+		goto fail;
+	}
+	s->link = bpf_program__attach_iter(s->skel->progs.count_tcp, NULL);
+	if (!s->link) {
+		r = -errno;
+		snprintf(err, errlen, "--metrics: attaching the socket iterator: %s", strerror(-r));
+		goto fail;
+	}
+	/* Threads start with every signal blocked: SIGINT, SIGTERM and SIGHUP are the loop's. */
+	block_signals(&old);
+	if (cfg->metrics_addr) {
+		if (prom_parse_listen(cfg->metrics_addr, &sa, &salen, &any, err, errlen)) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			goto fail;
+		}
+		s->httpd = start_httpd(s, &sa, any);
+		if (!s->httpd && any) {
+			/* No IPv6 on this machine: every IPv4 address then. */
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
+			uint16_t port = ((struct sockaddr_in6 *)&sa)->sin6_port;
+
+			memset(&sa, 0, sizeof(sa));
+			s4->sin_family = AF_INET;
+			s4->sin_port = port;
+			s4->sin_addr.s_addr = htonl(INADDR_ANY);
+			s->httpd = start_httpd(s, &sa, 0);
+		}
+		if (!s->httpd) {
+			r = errno;
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			snprintf(err, errlen, "--metrics %s: cannot serve HTTP there: %s",
+				 cfg->metrics_addr, r ? strerror(r) : "address in use?");
+			goto fail;
+		}
+	}
+	if (cfg->metrics_file) {
+		if (pthread_create(&s->file_thread, NULL, file_main, s)) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			snprintf(err, errlen, "--metrics-file: cannot start a thread");
+			goto fail;
+		}
+		s->file_started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return s;
+fail:
+	if (s->httpd)
+		MHD_stop_daemon(s->httpd);
+	mtsrv_free(s);
+	return NULL;
+}
+
+int mtsrv_stop(struct mtsrv *s, uint64_t lost)
+{
+	int ret = 0;
+
+	if (!s)
+		return 0;
+	metrics_set_lost(s->m, lost);
+	pthread_mutex_lock(&s->lock);
+	s->loop_done = 1;
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	if (s->httpd)
+		MHD_stop_daemon(s->httpd);
+	if (s->file_started) {
+		pthread_join(s->file_thread, NULL);
+		/* The final numbers, so the file does not keep those of up to an interval ago. */
+		file_once(s);
+		if (!s->file_ok)
+			ret = -1;
+	}
+	mtsrv_free(s);
+	return ret;
+}

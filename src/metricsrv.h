@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_METRICSRV_H
+#define TT_METRICSRV_H
+
+/*
+ * --metrics ADDR:PORT and --metrics-file FILE: serves and writes the exposition of a struct
+ * metrics that the event loop keeps. HTTP is libmicrohttpd's thread, the file a thread of its
+ * own; neither touches the event loop's numbers. A scrape asks for a copy (an atomic flag), the
+ * event loop makes it at its next turn (mtsrv_tick, at most a poll timeout away) under a short
+ * lock, and the scrape formats the copy with what the socket iterator counts then.
+ */
+#include <stdint.h>
+#include "cli.h"
+#include "metrics.h"
+
+struct mtsrv;
+
+/*
+ * Loads the socket iterator, binds the HTTP server (cfg->metrics_addr) and starts it and the
+ * file writer (cfg->metrics_file); m stays the event loop's. NULL with a reason in err.
+ */
+struct mtsrv *mtsrv_start(const struct config *cfg, struct metrics *m, char *err, size_t errlen);
+
+/* Event loop, every turn: lost is the tracer's count; makes the copy a scrape asked for. */
+void mtsrv_tick(struct mtsrv *s, uint64_t lost);
+
+/*
+ * After the event loop's end: stops the server, writes the file a last time (the final numbers)
+ * and frees everything but m. Returns 0, or -1 when the file could never be written.
+ */
+int mtsrv_stop(struct mtsrv *s, uint64_t lost);
+
+#endif
