@@ -60,8 +60,16 @@ class Tracer:
                                                                self.stderr_lines))
         self.t_out.start()
         self.t_err.start()
-        wait_until(lambda: any(l.startswith("Tracing") for l in self.stderr_lines)
-                   or self.proc.poll() is not None, start_timeout, "'Tracing' on stderr")
+        try:
+            wait_until(lambda: any(l.startswith("Tracing") for l in self.stderr_lines)
+                       or self.proc.poll() is not None, start_timeout, "'Tracing' on stderr")
+        except AssertionError:
+            # A tracer that never started must not outlive the test (nor keep it waiting).
+            self.proc.kill()
+            self.proc.wait()
+            self.t_out.join()
+            self.t_err.join()
+            raise
         if self.proc.poll() is not None:
             self.t_err.join()
             raise AssertionError("tcptrail exited early (%d): %s" % (
