@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include "cgroup.h"
 
+const struct cg_desc cg_none;
+
 /* ---- parsing ---- */
 
 static int is_hex(char c)

@@ -37,6 +37,13 @@ struct cg_desc {
 	struct cg_ident ident;
 };
 
+/*
+ * A cgroup that is not known (id 0, no v2 mount, a cgroup removed before it was seen): every
+ * key null, "-" in text. Formatters take NULL for "no cgroup keys at all" (a record of a version
+ * before them, replayed as it was written).
+ */
+extern const struct cg_desc cg_none;
+
 enum cg_found {
 	CG_FOUND_CONTAINER = 1 << 0,
 	CG_FOUND_POD = 1 << 1,

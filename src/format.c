@@ -341,12 +341,8 @@ void fmt_cgroup_json(struct outbuf *ob, struct fmt_ctx *c, const struct cg_desc 
 	size_t start = ob->len, len;
 	const char *id;
 
-	if (!cg) {
-		ob_puts(ob,
-			",\"cgroup\":null,\"container\":null,\"container_id\":null,\"pod\":null,"
-			"\"unit\":null");
-		return;
-	}
+	if (!cg)
+		return; /* a record from before the keys, replayed as it was written */
 	/* Most lines repeat a few cgroups: their keys are copied, not escaped again. */
 	if (cg->serial) {
 		m = &c->cg[cg->serial & (FMT_CG_MEMO - 1)];

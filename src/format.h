@@ -83,7 +83,8 @@ struct owners_list;
  * socket when it was raised (text: snapshot -p's PID/Program name after the last column; JSON:
  * "owners" after pid/comm); NULL for transitions and for alerts whose holders are not known.
  * cg: the socket's cgroup (text with -e: the CGROUP column; JSON: the cgroup, container,
- * container_id, pod and unit keys at the end), NULL when not known.
+ * container_id, pod and unit keys at the end), &cg_none when not known; NULL for a record of a
+ * version before the keys (JSON without them, as it was written; "-" in text).
  */
 void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
 		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
@@ -94,7 +95,7 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 
 /*
  * ,"cgroup":...,"container":...,"container_id":...,"pod":...,"unit":... of cg (all null for
- * NULL), remembered by cg->serial. Shared with snapshot's rows.
+ * cg_none, nothing for NULL), remembered by cg->serial. Shared with snapshot's rows.
  */
 void fmt_cgroup_json(struct outbuf *ob, struct fmt_ctx *c, const struct cg_desc *cg);
 /* The CGROUP column's text (cg_label()), control characters and invalid UTF-8 as '?'. */

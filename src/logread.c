@@ -345,8 +345,11 @@ static int parse_cgroup(const struct jsonl_obj *o, struct lr_record *r, char *er
 {
 	struct cg_desc *d = &r->cg_buf;
 	char shortid[CG_ID_LEN + 1];
-	int path, any;
+	int path;
 
+	if (!jsonl_get(o, "cgroup") && !jsonl_get(o, "container") &&
+	    !jsonl_get(o, "container_id") && !jsonl_get(o, "pod") && !jsonl_get(o, "unit"))
+		return 0; /* r->cg stays NULL */
 	memset(d, 0, sizeof(*d));
 	path = get_opt_str(o, "cgroup", r->cg_path, sizeof(r->cg_path), err, errlen);
 	if (path < 0 || get_opt_str(o, "container", shortid, sizeof(shortid), err, errlen) < 0 ||
@@ -359,8 +362,7 @@ static int parse_cgroup(const struct jsonl_obj *o, struct lr_record *r, char *er
 		d->path = r->cg_path;
 		d->path_len = strlen(r->cg_path);
 	}
-	any = path || d->ident.container_id[0] || d->ident.pod[0] || d->ident.unit[0];
-	r->cg = any ? d : NULL;
+	r->cg = d;
 	return 0;
 }
 

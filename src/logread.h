@@ -30,8 +30,9 @@ struct lr_record {
 	/* A stuck alert's "owners" (who held the socket): NULL when the record has none. */
 	const struct owners_list *holders;
 	/*
-	 * The socket's cgroup as recorded ("cgroup", "container_id", "pod", "unit"): NULL when
-	 * they are all null or absent (logs of older versions). Its serial is 0: not memoised.
+	 * The socket's cgroup as recorded ("cgroup", "container_id", "pod", "unit"; null ones
+	 * empty): NULL when the record has none of the keys (a version before them: replayed
+	 * without them). Its serial is 0: not memoised.
 	 */
 	const struct cg_desc *cg;
 	struct owners_list holders_buf; /* what holders points to; its recs are holder_recs */

@@ -332,6 +332,9 @@ void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 	json_ms_or_null(ob, r->lastrcv_ns);
 	ob_puts(ob, ",\"lastsnd_ms\":");
 	json_ms_or_null(ob, r->lastsnd_ns);
+	/* every row has the keys: null when the kernel kept no cgroup (timewait sockets) */
+	if (!cg)
+		cg = &cg_none;
 	if (o->fmt) {
 		fmt_cgroup_json(ob, o->fmt, cg);
 	} else {

@@ -264,6 +264,9 @@ static void emit(struct trace_ctx *c, const struct tt_event *e, const struct own
 	const char *rsvc = e->dport ? services_name(c->svc, e->dport) : NULL;
 	size_t start = c->out.len;
 
+	/* Not known (no v2 mount, a cgroup gone before it was seen): the keys say null. */
+	if (!cg)
+		cg = &cg_none;
 	/* -q keeps the screen for stuck alerts only. */
 	if (!c->cfg->quiet || e->type == TT_EV_STUCK) {
 		if (c->cfg->json)

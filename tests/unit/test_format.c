@@ -328,7 +328,7 @@ static void json_line(const struct tt_event *e, const char *lsvc, const char *rs
 
 	ob_init(&ob);
 	fmt_ctx_init(&c, 0);
-	fmt_event_json(&ob, &c, e, T0_NS, lsvc, rsvc, NULL, NULL);
+	fmt_event_json(&ob, &c, e, T0_NS, lsvc, rsvc, NULL, &cg_none);
 	assert_ob(&ob, expect);
 	ob_free(&ob);
 }
@@ -444,7 +444,7 @@ static void test_stuck_holders(void **state)
 
 	ob_reset(&ob);
 	fmt_ctx_init(&c, 0);
-	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, &h, NULL);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, &h, &cg_none);
 	assert_ob(&ob, "{\"type\":\"stuck\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
 		       "\"comm\":\"curl\",\"owners\":[{\"pid\":1234,\"comm\":\"curl\"},"
 		       "{\"pid\":1300,\"comm\":\"curl\\u001b\"}],\"owners_more\":7,"
@@ -611,6 +611,18 @@ static void test_event_cgroup(void **state)
 	ob_reset(&ob);
 	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &pod);
 	assert_null(HAS(ob, "4c6b5a"));
+	/* not known: null keys, "-"; NULL (a record of an older version): no keys at all */
+	ob_reset(&ob);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &cg_none);
+	assert_non_null(HAS(ob, "\"reset\":false" CG_NULL "}\n"));
+	ob_reset(&ob);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL, NULL);
+	assert_non_null(HAS(ob, "\"reset\":false}\n"));
+	assert_null(HAS(ob, "cgroup"));
+	fmt_ctx_init(&c, 1);
+	ob_reset(&ob);
+	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &cg_none);
+	assert_non_null(HAS(ob, "4026531840  -\n"));
 	ob_free(&ob);
 }
 
