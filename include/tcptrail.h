@@ -144,15 +144,21 @@ struct tt_sock_rec {
 	__u64 cgroup_id; /* the socket's cgroup v2; a request socket its listener's; 0 timewait */
 };
 
-/* A listening socket from the metrics iterator (iter/tcp): its accept queue, 32 bytes. */
-struct tt_listen_rec {
-	__u8 addr[16]; /* local address, IPv4 in the first 4 bytes */
+/*
+ * A socket from the metrics iterator (iter/tcp), 56 bytes: every listener (its accept queue), and
+ * with address filters also each timewait and request socket, which it counts otherwise.
+ */
+struct tt_mt_rec {
+	__u8 saddr[16]; /* local address, IPv4 in the first 4 bytes */
+	__u8 daddr[16];
 	__u32 netns;
-	__u32 qlen; /* connections waiting to be accepted (sk_ack_backlog) */
-	__u32 qmax; /* the queue's limit (sk_max_ack_backlog) */
-	__u16 port; /* local port, host order */
+	__u32 qlen;  /* listener: connections waiting to be accepted (sk_ack_backlog) */
+	__u32 qmax;  /* listener: the queue's limit (sk_max_ack_backlog) */
+	__u16 sport; /* host order */
+	__u16 dport;
 	__u8 family;
-	__u8 pad;
+	__u8 state; /* TT_LISTEN, TT_TIME_WAIT, TT_FIN_WAIT2_TW, TT_SYN_RECV (a request socket) */
+	__u8 pad[6];
 };
 
 /* Indexes of the metrics iterator's counters of sockets no event shows ending. */

@@ -57,9 +57,10 @@ struct mtsrv {
 	size_t walk_cap;
 	size_t partial; /* bytes of a record split across reads */
 	union {
-		struct tt_listen_rec rec;
-		char bytes[sizeof(struct tt_listen_rec)];
+		struct tt_mt_rec rec;
+		char bytes[sizeof(struct tt_mt_rec)];
 	} part;
+	int walk_off;	/* --pid, --comm, --cgroup, --container: iterator counts have no owner */
 	int walk_err;	/* last walk's error reported (0: none) */
 	int skips_said; /* namespaces the walk could not visit, as last reported */
 	struct outbuf out;
@@ -130,15 +131,46 @@ static void get_counts(struct mtsrv *s)
 
 /* ----- the socket iterator ----- */
 
-static void add_listener(struct mtsrv *s, const struct tt_listen_rec *r)
+/* --state as it applies to a socket in st (FIN_WAIT2 also names the timewait substate). */
+static int state_wanted(const struct tt_filter *f, int st)
 {
+	uint32_t bits = 1u << st;
+
+	if (st == TT_FIN_WAIT2_TW)
+		bits |= 1u << TT_FIN_WAIT2;
+	return !f->state_mask || (f->state_mask & bits);
+}
+
+static void add_rec(struct mtsrv *s, const struct tt_mt_rec *r)
+{
+	const struct tt_filter *f = &s->cfg->filter;
+	int v6 = r->family == AF_INET6;
 	struct mt_listener l;
 
+	if (!filter_match_endpoints(f, r->family, r->saddr, r->daddr, r->sport, r->dport,
+				    r->netns) ||
+	    r->state >= TT_STATE_MAX || !state_wanted(f, r->state))
+		return;
+	switch (r->state) {
+	case TT_TIME_WAIT:
+		s->walk.tw[v6]++;
+		return;
+	case TT_FIN_WAIT2_TW:
+		s->walk.tw_fin2[v6]++;
+		return;
+	case TT_SYN_RECV:
+		s->walk.req[v6]++;
+		return;
+	case TT_LISTEN:
+		break;
+	default:
+		return;
+	}
 	memset(&l, 0, sizeof(l));
 	l.netns = r->netns;
-	l.port = r->port;
+	l.port = r->sport;
 	l.family = r->family;
-	memcpy(l.addr, r->addr, sizeof(l.addr));
+	memcpy(l.addr, r->saddr, sizeof(l.addr));
 	l.qlen = r->qlen;
 	l.qmax = r->qmax;
 	if (mt_walk_add_listener(&s->walk, &s->walk_cap, &l))
@@ -160,7 +192,7 @@ static int walk_chunk(void *ctx, const void *buf, size_t len)
 		p += take;
 		len -= take;
 		if (s->partial == sizeof(s->part)) {
-			add_listener(s, &s->part.rec);
+			add_rec(s, &s->part.rec);
 			s->partial = 0;
 		}
 	}
@@ -170,7 +202,17 @@ static int walk_chunk(void *ctx, const void *buf, size_t len)
 static int walk_netns(void *ctx, uint64_t netns_ino, uint32_t pid)
 {
 	struct mtsrv *s = ctx;
+	const struct tt_filter *f = &s->cfg->filter;
 
+	/* --netns: the other namespaces are not walked at all. */
+	if (f->nnetns) {
+		uint32_t i;
+
+		for (i = 0; i < f->nnetns && f->netns[i] != (uint32_t)netns_ino; i++)
+			;
+		if (i == f->nnetns)
+			return 0;
+	}
 	s->partial = 0;
 	return tt_iter_read(bpf_link__fd(s->link), walk_chunk, s);
 }
@@ -182,8 +224,15 @@ static void walk_sockets(struct mtsrv *s)
 	struct tt_netns_walk nw;
 	int err, skips;
 
+	const struct tt_filter *f = &s->cfg->filter;
+
+	memset(s->walk.tw, 0, sizeof(s->walk.tw));
+	memset(s->walk.tw_fin2, 0, sizeof(s->walk.tw_fin2));
+	memset(s->walk.req, 0, sizeof(s->walk.req));
 	s->walk.nlisteners = 0;
-	s->walk.ok = 1;
+	s->walk.ok = !s->walk_off;
+	if (s->walk_off)
+		return;
 	for (int i = 0; i < TT_MT_MAX; i++)
 		counts[i] = 0;
 	err = tt_for_each_netns(walk_netns, s, &nw);
@@ -205,12 +254,19 @@ static void walk_sockets(struct mtsrv *s)
 				      "their timewait and request sockets and listeners are not "
 				      "counted");
 	s->skips_said = skips;
-	s->walk.tw[0] = counts[TT_MT_TW4];
-	s->walk.tw[1] = counts[TT_MT_TW6];
-	s->walk.tw_fin2[0] = counts[TT_MT_FIN2_4];
-	s->walk.tw_fin2[1] = counts[TT_MT_FIN2_6];
-	s->walk.req[0] = counts[TT_MT_REQ4];
-	s->walk.req[1] = counts[TT_MT_REQ6];
+	/* Counted in the kernel when no address filter asks for records (the usual case). */
+	if (state_wanted(f, TT_TIME_WAIT)) {
+		s->walk.tw[0] += counts[TT_MT_TW4];
+		s->walk.tw[1] += counts[TT_MT_TW6];
+	}
+	if (state_wanted(f, TT_FIN_WAIT2_TW)) {
+		s->walk.tw_fin2[0] += counts[TT_MT_FIN2_4];
+		s->walk.tw_fin2[1] += counts[TT_MT_FIN2_6];
+	}
+	if (state_wanted(f, TT_SYN_RECV)) {
+		s->walk.req[0] += counts[TT_MT_REQ4];
+		s->walk.req[1] += counts[TT_MT_REQ6];
+	}
 	mt_walk_finish(&s->walk);
 }
 
@@ -394,6 +450,7 @@ static void mtsrv_free(struct mtsrv *s)
 struct mtsrv *mtsrv_start(const struct config *cfg, struct metrics *m, char *err, size_t errlen)
 {
 	struct mtsrv *s = calloc(1, sizeof(*s));
+	const struct tt_filter *f;
 	struct sockaddr_storage sa;
 	pthread_condattr_t ca;
 	struct utsname u;
@@ -424,9 +481,19 @@ struct mtsrv *mtsrv_start(const struct config *cfg, struct metrics *m, char *err
 	s->info.nstuck = cfg->nstuck;
 	s->info.stuck_states = s->stuck_states;
 
-	s->skel = metrics_bpf__open_and_load();
+	f = &cfg->filter;
+	/* Timewait and request sockets have no owner; a listener's is not looked for. */
+	s->walk_off = f->npids || f->ncomms || f->ncgroups || f->ncontainers;
+	s->skel = metrics_bpf__open();
 	if (!s->skel) {
 		r = -errno;
+		snprintf(err, errlen, "--metrics: opening the socket iterator: %s", strerror(-r));
+		goto fail;
+	}
+	/* Address filters: records to match in userspace, as events are matched. */
+	s->skel->rodata->emit_all = f->family || f->nports || f->nlports || f->nrports;
+	r = metrics_bpf__load(s->skel);
+	if (r) {
 		snprintf(err, errlen, "--metrics: loading the socket iterator: %s", strerror(-r));
 		goto fail;
 	}
