@@ -357,8 +357,14 @@ void totals_json(struct outbuf *ob, const struct tt_event *e)
 	json_name(ob, errno_name(e->sk_err));
 	json_key(ob, "sk_err");
 	ob_u64(ob, e->sk_err);
+	/*
+	 * A reason the kernel gave a reset this end sent. The kernel may have been about to send
+	 * one that never came (a timewait handoff with data still queued): only with reset_out.
+	 */
 	json_key(ob, "reset_reason");
-	json_name(ob, e->flags & TT_F_RESET_REASON ? rst_reason_name(e->reset_reason) : NULL);
+	json_name(ob, (e->flags & TT_F_RESET_REASON) && e->cause == TT_CAUSE_RESET_OUT
+			      ? rst_reason_name(e->reset_reason)
+			      : NULL);
 	json_key(ob, "bytes_sent");
 	ob_u64(ob, e->bytes_sent);
 	json_key(ob, "bytes_received");
@@ -382,14 +388,23 @@ void totals_json(struct outbuf *ob, const struct tt_event *e)
 		ob_fixed(ob, e->rttvar_us, 3);
 	else
 		ob_puts(ob, "null");
-	/* 0: the socket was not followed (the kernel's table was full): its birth is unknown. */
+	/*
+	 * 0: the socket was not followed (the kernel's table was full): its birth is unknown. A
+	 * life under a microsecond cannot be, and would read back as that 0.
+	 */
 	json_key(ob, "life_ms");
-	if (e->life_ns)
+	if (e->life_ns >= 1000)
 		ob_fixed(ob, e->life_ns / 1000, 3);
 	else
 		ob_puts(ob, "null");
 	if (e->flags & TT_F_LIFE_MIN)
 		ob_puts(ob, ",\"life_min\":true");
+}
+
+int totals_reset(const struct tt_event *e)
+{
+	return e->cause == TT_CAUSE_REFUSED || e->cause == TT_CAUSE_RESET_IN ||
+	       e->cause == TT_CAUSE_RESET_OUT;
 }
 
 const char *totals_cause_text(const struct tt_event *e)

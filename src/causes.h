@@ -66,8 +66,16 @@ size_t bytes_compact(char buf[8], uint64_t n);
  * The keys of a final transition, each with its leading comma: cause, error, sk_err,
  * reset_reason, bytes_sent, bytes_received, segs_out, segs_in, retrans, syn_retrans, srtt_ms,
  * rttvar_ms, life_ms and life_min (only when true). Only for events with TT_F_TOTALS.
+ * reset_reason is the reason of the reset this end sent: named for reset_out only.
  */
 void totals_json(struct outbuf *ob, const struct tt_event *e);
+
+/*
+ * Whether a final transition ended in a reset (refused, reset_in, reset_out): the "reset" key
+ * says so then. The kernel sends the reset of a close with unread data or SO_LINGER 0 after
+ * the transition, too late for its reset flag.
+ */
+int totals_reset(const struct tt_event *e);
 
 /* -e text: "reset_out" (the CAUSE column), "1.2K/340" (TX/RX; "-" for a listener). */
 const char *totals_cause_text(const struct tt_event *e);

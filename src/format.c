@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "causes.h"
 #include "format.h"
 #include "owners.h"
 #include "states.h"
@@ -18,6 +19,8 @@
 #define COL_SOCK  12
 #define COL_NETNS 12
 #define COL_CG	  14
+#define COL_CAUSE 16 /* "listener_closed" */
+#define COL_TXRX  12 /* "1023K/1023K" */
 
 void fmt_ctx_init(struct fmt_ctx *c, int extended)
 {
@@ -150,6 +153,8 @@ void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c)
 	ob_col(ob, "NEW", 3, COL_NEW);
 	if (c->extended) {
 		ob_col(ob, "MS", 2, COL_MS);
+		ob_col(ob, "CAUSE", 5, COL_CAUSE);
+		ob_col(ob, "TX/RX", 5, COL_TXRX);
 		ob_col(ob, "SOCK", 4, COL_SOCK);
 		ob_col(ob, "NETNS", 5, COL_NETNS);
 		ob_puts(ob, "CGROUP");
@@ -268,6 +273,17 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	}
 	if (c->extended) {
 		ob_col_end(ob, start, COL_MS);
+		/* How a connection ended, on its final transition only: "reset_out 1.2K/340". */
+		if (e->flags & TT_F_TOTALS) {
+			name = totals_cause_text(e);
+			ob_col(ob, name, strlen(name), COL_CAUSE);
+			start = ob->len;
+			totals_bytes_text(ob, e);
+			ob_col_end(ob, start, COL_TXRX);
+		} else {
+			ob_col(ob, "-", 1, COL_CAUSE);
+			ob_col(ob, "-", 1, COL_TXRX);
+		}
 		start = ob->len;
 		ob_u64(ob, e->sock_cookie);
 		ob_col_end(ob, start, COL_SOCK);
@@ -458,8 +474,14 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	}
 	ob_put(ob, c->netns_str, c->netns_len);
 	if (!stuck) {
+		/* A reset sent after the final transition (unread data, SO_LINGER 0) is one too. */
 		json_key(ob, "reset");
-		ob_puts(ob, e->flags & TT_F_RESET ? "true" : "false");
+		ob_puts(ob, (e->flags & TT_F_RESET) || ((e->flags & TT_F_TOTALS) && totals_reset(e))
+				    ? "true"
+				    : "false");
+		/* Only final transitions carry these: the other lines cost not a byte more. */
+		if (e->flags & TT_F_TOTALS)
+			totals_json(ob, e);
 	}
 	fmt_cgroup_json(ob, c, cg);
 	ob_puts(ob, "}\n");

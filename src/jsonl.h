@@ -20,7 +20,8 @@ enum jsonl_type {
 	JSONL_ARRAY,
 };
 
-#define JSONL_MAX_MEMBERS 32
+/* A final transition has 39 keys: room for them and for keys of later versions. */
+#define JSONL_MAX_MEMBERS 64
 #define JSONL_MAX_DEPTH	  32
 
 struct jsonl_member {

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "causes.h"
 #include "cli.h"
 #include "jsonl.h"
 #include "logread.h"
@@ -122,25 +123,26 @@ static int get_addr(const struct jsonl_obj *o, const char *key, int family, __u8
 	return bad(err, errlen, "bad address in", key);
 }
 
-/* ms with up to 9 decimals -> ns. */
-static int get_ms(const struct jsonl_obj *o, uint64_t *ns, int *known, char *err, size_t errlen)
+/* Milliseconds with up to 6 decimals (or null: not known) -> ns. */
+static int get_ms(const struct jsonl_obj *o, const char *key, uint64_t *ns, int *known, char *err,
+		  size_t errlen)
 {
-	const struct jsonl_member *m = jsonl_get(o, "ms");
+	const struct jsonl_member *m = jsonl_get(o, key);
 	uint64_t whole = 0, frac = 0, scale = 1000000;
 	size_t i = 0;
 
 	if (!m)
-		return bad(err, errlen, "missing", "ms");
+		return bad(err, errlen, "missing", key);
 	*known = 0;
 	if (m->type == JSONL_NULL)
 		return 0;
 	if (m->type != JSONL_NUMBER)
-		return bad(err, errlen, "want a number or null for", "ms");
+		return bad(err, errlen, "want a number or null for", key);
 	for (; i < m->val_len && m->val[i] != '.'; i++) {
 		unsigned d = (unsigned)(m->val[i] - '0');
 
 		if (d > 9 || whole > (UINT64_MAX / 1000000 - d) / 10)
-			return bad(err, errlen, "want milliseconds as a plain decimal for", "ms");
+			return bad(err, errlen, "want milliseconds as a plain decimal for", key);
 		whole = whole * 10 + d;
 	}
 	if (i < m->val_len) {
@@ -149,13 +151,13 @@ static int get_ms(const struct jsonl_obj *o, uint64_t *ns, int *known, char *err
 
 			if (d > 9 || scale == 1)
 				return bad(err, errlen,
-					   "want milliseconds with at most 6 decimals for", "ms");
+					   "want milliseconds with at most 6 decimals for", key);
 			scale /= 10;
 			frac += d * scale;
 		}
 	}
 	if (whole * 1000000 + frac < whole * 1000000)
-		return bad(err, errlen, "out of range:", "ms");
+		return bad(err, errlen, "out of range:", key);
 	*ns = whole * 1000000 + frac;
 	*known = 1;
 	return 0;
@@ -366,6 +368,93 @@ static int parse_cgroup(const struct jsonl_obj *o, struct lr_record *r, char *er
 	return 0;
 }
 
+/* An RTT in ms (3 decimals written, up to 6 read) -> us; null is 0, which means "no sample". */
+static int get_rtt(const struct jsonl_obj *o, const char *key, __u32 *us, char *err, size_t errlen)
+{
+	uint64_t ns;
+	int known;
+
+	if (get_ms(o, key, &ns, &known, err, errlen))
+		return -1;
+	if (known && ns / 1000 > UINT32_MAX)
+		return bad(err, errlen, "out of range:", key);
+	*us = known ? (__u32)(ns / 1000) : 0;
+	return 0;
+}
+
+/*
+ * How a connection ended: the keys of a final transition, present together from "cause" on.
+ * Records without "cause" (null or absent: other transitions, logs of older versions) have
+ * none, and the other keys are not looked at.
+ */
+static int parse_totals(const struct jsonl_obj *o, struct tt_event *e, char *err, size_t errlen)
+{
+	const struct jsonl_member *m = jsonl_get(o, "cause");
+	char name[RST_NAME_MAX + 1];
+	uint64_t v;
+	int c, has, known;
+
+	if (!m || m->type == JSONL_NULL)
+		return 0;
+	if (get_str(o, "cause", 0, name, sizeof(name), err, errlen) < 0)
+		return -1;
+	c = cause_parse(name, strlen(name));
+	if (c < 0)
+		return bad(err, errlen, "unknown cause in", "cause");
+	e->cause = (__u8)c;
+	e->flags |= TT_F_TOTALS;
+	/* "error" is sk_err's name, printed again from the number: its type is all that counts. */
+	if (get_str(o, "error", 1, name, sizeof(name), err, errlen) < 0)
+		return -1;
+	if (get_u64(o, "sk_err", UINT16_MAX, &v, err, errlen))
+		return -1;
+	e->sk_err = (__u16)v;
+	has = get_str(o, "reset_reason", 1, name, sizeof(name), err, errlen);
+	if (has < 0)
+		return -1;
+	if (has) {
+		if (rst_reason_intern(name, strlen(name), &e->reset_reason))
+			return bad(err, errlen,
+				   "want an identifier (and at most 128 different ones) for",
+				   "reset_reason");
+		e->flags |= TT_F_RESET_REASON;
+	}
+	if (get_u64(o, "bytes_sent", UINT64_MAX, &v, err, errlen))
+		return -1;
+	e->bytes_sent = v;
+	if (get_u64(o, "bytes_received", UINT64_MAX, &v, err, errlen))
+		return -1;
+	e->bytes_received = v;
+	if (get_u64(o, "segs_out", UINT32_MAX, &v, err, errlen))
+		return -1;
+	e->segs_out = (__u32)v;
+	if (get_u64(o, "segs_in", UINT32_MAX, &v, err, errlen))
+		return -1;
+	e->segs_in = (__u32)v;
+	if (get_u64(o, "retrans", UINT32_MAX, &v, err, errlen))
+		return -1;
+	e->retrans = (__u32)v;
+	if (get_u64(o, "syn_retrans", UINT16_MAX, &v, err, errlen))
+		return -1;
+	e->syn_retrans = (__u16)v;
+	if (get_rtt(o, "srtt_ms", &e->srtt_us, err, errlen) ||
+	    get_rtt(o, "rttvar_ms", &e->rttvar_us, err, errlen))
+		return -1;
+	if (get_ms(o, "life_ms", &v, &known, err, errlen))
+		return -1;
+	/* Whole microseconds, as written: a life that reads as 0 is "not known" (null). */
+	e->life_ns = known ? v - v % 1000 : 0;
+	if (jsonl_get(o, "life_min")) {
+		int b;
+
+		if (get_bool(o, "life_min", &b, err, errlen))
+			return -1;
+		if (b)
+			e->flags |= TT_F_LIFE_MIN;
+	}
+	return 0;
+}
+
 static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err, size_t errlen)
 {
 	struct tt_event *e = &r->ev;
@@ -434,8 +523,10 @@ static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err
 			return -1;
 		if (b)
 			e->flags |= TT_F_RESET;
+		if (parse_totals(o, e, err, errlen))
+			return -1;
 	}
-	if (get_ms(o, &v, &known, err, errlen))
+	if (get_ms(o, "ms", &v, &known, err, errlen))
 		return -1;
 	e->delta_ns = v;
 	if (known)

@@ -282,6 +282,13 @@ static void test_totals_json(void **state)
 		    "\"bytes_received\":340,\"segs_out\":12,\"segs_in\":9,\"retrans\":2,"
 		    "\"syn_retrans\":0,\"srtt_ms\":0.051,\"rttvar_ms\":1234.567,"
 		    "\"life_ms\":2500.123");
+	/* A reason goes with a reset sent: not with a timewait handoff that had one pending. */
+	e.cause = TT_CAUSE_TIMEWAIT;
+	json_is(&e, ",\"cause\":\"timewait\",\"error\":null,\"sk_err\":0,\"reset_reason\":null,"
+		    "\"bytes_sent\":100000,\"bytes_received\":340,\"segs_out\":12,\"segs_in\":9,"
+		    "\"retrans\":2,\"syn_retrans\":0,\"srtt_ms\":0.051,\"rttvar_ms\":1234.567,"
+		    "\"life_ms\":2500.123");
+	e.cause = TT_CAUSE_RESET_OUT;
 	/* Without TT_F_RESET_REASON the value is not looked at. */
 	e.flags &= (uint16_t)~TT_F_RESET_REASON;
 	json_is(&e, ",\"cause\":\"reset_out\",\"error\":null,\"sk_err\":0,\"reset_reason\":null,"
@@ -316,14 +323,36 @@ static void test_totals_json(void **state)
 		    "\"bytes_received\":18446744073709551615,\"segs_out\":4294967295,"
 		    "\"segs_in\":4294967295,\"retrans\":4294967295,\"syn_retrans\":65535,"
 		    "\"srtt_ms\":4294967.295,\"rttvar_ms\":4294967.295,\"life_ms\":null");
+	/* Under a microsecond is no life: it would read back as 0, not followed. */
 	e.cause = TT_CAUSE_NONE;
-	e.life_ns = 1;
+	e.life_ns = 999;
 	json_is(&e, ",\"cause\":\"unknown\",\"error\":null,\"sk_err\":65535,"
 		    "\"reset_reason\":null,\"bytes_sent\":18446744073709551615,"
 		    "\"bytes_received\":18446744073709551615,\"segs_out\":4294967295,"
 		    "\"segs_in\":4294967295,\"retrans\":4294967295,\"syn_retrans\":65535,"
-		    "\"srtt_ms\":4294967.295,\"rttvar_ms\":4294967.295,\"life_ms\":0.000");
+		    "\"srtt_ms\":4294967.295,\"rttvar_ms\":4294967.295,\"life_ms\":null");
+	e.life_ns = 1000;
+	e.srtt_us = 1;
+	e.rttvar_us = 0;
+	json_is(&e, ",\"cause\":\"unknown\",\"error\":null,\"sk_err\":65535,"
+		    "\"reset_reason\":null,\"bytes_sent\":18446744073709551615,"
+		    "\"bytes_received\":18446744073709551615,\"segs_out\":4294967295,"
+		    "\"segs_in\":4294967295,\"retrans\":4294967295,\"syn_retrans\":65535,"
+		    "\"srtt_ms\":0.001,\"rttvar_ms\":0.000,\"life_ms\":0.001");
 	rst_reason_clear();
+}
+
+static void test_totals_reset(void **state)
+{
+	struct tt_event e;
+
+	memset(&e, 0, sizeof(e));
+	for (unsigned int c = 0; c < 256; c++) {
+		e.cause = (__u8)c;
+		assert_int_equal(totals_reset(&e), c == TT_CAUSE_REFUSED ||
+							   c == TT_CAUSE_RESET_IN ||
+							   c == TT_CAUSE_RESET_OUT);
+	}
 }
 
 static void test_totals_text(void **state)
@@ -360,7 +389,8 @@ int main(void)
 		cmocka_unit_test(test_cause_names),   cmocka_unit_test(test_cause_parse),
 		cmocka_unit_test(test_cause_list),    cmocka_unit_test(test_errno_names),
 		cmocka_unit_test(test_reset_reasons), cmocka_unit_test(test_bytes_compact),
-		cmocka_unit_test(test_totals_json),   cmocka_unit_test(test_totals_text),
+		cmocka_unit_test(test_totals_json),   cmocka_unit_test(test_totals_reset),
+		cmocka_unit_test(test_totals_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

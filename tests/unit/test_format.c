@@ -188,9 +188,9 @@ static void test_text_header(void **state)
 	fmt_ctx_init(&c, 1);
 	fmt_text_header(&ob, &c);
 	snprintf(expect, sizeof(expect),
-		 "%-14s%-8s%-16s%-6s%-22s%-22s%-15s%-13s%-10s%-12s%-12s%s\n", "TIME", "PID", "COMM",
-		 "PROTO", "LOCAL ADDRESS", "FOREIGN ADDRESS", "OLD", "NEW", "MS", "SOCK", "NETNS",
-		 "CGROUP");
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-15s%-13s%-10s%-16s%-12s%-12s%-12s%s\n", "TIME",
+		 "PID", "COMM", "PROTO", "LOCAL ADDRESS", "FOREIGN ADDRESS", "OLD", "NEW", "MS",
+		 "CAUSE", "TX/RX", "SOCK", "NETNS", "CGROUP");
 	assert_ob(&ob, expect);
 	ob_free(&ob);
 }
@@ -274,19 +274,77 @@ static void test_event_text(void **state)
 		 "CLOSE_WAIT", "STUCK", "12.345");
 	text_line(&e, 0, NULL, NULL, expect);
 
-	/* Extended: MS padded to 10, SOCK to 12, NETNS to 12, then CGROUP ("-": unknown). */
+	/*
+	 * Extended: MS padded to 10, CAUSE to 16 and TX/RX to 12 ("-": not a final transition),
+	 * SOCK to 12, NETNS to 12, then CGROUP ("-": unknown).
+	 */
 	known_event(&e);
 	snprintf(expect, sizeof(expect),
-		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-12s%-12s%s\n", "22:13:20.123",
-		 "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443", "ESTABLISHED",
-		 "FIN_WAIT1", "12.345", "4097", "4026531840", "-");
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-16s%-12s%-12s%-12s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "ESTABLISHED", "FIN_WAIT1", "12.345", "-", "-", "4097", "4026531840", "-");
 	text_line(&e, 1, NULL, NULL, expect);
 	e.flags &= (uint16_t)~TT_F_DELTA_KNOWN;
 	e.sock_cookie = 123456789012345ULL; /* wider than its column: one space */
 	snprintf(expect, sizeof(expect),
-		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%s %-12s%s\n", "22:13:20.123",
-		 "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443", "ESTABLISHED",
-		 "FIN_WAIT1", "-", "123456789012345", "4026531840", "-");
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-16s%-12s%s %-12s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "ESTABLISHED", "FIN_WAIT1", "-", "-", "-", "123456789012345", "4026531840", "-");
+	text_line(&e, 1, NULL, NULL, expect);
+}
+
+/* A final transition: the server reset a connection that sent 1234 bytes and received 340. */
+static void final_event(struct tt_event *e)
+{
+	known_event(e);
+	e->oldstate = TT_ESTABLISHED;
+	e->newstate = TT_CLOSE;
+	e->flags |= TT_F_TOTALS | TT_F_RESET;
+	e->cause = TT_CAUSE_RESET_OUT;
+	e->bytes_sent = 1234;
+	e->bytes_received = 340;
+	e->segs_out = 5;
+	e->segs_in = 4;
+	e->srtt_us = 31;
+	e->rttvar_us = 15;
+	e->life_ns = 2000000;
+}
+
+static void test_event_text_final(void **state)
+{
+	struct tt_event e;
+	char expect[512];
+
+	/* Without -e a final transition looks like any other. */
+	final_event(&e);
+	snprintf(expect, sizeof(expect), "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "ESTABLISHED", "CLOSE", "12.345");
+	text_line(&e, 0, NULL, NULL, expect);
+	/* -e: the cause and tx/rx after MS. */
+	snprintf(expect, sizeof(expect),
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-16s%-12s%-12s%-12s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "ESTABLISHED", "CLOSE", "12.345", "reset_out", "1.2K/340", "4097", "4026531840",
+		 "-");
+	text_line(&e, 1, NULL, NULL, expect);
+	/* The widest cause fills its column; the widest counts overflow theirs by one space. */
+	e.cause = TT_CAUSE_LISTENER_CLOSED;
+	e.bytes_sent = 1047552;
+	e.bytes_received = 1048063;
+	snprintf(expect, sizeof(expect),
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-16s%-12s%-12s%-12s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "ESTABLISHED", "CLOSE", "12.345", "listener_closed", "1023K/1023K", "4097",
+		 "4026531840", "-");
+	text_line(&e, 1, NULL, NULL, expect);
+	/* A listener: no bytes of its own; a cause out of range is unknown. */
+	e.oldstate = TT_LISTEN;
+	e.cause = 99;
+	snprintf(expect, sizeof(expect),
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-16s%-12s%-12s%-12s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "LISTEN", "CLOSE", "12.345", "unknown", "-", "4097", "4026531840", "-");
 	text_line(&e, 1, NULL, NULL, expect);
 }
 
@@ -353,6 +411,56 @@ static void test_event_json(void **state)
 		  "\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":\"ssh\","
 		  "\"rservice\":null,\"old\":\"ESTABLISHED\",\"new\":\"FIN_WAIT1\","
 		  "\"ms\":null,\"sock\":4097,\"netns\":4026531840,\"reset\":true" CG_NULL "}\n");
+}
+
+/* A final transition: the totals come after "reset", before the cgroup keys. */
+static void test_event_json_final(void **state)
+{
+	struct tt_event e;
+	struct fmt_ctx c;
+	struct outbuf ob;
+
+	final_event(&e);
+	json_line(&e, NULL, NULL,
+		  "{\"type\":\"state\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
+		  "\"comm\":\"curl\",\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\",\"lport\":43210,"
+		  "\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":null,"
+		  "\"rservice\":null,\"old\":\"ESTABLISHED\",\"new\":\"CLOSE\",\"ms\":12.345,"
+		  "\"sock\":4097,\"netns\":4026531840,\"reset\":true,\"cause\":\"reset_out\","
+		  "\"error\":null,\"sk_err\":0,\"reset_reason\":null,\"bytes_sent\":1234,"
+		  "\"bytes_received\":340,\"segs_out\":5,\"segs_in\":4,\"retrans\":0,"
+		  "\"syn_retrans\":0,\"srtt_ms\":0.031,\"rttvar_ms\":0.015,"
+		  "\"life_ms\":2.000" CG_NULL "}\n");
+	/* The reset of a reset_out, sent after the transition, is a reset; timewait is none. */
+	e.flags &= (uint16_t)~TT_F_RESET;
+	ob_init(&ob);
+	fmt_ctx_init(&c, 0);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL, NULL);
+	assert_non_null(strstr(ob.data, "\"reset\":true,\"cause\":\"reset_out\""));
+	e.cause = TT_CAUSE_TIMEWAIT;
+	ob_reset(&ob);
+	fmt_event_json(&ob, &c, &e, T0_NS, NULL, NULL, NULL, NULL);
+	assert_non_null(strstr(ob.data, "\"reset\":false,\"cause\":\"timewait\""));
+	ob_free(&ob);
+	e.flags |= TT_F_RESET;
+	e.cause = TT_CAUSE_RESET_OUT;
+	/* The flag decides, not the fields: without it the line is an ordinary one. */
+	e.flags &= (uint16_t)~TT_F_TOTALS;
+	json_line(&e, NULL, NULL,
+		  "{\"type\":\"state\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
+		  "\"comm\":\"curl\",\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\",\"lport\":43210,"
+		  "\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":null,"
+		  "\"rservice\":null,\"old\":\"ESTABLISHED\",\"new\":\"CLOSE\",\"ms\":12.345,"
+		  "\"sock\":4097,\"netns\":4026531840,\"reset\":true" CG_NULL "}\n");
+	/* A stuck alert never has them. */
+	e.flags |= TT_F_TOTALS;
+	e.type = TT_EV_STUCK;
+	json_line(&e, NULL, NULL,
+		  "{\"type\":\"stuck\",\"time\":\"2023-11-14T22:13:20.123456Z\",\"pid\":1234,"
+		  "\"comm\":\"curl\",\"proto\":\"tcp\",\"laddr\":\"10.0.0.1\",\"lport\":43210,"
+		  "\"raddr\":\"93.184.216.34\",\"rport\":443,\"lservice\":null,"
+		  "\"rservice\":null,\"state\":\"ESTABLISHED\",\"ms\":12.345,\"sock\":4097,"
+		  "\"netns\":4026531840" CG_NULL "}\n");
 }
 
 static void test_event_json_stuck_v6(void **state)
@@ -436,9 +544,9 @@ static void test_stuck_holders(void **state)
 	h.more = 7;
 	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, &h, NULL);
 	snprintf(expect, sizeof(expect),
-		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s>> %-13s%-10s%-12s%-12s%-14s%s\n",
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s>> %-13s%-10s%-16s%-12s%-12s%-12s%-14s%s\n",
 		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
-		 "CLOSE_WAIT", "STUCK", "12.345", "4097", "4026531840", "-",
+		 "CLOSE_WAIT", "STUCK", "12.345", "-", "-", "4097", "4026531840", "-",
 		 "1234/curl,1300/curl? (+7 more)");
 	assert_ob(&ob, expect);
 
@@ -593,9 +701,10 @@ static void test_event_cgroup(void **state)
 	ob_reset(&ob);
 	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &pod);
 	snprintf(expect, sizeof(expect),
-		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-12s%-12s%s\n", "22:13:20.123",
-		 "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443", "ESTABLISHED",
-		 "FIN_WAIT1", "12.345", "4097", "4026531840", "4c6b5a1f2e3d");
+		 "%-14s%-8s%-16s%-6s%-22s%-22s%-12s-> %-13s%-10s%-16s%-12s%-12s%-12s%s\n",
+		 "22:13:20.123", "1234", "curl", "tcp", "10.0.0.1:43210", "93.184.216.34:443",
+		 "ESTABLISHED", "FIN_WAIT1", "12.345", "-", "-", "4097", "4026531840",
+		 "4c6b5a1f2e3d");
 	assert_ob(&ob, expect);
 	ob_reset(&ob);
 	fmt_event_text(&ob, &c, &e, T0_NS, NULL, NULL, NULL, &unit);
@@ -717,6 +826,8 @@ int main(void)
 		cmocka_unit_test(test_time_local),
 		cmocka_unit_test(test_text_header),
 		cmocka_unit_test(test_event_text),
+		cmocka_unit_test(test_event_text_final),
+		cmocka_unit_test(test_event_json_final),
 		cmocka_unit_test(test_event_text_wide),
 		cmocka_unit_test(test_event_json),
 		cmocka_unit_test(test_event_json_stuck_v6),

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <zlib.h>
 #include <cmocka.h>
+#include "causes.h"
 #include "format.h"
 #include "jsonl.h"
 #include "logread.h"
@@ -86,6 +87,24 @@ static void test_jsonl_invalid(void **state)
 		deep[n++] = ']';
 	deep[n++] = '}';
 	assert_int_equal(jsonl_parse(deep, n, &o, err, sizeof(err)), -1);
+}
+
+/* Up to JSONL_MAX_MEMBERS keys: a final transition's 39 and room for more. */
+static void test_jsonl_many_keys(void **state)
+{
+	struct jsonl_obj o;
+	char line[2048], err[128];
+	size_t n;
+
+	for (int keys = 39; keys <= JSONL_MAX_MEMBERS + 1; keys++) {
+		n = (size_t)sprintf(line, "{");
+		for (int i = 0; i < keys; i++)
+			n += (size_t)sprintf(line + n, "%s\"k%d\":%d", i ? "," : "", i, i);
+		n += (size_t)sprintf(line + n, "}");
+		assert_int_equal(jsonl_parse(line, n, &o, err, sizeof(err)),
+				 keys <= JSONL_MAX_MEMBERS ? 0 : -1);
+	}
+	assert_non_null(strstr(err, "too many keys"));
 }
 
 static void test_jsonl_unescape(void **state)
@@ -237,6 +256,196 @@ static void test_roundtrip(void **state)
 	e.newstate = TT_FIN_WAIT2_TW;
 	e.delta_ns = 99999999999999000ULL;
 	roundtrip(&e, wall, NULL, NULL);
+}
+
+/* A final transition: ESTABLISHED -> CLOSE after a reset sent, with every total. */
+static struct tt_event final_event(void)
+{
+	struct tt_event e = base_event();
+
+	e.oldstate = TT_ESTABLISHED;
+	e.newstate = TT_CLOSE;
+	e.flags |= TT_F_TOTALS | TT_F_RESET | TT_F_RESET_REASON;
+	e.cause = TT_CAUSE_RESET_OUT;
+	e.reset_reason = 11;
+	e.sk_err = 104;
+	e.bytes_sent = 100000;
+	e.bytes_received = 18446744073709551615ULL;
+	e.segs_out = 70;
+	e.segs_in = 4294967295U;
+	e.retrans = 3;
+	e.syn_retrans = 65535;
+	e.srtt_us = 4294967295U;
+	e.rttvar_us = 12;
+	e.life_ns = 123456789000ULL;
+	return e;
+}
+
+/* How a connection ended: the keys of final transitions survive the log, and older logs. */
+static void test_totals(void **state)
+{
+	uint64_t wall = 1795000000123456789ULL;
+	struct tt_event e = final_event();
+	struct lr_record r;
+	char err[256];
+	const char *l;
+
+	rst_reason_clear();
+	assert_int_equal(rst_reason_set(11, "TCP_ABORT_ON_CLOSE", 18), 0);
+	assert_int_equal(rst_reason_set(14, "TCP_STATE", 9), 0);
+	roundtrip(&e, wall, NULL, NULL);
+	e.reset_reason = 14;
+	e.flags |= TT_F_LIFE_MIN;
+	roundtrip(&e, wall, NULL, NULL);
+	/* a value this kernel has no name for, no reason, no sample, no known life */
+	e.reset_reason = 200;
+	roundtrip(&e, wall, NULL, NULL);
+	e.flags &= (uint16_t) ~(TT_F_RESET_REASON | TT_F_LIFE_MIN);
+	e.srtt_us = 0;
+	e.life_ns = 0;
+	for (unsigned int c = 0; c <= TT_CAUSE_MAX; c++) {
+		e.cause = (__u8)c;
+		roundtrip(&e, wall, NULL, NULL);
+	}
+	e.oldstate = TT_LISTEN;
+	e.cause = TT_CAUSE_LISTENER_CLOSED;
+	memset(&e.bytes_sent, 0, sizeof(e) - offsetof(struct tt_event, bytes_sent));
+	e.cause = TT_CAUSE_LISTENER_CLOSED;
+	roundtrip(&e, wall, NULL, NULL);
+
+	/* What the record holds: the name read gets a value of replay's own. */
+	e = final_event();
+	{
+		struct fmt_ctx c;
+		struct outbuf ob;
+
+		fmt_ctx_init(&c, 0);
+		ob_init(&ob);
+		fmt_event_json(&ob, &c, &e, wall, NULL, NULL, NULL, NULL);
+		rst_reason_clear(); /* replay: a process that never saw the kernel's names */
+		assert_int_equal(lr_parse_line(ob.data, ob.len - 1, &r, err, sizeof(err)), 0);
+		ob_free(&ob);
+	}
+	assert_true(r.ev.flags & TT_F_TOTALS);
+	assert_true(r.ev.flags & TT_F_RESET_REASON);
+	assert_false(r.ev.flags & TT_F_LIFE_MIN);
+	assert_int_equal(r.ev.cause, TT_CAUSE_RESET_OUT);
+	assert_int_equal(r.ev.reset_reason, RST_LOG_BASE);
+	assert_string_equal(rst_reason_name(r.ev.reset_reason), "TCP_ABORT_ON_CLOSE");
+	assert_int_equal(r.ev.sk_err, 104);
+	assert_true(r.ev.bytes_sent == 100000);
+	assert_true(r.ev.bytes_received == 18446744073709551615ULL);
+	assert_int_equal(r.ev.segs_out, 70);
+	assert_int_equal(r.ev.segs_in, 4294967295U);
+	assert_int_equal(r.ev.retrans, 3);
+	assert_int_equal(r.ev.syn_retrans, 65535);
+	assert_int_equal(r.ev.srtt_us, 4294967295U);
+	assert_int_equal(r.ev.rttvar_us, 12);
+	assert_true(r.ev.life_ns == 123456789000ULL);
+
+#define FINAL_HEAD                                                                                 \
+	"{\"type\":\"state\",\"time\":\"2026-11-26T13:07:01.000001Z\",\"pid\":null,"               \
+	"\"comm\":null,\"proto\":\"tcp\",\"laddr\":\"1.2.3.4\",\"lport\":1,\"raddr\":\"5.6.7.8\"," \
+	"\"rport\":2,\"lservice\":null,\"rservice\":null,\"old\":\"LAST_ACK\",\"new\":\"CLOSE\","  \
+	"\"ms\":1.5,\"sock\":1,\"netns\":2,\"reset\":false"
+
+	/* A log of a version before them: an ordinary transition; "cause":null the same. */
+	l = FINAL_HEAD "}";
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_false(r.ev.flags & TT_F_TOTALS);
+	assert_int_equal(r.ev.cause, 0);
+	l = FINAL_HEAD ",\"cause\":null,\"bytes_sent\":\"not looked at\"}";
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_false(r.ev.flags & TT_F_TOTALS);
+
+	/* Hand-made: names in any case, more decimals, an error name that is not sk_err's. */
+	l = FINAL_HEAD ",\"cause\":\"Reset-In\",\"error\":\"whatever\",\"sk_err\":104,"
+		       "\"reset_reason\":null,\"bytes_sent\":0,\"bytes_received\":5,"
+		       "\"segs_out\":1,\"segs_in\":2,\"retrans\":0,\"syn_retrans\":0,"
+		       "\"srtt_ms\":1.5,\"rttvar_ms\":0.0005,\"life_ms\":0.0009,"
+		       "\"life_min\":false}";
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_int_equal(r.ev.cause, TT_CAUSE_RESET_IN);
+	assert_false(r.ev.flags & (TT_F_RESET_REASON | TT_F_LIFE_MIN));
+	assert_int_equal(r.ev.srtt_us, 1500);
+	assert_int_equal(r.ev.rttvar_us, 0);
+	assert_true(r.ev.life_ns == 0); /* under a microsecond: not known */
+
+	/* each key of a final transition, spoiled in turn */
+	static const char *const spoil[][2] = {
+		{"\"cause\":\"reset_out\"", "\"cause\":\"reset\""},
+		{"\"cause\":\"reset_out\"", "\"cause\":6"},
+		{"\"cause\":\"reset_out\"", "\"cause\":\"none\""},
+		{"\"error\":\"ECONNRESET\"", "\"error\":104"},
+		{"\"sk_err\":104", "\"sk_err\":65536"},
+		{"\"sk_err\":104", "\"sk_err\":null"},
+		{",\"sk_err\":104", ""},
+		{"\"reset_reason\":\"TCP_ABORT_ON_CLOSE\"", "\"reset_reason\":11"},
+		{"\"reset_reason\":\"TCP_ABORT_ON_CLOSE\"", "\"reset_reason\":\"TCP ABORT\""},
+		{"\"reset_reason\":\"TCP_ABORT_ON_CLOSE\"", "\"reset_reason\":\"\\u001b[2J\""},
+		{"\"reset_reason\":\"TCP_ABORT_ON_CLOSE\"", "\"reset_reason\":\"\""},
+		{",\"reset_reason\":\"TCP_ABORT_ON_CLOSE\"", ""},
+		{"\"bytes_sent\":100000", "\"bytes_sent\":-1"},
+		{"\"bytes_sent\":100000", "\"bytes_sent\":1.5"},
+		{",\"bytes_sent\":100000", ""},
+		{"\"bytes_received\":18446744073709551615",
+		 "\"bytes_received\":18446744073709551616"},
+		{"\"segs_out\":70", "\"segs_out\":4294967296"},
+		{"\"segs_in\":4294967295", "\"segs_in\":null"},
+		{"\"retrans\":3", "\"retrans\":true"},
+		{"\"syn_retrans\":65535", "\"syn_retrans\":65536"},
+		{"\"srtt_ms\":4294967.295", "\"srtt_ms\":4294967.296"},
+		{"\"srtt_ms\":4294967.295", "\"srtt_ms\":\"1\""},
+		{"\"rttvar_ms\":0.012", "\"rttvar_ms\":-0.012"},
+		{",\"rttvar_ms\":0.012", ""},
+		{"\"life_ms\":123456.789", "\"life_ms\":1e3"},
+		{",\"life_ms\":123456.789", ""},
+		{"\"life_ms\":123456.789", "\"life_ms\":123456.789,\"life_min\":1"},
+	};
+	struct fmt_ctx c;
+	struct outbuf ob;
+
+	rst_reason_set(11, "TCP_ABORT_ON_CLOSE", 18);
+	e = final_event();
+	fmt_ctx_init(&c, 0);
+	ob_init(&ob);
+	fmt_event_json(&ob, &c, &e, wall, NULL, NULL, NULL, NULL);
+	ob_putc(&ob, '\0');
+	assert_int_equal(lr_parse_line(ob.data, strlen(ob.data) - 1, &r, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(spoil) / sizeof(spoil[0]); i++) {
+		char line[2048];
+		const char *at = strstr(ob.data, spoil[i][0]);
+
+		if (!at)
+			fail_msg("not in the line: %s", spoil[i][0]);
+		snprintf(line, sizeof(line), "%.*s%s%s", (int)(at - ob.data), ob.data, spoil[i][1],
+			 at + strlen(spoil[i][0]));
+		if (lr_parse_line(line, strlen(line) - 1, &r, err, sizeof(err)) != -1)
+			fail_msg("accepted: %s", line);
+	}
+	ob_free(&ob);
+	/* The error names the key, never the text (the log's, and stderr may be a terminal). */
+	l = FINAL_HEAD ",\"cause\":\"\\u001b[2J\"}";
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown cause in \"cause\"");
+	/* Replay's table of reset reasons is bounded: a log cannot grow it without end. */
+	rst_reason_clear();
+	for (int i = 0; i <= RST_LOG_MAX; i++) {
+		char line[2048];
+
+		snprintf(line, sizeof(line),
+			 FINAL_HEAD
+			 ",\"cause\":\"reset_out\",\"error\":null,\"sk_err\":0,"
+			 "\"reset_reason\":\"R%d\",\"bytes_sent\":0,\"bytes_received\":0,"
+			 "\"segs_out\":0,\"segs_in\":0,\"retrans\":0,\"syn_retrans\":0,"
+			 "\"srtt_ms\":null,\"rttvar_ms\":null,\"life_ms\":null}",
+			 i);
+		assert_int_equal(lr_parse_line(line, strlen(line), &r, err, sizeof(err)),
+				 i < RST_LOG_MAX ? 0 : -1);
+	}
+	assert_string_equal(err, "want an identifier (and at most 128 different ones) for "
+				 "\"reset_reason\"");
+	rst_reason_clear();
 }
 
 #define CID "4c6b5a1f2e3d4c5b6a7980e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5"
@@ -691,7 +900,9 @@ int main(void)
 		cmocka_unit_test(test_jsonl_valid),
 		cmocka_unit_test(test_jsonl_invalid),
 		cmocka_unit_test(test_jsonl_unescape),
+		cmocka_unit_test(test_jsonl_many_keys),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_totals),
 		cmocka_unit_test(test_cgroup_keys),
 		cmocka_unit_test(test_record_types),
 		cmocka_unit_test(test_record_errors),
