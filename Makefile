@@ -6,6 +6,8 @@ BPFTOOL     ?= bpftool
 PKG_CONFIG  ?= pkg-config
 PREFIX      ?= /usr/local
 DESTDIR     ?=
+SYSCONFDIR  ?= /etc
+SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
 VERSION     := 0.1.0
 
 ARCH_UNAME  := $(shell uname -m)
@@ -78,9 +80,16 @@ run: deps all
 install: tcptrail
 	install -D -m 0755 tcptrail $(DESTDIR)$(PREFIX)/sbin/tcptrail
 	install -D -m 0644 src/tcptrail.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcptrail.8
+	@# The agent (deploy/): its unit, pointed at this PREFIX, and its logrotate file.
+	@mkdir -p $(DESTDIR)$(SYSTEMD_UNITDIR)
+	sed 's|/usr/local/sbin/tcptrail|$(PREFIX)/sbin/tcptrail|' deploy/tcptrail.service \
+		> $(DESTDIR)$(SYSTEMD_UNITDIR)/tcptrail.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNITDIR)/tcptrail.service
+	install -D -m 0644 deploy/tcptrail.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/tcptrail
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/tcptrail $(DESTDIR)$(PREFIX)/share/man/man8/tcptrail.8
+	rm -f $(DESTDIR)$(SYSTEMD_UNITDIR)/tcptrail.service $(DESTDIR)$(SYSCONFDIR)/logrotate.d/tcptrail
 
 format:
 	clang-format -i bpf/*.c src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/e2e/*.c

@@ -462,8 +462,9 @@ static void choose_programs(struct tcptrail_bpf *skel, int verbose)
 		bpf_program__set_autoload(accept_progs[i], on);
 		if (!on && verbose)
 			fprintf(stderr,
-				"tcptrail: no syscalls:%s event (tracefs not mounted?): "
-				"accepted sockets name their acceptor from its first I/O\n",
+				"tcptrail: no syscalls:%s event (tracefs not mounted, or not "
+				"readable without CAP_DAC_READ_SEARCH): accepted sockets name "
+				"their acceptor from its first I/O\n",
 				accept_events[i]);
 	}
 }
