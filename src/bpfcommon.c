@@ -311,6 +311,32 @@ int tt_kernel_has_helper(const char *func)
 	return 0;
 }
 
+int tt_kernel_enum(const char *name, const char *prefix,
+		   void (*fn)(void *ctx, const char *rest, long long value), void *ctx)
+{
+	struct btf *vmlinux = kernel_btf();
+	size_t plen = strlen(prefix);
+	const struct btf_type *t;
+	int id, n = 0;
+
+	if (!vmlinux)
+		return -1;
+	id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_ENUM);
+	t = id > 0 ? btf__type_by_id(vmlinux, id) : NULL;
+	if (!t)
+		return -1;
+	for (int i = 0; i < btf_vlen(t); i++) {
+		const struct btf_enum *v = btf_enum(t) + i;
+		const char *s = btf__name_by_offset(vmlinux, v->name_off);
+
+		if (!s || strncmp(s, prefix, plen))
+			continue;
+		fn(ctx, s + plen, btf_kflag(t) ? (long long)(__u32)v->val : (long long)v->val);
+		n++;
+	}
+	return n;
+}
+
 int tt_kernel_has_trace_event(const char *category, const char *name)
 {
 	static const char *const roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};

@@ -22,6 +22,14 @@ int tt_btf_tracepoint_nargs(const char *name);
 /* Whether the kernel has BPF helper `func` ("loop" for bpf_loop), from its BTF. */
 int tt_kernel_has_helper(const char *func);
 
+/*
+ * Calls fn with every enumerator of the running kernel's enum `name` that starts with prefix
+ * (the rest of its name and its value): the enumerators seen, or -1 when the kernel's BTF has
+ * no such enum. For enums whose values change from one kernel to the next.
+ */
+int tt_kernel_enum(const char *name, const char *prefix,
+		   void (*fn)(void *ctx, const char *rest, long long value), void *ctx);
+
 /* Whether a tracefs event can be attached: it exists and tracefs (or debugfs) is mounted. */
 int tt_kernel_has_trace_event(const char *category, const char *name);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "causes.h"
 #include "cli.h"
 #include "metrics.h"
 #include "prom.h"
@@ -19,6 +20,7 @@ enum long_only {
 	OPT_NETNS,
 	OPT_CGROUP,
 	OPT_CONTAINER,
+	OPT_CAUSE,
 	OPT_STUCK,
 	OPT_ROTATE,
 	OPT_KEEP,
@@ -60,6 +62,7 @@ static const struct option long_options[] = {
 	{"netns", required_argument, NULL, OPT_NETNS},
 	{"cgroup", required_argument, NULL, OPT_CGROUP},
 	{"container", required_argument, NULL, OPT_CONTAINER},
+	{"cause", required_argument, NULL, OPT_CAUSE},
 	{"stuck", required_argument, NULL, OPT_STUCK},
 	{"rotate", required_argument, NULL, OPT_ROTATE},
 	{"keep", required_argument, NULL, OPT_KEEP},
@@ -104,6 +107,9 @@ void cli_usage(FILE *out)
 	      "      --cgroup LIST      cgroup v2 paths (under the v2 mount, or relative to it),\n"
 	      "                         each with the cgroups below it\n"
 	      "      --container LIST   container ids or their prefixes\n"
+	      "      --cause LIST       trace, replay: only connections that ended so: closed,\n"
+	      "                         timewait, refused, timeout, reset_in, reset_out, abort,\n"
+	      "                         listener_closed, unknown (their final transition)\n"
 	      "\n"
 	      "Trace:\n"
 	      "  -d, --duration SECONDS stop after this long\n"
@@ -444,6 +450,10 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const stru
 		if (filter_add_containers(f, arg, sub, sizeof(sub)))
 			return bad_list(err, errlen, "--container", sub);
 		return 0;
+	case OPT_CAUSE:
+		if (cause_add_list(&f->cause_mask, arg, sub, sizeof(sub)))
+			return bad_list(err, errlen, "--cause", sub);
+		return 0;
 	case OPT_STUCK:
 		return parse_stuck(cfg, arg, err, errlen);
 	case OPT_ROTATE:
@@ -539,6 +549,7 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 		{OPT_RESOLVE, "--resolve", 1 << CMD_SNAPSHOT},
 		{OPT_PID, "--pid", 1 << CMD_TRACE | 1 << CMD_REPLAY | 1 << CMD_SNAPSHOT},
 		{OPT_COMM, "--comm", 1 << CMD_TRACE | 1 << CMD_REPLAY | 1 << CMD_SNAPSHOT},
+		{OPT_CAUSE, "--cause", 1 << CMD_TRACE | 1 << CMD_REPLAY},
 		{OPT_SUMMARY, "--summary", 1 << CMD_REPLAY},
 		{OPT_SINCE, "--since", 1 << CMD_REPLAY},
 		{OPT_UNTIL, "--until", 1 << CMD_REPLAY},
@@ -560,6 +571,16 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 				 "(no event shows a timewait socket ending)");
 			return -1;
 		}
+	}
+	/*
+	 * --cause keeps only final transitions, in the kernel: the stuck watch would never see a
+	 * socket enter its state.
+	 */
+	if (cfg->cmd == CMD_TRACE && cfg->filter.cause_mask && cfg->nstuck) {
+		snprintf(err, errlen,
+			 "--cause and --stuck do not go together while tracing (--cause shows only "
+			 "connections that ended; a stuck one has not)");
+		return -1;
 	}
 	if ((seen[OPT_ROTATE] || seen[OPT_KEEP]) && !cfg->write_path) {
 		snprintf(err, errlen, "--rotate and --keep need -w FILE");

@@ -408,6 +408,9 @@ int filter_match(const struct tt_filter *f, const struct tt_event *e)
 	if (f->state_mask && !(e->oldstate < 32 && (f->state_mask & (1u << e->oldstate))) &&
 	    !(e->newstate < 32 && (f->state_mask & (1u << e->newstate))))
 		return 0;
+	/* Only final transitions have a cause; stuck alerts and the rest have TT_CAUSE_NONE. */
+	if (f->cause_mask && !(e->cause < 32 && (f->cause_mask & (1u << e->cause))))
+		return 0;
 	if (!filter_match_endpoints(f, e->family, e->saddr, e->daddr, e->sport, e->dport, e->netns))
 		return 0;
 	if (f->npids && (!owner || !has_u32(f->pids, f->npids, e->pid)))

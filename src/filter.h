@@ -15,6 +15,7 @@
 struct tt_filter {
 	int family; /* 0, 4 (IPv4 incl. v4-mapped) or 6 */
 	uint32_t state_mask;
+	uint32_t cause_mask; /* --cause: bit (1 << enum tt_cause) of each; final transitions only */
 	uint32_t npids;
 	uint32_t pids[TT_MAX_FILTER];
 	uint32_t ncomms;

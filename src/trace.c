@@ -15,6 +15,7 @@
 #include "tcptrail.skel.h"
 #include "alerts.h"
 #include "bpfcommon.h"
+#include "causes.h"
 #include "cgroup.h"
 #include "format.h"
 #include "logwrite.h"
@@ -490,6 +491,26 @@ static void set_filters(struct tcptrail_bpf *skel, const struct tt_filter *f)
 	ro->filter_ncgroups = f->ncgroups;
 	memcpy((void *)ro->filter_cgroup_ids, f->cgroup_ids, sizeof(f->cgroup_ids));
 	memcpy((void *)ro->filter_cgroup_levels, f->cgroup_levels, sizeof(f->cgroup_levels));
+	ro->filter_cause_mask = f->cause_mask;
+}
+
+static void add_reset_reason(void *ctx, const char *rest, long long value)
+{
+	/* SK_RST_REASON_MAX counts the reasons, it is none of them */
+	if (strcmp(rest, "MAX") && value >= 0)
+		rst_reason_set((unsigned int)value, rest, strlen(rest));
+}
+
+/*
+ * The names of the kernel's reset reasons, whose values differ between kernels: from the running
+ * kernel's BTF, where enum sk_rst_reason came with 6.10 (as tcp_send_reset's reason).
+ */
+static void load_reset_reasons(int verbose)
+{
+	if (tt_kernel_enum("sk_rst_reason", "SK_RST_REASON_", add_reset_reason, NULL) < 0 &&
+	    verbose)
+		fprintf(stderr, "tcptrail: this kernel has no enum sk_rst_reason (6.10+): resets "
+				"show no reason\n");
 }
 
 /* The cgroup v2 hierarchy, walked once now: the paths of the sockets' cgroups. */
@@ -665,6 +686,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	}
 	set_filters(skel, &cfg->filter);
 	choose_programs(skel, cfg->verbose);
+	load_reset_reasons(cfg->verbose);
 	r = bpf_map__set_max_entries(skel->maps.events, cfg->ringbuf_mb << 20);
 	if (r) {
 		tt_report_bpf_error("sizing the ring buffer", r);

@@ -393,6 +393,51 @@ static void test_snapshot_options(void **state)
 }
 
 /* Every option that belongs to some commands only, used with each of the others. */
+/* --cause: names of enum tt_cause, for trace (in the kernel) and replay, never snapshot. */
+static void test_cause_option(void **state)
+{
+	struct tt_filter *f = &cfg.filter;
+
+	OK(NULL);
+	assert_int_equal(f->cause_mask, 0);
+	OK("--cause", "refused,timeout", "--cause=RESET-IN");
+	assert_int_equal(f->cause_mask,
+			 1u << TT_CAUSE_REFUSED | 1u << TT_CAUSE_TIMEOUT | 1u << TT_CAUSE_RESET_IN);
+	OK("replay", "--cause",
+	   "closed,timewait,refused,timeout,reset_in,reset_out,abort,"
+	   "listener_closed,unknown",
+	   "--summary", "f");
+	assert_int_equal(f->cause_mask, ((1u << TT_CAUSE_MAX) - 1) & ~1u);
+	OK("trace", "--cause", "reset_out", "-w", "f", "-q");
+	assert_int_equal(f->cause_mask, 1u << TT_CAUSE_RESET_OUT);
+
+	USAGE("--cause: 'bogus' is not a cause (closed, timewait, refused, timeout, reset_in, "
+	      "reset_out, abort, listener_closed, unknown)",
+	      "--cause", "refused,bogus");
+	USAGE("--cause: 'reset' is not a cause (closed, timewait, refused, timeout, reset_in, "
+	      "reset_out, abort, listener_closed, unknown)",
+	      "replay", "--cause", "reset", "f");
+	USAGE("--cause: 'none' is not a cause (closed, timewait, refused, timeout, reset_in, "
+	      "reset_out, abort, listener_closed, unknown)",
+	      "--cause", "none");
+	USAGE("--cause: empty list (causes: closed, timewait, refused, timeout, reset_in, "
+	      "reset_out, abort, listener_closed, unknown)",
+	      "--cause", "");
+	USAGE("--cause: empty item in list 'closed,,abort'", "--cause", "closed,,abort");
+	USAGE("--cause: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' is not a cause (closed, timewait, "
+	      "refused, timeout, reset_in, reset_out, abort, listener_closed, unknown)",
+	      "--cause", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	USAGE("option '--cause' needs a value", "--cause");
+	USAGE("--cause does not apply to 'snapshot'", "snapshot", "--cause", "refused");
+	/* In the kernel it passes final transitions only: the stuck watch would see none. */
+	USAGE("--cause and --stuck do not go together while tracing (--cause shows only "
+	      "connections that ended; a stuck one has not)",
+	      "--cause", "timeout", "--stuck", "SYN_SENT=5s");
+	USAGE("--cause and --stuck do not go together while tracing (--cause shows only "
+	      "connections that ended; a stuck one has not)",
+	      "--stuck", "CLOSE_WAIT=1s", "-q", "--cause", "closed");
+}
+
 static void test_option_scope(void **state)
 {
 	USAGE("-d does not apply to 'snapshot'", "snapshot", "-d", "5");
@@ -761,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_ports_without_services),
 		cmocka_unit_test(test_cgroup_options),
+		cmocka_unit_test(test_cause_option),
 		cmocka_unit_test(test_snapshot_options),
 		cmocka_unit_test(test_option_scope),
 		cmocka_unit_test(test_replay),
