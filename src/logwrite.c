@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "causes.h"
 #include "format.h"
 #include "logfile.h"
 #include "logwrite.h"
@@ -394,6 +395,20 @@ static void header(struct logw *w)
 			if (i)
 				ob_putc(&ob, ',');
 			ob_json_str(&ob, f->containers[i], strlen(f->containers[i]));
+		}
+		ob_putc(&ob, ']');
+	}
+	if (f->cause_mask) {
+		int n = 0;
+
+		ob_puts(&ob, first ? "\"cause\":[" : ",\"cause\":[");
+		first = 0;
+		for (unsigned int c = 1; c < TT_CAUSE_MAX; c++) {
+			if (!(f->cause_mask & (1u << c)))
+				continue;
+			ob_puts(&ob, n++ ? ",\"" : "\"");
+			ob_puts(&ob, cause_name(c));
+			ob_putc(&ob, '"');
 		}
 		ob_putc(&ob, ']');
 	}

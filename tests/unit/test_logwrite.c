@@ -23,6 +23,7 @@
 #include <zlib.h>
 #include <cmocka.h>
 #include "tt_test.h"
+#include "causes.h"
 #include "cli.h"
 #include "logwrite.h"
 
@@ -426,6 +427,27 @@ static void test_header_filters(void **state)
 	assert_int_equal(logw_close_report(w, &rep), 0);
 	d = decode(cfg.write_path);
 	assert_non_null(memmem(d.text, d.len, ",\"filters\":{\"container\":[\"ab\"]},", 32));
+	free(d.text);
+	/* --cause by name, in the enum's order, last; and alone */
+	assert_int_equal(
+		cause_add_list(&cfg.filter.cause_mask, "reset-in,REFUSED", err, sizeof(err)), 0);
+	w = logw_open(&cfg, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(logw_close_report(w, &rep), 0);
+	d = decode(cfg.write_path);
+	assert_non_null(memmem(d.text, d.len,
+			       ",\"filters\":{\"container\":[\"ab\"],\"cause\":[\"refused\","
+			       "\"reset_in\"]},",
+			       63));
+	free(d.text);
+	memset(&cfg.filter, 0, sizeof(cfg.filter));
+	cfg.filter.cause_mask = 1u << TT_CAUSE_LISTENER_CLOSED;
+	w = logw_open(&cfg, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(logw_close_report(w, &rep), 0);
+	d = decode(cfg.write_path);
+	assert_non_null(
+		memmem(d.text, d.len, ",\"filters\":{\"cause\":[\"listener_closed\"]},", 41));
 	free(d.text);
 }
 
