@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages tcptrail needs to build, run and test, if any are missing.
-# nginx, gunicorn, curl and systemd (systemd-socket-activate) are real servers for tests/e2e/test_owner.py.
+# nginx, gunicorn, curl and systemd (systemd-socket-activate) are real servers for tests/e2e/test_owner.py;
+# nftables drops packets for tests/e2e/test_causes.py (connect timeouts, retransmits).
 set -e
 pkgs="make gcc clang clang-format llvm libclang-rt-14-dev pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
 libcmocka-dev python3 iproute2 net-tools valgrind
-nginx gunicorn curl systemd"
+nginx gunicorn curl systemd nftables"
 # libmicrohttpd-dev builds the --metrics server; prometheus (with promtool), logrotate and
 # python3-yaml test it and the deploy/ files (tests/e2e/test_metrics.py, tests/e2e/test_deploy.py).
 pkgs="$pkgs libmicrohttpd-dev prometheus logrotate python3-yaml"
