@@ -816,6 +816,14 @@ void mt_format(struct outbuf *ob, enum prom_format f, const struct mt_info *info
 	fmt_connections(&x);
 	fmt_stuck(&x);
 	fmt_listeners(&x, w);
+	prom_family(ob, f, "tcptrail_socket_walk_seconds", PROM_GAUGE,
+		    "Time the last walk of every namespace's sockets took (timewait and request "
+		    "sockets, listeners); walks use at most a tenth of the time.");
+	if (w && w->ok) {
+		ob_puts(ob, "tcptrail_socket_walk_seconds ");
+		prom_double(ob, w->seconds);
+		ob_putc(ob, '\n');
+	}
 	prom_family(ob, f, "tcptrail_events_total", PROM_COUNTER,
 		    "Events read from the kernel (state transitions).");
 	ob_puts(ob, "tcptrail_events_total ");

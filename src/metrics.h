@@ -97,6 +97,7 @@ struct mt_listener {
 
 struct mt_walk {
 	int ok;			       /* the walk ran; otherwise only the trace's numbers */
+	double seconds;		       /* how long the walk took */
 	uint64_t tw[MT_FAMILIES];      /* timewait sockets in TIME_WAIT */
 	uint64_t tw_fin2[MT_FAMILIES]; /* timewait sockets in the FIN_WAIT2 substate */
 	uint64_t req[MT_FAMILIES];     /* request sockets (ss: SYN-RECV) */

@@ -33,6 +33,13 @@
 #include "prom.h"
 
 #define COPY_WAIT_NS 1000000000ULL
+/*
+ * The socket walk visits every socket of the machine once per namespace (iter/tcp filters by
+ * namespace): 100k sockets in 5 namespaces took 170 ms here. After a walk the next waits nine
+ * times as long as it took, so walks use at most a tenth of a CPU however often scrapes come;
+ * a scrape meanwhile serves the last walk's counts.
+ */
+#define WALK_GAP_FACTOR 9
 
 struct mtsrv {
 	const struct config *cfg;
@@ -60,7 +67,9 @@ struct mtsrv {
 		struct tt_mt_rec rec;
 		char bytes[sizeof(struct tt_mt_rec)];
 	} part;
-	int walk_off;	/* --pid, --comm, --cgroup, --container: iterator counts have no owner */
+	int walk_off;	   /* --pid, --comm, --cgroup, --container: iterator counts have no owner */
+	uint64_t walk_end; /* CLOCK_MONOTONIC at the end of the last walk, 0 before one */
+	uint64_t walk_dur;
 	int walk_err;	/* last walk's error reported (0: none) */
 	int skips_said; /* namespaces the walk could not visit, as last reported */
 	struct outbuf out;
@@ -225,7 +234,10 @@ static void walk_sockets(struct mtsrv *s)
 	int err, skips;
 
 	const struct tt_filter *f = &s->cfg->filter;
+	uint64_t start = tt_now_ns(CLOCK_MONOTONIC);
 
+	if (s->walk_end && start - s->walk_end < WALK_GAP_FACTOR * s->walk_dur)
+		return;
 	memset(s->walk.tw, 0, sizeof(s->walk.tw));
 	memset(s->walk.tw_fin2, 0, sizeof(s->walk.tw_fin2));
 	memset(s->walk.req, 0, sizeof(s->walk.req));
@@ -236,6 +248,9 @@ static void walk_sockets(struct mtsrv *s)
 	for (int i = 0; i < TT_MT_MAX; i++)
 		counts[i] = 0;
 	err = tt_for_each_netns(walk_netns, s, &nw);
+	s->walk_end = tt_now_ns(CLOCK_MONOTONIC);
+	s->walk_dur = s->walk_end - start;
+	s->walk.seconds = (double)s->walk_dur / 1e9;
 	if (err) {
 		s->walk.ok = 0;
 		if (err != s->walk_err)
