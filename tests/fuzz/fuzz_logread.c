@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "causes.h"
 #include "format.h"
 #include "logread.h"
 #include "summary.h"
@@ -66,6 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!r || !s)
 		abort();
+	/* replay's reset reason names, interned from the log: each input starts with none */
+	rst_reason_clear();
 	/* a bound the input picks: from no table at all to room for a few hundred entries */
 	o.mem_max = summary_mem_used(s) + (size ? (size_t)data[size - 1] * 256 : 0);
 	bs = summary_new_opts(&o);
