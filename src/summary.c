@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include "causes.h"
 #include "format.h"
 #include "states.h"
 #include "summary.h"
@@ -300,6 +301,7 @@ struct proc_key {
 struct proc_ent {
 	struct proc_key k;
 	uint64_t events, conns;
+	uint64_t bytes_sent, bytes_received; /* of its connections that ended */
 };
 
 /* What the CGROUP column shows of a socket's cgroup: a container, else a unit, else the path. */
@@ -336,6 +338,7 @@ struct remote_ent {
 	struct remote_key k;
 	uint32_t pad;
 	uint64_t events, conns;
+	uint64_t bytes_sent, bytes_received; /* of its connections that ended */
 };
 
 /* The service name the log gave for a remote port (the first one). */
@@ -363,6 +366,11 @@ struct summary {
 	uint64_t stuck_by_state[TT_STATE_MAX];
 	struct hist dur[TT_STATE_MAX];
 	uint64_t dur_min_only; /* deltas that were only lower bounds, left out */
+	/* How connections ended: final transitions (TT_F_TOTALS) by cause, and their totals. */
+	uint64_t ends[TT_CAUSE_MAX];
+	uint64_t ended, bytes_sent, bytes_received, retrans, retrans_conns, syn_retrans;
+	struct hist life[TT_CAUSE_MAX]; /* life in us by cause; [TT_CAUSE_NONE]: all of them */
+	uint64_t life_min_only;		/* lifetimes that were only lower bounds, left out */
 	struct budget budget;
 	struct tab socks, procs, remotes;
 	struct tab cgroups;    /* struct cgrp_ent */
@@ -389,7 +397,7 @@ struct summary *summary_new_opts(const struct summary_opts *o)
 		return NULL;
 	s->budget.max =
 		o && o->mem_max && o->mem_max < SUMMARY_MEM_MAX ? o->mem_max : SUMMARY_MEM_MAX;
-	s->budget.used = sizeof(*s) + TT_STATE_MAX * HIST_BYTES;
+	s->budget.used = sizeof(*s) + (TT_STATE_MAX + TT_CAUSE_MAX) * HIST_BYTES;
 	tab_init(&s->socks, sizeof(struct sock_ent), sizeof(uint64_t), &s->budget);
 	tab_init(&s->procs, sizeof(struct proc_ent), sizeof(struct proc_key), &s->budget);
 	tab_init(&s->remotes, sizeof(struct remote_ent), sizeof(struct remote_key), &s->budget);
@@ -409,6 +417,8 @@ void summary_free(struct summary *s)
 		return;
 	for (int i = 0; i < TT_STATE_MAX; i++)
 		free(s->dur[i].b);
+	for (int i = 0; i < TT_CAUSE_MAX; i++)
+		free(s->life[i].b);
 	tab_free(&s->socks);
 	tab_free(&s->procs);
 	tab_free(&s->remotes);
@@ -508,6 +518,22 @@ static int in_connection(int st)
 	       st == TT_CLOSING || st == TT_CLOSE_WAIT || st == TT_LAST_ACK;
 }
 
+/* Sums of counts a log gives saturate rather than wrap, as the lost count does. */
+static void add_sat(uint64_t *sum, uint64_t v)
+{
+	if (__builtin_add_overflow(*sum, v, sum))
+		*sum = UINT64_MAX;
+}
+
+/* The bytes of a connection that ended, to its process or remote endpoint. */
+static void add_bytes(uint64_t *sent, uint64_t *received, const struct tt_event *e)
+{
+	if (!(e->flags & TT_F_TOTALS))
+		return;
+	add_sat(sent, e->bytes_sent);
+	add_sat(received, e->bytes_received);
+}
+
 static void count_owner(struct summary *s, const struct tt_event *e, int newsock)
 {
 	struct proc_key k;
@@ -528,6 +554,7 @@ static void count_owner(struct summary *s, const struct tt_event *e, int newsock
 	}
 	p->events++;
 	p->conns += (uint64_t)newsock;
+	add_bytes(&p->bytes_sent, &p->bytes_received, e);
 }
 
 static void count_cgroup(struct summary *s, const struct lr_record *r, int newsock)
@@ -612,6 +639,7 @@ static void count_remote(struct summary *s, const struct lr_record *r, int newso
 	}
 	p->events++;
 	p->conns += (uint64_t)newsock;
+	add_bytes(&p->bytes_sent, &p->bytes_received, e);
 }
 
 static void sock_set(struct sock_ent *se, const struct lr_record *r)
@@ -671,6 +699,30 @@ static int track_socket(struct summary *s, const struct lr_record *r)
 	return 1;
 }
 
+/* A final transition: why it ended, what it moved, how long it lived. Fixed memory, exact. */
+static int add_end(struct summary *s, const struct tt_event *e)
+{
+	unsigned int c = e->cause < TT_CAUSE_MAX && e->cause ? e->cause : TT_CAUSE_UNKNOWN;
+
+	s->ends[c]++;
+	s->ended++;
+	add_sat(&s->bytes_sent, e->bytes_sent);
+	add_sat(&s->bytes_received, e->bytes_received);
+	add_sat(&s->retrans, e->retrans);
+	add_sat(&s->syn_retrans, e->syn_retrans);
+	s->retrans_conns += e->retrans > 0;
+	if (!e->life_ns)
+		return 0; /* not followed: no birth known */
+	if (e->flags & TT_F_LIFE_MIN) {
+		s->life_min_only++;
+		return 0;
+	}
+	if (hist_add(&s->life[TT_CAUSE_NONE], e->life_ns / 1000) ||
+	    hist_add(&s->life[c], e->life_ns / 1000))
+		return -1;
+	return 0;
+}
+
 static int add_state(struct summary *s, const struct lr_record *r)
 {
 	const struct tt_event *e = &r->ev;
@@ -694,6 +746,8 @@ static int add_state(struct summary *s, const struct lr_record *r)
 		else if (hist_add(&s->dur[o], e->delta_ns / 1000))
 			return -1;
 	}
+	if ((e->flags & TT_F_TOTALS) && add_end(s, e))
+		return -1;
 	newsock = track_socket(s, r);
 	count_owner(s, e, newsock);
 	count_cgroup(s, r, newsock);
@@ -949,6 +1003,116 @@ static void put_bytes(struct outbuf *ob, uint64_t n)
 	}
 }
 
+static const char *cause_hint(unsigned int c)
+{
+	switch (c) {
+	case TT_CAUSE_CLOSED:
+		return "both ends closed";
+	case TT_CAUSE_TIMEWAIT:
+		return "this end closed first (TIME_WAIT)";
+	case TT_CAUSE_REFUSED:
+		return "connect refused (a reset answered the SYN)";
+	case TT_CAUSE_TIMEOUT:
+		return "connect or retransmission timeout";
+	case TT_CAUSE_RESET_IN:
+		return "reset by the peer";
+	case TT_CAUSE_RESET_OUT:
+		return "reset by this end";
+	case TT_CAUSE_ABORT:
+		return "another socket error";
+	case TT_CAUSE_LISTENER_CLOSED:
+		return "a listener closed";
+	default:
+		return "the kernel did not say";
+	}
+}
+
+/* The causes seen, most frequent first, ties in the enum's order; how many. */
+static size_t list_ends(const struct summary *s, unsigned int order[TT_CAUSE_MAX])
+{
+	size_t n = 0;
+
+	for (unsigned int c = 1; c < TT_CAUSE_MAX; c++) {
+		size_t i = n++;
+
+		if (!s->ends[c]) {
+			n--;
+			continue;
+		}
+		for (; i && s->ends[order[i - 1]] < s->ends[c]; i--)
+			order[i] = order[i - 1];
+		order[i] = c;
+	}
+	return n;
+}
+
+/* One lifetime row: name, count and percentiles as in "Time in state". */
+static void text_life_row(struct outbuf *ob, const char *name, const struct hist *h)
+{
+	size_t start;
+
+	ob_puts(ob, "  ");
+	start = ob->len;
+	ob_puts(ob, name);
+	put_col_end(ob, start, 17);
+	put_num(ob, h->n, 8);
+	put_msnum(ob, hist_pct(h, 50), 10);
+	put_msnum(ob, hist_pct(h, 90), 10);
+	put_msnum(ob, hist_pct(h, 99), 10);
+	put_msnum(ob, h->max, 10);
+	ob->len -= 2; /* the last column's separator */
+	ob_putc(ob, '\n');
+}
+
+/* Why connections ended, their totals, and how long they lived (final transitions only). */
+static void text_ends(const struct summary *s, struct outbuf *ob)
+{
+	unsigned int order[TT_CAUSE_MAX];
+	size_t n = list_ends(s, order), start;
+
+	if (!s->ended)
+		return;
+	ob_puts(ob, "\nWhy connections ended:\n       COUNT  CAUSE\n");
+	for (size_t i = 0; i < n; i++) {
+		ob_puts(ob, "  ");
+		put_num(ob, s->ends[order[i]], 10);
+		start = ob->len;
+		ob_puts(ob, cause_name(order[i]));
+		put_col_end(ob, start, 17);
+		ob_puts(ob, cause_hint(order[i]));
+		ob_putc(ob, '\n');
+	}
+	/* data bytes: acknowledged by the peer / received */
+	ob_puts(ob, "  Totals: ");
+	ob_u64(ob, s->ended);
+	ob_puts(ob, " ended; ");
+	ob_u64(ob, s->bytes_sent);
+	ob_puts(ob, " bytes sent, ");
+	ob_u64(ob, s->bytes_received);
+	ob_puts(ob, " received; ");
+	ob_u64(ob, s->retrans);
+	ob_puts(ob, " segments retransmitted by ");
+	ob_u64(ob, s->retrans_conns);
+	ob_puts(ob, " of them; ");
+	ob_u64(ob, s->syn_retrans);
+	ob_puts(ob, " SYN retransmits\n");
+	if (!s->life[TT_CAUSE_NONE].n)
+		return;
+	ob_puts(ob,
+		"\nConnection lifetime (ms):\n  CAUSE               COUNT         P50         P90"
+		"         P99         MAX\n");
+	text_life_row(ob, "all", &s->life[TT_CAUSE_NONE]);
+	for (size_t i = 0; i < n; i++) {
+		if (s->life[order[i]].n)
+			text_life_row(ob, cause_name(order[i]), &s->life[order[i]]);
+	}
+	if (s->life_min_only) {
+		ob_puts(ob, "  (not counted: ");
+		ob_u64(ob, s->life_min_only);
+		ob_puts(ob, " lower bounds, of sockets older than the recording)\n");
+	}
+}
+
 void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 {
 	struct trans t[TT_STATE_MAX * TT_STATE_MAX];
@@ -1029,17 +1193,23 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 		ob_putc(ob, '\n');
 	}
 
+	text_ends(s, ob);
+
 	const void *top[TOP_N];
 	size_t ntop = tab_top(&s->procs, TOP_N, cmp_proc, top);
 
 	if (ntop || s->untracked.process_events)
-		ob_puts(ob, "\nTop processes:\n       CONNS      EVENTS  PID       COMM\n");
+		ob_puts(ob,
+			"\nTop processes:\n       CONNS      EVENTS          SENT      RECEIVED  "
+			"PID       COMM\n");
 	for (size_t i = 0; i < ntop; i++) {
 		const struct proc_ent *p = top[i];
 
 		ob_puts(ob, "  ");
 		put_num(ob, p->conns, 10);
 		put_num(ob, p->events, 10);
+		put_num(ob, p->bytes_sent, 12);
+		put_num(ob, p->bytes_received, 12);
 		start = ob->len;
 		if (p->k.known)
 			ob_u64(ob, p->k.pid);
@@ -1098,13 +1268,17 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 
 	ntop = tab_top(&s->remotes, TOP_N, cmp_remote, top);
 	if (ntop || s->untracked.remote_events)
-		ob_puts(ob, "\nTop remote endpoints:\n       CONNS      EVENTS  ENDPOINT\n");
+		ob_puts(ob, "\nTop remote endpoints:\n       CONNS      EVENTS          SENT      "
+			    "RECEIVED  "
+			    "ENDPOINT\n");
 	for (size_t i = 0; i < ntop; i++) {
 		const struct remote_ent *p = top[i];
 
 		ob_puts(ob, "  ");
 		put_num(ob, p->conns, 10);
 		put_num(ob, p->events, 10);
+		put_num(ob, p->bytes_sent, 12);
+		put_num(ob, p->bytes_received, 12);
 		fmt_endpoint(ob, p->k.family, p->k.addr, p->k.port,
 			     numeric ? NULL : svc_of(s, p->k.port));
 		ob_putc(ob, '\n');
@@ -1249,6 +1423,72 @@ static void jendpoints(struct outbuf *ob, const struct tt_event *e)
 	ob_u64(ob, e->netns);
 }
 
+static void json_hist(struct outbuf *ob, const struct hist *h)
+{
+	ob_puts(ob, "{\"count\":");
+	ob_u64(ob, h->n);
+	ob_puts(ob, ",\"p50_ms\":");
+	put_ms(ob, hist_pct(h, 50));
+	ob_puts(ob, ",\"p90_ms\":");
+	put_ms(ob, hist_pct(h, 90));
+	ob_puts(ob, ",\"p99_ms\":");
+	put_ms(ob, hist_pct(h, 99));
+	ob_puts(ob, ",\"max_ms\":");
+	put_ms(ob, h->max);
+	ob_putc(ob, '}');
+}
+
+static void json_bytes(struct outbuf *ob, uint64_t sent, uint64_t received)
+{
+	ob_puts(ob, ",\"bytes_sent\":");
+	ob_u64(ob, sent);
+	ob_puts(ob, ",\"bytes_received\":");
+	ob_u64(ob, received);
+}
+
+/* "ends" (every cause, 0 too), "traffic" and "lifetimes" ("all" and each cause seen). */
+static void json_ends(const struct summary *s, struct outbuf *ob, int *f)
+{
+	unsigned int order[TT_CAUSE_MAX];
+	size_t n = list_ends(s, order);
+	int g = 1;
+
+	jkey(ob, f, "ends");
+	ob_putc(ob, '{');
+	for (unsigned int c = 1; c < TT_CAUSE_MAX; c++) {
+		jkey(ob, &g, cause_name(c));
+		ob_u64(ob, s->ends[c]);
+	}
+	ob_putc(ob, '}');
+	jkey(ob, f, "traffic");
+	ob_puts(ob, "{\"ended\":");
+	ob_u64(ob, s->ended);
+	json_bytes(ob, s->bytes_sent, s->bytes_received);
+	ob_puts(ob, ",\"retrans\":");
+	ob_u64(ob, s->retrans);
+	ob_puts(ob, ",\"retrans_connections\":");
+	ob_u64(ob, s->retrans_conns);
+	ob_puts(ob, ",\"syn_retrans\":");
+	ob_u64(ob, s->syn_retrans);
+	ob_putc(ob, '}');
+	jkey(ob, f, "lifetimes");
+	ob_putc(ob, '{');
+	g = 1;
+	if (s->life[TT_CAUSE_NONE].n) {
+		jkey(ob, &g, "all");
+		json_hist(ob, &s->life[TT_CAUSE_NONE]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!s->life[order[i]].n)
+			continue;
+		jkey(ob, &g, cause_name(order[i]));
+		json_hist(ob, &s->life[order[i]]);
+	}
+	ob_putc(ob, '}');
+	jkey(ob, f, "lifetimes_min_only");
+	ob_u64(ob, s->life_min_only);
+}
+
 void summary_json(struct summary *s, struct outbuf *ob)
 {
 	struct trans t[TT_STATE_MAX * TT_STATE_MAX];
@@ -1304,6 +1544,7 @@ void summary_json(struct summary *s, struct outbuf *ob)
 	ob_puts(ob, ",\"resets\":");
 	ob_u64(ob, s->resets);
 	ob_putc(ob, '}');
+	json_ends(s, ob, &f);
 
 	jkey(ob, &f, "transitions");
 	ob_putc(ob, '[');
@@ -1360,6 +1601,7 @@ void summary_json(struct summary *s, struct outbuf *ob)
 		ob_u64(ob, p->conns);
 		ob_puts(ob, ",\"events\":");
 		ob_u64(ob, p->events);
+		json_bytes(ob, p->bytes_sent, p->bytes_received);
 		ob_putc(ob, '}');
 	}
 	ob_putc(ob, ']');
@@ -1415,6 +1657,7 @@ void summary_json(struct summary *s, struct outbuf *ob)
 		ob_u64(ob, p->conns);
 		ob_puts(ob, ",\"events\":");
 		ob_u64(ob, p->events);
+		json_bytes(ob, p->bytes_sent, p->bytes_received);
 		ob_putc(ob, '}');
 	}
 	ob_putc(ob, ']');

@@ -137,8 +137,10 @@ static void test_scenario(void **state)
 	expect(j, "\"state\":\"ESTABLISHED\"");
 	/* 127.0.0.2:80 saw two connections (cookies 2 and 5) */
 	expect(j, "\"top_remotes\":[{\"proto\":\"tcp\",\"raddr\":\"127.0.0.2\",\"rport\":80,"
-		  "\"rservice\":null,\"connections\":2,\"events\":7}");
-	expect(j, "{\"pid\":null,\"comm\":null,\"connections\":1,\"events\":1}");
+		  "\"rservice\":null,\"connections\":2,\"events\":7,\"bytes_sent\":0,"
+		  "\"bytes_received\":0}");
+	expect(j, "{\"pid\":null,\"comm\":null,\"connections\":1,\"events\":1,\"bytes_sent\":0,"
+		  "\"bytes_received\":0}");
 	expect(j, "\"stuck_by_state\":{\"LISTEN\":1}");
 	free(j);
 
@@ -353,7 +355,8 @@ static void test_memory_bound(void **state)
 	free(a);
 	free(b);
 	snprintf(want, sizeof(want),
-		 "{\"pid\":7,\"comm\":\"client\",\"connections\":%llu,\"events\":%llu}",
+		 "{\"pid\":7,\"comm\":\"client\",\"connections\":%llu,\"events\":%llu,"
+		 "\"bytes_sent\":0,\"bytes_received\":0}",
 		 (unsigned long long)hot, (unsigned long long)hot);
 	expect(j, want);
 	expect(fj, want);
@@ -547,6 +550,129 @@ static void test_epoch_event(void **state)
 	summary_free(s);
 }
 
+/* A final transition of cookie, at at_ms, with a cause and its totals. */
+static struct lr_record end(uint64_t cookie, int o, int n, uint64_t at_ms, uint16_t lport,
+			    uint16_t rport, unsigned int cause, uint64_t sent, uint64_t received,
+			    uint32_t retrans, uint64_t life_us)
+{
+	struct lr_record r = rec(cookie, o, n, at_ms, 100, lport, rport);
+
+	r.ev.flags |= TT_F_TOTALS;
+	r.ev.cause = (__u8)cause;
+	r.ev.bytes_sent = sent;
+	r.ev.bytes_received = received;
+	r.ev.retrans = retrans;
+	r.ev.life_ns = life_us * 1000;
+	return r;
+}
+
+/* Why connections ended, their totals, lifetimes by cause, bytes per process and endpoint. */
+static void test_ends(void **state)
+{
+	struct summary *s = summary_new();
+	struct lr_record r[] = {
+		rec(1, TT_CLOSE, TT_SYN_SENT, 0, UINT64_MAX, 5000, 80),
+		rec(1, TT_SYN_SENT, TT_ESTABLISHED, 1, 50, 5000, 80),
+		end(1, TT_FIN_WAIT2, TT_TIME_WAIT, 5, 5000, 80, TT_CAUSE_TIMEWAIT, 1000, 200, 3,
+		    50),
+		end(2, TT_ESTABLISHED, TT_CLOSE, 6, 5001, 80, TT_CAUSE_RESET_IN, 10, 20, 0, 20),
+		end(3, TT_SYN_SENT, TT_CLOSE, 7, 5002, 81, TT_CAUSE_REFUSED, 0, 0, 1, 10),
+		/* older than the recording: a lower bound, left out of the lifetimes */
+		end(4, TT_LISTEN, TT_CLOSE, 8, 80, 0, TT_CAUSE_LISTENER_CLOSED, 0, 0, 0, 9000),
+		/* not followed by the kernel: no lifetime; a cause out of range is unknown */
+		end(5, TT_CLOSE_WAIT, TT_CLOSE, 9, 5003, 80, 200, 5, 5, 0, 0),
+		/* a cause without the flag is no final transition */
+		rec(6, TT_CLOSE, TT_SYN_SENT, 10, UINT64_MAX, 5004, 80),
+	};
+
+	r[4].ev.syn_retrans = 1;
+	r[5].ev.flags |= TT_F_LIFE_MIN;
+	r[6].ev.flags &= (__u16)~TT_F_OWNER_KNOWN;
+	r[7].ev.cause = TT_CAUSE_RESET_OUT;
+	r[7].ev.bytes_sent = 1000000;
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		assert_int_equal(summary_add(s, &r[i]), 0);
+
+	char *j = render_json(s);
+
+	expect(j, "\"ends\":{\"closed\":0,\"timewait\":1,\"refused\":1,\"timeout\":0,"
+		  "\"reset_in\":1,\"reset_out\":0,\"abort\":0,\"listener_closed\":1,"
+		  "\"unknown\":1},");
+	expect(j, "\"traffic\":{\"ended\":5,\"bytes_sent\":1015,\"bytes_received\":225,"
+		  "\"retrans\":4,\"retrans_connections\":2,\"syn_retrans\":1},");
+	expect(j, "\"lifetimes\":{\"all\":{\"count\":3,\"p50_ms\":0.020,\"p90_ms\":0.050,"
+		  "\"p99_ms\":0.050,\"max_ms\":0.050},\"timewait\":{\"count\":1,\"p50_ms\":0.050,"
+		  "\"p90_ms\":0.050,\"p99_ms\":0.050,\"max_ms\":0.050},\"refused\":{\"count\":1,"
+		  "\"p50_ms\":0.010,\"p90_ms\":0.010,\"p99_ms\":0.010,\"max_ms\":0.010},"
+		  "\"reset_in\":{\"count\":1,\"p50_ms\":0.020,\"p90_ms\":0.020,\"p99_ms\":0.020,"
+		  "\"max_ms\":0.020}},\"lifetimes_min_only\":1,");
+	expect(j, "{\"pid\":100,\"comm\":\"client\",\"connections\":5,\"events\":7,"
+		  "\"bytes_sent\":1010,\"bytes_received\":220}");
+	expect(j, "{\"pid\":null,\"comm\":null,\"connections\":1,\"events\":1,"
+		  "\"bytes_sent\":5,\"bytes_received\":5}");
+	expect(j, "{\"proto\":\"tcp\",\"raddr\":\"127.0.0.2\",\"rport\":80,\"rservice\":null,"
+		  "\"connections\":4,\"events\":6,\"bytes_sent\":1015,\"bytes_received\":225}");
+	expect(j, "{\"proto\":\"tcp\",\"raddr\":\"127.0.0.2\",\"rport\":81,\"rservice\":null,"
+		  "\"connections\":1,\"events\":1,\"bytes_sent\":0,\"bytes_received\":0}");
+	free(j);
+
+	char *t = render_text(s);
+
+	expect(t, "\nWhy connections ended:\n"
+		  "       COUNT  CAUSE\n"
+		  "           1  timewait         this end closed first (TIME_WAIT)\n"
+		  "           1  refused          connect refused (a reset answered the SYN)\n"
+		  "           1  reset_in         reset by the peer\n"
+		  "           1  listener_closed  a listener closed\n"
+		  "           1  unknown          the kernel did not say\n"
+		  "  Totals: 5 ended; 1015 bytes sent, 225 received; 4 segments retransmitted by 2 "
+		  "of them; 1 SYN retransmits\n"
+		  "\nConnection lifetime (ms):\n"
+		  "  CAUSE               COUNT         P50         P90         P99         MAX\n"
+		  "  all                     3       0.020       0.050       0.050       0.050\n"
+		  "  timewait                1       0.050       0.050       0.050       0.050\n"
+		  "  refused                 1       0.010       0.010       0.010       0.010\n"
+		  "  reset_in                1       0.020       0.020       0.020       0.020\n"
+		  "  (not counted: 1 lower bounds, of sockets older than the recording)\n"
+		  "\nTop processes:\n"
+		  "       CONNS      EVENTS          SENT      RECEIVED  PID       COMM\n"
+		  "           5           7          1010           220  100       client\n"
+		  "           1           1             5             5  -         -\n");
+	expect(t, "\nTop remote endpoints:\n"
+		  "       CONNS      EVENTS          SENT      RECEIVED  ENDPOINT\n"
+		  "           4           6          1015           225  127.0.0.2:80\n"
+		  "           1           1             0             0  127.0.0.2:81\n");
+	free(t);
+
+	/* More of one cause comes first; sums saturate rather than wrap. */
+	for (int i = 0; i < 2; i++) {
+		struct lr_record x = end(10 + (uint64_t)i, TT_ESTABLISHED, TT_CLOSE, 20, 6000, 80,
+					 TT_CAUSE_RESET_OUT, UINT64_MAX, 1, UINT32_MAX, 100);
+
+		assert_int_equal(summary_add(s, &x), 0);
+	}
+	t = render_text(s);
+	expect(t, "       COUNT  CAUSE\n           2  reset_out        reset by this end\n"
+		  "           1  timewait ");
+	expect(t, "  Totals: 7 ended; 18446744073709551615 bytes sent, 227 received; 8589934594 "
+		  "segments retransmitted by 4 of them; 1 SYN retransmits\n");
+	free(t);
+	summary_free(s);
+
+	/* No final transition (a log of an older version): no such sections, zeros in JSON. */
+	s = summary_new();
+	assert_int_equal(summary_add(s, &r[0]), 0);
+	t = render_text(s);
+	j = render_json(s);
+	assert_null(strstr(t, "Why connections ended"));
+	assert_null(strstr(t, "Connection lifetime"));
+	expect(j, "\"traffic\":{\"ended\":0,");
+	expect(j, "\"lifetimes\":{},\"lifetimes_min_only\":0,");
+	free(t);
+	free(j);
+	summary_free(s);
+}
+
 static void test_empty(void **state)
 {
 	struct summary *s = summary_new();
@@ -562,11 +688,17 @@ static void test_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scenario),	cmocka_unit_test(test_percentiles),
-		cmocka_unit_test(test_many_sockets),	cmocka_unit_test(test_lost_saturates),
-		cmocka_unit_test(test_hostile_strings), cmocka_unit_test(test_memory_bound),
-		cmocka_unit_test(test_top_containers),	cmocka_unit_test(test_memory_bound_tiny),
-		cmocka_unit_test(test_epoch_event),	cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_scenario),
+		cmocka_unit_test(test_percentiles),
+		cmocka_unit_test(test_many_sockets),
+		cmocka_unit_test(test_lost_saturates),
+		cmocka_unit_test(test_hostile_strings),
+		cmocka_unit_test(test_memory_bound),
+		cmocka_unit_test(test_top_containers),
+		cmocka_unit_test(test_memory_bound_tiny),
+		cmocka_unit_test(test_epoch_event),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_ends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
