@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * libFuzzer target: the filter list parsers, parse_duration_ns, parse_size and filter_match.
+ * libFuzzer target: the filter list parsers, parse_duration_ns, parse_size and filter_match
+ * (with the cgroup part: the paths given match the cgroups below them).
  * Input: lines of text, line i going to parser i % NPARSERS; when the input is longer than an
  * event, its last sizeof(struct tt_event) bytes are the event that the filter is matched with.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "filter.h"
 
-#define NPARSERS 10
+#define NPARSERS 12
 #define MAX_IN	 4096
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -109,6 +111,31 @@ static void parse_line(struct tt_filter *f, int which, const char *s, int names)
 		if (r == 0 && v == 0)
 			abort();
 		return;
+	case 10:
+		r = filter_add_cgroups(f, s, err, sizeof(err));
+		if (f->ncgroups > TT_MAX_FILTER)
+			abort();
+		for (uint32_t i = 0; i < f->ncgroups; i++) {
+			const char *c = f->cgroups[i];
+
+			/* normalised: absolute, no empty, "." or ".." component, no trailing '/' */
+			if (c[0] != '/' || strstr(c, "//") || strstr(c, "/./") ||
+			    strstr(c, "/../") || (c[1] && c[strlen(c) - 1] == '/'))
+				abort();
+		}
+		break;
+	case 11:
+		r = filter_add_containers(f, s, err, sizeof(err));
+		if (f->ncontainers > TT_MAX_FILTER)
+			abort();
+		for (uint32_t i = 0; i < f->ncontainers; i++) {
+			size_t n = strlen(f->containers[i]);
+
+			if (!n || n > CG_ID_LEN ||
+			    strspn(f->containers[i], "0123456789abcdef") != n)
+				abort();
+		}
+		break;
 	default:
 		r = parse_u64(s, 5, 1000, &v);
 		if (r == 0 && (v < 5 || v > 1000))
@@ -147,8 +174,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		p = nl + 1;
 	}
-	/* Any event against any filter: no crash, and a zero filter matches everything. */
+	/*
+	 * Any event against any filter: no crash, and a zero filter matches everything. A cgroup
+	 * given matches itself and what is below it; a container prefix given matches its id.
+	 */
 	(void)filter_match(&f, &e);
+	for (uint32_t i = 0; i < f.ncgroups; i++) {
+		char below[TT_CGROUP_ARG_MAX + 8];
+		struct cg_desc d = {.path = f.cgroups[i], .path_len = strlen(f.cgroups[i])};
+
+		if (f.ncontainers)
+			break; /* AND-ed: a path alone does not have to match */
+		if (!filter_match_cgroup(&f, &d))
+			abort();
+		snprintf(below, sizeof(below), "%s/x",
+			 strcmp(f.cgroups[i], "/") ? f.cgroups[i] : "");
+		d.path = below;
+		d.path_len = strlen(below);
+		if (!filter_match_cgroup(&f, &d))
+			abort();
+	}
+	for (uint32_t i = 0; i < f.ncontainers && !f.ncgroups; i++) {
+		struct cg_desc d;
+
+		memset(&d, 0, sizeof(d));
+		snprintf(d.ident.container_id, sizeof(d.ident.container_id), "%s", f.containers[i]);
+		if (!filter_match_cgroup(&f, &d) || !filter_match_container(&f, &d))
+			abort();
+	}
+	if (filter_match_cgroup(&f, NULL) != (!f.ncgroups && !f.ncontainers))
+		abort();
 	(void)filter_match_endpoints(&f, e.family, e.saddr, e.daddr, e.sport, e.dport, e.netns);
 	memset(&f, 0, sizeof(f));
 	if (!filter_match(&f, &e))
