@@ -25,7 +25,10 @@ import os
 import re
 import shutil
 import signal
+import socket
 import statistics
+import threading
+import urllib.request
 import subprocess
 import sys
 import time
@@ -213,10 +216,30 @@ class Tracer:
         return res
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port if port != 2024 else free_port()
+
+
+METRICS_PORT = None
+
+
 def tracer_argv(case, path):
     """argv and stdout file of a case; path is the case's scratch output file."""
+    global METRICS_PORT
+    if "--metrics" in case and METRICS_PORT is None:
+        METRICS_PORT = free_port()
     if case == "tcptrail -q -w FILE":
         return [TCPTRAIL, "-q", "-w", path], os.devnull, "tcptrail"
+    if case == "tcptrail -q -w FILE --metrics":
+        return ([TCPTRAIL, "-q", "-w", path, "--metrics", "127.0.0.1:%d" % METRICS_PORT],
+                os.devnull, "tcptrail")
+    if case == "tcptrail -q --metrics":
+        return ([TCPTRAIL, "-q", "--metrics", "127.0.0.1:%d" % METRICS_PORT], os.devnull,
+                "tcptrail")
     if case == "tcptrail text >/dev/null":
         return [TCPTRAIL], os.devnull, "tcptrail"
     if case == "tcptrail -o json >FILE":
@@ -224,6 +247,36 @@ def tracer_argv(case, path):
     if case == "tcpstates >FILE":
         return [TCPSTATES], path, "tcpstates"
     raise ValueError(case)
+
+
+class Scraper:
+    """Scrapes the tracer's /metrics once a second while a --metrics case runs, as an
+    aggressive Prometheus would: the churn pays for the scrapes too."""
+
+    def __init__(self):
+        self.stop_ev = threading.Event()
+        self.times, self.errors = [], 0
+        self.thread = threading.Thread(target=self.run)
+
+    def start(self):
+        self.thread.start()
+
+    def run(self):
+        while not self.stop_ev.wait(1.0):
+            t0 = time.monotonic()
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % METRICS_PORT,
+                                            timeout=10) as r:
+                    r.read()
+                self.times.append(time.monotonic() - t0)
+            except OSError:
+                self.errors += 1
+
+    def stop(self):
+        self.stop_ev.set()
+        self.thread.join()
+        return {"scrapes": len(self.times), "scrape_errors": self.errors,
+                "scrape_ms": statistics.median(self.times) * 1000 if self.times else None}
 
 
 def prog_ids():
@@ -264,10 +317,15 @@ def one_attempt(case, load):
         t = Tracer(case, argv, stdout_path, kind)
     except RuntimeError as e:
         return {"na": str(e)}
+    scraper = Scraper() if "--metrics" in case else None
     try:
         known |= own_prog_ids(t.proc.pid) if kind == "tcptrail" else set(attached_progs(
             t.proc.pid))
+        if scraper:
+            scraper.start()
         r = load()
+        if scraper:
+            r.update(scraper.stop())
         new = prog_ids() - known
         others |= set(foreign_tracers([t.proc.pid]))
         if new:
@@ -364,6 +422,13 @@ def rate_table(title, rows, untraced_key="untraced", unit="conn/s"):
             "" if not lost else max(lost),
             "" if c == untraced_key else
             fmt_num(med(rs, "cpu_s" if per_run else "cpu_per_m"), "%.2f")))
+    for c, rs in rows.items():
+        sc = [r for r in rs if "scrapes" in r]
+        if sc:
+            notes.append("%s: scraped once a second meanwhile: %d scrapes, %d failed, median %s "
+                         "ms per scrape." % (c, sum(r["scrapes"] for r in sc),
+                                             sum(r["scrape_errors"] for r in sc),
+                                             fmt_num(med(sc, "scrape_ms"), "%.1f")))
     overlapped = [r for rs in rows.values() for r in rs if r.get("foreign")]
     if overlapped:
         who = sorted({p for r in overlapped for p in r["foreign"]})
@@ -671,8 +736,9 @@ def main():
         lines.append("Churn workers: %s (each a connect/accept/close loop in one process)." %
                      " and ".join(str(w) for w in counts))
     lines.append("")
-    cases = ["untraced", "tcptrail -q -w FILE", "tcptrail text >/dev/null",
-             "tcptrail -o json >FILE", "tcpstates >FILE"]
+    cases = ["untraced", "tcptrail -q -w FILE", "tcptrail -q -w FILE --metrics",
+             "tcptrail -q --metrics", "tcptrail text >/dev/null", "tcptrail -o json >FILE",
+             "tcpstates >FILE"]
     if os.environ.get("BENCH_CASES"):
         cases = ["untraced"] + [c for c in cases if c in os.environ["BENCH_CASES"].split(",")]
     for workers in (counts if "churn" not in SKIP else []):

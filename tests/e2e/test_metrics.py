@@ -418,6 +418,51 @@ def test_bad_address_and_busy_port():
     assert re.search(r"--metrics 127\.0\.0\.1:\d+: cannot serve HTTP there", p.stderr), p.stderr
 
 
+def test_valgrind_clean():
+    """The server, the textfile writer and the hand-over under memcheck: no error, no leak."""
+    vg = shutil.which("valgrind")
+    if not vg:
+        print("   valgrind is not installed: skipped")
+        return
+    supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "valgrind.supp")
+    work = tempfile.mkdtemp(prefix="tt-vg-")
+    mport, port = free_port(), free_port()
+    saved = tt.TCPTRAIL
+    tt.TCPTRAIL = vg
+    try:
+        tracer = tt.Tracer("--suppressions=" + supp, "--error-exitcode=99", "--leak-check=full",
+                           "--errors-for-leak-kinds=definite,indirect", "--track-fds=no",
+                           saved, "-q", "--netns", str(tt.netns_inode()), "--metrics",
+                           "127.0.0.1:%d" % mport, "--metrics-file",
+                           os.path.join(work, "t.prom"), "--metrics-interval", "200ms",
+                           "--metrics-by", "comm", "--stuck", "CLOSE_WAIT=100ms",
+                           json_output=False, start_timeout=120)
+    finally:
+        tt.TCPTRAIL = saved
+    try:
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", port))
+        srv.listen(4)
+        c = socket.create_connection(("127.0.0.1", port))
+        a, _ = srv.accept()
+        c.close()  # a CLOSE_WAIT past its rule
+        tt.wait_until(lambda: 'tcptrail_stuck_sockets{state="CLOSE_WAIT",comm="python3"} 1' in
+                      http(mport, "/metrics")[2], 120, "the stuck gauge under valgrind")
+        assert http(mport, "/metrics", accept="application/openmetrics-text")[2].endswith(
+            "# EOF\n")
+        assert http(mport, "/nope")[0] == 404 and http(mport, "/", method="POST")[0] == 405
+        a.close()
+        srv.close()
+        tt.wait_until(lambda: os.path.exists(os.path.join(work, "t.prom")), 120, "the textfile")
+    finally:
+        code, err = tracer.stop()
+        shutil.rmtree(work)
+    bad = [l for l in err.splitlines() if re.search(
+        r"definitely lost: [1-9]|indirectly lost: [1-9]|are definitely lost|Invalid (read|write|"
+        r"free)|uninitialised|Mismatched free|ERROR SUMMARY: [1-9]", l)]
+    assert code == 0 and not bad and "ERROR SUMMARY: 0 errors" in err, (code, bad, err[-4000:])
+
+
 if __name__ == "__main__":
     tt.main([test_prometheus_scrapes_what_ss_sees, test_http_paths_methods_formats,
-             test_metrics_by_comm, test_bad_address_and_busy_port])
+             test_metrics_by_comm, test_bad_address_and_busy_port, test_valgrind_clean])

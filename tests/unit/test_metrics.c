@@ -430,6 +430,7 @@ static void test_format(void **state)
 	w.tw[0] = 5;
 	w.tw_fin2[1] = 2;
 	w.req[0] = 3;
+	w.seconds = 0.25;
 	memset(&l, 0, sizeof(l));
 	l.family = AF_INET;
 	inet_pton(AF_INET, "127.0.0.1", l.addr);
@@ -486,6 +487,7 @@ static void test_format(void **state)
 	assert_true(contains(&ob, "tcptrail_listen_queue_limit{laddr=\"127.0.0.1\",lport=\"22\","
 				  "netns=\"4026531840\"} 128\n"));
 	assert_true(contains(&ob, "tcptrail_build_info{version=\"9.9\",kernel=\"6.1\"} 1\n"));
+	assert_true(contains(&ob, "tcptrail_socket_walk_seconds 0.25\n"));
 	assert_false(contains(&ob, "# EOF"));
 	ob_reset(&ob);
 	mt_format(&ob, PROM_OPENMETRICS, &info, &c, &w);
@@ -499,6 +501,7 @@ static void test_format(void **state)
 	assert_true(contains(&ob, "tcptrail_sockets{state=\"TIME_WAIT\",family=\"ipv4\","
 				  "comm=\"\"} 0\n"));
 	assert_false(contains(&ob, "tcptrail_listen_queue_length{"));
+	assert_false(contains(&ob, "tcptrail_socket_walk_seconds 0"));
 	ob_free(&ob);
 	free(w.listeners);
 	mt_counts_free(&c);
