@@ -564,6 +564,27 @@ def test_cause_filter():
             if k != "life_ms":  # each tracer stamps its own time
                 assert e[k] == twin[0][k], (k, e, twin)
 
+    # the summary: why they ended, what they moved, how long they lived
+    p = subprocess.run([tt.TCPTRAIL, "replay", "--summary", "-o", "json", log],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert {k: v for k, v in s["ends"].items() if v} == {
+        "refused": 1, "timeout": 1, "timewait": 1, "closed": 1, "listener_closed": 1}, s["ends"]
+    assert s["traffic"] == {"ended": 5, "bytes_sent": 1500, "bytes_received": 1500,
+                            "retrans": 1, "retrans_connections": 1, "syn_retrans": 1}, s
+    assert s["lifetimes"]["all"]["count"] == 5 and s["lifetimes"]["timeout"]["count"] == 1, s
+    assert s["lifetimes"]["timeout"]["max_ms"] >= 2900, s  # 1 + 2 s of SYN retries
+    assert [(r["rport"], r["bytes_sent"], r["bytes_received"]) for r in s["top_remotes"]
+            if r["rport"] == 7310] == [(7310, 1500, 0)], s["top_remotes"]
+    p = subprocess.run([tt.TCPTRAIL, "replay", "--summary", "--cause", "timeout", log],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert ("\nWhy connections ended:\n       COUNT  CAUSE\n"
+            "           1  timeout          connect or retransmission timeout\n"
+            "  Totals: 1 ended; 0 bytes sent, 0 received; 1 segments retransmitted by 1 of "
+            "them; 1 SYN retransmits\n") in p.stdout, p.stdout
+
     # -e text: the cause and tx/rx after MS; other lines dashes
     by_port = {}
     for l in text.lines:
