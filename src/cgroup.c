@@ -681,6 +681,14 @@ const struct cg_desc *cg_cache_get_at(struct cg_cache *c, uint64_t id, uint64_t 
 
 const struct cg_desc *cg_cache_get(struct cg_cache *c, uint64_t id)
 {
+	struct cg_node *node;
+
+	if (!c || !c->mnt || !id)
+		return NULL;
+	/* The clock only on a miss: a hit, every event but a cgroup's first, is one probe. */
+	node = find(c, id);
+	if (node)
+		return desc_of(c, node);
 	return cg_cache_get_at(c, id, mono_ns());
 }
 

@@ -424,6 +424,8 @@ def test_stuck_alerts():
 
 def test_replay():
     """The log of the first test replays with its cgroups: JSON as recorded, filters, summary."""
+    if not os.path.exists(LOG):  # run alone (TT_ONLY=replay): record it first
+        test_every_event_its_own_cgroup()
     raw = subprocess.run(["gzip", "-dc", LOG], check=True, capture_output=True,
                          text=True).stdout.splitlines()
     assert raw and json.loads(raw[0])["type"] == "header"
