@@ -694,14 +694,22 @@ __noinline int close_cause(const struct tt_event *e, int reset, int oldstate)
  * where nothing else (an error, a reset received) explains the close.
  */
 static __always_inline void mark_active_reset(struct sock *sk, struct tcp_sock *tp,
-					      struct sk_info *info, const struct tt_event *e)
+					      struct sk_info *info, struct tt_event *e,
+					      int oldstate)
 {
 	__u32 unread;
 
-	if (!info || !tp || e->sk_err || info->last_reset == RESET_IN)
+	/*
+	 * Neither path leaves LAST_ACK (its close is the peer's ACK, also after shutdown() with
+	 * data still queued) nor hands over to timewait.
+	 */
+	if (!info || !tp || e->sk_err || info->last_reset == RESET_IN || oldstate == TCP_LAST_ACK ||
+	    (e->flags & TT_F_TW_HANDOFF))
 		return;
 	unread = tp->rcv_nxt - tp->copied_seq - ((e->flags & TT_F_FIN_SEEN) ? 1 : 0);
-	if ((int)unread > 0) {
+	/* close() counts unread data as it empties the queue: data still queued was not thrown. */
+	if ((int)unread > 0 && !sk->sk_receive_queue.qlen) {
+		e->flags |= TT_F_RESET;
 		info->last_reset = RESET_OUT;
 		if (bpf_core_enum_value_exists(enum sk_rst_reason,
 					       SK_RST_REASON_TCP_ABORT_ON_CLOSE)) {
@@ -710,6 +718,7 @@ static __always_inline void mark_active_reset(struct sock *sk, struct tcp_sock *
 			info->has_reason = 1;
 		}
 	} else if ((sk->__sk_common.skc_flags & (1UL << SOCK_LINGER)) && !sk->sk_lingertime) {
+		e->flags |= TT_F_RESET;
 		info->last_reset = RESET_OUT;
 		if (bpf_core_enum_value_exists(enum sk_rst_reason, SK_RST_REASON_TCP_STATE)) {
 			info->reset_reason =
@@ -853,7 +862,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	if (info && newstate == TCP_SYN_SENT)
 		info->active = 1;
 	if (newstate == TCP_CLOSE) {
-		mark_active_reset(sk, tp, info, &ev);
+		mark_active_reset(sk, tp, info, &ev, oldstate);
 		read_totals(&ev, info, tp, oldstate);
 	}
 	if (info && info->has_pending) {

@@ -338,13 +338,6 @@ def test_last_ack_unread():
     assert (ae["new"], ae["cause"]) == ("TIME_WAIT", "timewait"), ae
     assert (ce["old"], ce["new"]) == ("LAST_ACK", "CLOSE"), ce
     assert (ce["bytes_sent"], ce["bytes_received"]) == (0, 500), ce
-    if ce["cause"] == "reset_out" and ce["reset_reason"] in ("TCP_ABORT_ON_CLOSE", None):
-        # Reported: the BPF's unread-data test (bpf/tcptrail.bpf.c, mark_active_reset) also
-        # fires on a CLOSE the peer's ACK brings while data waits in the receive queue, where
-        # close() would have purged it. Said, not failed, until the BPF side is fixed.
-        print("KNOWN BPF ISSUE: LAST_ACK -> CLOSE with unread data reads as reset_out: %s"
-              % {k: ce[k] for k in ("cause", "reset", "reset_reason")}, flush=True)
-        return
     assert (ce["cause"], ce["reset"], ce["reset_reason"]) == ("closed", False, None), ce
 
 
