@@ -185,6 +185,43 @@ int tt_iter_read(int link_fd, int (*fn)(void *ctx, const void *buf, size_t len),
 	return ret;
 }
 
+struct iter_records {
+	unsigned char *rec;
+	size_t size, have;
+	void (*fn)(void *ctx, const void *rec);
+	void *ctx;
+};
+
+static int records_chunk(void *vctx, const void *buf, size_t len)
+{
+	struct iter_records *r = vctx;
+	const unsigned char *p = buf;
+
+	while (len) {
+		size_t take = r->size - r->have;
+
+		if (take > len)
+			take = len;
+		memcpy(r->rec + r->have, p, take);
+		r->have += take;
+		p += take;
+		len -= take;
+		if (r->have == r->size) {
+			r->fn(r->ctx, r->rec);
+			r->have = 0;
+		}
+	}
+	return 0;
+}
+
+int tt_iter_read_records(int link_fd, void *rec, size_t size,
+			 void (*fn)(void *ctx, const void *rec), void *ctx)
+{
+	struct iter_records r = {.rec = rec, .size = size, .fn = fn, .ctx = ctx};
+
+	return tt_iter_read(link_fd, records_chunk, &r);
+}
+
 void tt_reserve_std_fds(void)
 {
 	for (int fd = 0; fd <= 2; fd++) {

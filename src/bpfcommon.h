@@ -43,6 +43,13 @@ void tt_report_error(const char *what, int err);
 int tt_iter_read(int link_fd, int (*fn)(void *ctx, const void *buf, size_t len), void *ctx);
 
 /*
+ * Runs an iterator link that writes fixed-size records, calling fn once per whole record: a
+ * record split across reads is put together in rec (size bytes, aligned for its type).
+ */
+int tt_iter_read_records(int link_fd, void *rec, size_t size,
+			 void (*fn)(void *ctx, const void *rec), void *ctx);
+
+/*
  * Puts /dev/null on whichever of fds 0-2 is closed, opened so that using it fails with EBADF as
  * before: otherwise the next file opened (a BPF map, the -w log) would become standard output
  * and receive what is printed.

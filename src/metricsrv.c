@@ -62,11 +62,7 @@ struct mtsrv {
 	struct bpf_link *link;
 	struct mt_walk walk;
 	size_t walk_cap;
-	size_t partial; /* bytes of a record split across reads */
-	union {
-		struct tt_mt_rec rec;
-		char bytes[sizeof(struct tt_mt_rec)];
-	} part;
+	struct tt_mt_rec part; /* put together by tt_iter_read_records() */
 	int walk_off;	   /* --pid, --comm, --cgroup, --container: iterator counts have no owner */
 	uint64_t walk_end; /* CLOCK_MONOTONIC at the end of the last walk, 0 before one */
 	uint64_t walk_dur;
@@ -186,26 +182,9 @@ static void add_rec(struct mtsrv *s, const struct tt_mt_rec *r)
 		s->walk.ok = 0;
 }
 
-static int walk_chunk(void *ctx, const void *buf, size_t len)
+static void walk_record(void *ctx, const void *rec)
 {
-	struct mtsrv *s = ctx;
-	const char *p = buf;
-
-	while (len) {
-		size_t take = sizeof(s->part) - s->partial;
-
-		if (take > len)
-			take = len;
-		memcpy(s->part.bytes + s->partial, p, take);
-		s->partial += take;
-		p += take;
-		len -= take;
-		if (s->partial == sizeof(s->part)) {
-			add_rec(s, &s->part.rec);
-			s->partial = 0;
-		}
-	}
-	return 0;
+	add_rec(ctx, rec);
 }
 
 static int walk_netns(void *ctx, uint64_t netns_ino, uint32_t pid)
@@ -222,8 +201,8 @@ static int walk_netns(void *ctx, uint64_t netns_ino, uint32_t pid)
 		if (i == f->nnetns)
 			return 0;
 	}
-	s->partial = 0;
-	return tt_iter_read(bpf_link__fd(s->link), walk_chunk, s);
+	return tt_iter_read_records(bpf_link__fd(s->link), &s->part, sizeof(s->part), walk_record,
+				    s);
 }
 
 /* Timewait and request sockets and listeners of every namespace, into s->walk. */

@@ -560,11 +560,7 @@ struct seed_ctx {
 	struct trace_ctx *trace;
 	struct bpf_link *link;
 	struct stuck *stuck;
-	size_t partial; /* bytes of a record split across reads */
-	union {
-		struct tt_event ev;
-		char bytes[sizeof(struct tt_event)];
-	} rec;
+	struct tt_event rec; /* put together by tt_iter_read_records() */
 };
 
 /* A socket older than the tracer, for the gauges: the filters the kernel applies to events. */
@@ -577,29 +573,15 @@ static void seed_metrics(struct trace_ctx *c, const struct tt_event *e)
 		metrics_seed(c->metrics, e, cg);
 }
 
-static int seed_chunk(void *vctx, const void *buf, size_t len)
+static void seed_record(void *vctx, const void *rec)
 {
 	struct seed_ctx *c = vctx;
-	const char *p = buf;
+	const struct tt_event *e = rec;
 
-	while (len) {
-		size_t take = sizeof(c->rec) - c->partial;
-
-		if (take > len)
-			take = len;
-		memcpy(c->rec.bytes + c->partial, p, take);
-		c->partial += take;
-		p += take;
-		len -= take;
-		if (c->partial == sizeof(c->rec)) {
-			if (c->stuck)
-				stuck_seed_socket(c->stuck, &c->rec.ev);
-			if (c->trace->metrics)
-				seed_metrics(c->trace, &c->rec.ev);
-			c->partial = 0;
-		}
-	}
-	return 0;
+	if (c->stuck)
+		stuck_seed_socket(c->stuck, e);
+	if (c->trace->metrics)
+		seed_metrics(c->trace, e);
 }
 
 static int seed_netns(void *vctx, uint64_t netns_ino, uint32_t pid)
@@ -614,8 +596,7 @@ static int seed_netns(void *vctx, uint64_t netns_ino, uint32_t pid)
 		t->tw[t->ntw].pid = pid;
 		t->ntw++;
 	}
-	c->partial = 0;
-	return tt_iter_read(bpf_link__fd(c->link), seed_chunk, c);
+	return tt_iter_read_records(bpf_link__fd(c->link), &c->rec, sizeof(c->rec), seed_record, c);
 }
 
 /*
