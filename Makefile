@@ -42,6 +42,19 @@ APP_SRCS    += src/metricsrv.c
 CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
 
+# `make V=1` prints every command; by default one short line per step says what is built.
+ifeq ($(V),1)
+Q   :=
+msg :=
+else
+Q   := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# Every object lists the headers it really includes (gcc/clang -MMD writes them to a .d file
+# beside it), so a change rebuilds what it must and no more.
+DEPFLAGS    := -MMD -MP
+
 .SECONDARY:
 .PHONY: all run clean test unit e2e asan fuzz deps install uninstall vmlinux bench format check-format
 all: tcptrail
@@ -49,19 +62,28 @@ all: tcptrail
 $(OUTPUT):
 	@mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/tcptrail.h $(VMLINUX_H) | $(OUTPUT)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
-	$(BPFTOOL) gen object $@ $@.tmp
-	@rm -f $@.tmp
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
-	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/%.o: src/%.c $(wildcard src/*.h) include/tcptrail.h $(SKELS) | $(OUTPUT)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(OUTPUT)/%.o: src/%.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# A loader needs its skeleton generated before its first compile (after that, its .d file
+# names it): each source depends on the skeletons it includes.
+skels_of = $(patsubst %,$(OUTPUT)/%,$(shell sed -n 's/^\#include "\(.*\.skel\.h\)".*/\1/p' $(1)))
+$(foreach s,$(APP_SRCS),$(eval $(patsubst src/%.c,$(OUTPUT)/%.o,$(s)): $(call skels_of,$(s))))
 
 tcptrail: $(APP_OBJS) $(CORE_OBJS)
-	$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) -o $@
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) -o $@
 
 # Regenerate the vendored vmlinux.h from the running kernel's BTF.
 vmlinux:
@@ -76,6 +98,7 @@ run: deps all
 	./tcptrail $(ARGS)
 
 -include tests/tests.mk
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/*/*/*.d)
 
 install: tcptrail
 	install -D -m 0755 tcptrail $(DESTDIR)$(PREFIX)/sbin/tcptrail
