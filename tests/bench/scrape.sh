@@ -8,37 +8,13 @@
 # start-up time (seeding the gauges from those sockets) and its RSS.
 # Not a test: nothing is asserted. Reproduce: sudo sh tests/bench/scrape.sh
 cd "$(dirname "$0")/../.." || exit 1
-if [ "$(id -u)" -ne 0 ]; then
-	echo "scrape bench: loads BPF and makes a network namespace: run as root" >&2
-	exit 1
-fi
-if [ ! -x tcptrail ] || [ ! -x .output/e2e/mksockets ]; then
-	make -s tcptrail .output/e2e/mksockets >/dev/null || exit 1
-fi
-if [ "$TT_SCRAPE_INNER" != 1 ]; then
-	TT_SCRAPE_INNER=1 exec unshare -n sh "$0" "$@"
-fi
+. tests/bench/held_sockets.sh
+bench_enter scrape "$@"
 
 N=${SCRAPE_SOCKETS:-100000}
 REPS=${SCRAPE_REPS:-20}
 PORT=${SCRAPE_PORT:-19717}
-dir=$(mktemp -d) || exit 1
-ip link set lo up || exit 1
-mkfifo "$dir/hold"
-.output/e2e/mksockets "$N" 20000 <"$dir/hold" >"$dir/ready" &
-helper=$!
-exec 3>"$dir/hold" # the helper holds its sockets until this closes
-i=0
-until grep -q ready "$dir/ready" 2>/dev/null; do
-	if ! kill -0 "$helper" 2>/dev/null; then
-		echo "scrape bench: mksockets failed" >&2
-		exit 1
-	fi
-	i=$((i + 1))
-	[ $i -gt 1200 ] && { echo "scrape bench: mksockets timed out" >&2; exit 1; }
-	sleep 0.1
-done
-count=$(ss -tanH | wc -l)
+hold_sockets "$N"
 
 t0=$(date +%s%N)
 ./tcptrail -q --metrics "127.0.0.1:$PORT" 2>"$dir/err" &
@@ -87,6 +63,4 @@ echo "The walk of every namespace's sockets (tcptrail_socket_walk_seconds), medi
 echo "Tracer start-up with the gauges seeded from those sockets: $start_ms ms; VmRSS after the scrapes: $rss KiB."
 kill -INT "$tracer"
 wait "$tracer"
-exec 3>&-
-wait "$helper"
-rm -rf "$dir"
+release_sockets

@@ -5,37 +5,12 @@
 # (5) runs and each tool's time as a ratio of tcptrail's (ratio > 1: tcptrail is faster).
 # Not a test: nothing is asserted. Reproduce: sudo sh tests/bench/snapshot.sh
 cd "$(dirname "$0")/../.." || exit 1
-if [ "$(id -u)" -ne 0 ]; then
-	echo "snapshot bench: loads BPF and makes a network namespace: run as root" >&2
-	exit 1
-fi
-if [ ! -x tcptrail ] || [ ! -x .output/e2e/mksockets ]; then
-	make -s tcptrail .output/e2e/mksockets >/dev/null || exit 1
-fi
-
-if [ "$TT_SNAP_INNER" != 1 ]; then
-	TT_SNAP_INNER=1 exec unshare -n sh "$0" "$@"
-fi
+. tests/bench/held_sockets.sh
+bench_enter snapshot "$@"
 
 N=${SNAP_SOCKETS:-100000}
 REPS=${SNAP_REPS:-5}
-dir=$(mktemp -d) || exit 1
-ip link set lo up || exit 1
-mkfifo "$dir/hold"
-.output/e2e/mksockets "$N" 20000 <"$dir/hold" >"$dir/ready" &
-helper=$!
-exec 3>"$dir/hold" # the helper holds its sockets until this closes
-i=0
-until grep -q ready "$dir/ready" 2>/dev/null; do
-	if ! kill -0 "$helper" 2>/dev/null; then
-		echo "snapshot bench: mksockets failed" >&2
-		exit 1
-	fi
-	i=$((i + 1))
-	[ $i -gt 1200 ] && { echo "snapshot bench: mksockets timed out" >&2; exit 1; }
-	sleep 0.1
-done
-count=$(ss -tanH | wc -l)
+hold_sockets "$N"
 
 # Median wall time in ms of REPS runs of "$@", output discarded.
 median_ms() {
@@ -81,6 +56,4 @@ row "$snapp" "netstat -tanp" netstat -tanp
 echo
 echo "Ratios: the other tool's median divided by tcptrail's (-an rows against -an, -anp rows against -anp)."
 
-exec 3>&-
-wait "$helper"
-rm -rf "$dir"
+release_sockets
