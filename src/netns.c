@@ -175,23 +175,22 @@ static const char *need_cap(int err, int entering)
 	return entering ? "; needs CAP_SYS_ADMIN" : "; needs CAP_SYS_PTRACE";
 }
 
+/* One line per kind of skip: how many, the error, the capability that would have helped. */
+static void report_skip(const char *who, int n, int err, int entering, const char *consequence)
+{
+	if (!n)
+		return;
+	fprintf(stderr, "tcptrail: %s: %d network namespace%s could not be %s (%s: %s%s): %s\n",
+		who, n, n == 1 ? "" : "s", entering ? "entered" : "read",
+		entering ? "setns" : "/proc/PID/ns/net", strerror(err), need_cap(err, entering),
+		consequence);
+}
+
 void tt_netns_report_skips(const char *who, const struct tt_netns_walk *walk,
 			   const char *consequence)
 {
-	if (walk->unreadable)
-		fprintf(stderr,
-			"tcptrail: %s: %d network namespace%s could not be read (/proc/PID/ns/net: "
-			"%s%s): %s\n",
-			who, walk->unreadable, walk->unreadable == 1 ? "" : "s",
-			strerror(walk->unreadable_err), need_cap(walk->unreadable_err, 0),
-			consequence);
-	if (walk->unentered)
-		fprintf(stderr,
-			"tcptrail: %s: %d network namespace%s could not be entered (setns: %s%s): "
-			"%s\n",
-			who, walk->unentered, walk->unentered == 1 ? "" : "s",
-			strerror(walk->unentered_err), need_cap(walk->unentered_err, 1),
-			consequence);
+	report_skip(who, walk->unreadable, walk->unreadable_err, 0, consequence);
+	report_skip(who, walk->unentered, walk->unentered_err, 1, consequence);
 }
 
 /* Holds ns (an fd open on it) in the slot of inos[] that wants it; 1 if it was wanted. */
