@@ -38,6 +38,7 @@ APP_SRCS    := src/main.c src/trace.c src/alerts.c src/snapshot.c src/replay.c \
 	       src/bpfcommon.c src/netns.c
 CORE_SRCS   += src/causes.c
 CORE_SRCS   += src/prom.c src/metrics.c
+CORE_SRCS   += src/jsonw.c
 APP_SRCS    += src/metricsrv.c
 CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))

@@ -141,6 +141,16 @@ void fmt_time_rfc3339(struct fmt_ctx *c, uint64_t wall_ns, char out[27])
 	out[26] = 'Z';
 }
 
+void fmt_put_rfc3339(struct outbuf *ob, uint64_t wall_ns)
+{
+	struct fmt_ctx c;
+	char buf[27];
+
+	fmt_ctx_init(&c, 0);
+	fmt_time_rfc3339(&c, wall_ns, buf);
+	ob_put(ob, buf, sizeof(buf));
+}
+
 void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c)
 {
 	ob_col(ob, "TIME", 4, COL_TIME);

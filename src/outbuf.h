@@ -62,6 +62,15 @@ void ob_fixed(struct outbuf *ob, uint64_t v, int decimals);
 /* A JSON string literal with quotes; control bytes and invalid UTF-8 escaped as \u00XX. */
 void ob_json_str(struct outbuf *ob, const char *s, size_t n);
 
+/* ob_json_str() of a NUL-terminated s, or null for NULL (a port without a service name). */
+static inline void ob_json_str_or_null(struct outbuf *ob, const char *s)
+{
+	if (s)
+		ob_json_str(ob, s, strlen(s));
+	else
+		ob_put(ob, "null", 4);
+}
+
 /*
  * s as text for a terminal: each byte of a control character (C0, DEL, C1) or of invalid UTF-8
  * becomes '?', so a process name cannot carry escape sequences. Appends exactly n bytes.
