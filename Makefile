@@ -37,6 +37,7 @@ CORE_SRCS   := src/cli.c src/format.c src/services.c src/filter.c src/states.c s
 APP_SRCS    := src/main.c src/trace.c src/alerts.c src/snapshot.c src/replay.c \
 	       src/bpfcommon.c src/netns.c
 CORE_SRCS   += src/causes.c
+CORE_SRCS   += src/parse.c
 CORE_SRCS   += src/prom.c src/metrics.c
 CORE_SRCS   += src/jsonw.c
 APP_SRCS    += src/metricsrv.c

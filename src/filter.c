@@ -5,26 +5,8 @@
 #include <sys/socket.h>
 #include "filter.h"
 #include "format.h"
+#include "parse.h"
 #include "states.h"
-
-int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!s || !*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	if (v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 /* Calls fn on every comma-separated item of arg; empty items are an error. */
 static int for_each_item(const char *arg, int (*fn)(void *ctx, const char *item, size_t len),
@@ -424,80 +406,4 @@ int filter_match(const struct tt_filter *f, const struct tt_event *e)
 			return 0;
 	}
 	return 1;
-}
-
-int parse_duration_ns(const char *s, uint64_t *ns)
-{
-	uint64_t whole = 0, frac = 0, frac_scale = 1, unit;
-	const char *p = s;
-	int digits = 0;
-
-	if (!s)
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++, digits++) {
-		if (whole > 1000000000ULL)
-			return -1;
-		whole = whole * 10 + (uint64_t)(*p - '0');
-	}
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
-			if (frac_scale < 1000000000ULL) {
-				frac = frac * 10 + (uint64_t)(*p - '0');
-				frac_scale *= 10;
-			}
-		}
-	}
-	if (!digits)
-		return -1;
-	if (!strcmp(p, "ms"))
-		unit = 1000000ULL;
-	else if (!strcmp(p, "s") || !*p)
-		unit = 1000000000ULL;
-	else if (!strcmp(p, "m"))
-		unit = 60000000000ULL;
-	else if (!strcmp(p, "h"))
-		unit = 3600000000000ULL;
-	else
-		return -1;
-	/* Up to about 5 years in any unit keeps the product inside 64 bits. */
-	if (whole > (1ULL << 63) / unit)
-		return -1;
-	/* frac * unit overflows for long fractions of m/h: scale frac to ns first (exact). */
-	*ns = whole * unit + frac * (1000000000ULL / frac_scale) * (unit / 1000000) / 1000;
-	return 0;
-}
-
-int parse_size(const char *s, uint64_t *bytes)
-{
-	char num[24];
-	size_t len;
-	uint64_t v, mult = 1;
-
-	if (!s || !*s)
-		return -1;
-	len = strlen(s);
-	switch (s[len - 1]) {
-	case 'k':
-	case 'K':
-		mult = 1ULL << 10;
-		break;
-	case 'm':
-	case 'M':
-		mult = 1ULL << 20;
-		break;
-	case 'g':
-	case 'G':
-		mult = 1ULL << 30;
-		break;
-	}
-	if (mult != 1)
-		len--;
-	if (len == 0 || len >= sizeof(num))
-		return -1;
-	memcpy(num, s, len);
-	num[len] = '\0';
-	if (parse_u64(num, 1, UINT64_MAX / mult, &v))
-		return -1;
-	*bytes = v * mult;
-	return 0;
 }

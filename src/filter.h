@@ -80,11 +80,4 @@ int filter_match_container(const struct tt_filter *f, const struct cg_desc *cg);
 int filter_match_endpoints(const struct tt_filter *f, int family, const uint8_t saddr[16],
 			   const uint8_t daddr[16], uint16_t sport, uint16_t dport, uint32_t netns);
 
-/* "250ms", "30s", "5m", "1h", "1.5s"; a bare number is seconds. 0 or -1. */
-int parse_duration_ns(const char *s, uint64_t *ns);
-/* "100M", "1G", "512k", bare bytes. 0 or -1. */
-int parse_size(const char *s, uint64_t *bytes);
-/* Unsigned decimal in [min, max], whole string. 0 or -1. */
-int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
-
 #endif

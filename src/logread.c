@@ -9,9 +9,9 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "causes.h"
-#include "cli.h"
 #include "jsonl.h"
 #include "logread.h"
+#include "parse.h"
 #include "states.h"
 
 /* ---- one line -> one record ---- */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "filter.h"
+#include "parse.h"
 
 #define NPARSERS 12
 #define MAX_IN	 4096

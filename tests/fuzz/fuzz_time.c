@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* libFuzzer target: parse_time_ns(), cross-checked against fmt_time_rfc3339(). */
+/* libFuzzer target: parse_time_ns() of parse.c, cross-checked against fmt_time_rfc3339(). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
 #include "format.h"
+#include "parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

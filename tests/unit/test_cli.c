@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Unit tests of src/cli.[ch]: subcommands, options, combination errors, time parsing. */
+/* Unit tests of src/cli.[ch]: subcommands, options, combination errors. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "tt_test.h"
@@ -615,153 +614,6 @@ static void test_reparse(void **state)
 	assert_int_equal(cfg.numeric, 0);
 }
 
-/* ---- parse_time_ns ---- */
-
-#define SEC 1000000000ULL
-
-static void test_time_epoch(void **state)
-{
-	parse_ok(parse_time_ns, "0", 0);
-	parse_ok(parse_time_ns, "1700000000", 1700000000ULL * SEC);
-	parse_ok(parse_time_ns, "00001700000000", 1700000000ULL * SEC);
-	/* The latest second that fits in 64-bit nanoseconds (2554-07-21). */
-	parse_ok(parse_time_ns, "18446744073", 18446744073ULL * SEC);
-	parse_bad(parse_time_ns, "18446744074");
-	parse_bad(parse_time_ns, "99999999999");
-	parse_bad(parse_time_ns, "1099511627776");
-	parse_bad(parse_time_ns, "-1");
-	parse_bad(parse_time_ns, "1700000000.5");
-	parse_bad(parse_time_ns, "");
-}
-
-static void test_time_rfc3339(void **state)
-{
-	parse_ok(parse_time_ns, "2023-11-14T22:13:20Z", 1700000000ULL * SEC);
-	parse_ok(parse_time_ns, "2023-11-14t22:13:20z", 1700000000ULL * SEC);
-	parse_ok(parse_time_ns, "2023-11-14 22:13:20Z", 1700000000ULL * SEC);
-	parse_ok(parse_time_ns, "1970-01-01T00:00:00Z", 0);
-	parse_ok(parse_time_ns, "2023-11-14T22:13:20.5Z", 1700000000ULL * SEC + 500000000);
-	parse_ok(parse_time_ns, "2023-11-14T22:13:20.123456789Z", 1700000000ULL * SEC + 123456789);
-	parse_ok(parse_time_ns, "2023-11-14T22:13:20.1234567891Z", 1700000000ULL * SEC + 123456789);
-	parse_ok(parse_time_ns, "2023-11-14T22:13:20.000000001Z", 1700000000ULL * SEC + 1);
-	parse_ok(parse_time_ns, "2023-11-14T23:13:20+01:00", 1700000000ULL * SEC);
-	parse_ok(parse_time_ns, "2023-11-14T16:43:20-05:30", 1700000000ULL * SEC);
-	parse_ok(parse_time_ns, "2023-11-14T22:13:20.25+00:00", 1700000000ULL * SEC + 250000000);
-	parse_ok(parse_time_ns, "2023-11-14T22:13:20-00:00", 1700000000ULL * SEC);
-	parse_ok(parse_time_ns, "2016-12-31T23:59:60Z",
-		 1483228800ULL * SEC); /* leap second: next minute */
-	parse_ok(parse_time_ns, "2554-07-21T23:34:33Z", 18446744073ULL * SEC);
-	parse_ok(parse_time_ns, "2554-07-21T23:34:33.709551615Z", UINT64_MAX);
-}
-
-/* Dates checked against timegm(). */
-static void test_time_calendar(void **state)
-{
-	static const char *const dates[] = {
-		"1970-01-01", "1970-03-01", "1999-12-31", "2000-02-28", "2000-02-29", "2000-03-01",
-		"2004-02-29", "2038-01-19", "2100-02-28", "2100-03-01", "2400-02-29", "2500-12-31",
-	};
-
-	for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
-		char buf[40];
-		struct tm tm = {0};
-		uint64_t ns;
-
-		snprintf(buf, sizeof(buf), "%sT12:34:56Z", dates[i]);
-		assert_non_null(strptime(buf, "%Y-%m-%dT%H:%M:%SZ", &tm));
-		assert_int_equal(parse_time_ns(buf, &ns), 0);
-		if (ns != (uint64_t)timegm(&tm) * SEC)
-			fail_msg("%s -> %llu, want %lld s", buf, (unsigned long long)ns,
-				 (long long)timegm(&tm));
-	}
-}
-
-static void test_time_bad(void **state)
-{
-	parse_bad(parse_time_ns, "2023-11-14");
-	parse_bad(parse_time_ns, "2023-11-14T22:13:20");   /* no zone */
-	parse_bad(parse_time_ns, "2023-11-14T22:13Z");	   /* no seconds */
-	parse_bad(parse_time_ns, "2023-11-14T22:13:20.Z"); /* empty fraction */
-	parse_bad(parse_time_ns, "2023-11-14T22:13:20ZZ");
-	parse_bad(parse_time_ns, "2023-11-14T22:13:20Z ");
-	parse_bad(parse_time_ns, " 2023-11-14T22:13:20Z");
-	parse_bad(parse_time_ns, "2023-11-14T22:13:20+0100");
-	parse_bad(parse_time_ns, "2023-11-14T22:13:20+01");
-	parse_bad(parse_time_ns, "2023-11-14T22:13:20+24:00");
-	parse_bad(parse_time_ns, "2023-11-14T22:13:20+01:60");
-	parse_bad(parse_time_ns, "2023-11-14T22:13:20+01:00x");
-	parse_bad(parse_time_ns, "2023-13-01T00:00:00Z");
-	parse_bad(parse_time_ns, "2023-00-01T00:00:00Z");
-	parse_bad(parse_time_ns, "2023-11-00T00:00:00Z");
-	parse_bad(parse_time_ns, "2023-11-32T00:00:00Z");
-	parse_bad(parse_time_ns, "2023-11-14T24:00:00Z");
-	parse_bad(parse_time_ns, "2023-11-14T23:60:00Z");
-	parse_bad(parse_time_ns, "2023-11-14T23:59:61Z");
-	parse_bad(parse_time_ns, "2023-1-14T22:13:20Z");
-	parse_bad(parse_time_ns, "2023-11-14X22:13:20Z");
-	parse_bad(parse_time_ns, "1969-12-31T23:59:59Z");
-	parse_bad(parse_time_ns, "1970-01-01T00:00:00+01:00"); /* before the epoch */
-	parse_bad(parse_time_ns, "2554-07-21T23:34:34Z");      /* past 64-bit nanoseconds */
-	parse_bad(parse_time_ns, "9999-12-31T23:59:59Z");
-	/* Signs and blanks inside the numeric fields. */
-	parse_bad(parse_time_ns, "2023-11-14T-1:13:20Z");
-	parse_bad(parse_time_ns, "2023-11-14T22:-1:20Z");
-	parse_bad(parse_time_ns, "2023-11-14T22:13:-1Z");
-	parse_bad(parse_time_ns, "2023-11-14T 1:13:20Z");
-	parse_bad(parse_time_ns, "2023-11-14T+1:13:20Z");
-	parse_bad(parse_time_ns, "2023-11- 4T22:13:20Z");
-	parse_bad(parse_time_ns, "2023-+1-14T22:13:20Z");
-	parse_bad(parse_time_ns, "2023-11-14T22:13:20+-1:00");
-	parse_bad(parse_time_ns, "2023-11-14T22:13:20+ 1:00");
-	parse_bad(parse_time_ns, "yesterday");
-	parse_bad(parse_time_ns, "now");
-	/* Days past the end of their month, which normalisation would carry into the next. */
-	parse_bad(parse_time_ns, "2026-02-31T00:00:00Z");
-	parse_bad(parse_time_ns, "2026-02-29T00:00:00Z");
-	parse_bad(parse_time_ns, "2100-02-29T00:00:00Z"); /* not a leap year */
-	parse_bad(parse_time_ns, "2026-04-31T00:00:00Z");
-	parse_bad(parse_time_ns, "2026-06-31T00:00:00Z");
-	parse_bad(parse_time_ns, "2026-09-31T00:00:00Z");
-	parse_bad(parse_time_ns, "2026-11-31T00:00:00.5+01:00");
-	parse_bad(parse_time_ns, "2026-02-31 00:00:00Z");
-	parse_ok(parse_time_ns, "2026-02-28T00:00:00Z", 1772236800ULL * SEC);
-	parse_ok(parse_time_ns, "2026-03-31T00:00:00Z", 1774915200ULL * SEC);
-}
-
-/* Every day of every month of a few years: accepted exactly when timegm() keeps the date. */
-static void test_time_month_lengths(void **state)
-{
-	static const int years[] = {1970, 2000, 2024, 2026, 2100, 2400};
-
-	for (size_t k = 0; k < sizeof(years) / sizeof(years[0]); k++) {
-		for (int m = 1; m <= 12; m++) {
-			for (int d = 1; d <= 31; d++) {
-				char buf[40], why[80];
-				struct tm tm = {
-					.tm_year = years[k] - 1900, .tm_mon = m - 1, .tm_mday = d};
-				time_t t = timegm(&tm);
-				int real = tm.tm_mday == d && tm.tm_mon == m - 1;
-				uint64_t ns = 7;
-
-				snprintf(buf, sizeof(buf), "%04d-%02d-%02dT00:00:00Z", years[k], m,
-					 d);
-				assert_int_equal(days_in_month(years[k], m) >= d, real);
-				if (real) {
-					assert_int_equal(parse_time_ns_why(buf, &ns, why, 80), 0);
-					assert_true(ns == (uint64_t)t * SEC);
-					assert_string_equal(why, "");
-				} else {
-					assert_int_equal(parse_time_ns_why(buf, &ns, why, 80), -1);
-					assert_true(ns == 7);
-					assert_non_null(strstr(why, "no such day: "));
-				}
-			}
-		}
-	}
-	assert_int_equal(days_in_month(2026, 0), 0);
-	assert_int_equal(days_in_month(2026, 13), 0);
-}
-
 static void test_metrics_options(void **state)
 {
 	OK("--metrics", "127.0.0.1:9717");
@@ -815,11 +667,6 @@ int main(void)
 		cmocka_unit_test(test_too_many_files),
 		cmocka_unit_test(test_unknown_and_missing),
 		cmocka_unit_test(test_reparse),
-		cmocka_unit_test(test_time_epoch),
-		cmocka_unit_test(test_time_rfc3339),
-		cmocka_unit_test(test_time_calendar),
-		cmocka_unit_test(test_time_bad),
-		cmocka_unit_test(test_time_month_lengths),
 		cmocka_unit_test(test_metrics_options),
 	};
 

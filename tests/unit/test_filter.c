@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Unit tests of src/filter.[ch] and src/states.[ch]: list parsers, matching, numbers. */
+/* Unit tests of src/filter.[ch] and src/states.[ch]: list parsers, matching. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -68,39 +68,6 @@ static void test_state_parse(void **state)
 	assert_int_equal(tt_state_parse("LISTEN ", 7), -1);
 	assert_int_equal(tt_state_parse("ESTABLISHEDESTABLISHEDESTABLISHED", 33), -1);
 	assert_int_equal(tt_state_parse("LIS\0EN", 6), -1);
-}
-
-/* ---- parse_u64 ---- */
-
-static void test_parse_u64(void **state)
-{
-	uint64_t v = 7;
-
-	assert_int_equal(parse_u64("0", 0, 10, &v), 0);
-	assert_int_equal(v, 0);
-	assert_int_equal(parse_u64("10", 0, 10, &v), 0);
-	assert_int_equal(v, 10);
-	assert_int_equal(parse_u64("007", 0, 10, &v), 0);
-	assert_int_equal(v, 7);
-	assert_int_equal(parse_u64("11", 0, 10, &v), -1);
-	assert_int_equal(parse_u64("4", 5, 10, &v), -1);
-	assert_int_equal(parse_u64("18446744073709551609", 0, UINT64_MAX, &v), 0);
-	assert_true(v == 18446744073709551609ULL);
-	assert_int_equal(parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0);
-	assert_true(v == UINT64_MAX);
-	assert_int_equal(parse_u64("18446744073709551616", 0, UINT64_MAX, &v), -1);
-	assert_int_equal(parse_u64("18446744073709551620", 0, UINT64_MAX, &v), -1);
-	v = 7;
-	assert_int_equal(parse_u64("99999999999999999999", 0, UINT64_MAX, &v), -1);
-	assert_int_equal(parse_u64("", 0, 10, &v), -1);
-	assert_int_equal(parse_u64(NULL, 0, 10, &v), -1);
-	assert_int_equal(parse_u64("-1", 0, 10, &v), -1);
-	assert_int_equal(parse_u64("+1", 0, 10, &v), -1);
-	assert_int_equal(parse_u64(" 1", 0, 10, &v), -1);
-	assert_int_equal(parse_u64("1 ", 0, 10, &v), -1);
-	assert_int_equal(parse_u64("1x", 0, 10, &v), -1);
-	assert_int_equal(parse_u64("0x1", 0, 10, &v), -1);
-	assert_int_equal(v, 7); /* untouched on error */
 }
 
 /* ---- port lists ---- */
@@ -681,93 +648,11 @@ static void test_resolve_cgroups(void **state)
 	assert_int_equal(system(p), 0);
 }
 
-/* ---- durations and sizes ---- */
-
-static void test_duration(void **state)
-{
-	parse_ok(parse_duration_ns, "250ms", 250000000ULL);
-	parse_ok(parse_duration_ns, "30s", 30000000000ULL);
-	parse_ok(parse_duration_ns, "5m", 300000000000ULL);
-	parse_ok(parse_duration_ns, "1h", 3600000000000ULL);
-	parse_ok(parse_duration_ns, "10", 10000000000ULL); /* bare number: seconds */
-	parse_ok(parse_duration_ns, "0", 0);
-	parse_ok(parse_duration_ns, "0ms", 0);
-	parse_ok(parse_duration_ns, "1.5s", 1500000000ULL);
-	parse_ok(parse_duration_ns, "1.5", 1500000000ULL);
-	parse_ok(parse_duration_ns, "0.5ms", 500000ULL);
-	parse_ok(parse_duration_ns, ".5s", 500000000ULL);
-	parse_ok(parse_duration_ns, "2.s", 2000000000ULL);
-	parse_ok(parse_duration_ns, "1.5m", 90000000000ULL);
-	parse_ok(parse_duration_ns, "1.5h", 5400000000000ULL);
-	parse_ok(parse_duration_ns, "0.000000001s", 1);
-	parse_ok(parse_duration_ns, "0.0000000019s", 1); /* beyond ns: truncated */
-	parse_ok(parse_duration_ns, "0.001ms", 1000);
-	parse_ok(parse_duration_ns, "007s", 7000000000ULL);
-	/* Long fractions of large units must not overflow the intermediate product. */
-	parse_ok(parse_duration_ns, "0.123456789h", 444444440400ULL);
-	parse_ok(parse_duration_ns, "1.999999999m", 119999999940ULL);
-	parse_ok(parse_duration_ns, "0.99999999h", 3599999964000ULL);
-	/* Limits: about 2^63 ns. */
-	parse_ok(parse_duration_ns, "9223372036s", 9223372036000000000ULL);
-	parse_ok(parse_duration_ns, "2562047h", 2562047ULL * 3600000000000ULL);
-	parse_ok(parse_duration_ns, "2562047.5h", 2562047ULL * 3600000000000ULL + 1800000000000ULL);
-	parse_bad(parse_duration_ns, "9223372037s");
-	parse_bad(parse_duration_ns, "2562048h");
-	parse_bad(parse_duration_ns, "99999999999999999999s");
-	parse_bad(parse_duration_ns, "99999999999999999999999999999999999999");
-	parse_bad(parse_duration_ns, "");
-	parse_bad(parse_duration_ns, ".");
-	parse_bad(parse_duration_ns, "s");
-	parse_bad(parse_duration_ns, "ms");
-	parse_bad(parse_duration_ns, ".s");
-	parse_bad(parse_duration_ns, "5x");
-	parse_bad(parse_duration_ns, "5 s");
-	parse_bad(parse_duration_ns, " 5s");
-	parse_bad(parse_duration_ns, "-1s");
-	parse_bad(parse_duration_ns, "+1s");
-	parse_bad(parse_duration_ns, "1.5.5s");
-	parse_bad(parse_duration_ns, "5sec");
-	parse_bad(parse_duration_ns, "5S");
-	parse_bad(parse_duration_ns, "5d");
-	parse_bad(parse_duration_ns, "1e3");
-	parse_bad(parse_duration_ns, "5ms ");
-	parse_bad(parse_duration_ns, NULL);
-}
-
-static void test_size(void **state)
-{
-	parse_ok(parse_size, "100M", 100ULL << 20);
-	parse_ok(parse_size, "100m", 100ULL << 20);
-	parse_ok(parse_size, "1G", 1ULL << 30);
-	parse_ok(parse_size, "1g", 1ULL << 30);
-	parse_ok(parse_size, "512k", 512ULL << 10);
-	parse_ok(parse_size, "512K", 512ULL << 10);
-	parse_ok(parse_size, "4096", 4096);
-	parse_ok(parse_size, "1", 1);
-	parse_ok(parse_size, "18446744073709551615", UINT64_MAX);
-	parse_bad(parse_size, "18446744073709551616");
-	parse_ok(parse_size, "17179869183G", 17179869183ULL << 30);
-	parse_bad(parse_size, "17179869184G"); /* 2^64 */
-	parse_bad(parse_size, "0");
-	parse_bad(parse_size, "0k");
-	parse_bad(parse_size, "k");
-	parse_bad(parse_size, "");
-	parse_bad(parse_size, NULL);
-	parse_bad(parse_size, "1T");
-	parse_bad(parse_size, "1.5M");
-	parse_bad(parse_size, "-1");
-	parse_bad(parse_size, "1MB");
-	parse_bad(parse_size, "1 M");
-	parse_bad(parse_size, "M1");
-	parse_bad(parse_size, "99999999999999999999999999999M");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_state_parse),
-		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_ports_bad),
 		cmocka_unit_test(test_ports_service_names),
@@ -787,8 +672,6 @@ int main(void)
 		cmocka_unit_test(test_add_containers),
 		cmocka_unit_test(test_match_cgroup),
 		cmocka_unit_test(test_resolve_cgroups),
-		cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_size),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
