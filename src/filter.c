@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "addr.h"
 #include "filter.h"
-#include "format.h"
 #include "parse.h"
 #include "states.h"
 

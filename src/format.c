@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "addr.h"
 #include "causes.h"
 #include "format.h"
 #include "owners.h"
@@ -28,13 +29,6 @@ void fmt_ctx_init(struct fmt_ctx *c, int extended)
 	c->extended = extended;
 	c->local_sec = -1;
 	c->utc_sec = -1;
-}
-
-int addr_is_v4_mapped(const uint8_t addr[16])
-{
-	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-	return memcmp(addr, prefix, sizeof(prefix)) == 0;
 }
 
 static size_t fmt_ipv4(char *buf, const uint8_t a[4])

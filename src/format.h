@@ -61,9 +61,6 @@ void fmt_ctx_init(struct fmt_ctx *c, int extended);
  */
 size_t fmt_addr(char *buf, int family, const uint8_t addr[16]);
 
-/* True when addr is ::ffff:a.b.c.d. */
-int addr_is_v4_mapped(const uint8_t addr[16]);
-
 /* "tcp" or "tcp6", from the socket family. */
 const char *fmt_proto(int family);
 

@@ -22,6 +22,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "snapshot.skel.h"
+#include "addr.h"
 #include "bpfcommon.h"
 #include "cgroup.h"
 #include "format.h"

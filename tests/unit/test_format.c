@@ -75,20 +75,6 @@ static void test_addr(void **state)
 	check_addr(AF_INET6, "1::ffff:a00:1", "1::ffff:a00:1");
 }
 
-static void test_v4_mapped(void **state)
-{
-	uint8_t a[16];
-
-	v6(a, "::ffff:1.2.3.4");
-	assert_true(addr_is_v4_mapped(a));
-	v6(a, "::1.2.3.4");
-	assert_false(addr_is_v4_mapped(a));
-	v6(a, "::1");
-	assert_false(addr_is_v4_mapped(a));
-	v6(a, "64:ff9b::1.2.3.4");
-	assert_false(addr_is_v4_mapped(a));
-}
-
 static void test_proto(void **state)
 {
 	assert_string_equal(fmt_proto(AF_INET), "tcp");
@@ -819,7 +805,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addr),
-		cmocka_unit_test(test_v4_mapped),
 		cmocka_unit_test(test_proto),
 		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_time_rfc3339),
