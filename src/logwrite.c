@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "causes.h"
-#include "format.h"
+#include "jsonw.h"
 #include "logfile.h"
 #include "logwrite.h"
 #include "outbuf.h"
@@ -284,143 +284,109 @@ static void push(struct logw *w, int flush)
 	w->in_hdr = 0;
 }
 
-static void put_rfc3339(struct outbuf *ob, uint64_t ns)
-{
-	struct fmt_ctx c;
-	char buf[27];
-
-	fmt_ctx_init(&c, 0);
-	fmt_time_rfc3339(&c, ns, buf);
-	ob_putc(ob, '"');
-	ob_put(ob, buf, sizeof(buf));
-	ob_putc(ob, '"');
-}
-
 /* "key":[n,...] of a filter list; the lists are u16 (ports) or u32 (pids, netns). */
-static void put_list(struct outbuf *ob, const char *key, const void *v, size_t width, uint32_t n,
-		     int *first)
+static void put_list(struct jsonw *j, const char *key, const void *v, size_t width, uint32_t n)
 {
 	if (!n)
 		return;
-	ob_puts(ob, *first ? "\"" : ",\"");
-	*first = 0;
-	ob_puts(ob, key);
-	ob_puts(ob, "\":[");
-	for (uint32_t i = 0; i < n; i++) {
-		if (i)
-			ob_putc(ob, ',');
-		if (width == sizeof(uint16_t))
-			ob_u64(ob, ((const uint16_t *)v)[i]);
-		else
-			ob_u64(ob, ((const uint32_t *)v)[i]);
+	jw_key(j, key);
+	jw_arr_begin(j);
+	for (uint32_t i = 0; i < n; i++)
+		jw_u64(j, width == sizeof(uint16_t) ? ((const uint16_t *)v)[i]
+						    : ((const uint32_t *)v)[i]);
+	jw_arr_end(j);
+}
+
+/* The filters as given: a reader of the file knows what it leaves out. */
+static void put_filters(struct jsonw *j, const struct tt_filter *f)
+{
+	jw_obj_begin(j);
+	if (f->family)
+		jw_field_u64(j, "family", (uint64_t)f->family);
+	if (f->state_mask) {
+		jw_key(j, "state");
+		jw_arr_begin(j);
+		for (int s = 1; s < TT_STATE_MAX; s++)
+			if (f->state_mask & (1u << s))
+				jw_strz(j, tt_state_name(s));
+		jw_arr_end(j);
 	}
-	ob_putc(ob, ']');
+	put_list(j, "pid", f->pids, sizeof(f->pids[0]), f->npids);
+	if (f->ncomms) {
+		jw_key(j, "comm");
+		jw_arr_begin(j);
+		for (uint32_t i = 0; i < f->ncomms; i++)
+			jw_str(j, f->comms[i], strnlen(f->comms[i], TT_COMM_LEN));
+		jw_arr_end(j);
+	}
+	put_list(j, "port", f->ports, sizeof(f->ports[0]), f->nports);
+	put_list(j, "lport", f->lports, sizeof(f->lports[0]), f->nlports);
+	put_list(j, "rport", f->rports, sizeof(f->rports[0]), f->nrports);
+	put_list(j, "netns", f->netns, sizeof(f->netns[0]), f->nnetns);
+	/* --cgroup as paths relative to the v2 mount: the ids mean nothing on another boot */
+	if (f->ncgroups) {
+		jw_key(j, "cgroup");
+		jw_arr_begin(j);
+		for (uint32_t i = 0; i < f->ncgroups; i++)
+			jw_strz(j, f->cgroups[i]);
+		jw_arr_end(j);
+	}
+	if (f->ncontainers) {
+		jw_key(j, "container");
+		jw_arr_begin(j);
+		for (uint32_t i = 0; i < f->ncontainers; i++)
+			jw_strz(j, f->containers[i]);
+		jw_arr_end(j);
+	}
+	if (f->cause_mask) {
+		jw_key(j, "cause");
+		jw_arr_begin(j);
+		for (unsigned int c = 1; c < TT_CAUSE_MAX; c++)
+			if (f->cause_mask & (1u << c))
+				jw_strz(j, cause_name(c));
+		jw_arr_end(j);
+	}
+	jw_obj_end(j);
 }
 
 /* The self-description that starts every file. */
 static void header(struct logw *w)
 {
-	const struct tt_filter *f = &w->cfg->filter;
 	uint64_t now = now_ns(CLOCK_REALTIME);
 	uint64_t boot = now - now_ns(CLOCK_BOOTTIME);
 	struct utsname u;
 	struct outbuf ob;
-	int first = 1;
+	struct jsonw j;
 
 	if (uname(&u))
 		memset(&u, 0, sizeof(u));
 	ob_init(&ob);
-	ob_puts(&ob, "{\"type\":\"header\",\"time\":");
-	put_rfc3339(&ob, now);
-	ob_puts(&ob, ",\"version\":\"" TCPTRAIL_VERSION "\",\"hostname\":");
-	ob_json_str(&ob, u.nodename, strnlen(u.nodename, sizeof(u.nodename)));
-	ob_puts(&ob, ",\"kernel\":");
-	ob_json_str(&ob, u.release, strnlen(u.release, sizeof(u.release)));
-	ob_puts(&ob, ",\"boot_time\":");
-	put_rfc3339(&ob, boot);
-	ob_puts(&ob, ",\"start_time\":");
-	put_rfc3339(&ob, w->start_ns);
-	ob_puts(&ob, ",\"part\":");
-	ob_u64(&ob, w->part);
-	ob_puts(&ob, ",\"filters\":{");
-	if (f->family) {
-		ob_puts(&ob, "\"family\":");
-		ob_u64(&ob, (uint64_t)f->family);
-		first = 0;
-	}
-	if (f->state_mask) {
-		int n = 0;
-
-		ob_puts(&ob, first ? "\"state\":[" : ",\"state\":[");
-		first = 0;
-		for (int s = 1; s < TT_STATE_MAX; s++) {
-			if (!(f->state_mask & (1u << s)))
-				continue;
-			ob_puts(&ob, n++ ? ",\"" : "\"");
-			ob_puts(&ob, tt_state_name(s));
-			ob_putc(&ob, '"');
-		}
-		ob_putc(&ob, ']');
-	}
-	put_list(&ob, "pid", f->pids, sizeof(f->pids[0]), f->npids, &first);
-	if (f->ncomms) {
-		ob_puts(&ob, first ? "\"comm\":[" : ",\"comm\":[");
-		first = 0;
-		for (uint32_t i = 0; i < f->ncomms; i++) {
-			if (i)
-				ob_putc(&ob, ',');
-			ob_json_str(&ob, f->comms[i], strnlen(f->comms[i], TT_COMM_LEN));
-		}
-		ob_putc(&ob, ']');
-	}
-	put_list(&ob, "port", f->ports, sizeof(f->ports[0]), f->nports, &first);
-	put_list(&ob, "lport", f->lports, sizeof(f->lports[0]), f->nlports, &first);
-	put_list(&ob, "rport", f->rports, sizeof(f->rports[0]), f->nrports, &first);
-	put_list(&ob, "netns", f->netns, sizeof(f->netns[0]), f->nnetns, &first);
-	/* --cgroup as paths relative to the v2 mount: the ids mean nothing on another boot */
-	if (f->ncgroups) {
-		ob_puts(&ob, first ? "\"cgroup\":[" : ",\"cgroup\":[");
-		first = 0;
-		for (uint32_t i = 0; i < f->ncgroups; i++) {
-			if (i)
-				ob_putc(&ob, ',');
-			ob_json_str(&ob, f->cgroups[i], strlen(f->cgroups[i]));
-		}
-		ob_putc(&ob, ']');
-	}
-	if (f->ncontainers) {
-		ob_puts(&ob, first ? "\"container\":[" : ",\"container\":[");
-		first = 0;
-		for (uint32_t i = 0; i < f->ncontainers; i++) {
-			if (i)
-				ob_putc(&ob, ',');
-			ob_json_str(&ob, f->containers[i], strlen(f->containers[i]));
-		}
-		ob_putc(&ob, ']');
-	}
-	if (f->cause_mask) {
-		int n = 0;
-
-		ob_puts(&ob, first ? "\"cause\":[" : ",\"cause\":[");
-		first = 0;
-		for (unsigned int c = 1; c < TT_CAUSE_MAX; c++) {
-			if (!(f->cause_mask & (1u << c)))
-				continue;
-			ob_puts(&ob, n++ ? ",\"" : "\"");
-			ob_puts(&ob, cause_name(c));
-			ob_putc(&ob, '"');
-		}
-		ob_putc(&ob, ']');
-	}
-	ob_puts(&ob, "},\"stuck\":[");
+	jw_init(&j, &ob);
+	jw_obj_begin(&j);
+	jw_field_str(&j, "type", "header");
+	jw_field_time(&j, "time", now);
+	jw_field_str(&j, "version", TCPTRAIL_VERSION);
+	jw_key(&j, "hostname");
+	jw_str(&j, u.nodename, strnlen(u.nodename, sizeof(u.nodename)));
+	jw_key(&j, "kernel");
+	jw_str(&j, u.release, strnlen(u.release, sizeof(u.release)));
+	jw_field_time(&j, "boot_time", boot);
+	jw_field_time(&j, "start_time", w->start_ns);
+	jw_field_u64(&j, "part", w->part);
+	jw_key(&j, "filters");
+	put_filters(&j, &w->cfg->filter);
+	jw_key(&j, "stuck");
+	jw_arr_begin(&j);
 	for (int i = 0; i < w->cfg->nstuck; i++) {
-		ob_puts(&ob, i ? ",{\"state\":\"" : "{\"state\":\"");
-		ob_puts(&ob, tt_state_name(w->cfg->stuck[i].state));
-		ob_puts(&ob, "\",\"ms\":");
-		ob_fixed(&ob, w->cfg->stuck[i].ns / 1000, 3);
-		ob_putc(&ob, '}');
+		jw_obj_begin(&j);
+		jw_field_str(&j, "state", tt_state_name(w->cfg->stuck[i].state));
+		jw_key(&j, "ms");
+		jw_fixed(&j, w->cfg->stuck[i].ns / 1000, 3);
+		jw_obj_end(&j);
 	}
-	ob_puts(&ob, "]}\n");
+	jw_arr_end(&j);
+	jw_obj_end(&j);
+	ob_putc(&ob, '\n');
 	/*
 	 * Straight into the file (at open before the writer starts, at rotation on the writer),
 	 * marked as no event: a header that cannot be written is not an event lost.
