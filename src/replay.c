@@ -11,6 +11,7 @@
 #include "filter.h"
 #include "format.h"
 #include "logread.h"
+#include "logwrite.h"
 #include "outbuf.h"
 #include "owners.h"
 #include "replay.h"
@@ -46,21 +47,6 @@ static int in_time(const struct config *cfg, uint64_t wall)
 {
 	return (!cfg->has_since || wall >= cfg->since_ns) &&
 	       (!cfg->has_until || wall < cfg->until_ns);
-}
-
-/* The lost-events line trace.c writes. */
-static void lost_json(struct replay *rp, const struct lr_record *r)
-{
-	char tbuf[27];
-
-	ob_puts(&rp->out, "{\"type\":\"lost\",\"time\":\"");
-	fmt_time_rfc3339(&rp->fmt, r->wall_ns, tbuf);
-	ob_put(&rp->out, tbuf, sizeof(tbuf));
-	ob_puts(&rp->out, "\",\"count\":");
-	ob_u64(&rp->out, r->lost_count);
-	ob_puts(&rp->out, ",\"total\":");
-	ob_u64(&rp->out, r->lost_total);
-	ob_puts(&rp->out, "}\n");
 }
 
 /* --pid/--comm match any holder a stuck alert names, as they did while tracing. */
@@ -100,7 +86,7 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 		if (rp->sum) {
 			summary_add(rp->sum, r);
 		} else if (cfg->json) {
-			lost_json(rp, r);
+			logw_lost_line(&rp->out, r->wall_ns, r->lost_count, r->lost_total);
 		} else {
 			char tbuf[12];
 

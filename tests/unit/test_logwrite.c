@@ -26,6 +26,7 @@
 #include "causes.h"
 #include "cli.h"
 #include "logwrite.h"
+#include "outbuf.h"
 
 #define SEC 1000000000ULL
 
@@ -566,6 +567,21 @@ static void test_rotation_blocked(void **state)
 	assert_non_null(strstr(errtext, sub));
 }
 
+/* The lost-events line as trace records it and replay -o json prints it again. */
+static void test_lost_line(void **state)
+{
+	struct outbuf ob;
+
+	ob_init(&ob);
+	logw_lost_line(&ob, 1700000000 * SEC + 5000, 3, 18446744073709551615ULL);
+	logw_lost_line(&ob, 0, 0, 0);
+	assert_ob(&ob, "{\"type\":\"lost\",\"time\":\"2023-11-14T22:13:20.000005Z\",\"count\":3,"
+		       "\"total\":18446744073709551615}\n"
+		       "{\"type\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000Z\",\"count\":0,"
+		       "\"total\":0}\n");
+	ob_free(&ob);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,6 +594,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_gzip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_blocked, setup, teardown),
+		cmocka_unit_test(test_lost_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
