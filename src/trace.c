@@ -403,17 +403,7 @@ static void check_lost(struct trace_ctx *c, int map_fd)
 		"filters\n",
 		(unsigned long long)(lost - c->lost), (unsigned long long)lost);
 	if (c->log) {
-		char tbuf[27];
-		uint64_t wall = tt_now_ns(CLOCK_REALTIME);
-
-		ob_puts(&c->json, "{\"type\":\"lost\",\"time\":\"");
-		fmt_time_rfc3339(&c->fmt, wall, tbuf);
-		ob_put(&c->json, tbuf, sizeof(tbuf));
-		ob_puts(&c->json, "\",\"count\":");
-		ob_u64(&c->json, lost - c->lost);
-		ob_puts(&c->json, ",\"total\":");
-		ob_u64(&c->json, lost);
-		ob_puts(&c->json, "}\n");
+		logw_lost_line(&c->json, tt_now_ns(CLOCK_REALTIME), lost - c->lost, lost);
 		logw_write(c->log, c->json.data, c->json.len);
 		ob_reset(&c->json);
 	}
