@@ -152,10 +152,13 @@ static struct rule *rule_for(struct stuck *s, int state)
 	return NULL;
 }
 
-struct stuck *stuck_new(const struct config *cfg, stuck_alert_fn alert, void *ctx)
+struct stuck *stuck_new(const struct stuck_rule *rules, int nrules, stuck_alert_fn alert, void *ctx)
 {
-	struct stuck *s = calloc(1, sizeof(*s));
+	struct stuck *s;
 
+	if (nrules < 0 || nrules > TT_MAX_STUCK)
+		return NULL;
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->cap = 1024;
@@ -164,10 +167,10 @@ struct stuck *stuck_new(const struct config *cfg, stuck_alert_fn alert, void *ct
 		free(s);
 		return NULL;
 	}
-	s->nrules = cfg->nstuck;
-	for (int i = 0; i < cfg->nstuck; i++) {
-		s->rules[i].state = cfg->stuck[i].state;
-		s->rules[i].ns = cfg->stuck[i].ns;
+	s->nrules = nrules;
+	for (int i = 0; i < nrules; i++) {
+		s->rules[i].state = rules[i].state;
+		s->rules[i].ns = rules[i].ns;
 	}
 	s->alert = alert;
 	s->ctx = ctx;

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 #include <linux/types.h>
-#include "cli.h"
+#include "config.h"
 #include "tcptrail.h"
 
 /* Watches sockets for --stuck STATE=DURATION: one alert per socket per stay in a state. */
@@ -12,7 +12,9 @@ struct stuck;
 
 typedef void (*stuck_alert_fn)(void *ctx, const struct tt_event *alert);
 
-struct stuck *stuck_new(const struct config *cfg, stuck_alert_fn alert, void *ctx);
+/* rules: the --stuck rules, at most TT_MAX_STUCK (NULL with 0 for none); copied. */
+struct stuck *stuck_new(const struct stuck_rule *rules, int nrules, stuck_alert_fn alert,
+			void *ctx);
 /* Feeds one transition (CLOCK_BOOTTIME timestamps). */
 void stuck_update(struct stuck *s, const struct tt_event *e);
 /* Registers a socket that predates the tracer as in its state since at least `now`. */

@@ -698,7 +698,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	if (!c.out_tty)
 		c.out_stream = logw_open_stream(STDOUT_FILENO, "standard output");
 	if (cfg->nstuck) {
-		c.stuck = stuck_new(cfg, queue_alert, &c);
+		c.stuck = stuck_new(cfg->stuck, cfg->nstuck, queue_alert, &c);
 		c.alerts = alerts_new(&cfg->filter, emit_alert, &c);
 		if (!c.stuck || !c.alerts) {
 			fprintf(stderr, "tcptrail: out of memory\n");

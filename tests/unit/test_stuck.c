@@ -46,20 +46,25 @@ static void alerts_free(struct alerts *al)
 	memset(al, 0, sizeof(*al));
 }
 
-static struct config rules(int n, ...)
+struct ruleset {
+	int n;
+	struct stuck_rule r[TT_MAX_STUCK];
+};
+
+static struct ruleset rules(int n, ...)
 {
-	struct config cfg;
+	struct ruleset rs;
 	va_list ap;
 
-	memset(&cfg, 0, sizeof(cfg));
+	memset(&rs, 0, sizeof(rs));
 	va_start(ap, n);
 	for (int i = 0; i < n; i++) {
-		cfg.stuck[i].state = va_arg(ap, int);
-		cfg.stuck[i].ns = va_arg(ap, uint64_t);
+		rs.r[i].state = va_arg(ap, int);
+		rs.r[i].ns = va_arg(ap, uint64_t);
 	}
 	va_end(ap);
-	cfg.nstuck = n;
-	return cfg;
+	rs.n = n;
+	return rs;
 }
 
 static struct tt_event ev(uint64_t cookie, int oldstate, int newstate, uint64_t ts, uint16_t flags)
@@ -127,9 +132,9 @@ static void check_alert(const struct tt_event *a, uint64_t cookie, int state, ui
 
 static void test_one_alert_per_stay(void **state)
 {
-	struct config cfg = rules(1, TT_SYN_SENT, 2 * S);
+	struct ruleset rs = rules(1, TT_SYN_SENT, 2 * S);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 
 	assert_non_null(s);
 	assert_int_equal(stuck_tracked(s), 0);
@@ -159,9 +164,9 @@ static void test_one_alert_per_stay(void **state)
 /* A late first tick still alerts once, with the real time in state. */
 static void test_late_tick(void **state)
 {
-	struct config cfg = rules(1, TT_CLOSE_WAIT, 30 * S);
+	struct ruleset rs = rules(1, TT_CLOSE_WAIT, 30 * S);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 
 	update(s, 9, TT_ESTABLISHED, TT_CLOSE_WAIT, T0, 0);
 	stuck_tick(s, T0 + 3600 * S);
@@ -175,9 +180,9 @@ static void test_late_tick(void **state)
 /* The alert's flags: DELTA_KNOWN, OWNER_KNOWN if known, nothing of the entering event's others. */
 static void test_alert_flags(void **state)
 {
-	struct config cfg = rules(1, TT_CLOSE_WAIT, S);
+	struct ruleset rs = rules(1, TT_CLOSE_WAIT, S);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 
 	update(s, 1, TT_ESTABLISHED, TT_CLOSE_WAIT, T0,
 	       TT_F_OWNER_KNOWN | TT_F_DELTA_KNOWN | TT_F_FIN_SEEN | TT_F_RESET | TT_F_DELTA_MIN);
@@ -197,9 +202,9 @@ static void test_alert_flags(void **state)
 
 static void test_leave_cancels(void **state)
 {
-	struct config cfg = rules(1, TT_SYN_SENT, 2 * S);
+	struct ruleset rs = rules(1, TT_SYN_SENT, 2 * S);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 
 	update(s, 5, TT_CLOSE, TT_SYN_SENT, T0, 0);
 	stuck_tick(s, T0 + S);
@@ -220,9 +225,9 @@ static void test_leave_cancels(void **state)
 
 static void test_reenter_new_episode(void **state)
 {
-	struct config cfg = rules(1, TT_CLOSE_WAIT, 2 * S);
+	struct ruleset rs = rules(1, TT_CLOSE_WAIT, 2 * S);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 
 	/* Alerted, left, back: a second episode with its own alert. */
 	update(s, 3, TT_ESTABLISHED, TT_CLOSE_WAIT, T0, 0);
@@ -257,10 +262,10 @@ static void test_reenter_new_episode(void **state)
 
 static void test_several_rules(void **state)
 {
-	struct config cfg = rules(4, TT_SYN_SENT, 2 * S, TT_CLOSE_WAIT, 30 * S, TT_FIN_WAIT1, S,
+	struct ruleset rs = rules(4, TT_SYN_SENT, 2 * S, TT_CLOSE_WAIT, 30 * S, TT_FIN_WAIT1, S,
 				  TT_FIN_WAIT2, 5 * S);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 
 	update(s, 10, TT_CLOSE, TT_SYN_SENT, T0, 0);
 	update(s, 11, TT_ESTABLISHED, TT_CLOSE_WAIT, T0, 0);
@@ -301,12 +306,25 @@ static void test_several_rules(void **state)
 	alerts_free(&al);
 }
 
+/* No rules is a watcher that never alerts; more rules than TT_MAX_STUCK is no watcher. */
+static void test_rule_count(void **state)
+{
+	struct ruleset rs = rules(1, TT_SYN_SENT, S);
+	struct stuck *s = stuck_new(NULL, 0, record, NULL);
+
+	assert_non_null(s);
+	stuck_free(s);
+	assert_null(stuck_new(rs.r, TT_MAX_STUCK + 1, record, NULL));
+	assert_null(stuck_new(rs.r, -1, record, NULL));
+}
+
 /* What is not a transition, or has no cookie, or with no rules at all: nothing. */
 static void test_ignored(void **state)
 {
-	struct config cfg = rules(1, TT_SYN_SENT, S), none = rules(0);
+	struct ruleset rs = rules(1, TT_SYN_SENT, S), none = rules(0);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al), *n = stuck_new(&none, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al),
+		     *n = stuck_new(none.r, none.n, record, &al);
 	struct tt_event e = ev(1, TT_SYN_SENT, TT_SYN_SENT, T0, 0);
 
 	e.type = TT_EV_STUCK;
@@ -329,9 +347,9 @@ static void test_ignored(void **state)
 
 static void test_seeded(void **state)
 {
-	struct config cfg = rules(2, TT_CLOSE_WAIT, 10 * S, TT_ESTABLISHED, 3600 * S);
+	struct ruleset rs = rules(2, TT_CLOSE_WAIT, 10 * S, TT_ESTABLISHED, 3600 * S);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 
 	/* The walk reports sockets one after the other, at increasing times. */
 	/* Predates the tracer: "at least" 10 s. */
@@ -396,9 +414,9 @@ static void test_seeded(void **state)
  */
 static void test_out_of_order_entry(void **state)
 {
-	struct config cfg = rules(1, TT_CLOSE_WAIT, 10 * S);
+	struct ruleset rs = rules(1, TT_CLOSE_WAIT, 10 * S);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 
 	seed(s, 30, TT_CLOSE_WAIT, T0, TT_F_DELTA_MIN);
 	update(s, 31, TT_ESTABLISHED, TT_CLOSE_WAIT, T0 - 2 * MS, 0);
@@ -422,9 +440,9 @@ static void test_many_sockets_in_order(void **state)
 	enum {
 		N = 100000
 	};
-	struct config cfg = rules(1, TT_SYN_SENT, 2 * S);
+	struct ruleset rs = rules(1, TT_SYN_SENT, 2 * S);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 	uint8_t *seen = calloc(N, 1);
 	uint64_t now = T0, last_entered = 0;
 	size_t checked = 0;
@@ -516,9 +534,9 @@ static void model_run(size_t n, int ops, uint64_t seedval)
 {
 	static const int states[] = {TT_SYN_SENT,    TT_CLOSE_WAIT, TT_FIN_WAIT2,
 				     TT_ESTABLISHED, TT_CLOSE,	    TT_LAST_ACK};
-	struct config cfg = rules(3, TT_SYN_SENT, 2 * S, TT_CLOSE_WAIT, 3 * S, TT_FIN_WAIT2, S);
+	struct ruleset rs = rules(3, TT_SYN_SENT, 2 * S, TT_CLOSE_WAIT, 3 * S, TT_FIN_WAIT2, S);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 	struct model *m = calloc(n, sizeof(*m));
 	struct tt_event *want = calloc(n, sizeof(*want));
 	uint64_t now = T0, c = 0;
@@ -645,7 +663,7 @@ static void test_collision_erase(void **state)
 	enum {
 		N = 700
 	};
-	struct config cfg = rules(1, TT_CLOSE_WAIT, S);
+	struct ruleset rs = rules(1, TT_CLOSE_WAIT, S);
 	struct alerts al = {0};
 	uint64_t cookies[N], c = 0;
 	uint8_t alive[N];
@@ -658,7 +676,7 @@ static void test_collision_erase(void **state)
 		cookies[i] = c;
 	}
 	for (int pattern = 0; pattern < 4; pattern++) {
-		struct stuck *s = stuck_new(&cfg, record, &al);
+		struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 		size_t live = 0;
 
 		al.n = 0;
@@ -721,9 +739,9 @@ static void test_million_churn_bounded(void **state)
 	enum {
 		N = 1000000
 	};
-	struct config cfg = rules(2, TT_SYN_SENT, 2 * S, TT_CLOSE_WAIT, 30 * S);
+	struct ruleset rs = rules(2, TT_SYN_SENT, 2 * S, TT_CLOSE_WAIT, 30 * S);
 	struct alerts al = {0};
-	struct stuck *s = stuck_new(&cfg, record, &al);
+	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 	uint64_t now = T0, max_tracked = 0;
 	size_t heap_early = 0, heap_end;
 
@@ -781,6 +799,7 @@ int main(void)
 		cmocka_unit_test(test_leave_cancels),
 		cmocka_unit_test(test_reenter_new_episode),
 		cmocka_unit_test(test_several_rules),
+		cmocka_unit_test(test_rule_count),
 		cmocka_unit_test(test_ignored),
 		cmocka_unit_test(test_seeded),
 		cmocka_unit_test(test_out_of_order_entry),
