@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "cli.h"
+#include "config.h"
 
 struct logw;
 

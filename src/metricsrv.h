@@ -10,7 +10,7 @@
  * lock, and the scrape formats the copy with what the socket iterator counts then.
  */
 #include <stdint.h>
-#include "cli.h"
+#include "config.h"
 #include "metrics.h"
 
 struct mtsrv;

@@ -2,7 +2,7 @@
 #ifndef TT_REPLAY_H
 #define TT_REPLAY_H
 
-#include "cli.h"
+#include "config.h"
 #include "services.h"
 
 /* `tcptrail replay`: returns the process exit code. */

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "cgroup.h"
-#include "cli.h"
+#include "config.h"
 #include "outbuf.h"
 #include "services.h"
 #include "tcptrail.h"

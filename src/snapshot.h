@@ -2,7 +2,7 @@
 #ifndef TT_SNAPSHOT_H
 #define TT_SNAPSHOT_H
 
-#include "cli.h"
+#include "config.h"
 #include "outbuf.h"
 #include "services.h"
 #include <linux/types.h>

@@ -2,7 +2,7 @@
 #ifndef TT_TRACE_H
 #define TT_TRACE_H
 
-#include "cli.h"
+#include "config.h"
 #include "services.h"
 
 /* `tcptrail trace`: returns the process exit code. */

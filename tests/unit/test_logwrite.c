@@ -24,7 +24,7 @@
 #include <cmocka.h>
 #include "tt_test.h"
 #include "causes.h"
-#include "cli.h"
+#include "config.h"
 #include "logwrite.h"
 #include "outbuf.h"
 
