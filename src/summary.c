@@ -2,277 +2,18 @@
 /* `replay --summary`: accumulate records, render text or JSON. Pure. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include "causes.h"
 #include "format.h"
 #include "states.h"
 #include "summary.h"
+#include "table.h"
 
 #define TOP_N	   10
 #define MAX_STUCK  20		   /* alerts listed; all are counted */
 #define MAX_OPEN   100		   /* open sockets listed in text */
 #define JSON_OPEN  (10 * MAX_OPEN) /* and in JSON */
 #define HIST_SLOTS 3776		   /* log-linear: 64 sub-buckets per power of two, see hist_idx */
-
-/*
- * ---- the memory bound ----
- *
- * Everything the summary allocates is charged to one budget before it is allocated; a table
- * that would go over it stops growing. A table grows by doubling and holds the old and the new
- * array while it moves the entries, so growing is charged the new array on top of the old one.
- */
-struct budget {
-	size_t used, max;
-};
-
-static int budget_take(struct budget *b, size_t n)
-{
-	if (n > b->max || b->used > b->max - n)
-		return -1;
-	b->used += n;
-	return 0;
-}
-
-static void budget_give(struct budget *b, size_t n)
-{
-	b->used -= n;
-}
-
-/*
- * Zeroed memory for a table. Large arrays are mapped directly: a heap block freed when its table
- * doubles can stay resident (malloc raises its mmap threshold after such frees), and the process
- * would hold more than the budget says. Small ones stay on the heap, where sanitizers see them.
- */
-#define MAP_MIN (1 << 20)
-
-static void *table_alloc(size_t n)
-{
-	void *p;
-
-	if (n < MAP_MIN)
-		return calloc(1, n);
-	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void table_free(void *p, size_t n)
-{
-	if (!p)
-		return;
-	if (n < MAP_MIN)
-		free(p);
-	else
-		munmap(p, n);
-}
-
-/* ---- a small open-addressing table; the key is the first ksz bytes of each entry ---- */
-
-struct tab {
-	size_t esz, ksz;
-	size_t n, cap; /* cap is a power of two */
-	unsigned char *slots;
-	unsigned char *used;
-	struct budget *budget;
-	int capped;  /* growing was refused (bound or allocation): fill up to 7/8, then refuse */
-	int refused; /* an entry was refused once */
-	int oom;     /* an allocation failed below the bound */
-};
-
-static void tab_init(struct tab *t, size_t esz, size_t ksz, struct budget *b)
-{
-	memset(t, 0, sizeof(*t));
-	t->esz = esz;
-	t->ksz = ksz;
-	t->budget = b;
-}
-
-static uint64_t hash(const void *k, size_t n)
-{
-	const unsigned char *p = k;
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	return h ^ (h >> 29);
-}
-
-/* What a table of cap entries takes, rounded to pages as a mapping takes them. */
-static size_t tab_bytes(const struct tab *t, size_t cap)
-{
-	return (cap * (t->esz + 1) + 4095) & ~(size_t)4095;
-}
-
-static int tab_grow(struct tab *t)
-{
-	size_t ncap = t->cap ? t->cap * 2 : 64;
-	unsigned char *slots, *used;
-
-	if (budget_take(t->budget, tab_bytes(t, ncap)))
-		return -1;
-	/* one block: the entries, then their used bytes */
-	slots = table_alloc(tab_bytes(t, ncap));
-	if (!slots) {
-		budget_give(t->budget, tab_bytes(t, ncap));
-		t->oom = 1;
-		return -1;
-	}
-	used = slots + ncap * t->esz;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->used[i])
-			continue;
-		size_t j = hash(t->slots + i * t->esz, t->ksz) & (ncap - 1);
-
-		while (used[j])
-			j = (j + 1) & (ncap - 1);
-		used[j] = 1;
-		memcpy(slots + j * t->esz, t->slots + i * t->esz, t->esz);
-	}
-	table_free(t->slots, tab_bytes(t, t->cap));
-	budget_give(t->budget, tab_bytes(t, t->cap));
-	t->slots = slots;
-	t->used = used;
-	t->cap = ncap;
-	return 0;
-}
-
-/* The entry with this key, or NULL. */
-static void *tab_find(const struct tab *t, const void *key)
-{
-	size_t i;
-
-	if (!t->n)
-		return NULL;
-	i = hash(key, t->ksz) & (t->cap - 1);
-	while (t->used[i]) {
-		if (!memcmp(t->slots + i * t->esz, key, t->ksz))
-			return t->slots + i * t->esz;
-		i = (i + 1) & (t->cap - 1);
-	}
-	return NULL;
-}
-
-/*
- * A new entry for a key that is not in the table, zero-filled with the key set; NULL when there
- * is no room within the bound (refused is set). Past 3/4 full the table doubles if the budget
- * allows; when it does not, it takes entries up to 7/8 (probe chains stay short enough).
- */
-static void *tab_add(struct tab *t, const void *key)
-{
-	size_t i;
-
-	if ((t->n + 1) * 4 > t->cap * 3 && !t->capped && tab_grow(t))
-		t->capped = 1;
-	if (!t->cap || (t->n + 1) * 8 > t->cap * 7) {
-		t->refused = 1;
-		return NULL;
-	}
-	i = hash(key, t->ksz) & (t->cap - 1);
-	while (t->used[i])
-		i = (i + 1) & (t->cap - 1);
-	t->used[i] = 1;
-	t->n++;
-	memset(t->slots + i * t->esz, 0, t->esz);
-	memcpy(t->slots + i * t->esz, key, t->ksz);
-	return t->slots + i * t->esz;
-}
-
-/* Removes the entry at e (from tab_find), shifting the probe chain back. */
-static void tab_del(struct tab *t, void *e)
-{
-	size_t i = (size_t)((unsigned char *)e - t->slots) / t->esz, j = i;
-
-	t->used[i] = 0;
-	t->n--;
-	for (;;) {
-		j = (j + 1) & (t->cap - 1);
-		if (!t->used[j])
-			return;
-		size_t h = hash(t->slots + j * t->esz, t->ksz) & (t->cap - 1);
-
-		/* move j into the hole at i unless its home lies cyclically in (i, j] */
-		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
-			continue;
-		memcpy(t->slots + i * t->esz, t->slots + j * t->esz, t->esz);
-		t->used[i] = 1;
-		t->used[j] = 0;
-		i = j;
-	}
-}
-
-static void tab_free(struct tab *t)
-{
-	table_free(t->slots, tab_bytes(t, t->cap));
-	if (t->cap)
-		budget_give(t->budget, tab_bytes(t, t->cap));
-	t->slots = t->used = NULL;
-	t->cap = t->n = 0;
-}
-
-typedef int (*entry_cmp)(const void *a, const void *b);
-
-static void heap_down(const void **h, size_t n, size_t i, entry_cmp cmp)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, w = i;
-
-		if (l < n && cmp(h[l], h[w]) > 0)
-			w = l;
-		if (r < n && cmp(h[r], h[w]) > 0)
-			w = r;
-		if (w == i)
-			return;
-		const void *x = h[i];
-
-		h[i] = h[w];
-		h[w] = x;
-		i = w;
-	}
-}
-
-/*
- * The k first entries of t in cmp's order, into out (room for k), first first; returns how
- * many. A heap of pointers whose root is the last one kept: no copy of the table, which may be
- * most of the memory bound, is made to sort it.
- */
-static size_t tab_top(const struct tab *t, size_t k, entry_cmp cmp, const void **out)
-{
-	size_t n = 0;
-
-	if (!k)
-		return 0;
-	for (size_t i = 0; i < t->cap; i++) {
-		const void *e;
-
-		if (!t->used[i])
-			continue;
-		e = t->slots + i * t->esz;
-		if (n < k) {
-			size_t c = n++;
-
-			out[c] = e;
-			while (c && cmp(out[(c - 1) / 2], out[c]) < 0) {
-				const void *x = out[c];
-
-				out[c] = out[(c - 1) / 2];
-				out[(c - 1) / 2] = x;
-				c = (c - 1) / 2;
-			}
-		} else if (cmp(e, out[0]) < 0) {
-			out[0] = e;
-			heap_down(out, n, 0, cmp);
-		}
-	}
-	/* pop the last-ordered to the back: out ends up sorted */
-	for (size_t m = n; m > 1; m--) {
-		const void *x = out[0];
-
-		out[0] = out[m - 1];
-		out[m - 1] = x;
-		heap_down(out, m - 1, 0, cmp);
-	}
-	return n;
-}
 
 /* ---- entries ---- */
 
@@ -371,15 +112,15 @@ struct summary {
 	uint64_t ended, bytes_sent, bytes_received, retrans, retrans_conns, syn_retrans;
 	struct hist life[TT_CAUSE_MAX]; /* life in us by cause; [TT_CAUSE_NONE]: all of them */
 	uint64_t life_min_only;		/* lifetimes that were only lower bounds, left out */
-	struct budget budget;
-	struct tab socks, procs, remotes;
-	struct tab cgroups;    /* struct cgrp_ent */
+	struct table_budget budget;
+	struct table socks, procs, remotes;
+	struct table cgroups;  /* struct cgrp_ent */
 	uint64_t cgroup_known; /* events whose log named their cgroup */
 	/*
 	 * The service names of remote ports: per port rather than per endpoint, so an endpoint
 	 * costs 40 bytes instead of 104 (and a log names a few hundred ports, not millions).
 	 */
-	struct tab svcs;
+	struct table svcs;
 	struct summary_untracked untracked;
 	struct stuck_ent stuck[MAX_STUCK];
 	int nstuck;
@@ -398,11 +139,11 @@ struct summary *summary_new_opts(const struct summary_opts *o)
 	s->budget.max =
 		o && o->mem_max && o->mem_max < SUMMARY_MEM_MAX ? o->mem_max : SUMMARY_MEM_MAX;
 	s->budget.used = sizeof(*s) + (TT_STATE_MAX + TT_CAUSE_MAX) * HIST_BYTES;
-	tab_init(&s->socks, sizeof(struct sock_ent), sizeof(uint64_t), &s->budget);
-	tab_init(&s->procs, sizeof(struct proc_ent), sizeof(struct proc_key), &s->budget);
-	tab_init(&s->remotes, sizeof(struct remote_ent), sizeof(struct remote_key), &s->budget);
-	tab_init(&s->cgroups, sizeof(struct cgrp_ent), sizeof(struct cgrp_key), &s->budget);
-	tab_init(&s->svcs, sizeof(struct svc_ent), sizeof(uint16_t), &s->budget);
+	table_init(&s->socks, sizeof(struct sock_ent), sizeof(uint64_t), &s->budget);
+	table_init(&s->procs, sizeof(struct proc_ent), sizeof(struct proc_key), &s->budget);
+	table_init(&s->remotes, sizeof(struct remote_ent), sizeof(struct remote_key), &s->budget);
+	table_init(&s->cgroups, sizeof(struct cgrp_ent), sizeof(struct cgrp_key), &s->budget);
+	table_init(&s->svcs, sizeof(struct svc_ent), sizeof(uint16_t), &s->budget);
 	return s;
 }
 
@@ -419,11 +160,11 @@ void summary_free(struct summary *s)
 		free(s->dur[i].b);
 	for (int i = 0; i < TT_CAUSE_MAX; i++)
 		free(s->life[i].b);
-	tab_free(&s->socks);
-	tab_free(&s->procs);
-	tab_free(&s->remotes);
-	tab_free(&s->cgroups);
-	tab_free(&s->svcs);
+	table_free(&s->socks);
+	table_free(&s->procs);
+	table_free(&s->remotes);
+	table_free(&s->cgroups);
+	table_free(&s->svcs);
 	free(s);
 }
 
@@ -545,9 +286,9 @@ static void count_owner(struct summary *s, const struct tt_event *e, int newsock
 		k.pid = e->pid;
 		memcpy(k.comm, e->comm, TT_COMM_LEN);
 	}
-	p = tab_find(&s->procs, &k);
+	p = table_find(&s->procs, &k);
 	if (!p)
-		p = tab_add(&s->procs, &k);
+		p = table_add(&s->procs, &k);
 	if (!p) {
 		s->untracked.process_events++;
 		return;
@@ -581,12 +322,12 @@ static void count_cgroup(struct summary *s, const struct lr_record *r, int newso
 	}
 	if (name) {
 		s->cgroup_known++;
-		k.h = hash(name, len);
+		k.h = table_hash(name, len);
 		k.len = (uint32_t)len;
 	}
-	p = tab_find(&s->cgroups, &k);
+	p = table_find(&s->cgroups, &k);
 	if (!p) {
-		p = tab_add(&s->cgroups, &k);
+		p = table_add(&s->cgroups, &k);
 		if (p && name) {
 			memcpy(p->name, name, len < CGRP_NAME ? len : CGRP_NAME - 1);
 			if (k.kind == CGRP_CONTAINER)
@@ -609,9 +350,9 @@ static int note_service(struct summary *s, uint16_t port, const char *svc)
 {
 	struct svc_ent *se;
 
-	if (!svc || !svc[0] || tab_find(&s->svcs, &port))
+	if (!svc || !svc[0] || table_find(&s->svcs, &port))
 		return 0;
-	se = tab_add(&s->svcs, &port);
+	se = table_add(&s->svcs, &port);
 	if (!se)
 		return -1;
 	strncpy(se->name, svc, sizeof(se->name) - 1);
@@ -630,9 +371,9 @@ static void count_remote(struct summary *s, const struct lr_record *r, int newso
 	k.family = e->family;
 	k.port = e->dport;
 	memcpy(k.addr, e->daddr, 16);
-	p = tab_find(&s->remotes, &k);
+	p = table_find(&s->remotes, &k);
 	if (!p && !note_service(s, e->dport, r->rsvc))
-		p = tab_add(&s->remotes, &k);
+		p = table_add(&s->remotes, &k);
 	if (!p) {
 		s->untracked.remote_events++;
 		return;
@@ -669,11 +410,11 @@ static void sock_set(struct sock_ent *se, const struct lr_record *r)
 static int track_socket(struct summary *s, const struct lr_record *r)
 {
 	const struct tt_event *e = &r->ev;
-	struct sock_ent *se = tab_find(&s->socks, &e->sock_cookie);
+	struct sock_ent *se = table_find_u64(&s->socks, e->sock_cookie);
 
 	if (se) {
 		if (terminal(e->newstate))
-			tab_del(&s->socks, se);
+			table_del(&s->socks, se);
 		else
 			sock_set(se, r);
 		return 0;
@@ -689,7 +430,7 @@ static int track_socket(struct summary *s, const struct lr_record *r)
 	}
 	if (terminal(e->newstate))
 		return 1; /* a whole life in one transition, or its start was not in the log */
-	se = tab_add(&s->socks, &e->sock_cookie);
+	se = table_add(&s->socks, &e->sock_cookie);
 	if (!se) {
 		s->untracked.sockets++;
 		s->untracked.socket_events++;
@@ -880,7 +621,7 @@ static void sock_event(const struct sock_ent *se, struct tt_event *e)
 
 static const char *svc_of(const struct summary *s, uint16_t port)
 {
-	const struct svc_ent *se = tab_find(&s->svcs, &port);
+	const struct svc_ent *se = table_find(&s->svcs, &port);
 
 	return se ? se->name : NULL;
 }
@@ -1196,7 +937,7 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 	text_ends(s, ob);
 
 	const void *top[TOP_N];
-	size_t ntop = tab_top(&s->procs, TOP_N, cmp_proc, top);
+	size_t ntop = table_top(&s->procs, TOP_N, cmp_proc, top);
 
 	if (ntop || s->untracked.process_events)
 		ob_puts(ob,
@@ -1230,7 +971,7 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 	}
 
 	/* Logs from before cgroups were recorded name none: no table of dashes for them. */
-	ntop = s->cgroup_known ? tab_top(&s->cgroups, TOP_N, cmp_cgrp, top) : 0;
+	ntop = s->cgroup_known ? table_top(&s->cgroups, TOP_N, cmp_cgrp, top) : 0;
 	if (ntop || (s->cgroup_known && s->untracked.cgroup_events))
 		ob_puts(ob, "\nTop containers/units:\n       CONNS      EVENTS  KIND       NAME\n");
 	for (size_t i = 0; i < ntop; i++) {
@@ -1266,7 +1007,7 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 			    "counted here)\n");
 	}
 
-	ntop = tab_top(&s->remotes, TOP_N, cmp_remote, top);
+	ntop = table_top(&s->remotes, TOP_N, cmp_remote, top);
 	if (ntop || s->untracked.remote_events)
 		ob_puts(ob, "\nTop remote endpoints:\n       CONNS      EVENTS          SENT      "
 			    "RECEIVED  "
@@ -1291,7 +1032,7 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 	}
 
 	const void *open[MAX_OPEN];
-	size_t nopen = tab_top(&s->socks, MAX_OPEN, cmp_sock, open);
+	size_t nopen = table_top(&s->socks, MAX_OPEN, cmp_sock, open);
 
 	ob_puts(ob, "\nOpen at end of log: ");
 	if (s->untracked.sockets) {
@@ -1583,7 +1324,7 @@ void summary_json(struct summary *s, struct outbuf *ob)
 	ob_putc(ob, '}');
 
 	const void *top[TOP_N];
-	size_t ntop = tab_top(&s->procs, TOP_N, cmp_proc, top);
+	size_t ntop = table_top(&s->procs, TOP_N, cmp_proc, top);
 
 	jkey(ob, &f, "top_processes");
 	ob_putc(ob, '[');
@@ -1606,7 +1347,7 @@ void summary_json(struct summary *s, struct outbuf *ob)
 	}
 	ob_putc(ob, ']');
 
-	ntop = s->cgroup_known ? tab_top(&s->cgroups, TOP_N, cmp_cgrp, top) : 0;
+	ntop = s->cgroup_known ? table_top(&s->cgroups, TOP_N, cmp_cgrp, top) : 0;
 	jkey(ob, &f, "top_containers");
 	ob_putc(ob, '[');
 	for (size_t i = 0; i < ntop; i++) {
@@ -1635,7 +1376,7 @@ void summary_json(struct summary *s, struct outbuf *ob)
 	}
 	ob_putc(ob, ']');
 
-	ntop = tab_top(&s->remotes, TOP_N, cmp_remote, top);
+	ntop = table_top(&s->remotes, TOP_N, cmp_remote, top);
 	jkey(ob, &f, "top_remotes");
 	ob_putc(ob, '[');
 	for (size_t i = 0; i < ntop; i++) {
@@ -1664,7 +1405,7 @@ void summary_json(struct summary *s, struct outbuf *ob)
 
 	/* 8 KiB of pointers, not a copy of the table */
 	const void *open[JSON_OPEN];
-	size_t nopen = tab_top(&s->socks, JSON_OPEN, cmp_sock, open);
+	size_t nopen = table_top(&s->socks, JSON_OPEN, cmp_sock, open);
 
 	jkey(ob, &f, "open_total");
 	ob_u64(ob, s->socks.n);
