@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "stuck.h"
+#include "table.h"
 
 struct watched {
-	uint64_t cookie; /* 0 = empty slot */
+	uint64_t cookie; /* the key */
 	uint64_t entered;
 	uint8_t alerted;
 	uint8_t at_least;   /* predates the tracer: entered is a lower bound */
@@ -34,94 +35,13 @@ struct rule {
 };
 
 struct stuck {
-	struct watched *slots;
-	size_t cap; /* power of two */
-	size_t used;
+	struct table watched; /* struct watched by cookie */
 	int nrules;
 	struct rule rules[TT_MAX_STUCK];
 	stuck_alert_fn alert;
 	void *ctx;
 	int oom;
 };
-
-static size_t slot_of(const struct stuck *s, uint64_t cookie)
-{
-	/* Cookies are sequential: mix the bits before masking. */
-	uint64_t h = cookie * 0x9e3779b97f4a7c15ULL;
-
-	return (size_t)(h >> 32) & (s->cap - 1);
-}
-
-static struct watched *find(struct stuck *s, uint64_t cookie)
-{
-	for (size_t i = slot_of(s, cookie);; i = (i + 1) & (s->cap - 1)) {
-		if (s->slots[i].cookie == cookie)
-			return &s->slots[i];
-		if (!s->slots[i].cookie)
-			return NULL;
-	}
-}
-
-static int grow(struct stuck *s)
-{
-	size_t old_cap = s->cap;
-	struct watched *old = s->slots;
-	struct watched *slots = calloc(old_cap * 2, sizeof(*slots));
-
-	if (!slots)
-		return -1;
-	s->slots = slots;
-	s->cap = old_cap * 2;
-	for (size_t i = 0; i < old_cap; i++) {
-		if (!old[i].cookie)
-			continue;
-		size_t j = slot_of(s, old[i].cookie);
-
-		while (s->slots[j].cookie)
-			j = (j + 1) & (s->cap - 1);
-		s->slots[j] = old[i];
-	}
-	free(old);
-	return 0;
-}
-
-static struct watched *insert(struct stuck *s, uint64_t cookie)
-{
-	struct watched *w = find(s, cookie);
-	size_t i;
-
-	if (w)
-		return w;
-	if ((s->used + 1) * 2 > s->cap && grow(s))
-		return NULL;
-	for (i = slot_of(s, cookie); s->slots[i].cookie; i = (i + 1) & (s->cap - 1))
-		;
-	s->used++;
-	s->slots[i].cookie = cookie;
-	return &s->slots[i];
-}
-
-/* Linear-probing delete by backward shift, so lookups never need tombstones. */
-static void erase(struct stuck *s, struct watched *w)
-{
-	size_t i = (size_t)(w - s->slots), j = i;
-
-	s->slots[i].cookie = 0;
-	s->used--;
-	for (;;) {
-		j = (j + 1) & (s->cap - 1);
-		if (!s->slots[j].cookie)
-			return;
-		size_t home = slot_of(s, s->slots[j].cookie);
-
-		/* Move j back into the hole unless its home lies cyclically in (i, j]. */
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			s->slots[i] = s->slots[j];
-			s->slots[j].cookie = 0;
-			i = j;
-		}
-	}
-}
 
 static int fifo_push(struct fifo *q, uint64_t cookie, uint64_t entered)
 {
@@ -161,9 +81,10 @@ struct stuck *stuck_new(const struct stuck_rule *rules, int nrules, stuck_alert_
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->cap = 1024;
-	s->slots = calloc(s->cap, sizeof(*s->slots));
-	if (!s->slots) {
+	/* looked up on every event: kept at most half full */
+	table_init(&s->watched, sizeof(struct watched), sizeof(uint64_t), NULL);
+	s->watched.sparse = 1;
+	if (table_reserve(&s->watched, 1024)) {
 		free(s);
 		return NULL;
 	}
@@ -179,12 +100,14 @@ struct stuck *stuck_new(const struct stuck_rule *rules, int nrules, stuck_alert_
 
 static void watch(struct stuck *s, const struct tt_event *e, struct rule *r, int at_least)
 {
-	struct watched *w = insert(s, e->sock_cookie);
+	struct watched *w = table_find_u64(&s->watched, e->sock_cookie);
 
+	if (!w)
+		w = table_add(&s->watched, &e->sock_cookie);
 	if (!w || fifo_push(&r->q, e->sock_cookie, e->ts_ns)) {
 		s->oom = 1;
 		if (w)
-			erase(s, w);
+			table_del(&s->watched, w);
 		return;
 	}
 	w->entered = e->ts_ns;
@@ -205,9 +128,9 @@ void stuck_update(struct stuck *s, const struct tt_event *e)
 		watch(s, e, r, 0);
 		return;
 	}
-	w = find(s, e->sock_cookie);
+	w = table_find_u64(&s->watched, e->sock_cookie);
 	if (w)
-		erase(s, w);
+		table_del(&s->watched, w);
 }
 
 void stuck_seed_socket(struct stuck *s, const struct tt_event *e)
@@ -215,7 +138,7 @@ void stuck_seed_socket(struct stuck *s, const struct tt_event *e)
 	struct rule *r = rule_for(s, e->newstate);
 
 	/* An event may have beaten the walk to this socket; the event knows better. */
-	if (r && e->sock_cookie && !find(s, e->sock_cookie))
+	if (r && e->sock_cookie && !table_find_u64(&s->watched, e->sock_cookie))
 		watch(s, e, r, !!(e->flags & TT_F_DELTA_MIN));
 }
 
@@ -227,7 +150,7 @@ void stuck_tick(struct stuck *s, uint64_t now)
 
 		while (q->len) {
 			struct fifo_item it = q->items[q->head];
-			struct watched *w = find(s, it.cookie);
+			struct watched *w = table_find_u64(&s->watched, it.cookie);
 
 			if (w && w->entered == it.entered && w->ev.newstate == r->state) {
 				if (now - it.entered < r->ns)
@@ -255,7 +178,7 @@ void stuck_tick(struct stuck *s, uint64_t now)
 
 uint64_t stuck_tracked(const struct stuck *s)
 {
-	return s->used;
+	return s->watched.n;
 }
 
 void stuck_free(struct stuck *s)
@@ -264,6 +187,6 @@ void stuck_free(struct stuck *s)
 		return;
 	for (int i = 0; i < s->nrules; i++)
 		free(s->rules[i].q.items);
-	free(s->slots);
+	table_free(&s->watched);
 	free(s);
 }
