@@ -32,7 +32,7 @@ SKELS       := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS))
 
 # Pure code: no libbpf, unit-testable and fuzzable without root.
 CORE_SRCS   := src/cli.c src/format.c src/services.c src/filter.c src/states.c src/jsonl.c src/logread.c \
-	       src/summary.c src/outbuf.c src/stuck.c src/table.c src/procnet.c src/snapfmt.c src/owners.c \
+	       src/summary.c src/outbuf.c src/stuck.c src/table.c src/hist.c src/procnet.c src/snapfmt.c src/owners.c \
 	       src/cgroup.c src/logfile.c src/logwrite.c
 APP_SRCS    := src/main.c src/trace.c src/alerts.c src/snapshot.c src/replay.c \
 	       src/bpfcommon.c src/netns.c

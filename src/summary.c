@@ -5,15 +5,15 @@
 #include <sys/socket.h>
 #include "causes.h"
 #include "format.h"
+#include "hist.h"
 #include "states.h"
 #include "summary.h"
 #include "table.h"
 
-#define TOP_N	   10
-#define MAX_STUCK  20		   /* alerts listed; all are counted */
-#define MAX_OPEN   100		   /* open sockets listed in text */
-#define JSON_OPEN  (10 * MAX_OPEN) /* and in JSON */
-#define HIST_SLOTS 3776		   /* log-linear: 64 sub-buckets per power of two, see hist_idx */
+#define TOP_N	  10
+#define MAX_STUCK 20		  /* alerts listed; all are counted */
+#define MAX_OPEN  100		  /* open sockets listed in text */
+#define JSON_OPEN (10 * MAX_OPEN) /* and in JSON */
 
 /* ---- entries ---- */
 
@@ -88,11 +88,6 @@ struct svc_ent {
 	char name[LR_SVC_LEN];
 };
 
-struct hist {
-	uint64_t n, max, min;
-	uint64_t *b; /* HIST_SLOTS counts of microseconds, allocated on first use */
-};
-
 struct stuck_ent {
 	struct tt_event ev;
 	uint64_t wall_ns;
@@ -105,8 +100,8 @@ struct summary {
 	uint64_t trans[TT_STATE_MAX][TT_STATE_MAX];
 	uint64_t opened_active, opened_passive, closed, failed, resets;
 	uint64_t stuck_by_state[TT_STATE_MAX];
-	struct hist dur[TT_STATE_MAX];
-	uint64_t dur_min_only; /* deltas that were only lower bounds, left out */
+	struct hist dur[TT_STATE_MAX]; /* time in state in us, by state */
+	uint64_t dur_min_only;	       /* deltas that were only lower bounds, left out */
 	/* How connections ended: final transitions (TT_F_TOTALS) by cause, and their totals. */
 	uint64_t ends[TT_CAUSE_MAX];
 	uint64_t ended, bytes_sent, bytes_received, retrans, retrans_conns, syn_retrans;
@@ -127,9 +122,6 @@ struct summary {
 	int oom;
 };
 
-/* Histograms are charged up front: the counts they keep must stay exact whatever else grows. */
-#define HIST_BYTES (HIST_SLOTS * sizeof(uint64_t))
-
 struct summary *summary_new_opts(const struct summary_opts *o)
 {
 	struct summary *s = calloc(1, sizeof(*s));
@@ -138,6 +130,7 @@ struct summary *summary_new_opts(const struct summary_opts *o)
 		return NULL;
 	s->budget.max =
 		o && o->mem_max && o->mem_max < SUMMARY_MEM_MAX ? o->mem_max : SUMMARY_MEM_MAX;
+	/* Histograms are charged up front: the counts they keep must stay exact whatever grows. */
 	s->budget.used = sizeof(*s) + (TT_STATE_MAX + TT_CAUSE_MAX) * HIST_BYTES;
 	table_init(&s->socks, sizeof(struct sock_ent), sizeof(uint64_t), &s->budget);
 	table_init(&s->procs, sizeof(struct proc_ent), sizeof(struct proc_key), &s->budget);
@@ -157,9 +150,9 @@ void summary_free(struct summary *s)
 	if (!s)
 		return;
 	for (int i = 0; i < TT_STATE_MAX; i++)
-		free(s->dur[i].b);
+		hist_free(&s->dur[i]);
 	for (int i = 0; i < TT_CAUSE_MAX; i++)
-		free(s->life[i].b);
+		hist_free(&s->life[i]);
 	table_free(&s->socks);
 	table_free(&s->procs);
 	table_free(&s->remotes);
@@ -186,64 +179,6 @@ size_t summary_mem_used(const struct summary *s)
 size_t summary_mem_max(const struct summary *s)
 {
 	return s->budget.max;
-}
-
-/* ---- histogram: exact below 128 us, then 64 buckets per power of two (<= 1.6% error) ---- */
-
-static size_t hist_idx(uint64_t v)
-{
-	int e;
-
-	if (v < 128)
-		return (size_t)v;
-	e = 63 - __builtin_clzll(v);
-	return (size_t)(64 * (e - 6)) + (size_t)(v >> (e - 6));
-}
-
-/* Middle of the bucket's value range. */
-static uint64_t hist_val(size_t idx)
-{
-	if (idx < 128)
-		return idx;
-	size_t q = idx / 64;
-	int shift = (int)q - 1;
-	uint64_t m = idx - 64 * (q - 1);
-
-	return (m << shift) + ((1ULL << shift) >> 1);
-}
-
-static int hist_add(struct hist *h, uint64_t us)
-{
-	if (!h->b) {
-		h->b = calloc(HIST_SLOTS, sizeof(*h->b));
-		if (!h->b)
-			return -1;
-	}
-	h->b[hist_idx(us)]++;
-	if (!h->n || us < h->min)
-		h->min = us;
-	if (us > h->max)
-		h->max = us;
-	h->n++;
-	return 0;
-}
-
-/* Nearest-rank percentile p (0-100), in us. */
-static uint64_t hist_pct(const struct hist *h, unsigned p)
-{
-	uint64_t rank = (h->n * p + 99) / 100, seen = 0;
-
-	if (rank == 0)
-		rank = 1;
-	for (size_t i = 0; i < HIST_SLOTS; i++) {
-		seen += h->b[i];
-		if (seen >= rank) {
-			uint64_t v = hist_val(i);
-
-			return v < h->min ? h->min : v > h->max ? h->max : v;
-		}
-	}
-	return h->max;
 }
 
 /* ---- accounting ---- */
