@@ -148,13 +148,25 @@ struct {
 /*
  * Processes named as a listener group's owner, and the child each of them forked last: when
  * such a process exits while the listener lives on (a daemon's launcher, a worker that
- * accepted, an old master after a binary upgrade), its groups pass to a live process.
+ * accepted, an old master after a binary upgrade), its groups pass to a live process. The
+ * groups it was named for are noted so that its exit visits them alone; one named for more
+ * than TT_OWNER_GROUPS walks the whole listener table instead. A note may outlive the naming
+ * (another member took over, the group ended): the exit checks each group's owner again.
  */
+#define TT_OWNER_GROUPS	     4
+#define TT_MAX_LISTEN_OWNERS 16384
+
+struct listen_owner {
+	__u32 heir;    /* tgid of the last child it forked, or 0 */
+	__u32 ngroups; /* groups noted; past TT_OWNER_GROUPS only counted */
+	struct listen_key groups[TT_OWNER_GROUPS];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TT_MAX_LISTENERS);
-	__type(key, __u32);   /* tgid */
-	__type(value, __u32); /* tgid of the last child it forked, or 0 */
+	__uint(max_entries, TT_MAX_LISTEN_OWNERS);
+	__type(key, __u32); /* tgid */
+	__type(value, struct listen_owner);
 } listen_owners SEC(".maps");
 
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
@@ -470,12 +482,42 @@ static __always_inline struct listen_group *group_of(struct listen_key *k)
 	return bpf_map_lookup_elem(&listeners, k);
 }
 
-static __always_inline void note_listen_owner(__u32 pid)
+/* Keys are whole words with the padding zeroed (they are hash keys already). */
+static __always_inline bool same_listen_key(const struct listen_key *a, const struct listen_key *b)
 {
-	__u32 none = 0;
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
 
-	if (!bpf_map_lookup_elem(&listen_owners, &pid))
-		bpf_map_update_elem(&listen_owners, &pid, &none, BPF_NOEXIST);
+	for (int i = 0; i < sizeof(*a) / sizeof(__u32); i++) {
+		if (x[i] != y[i])
+			return false;
+	}
+	return true;
+}
+
+static __always_inline void note_listen_owner(__u32 pid, const struct listen_key *k)
+{
+	struct listen_owner *lo = bpf_map_lookup_elem(&listen_owners, &pid);
+	__u32 n, slot;
+
+	if (!lo) {
+		struct listen_owner fresh = {.ngroups = 1};
+
+		__builtin_memcpy(&fresh.groups[0], k, sizeof(*k));
+		if (!bpf_map_update_elem(&listen_owners, &pid, &fresh, BPF_NOEXIST))
+			return;
+		lo = bpf_map_lookup_elem(&listen_owners, &pid);
+		if (!lo)
+			return;
+	}
+	n = lo->ngroups;
+	for (int i = 0; i < TT_OWNER_GROUPS; i++) {
+		if (i < n && same_listen_key(&lo->groups[i], k))
+			return;
+	}
+	/* Claimed, then written: an exit that meets a slot not yet written walks the table. */
+	slot = __sync_fetch_and_add(&lo->ngroups, 1);
+	if (slot < TT_OWNER_GROUPS)
+		__builtin_memcpy(&lo->groups[slot], k, sizeof(*k));
 }
 
 static __always_inline void group_join(struct listen_key *k, __u64 cookie, const struct owner *o)
@@ -490,7 +532,7 @@ static __always_inline void group_join(struct listen_key *k, __u64 cookie, const
 			__builtin_memcpy(&fresh.owner, o, sizeof(*o));
 		if (!bpf_map_update_elem(&listeners, k, &fresh, BPF_NOEXIST)) {
 			if (o)
-				note_listen_owner(o->pid);
+				note_listen_owner(o->pid, k);
 			return;
 		}
 		/* Another member got there first, or the table is full. */
@@ -513,7 +555,7 @@ static __always_inline void group_join(struct listen_key *k, __u64 cookie, const
 	if (o) {
 		g->owner_cookie = cookie;
 		__builtin_memcpy(&g->owner, o, sizeof(*o));
-		note_listen_owner(o->pid);
+		note_listen_owner(o->pid, k);
 	}
 }
 
@@ -544,7 +586,7 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
 		if (other && other->owner_known) {
 			g->owner_cookie = c;
 			__builtin_memcpy(&g->owner, &other->owner, sizeof(other->owner));
-			note_listen_owner(other->owner.pid);
+			note_listen_owner(other->owner.pid, k);
 			return;
 		}
 	}
@@ -1031,7 +1073,7 @@ static __always_inline void learn_listener(long fd)
 	if (g) {
 		g->owner_cookie = cookie;
 		__builtin_memcpy(&g->owner, &o, sizeof(o));
-		note_listen_owner(o.pid);
+		note_listen_owner(o.pid, &k);
 	}
 }
 
@@ -1084,13 +1126,13 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
-	__u32 *heir;
+	struct listen_owner *lo;
 
 	if (ptgid == ctgid)
 		return 0; /* a thread */
-	heir = bpf_map_lookup_elem(&listen_owners, &ptgid);
-	if (heir)
-		*heir = ctgid;
+	lo = bpf_map_lookup_elem(&listen_owners, &ptgid);
+	if (lo)
+		lo->heir = ctgid;
 	return 0;
 }
 
@@ -1117,12 +1159,42 @@ struct handoff {
 	struct owner heir;
 };
 
+static __always_inline void hand_over(struct listen_key *k, struct listen_group *g,
+				      const struct handoff *h)
+{
+	if (g->owner.pid != h->dead)
+		return;
+	__builtin_memcpy(&g->owner, &h->heir, sizeof(h->heir));
+	note_listen_owner(h->heir.pid, k);
+}
+
 static long hand_over_group(struct bpf_map *map, struct listen_key *k, struct listen_group *g,
 			    struct handoff *h)
 {
-	if (g->owner.pid == h->dead)
-		__builtin_memcpy(&g->owner, &h->heir, sizeof(h->heir));
+	hand_over(k, g, h);
 	return 0;
+}
+
+/* The groups the dead process was noted for; false if the notes do not cover them all. */
+static __always_inline bool hand_over_noted(const struct listen_owner *lo, const struct handoff *h)
+{
+	struct listen_group *g;
+	struct listen_key k;
+	__u32 n = lo->ngroups;
+
+	if (n > TT_OWNER_GROUPS)
+		return false;
+	for (int i = 0; i < TT_OWNER_GROUPS; i++) {
+		if (i >= n)
+			break;
+		__builtin_memcpy(&k, &lo->groups[i], sizeof(k));
+		if (!k.port)
+			return false; /* claimed, not yet written */
+		g = bpf_map_lookup_elem(&listeners, &k);
+		if (g)
+			hand_over(&k, g, h);
+	}
+	return true;
 }
 
 /*
@@ -1135,18 +1207,15 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 {
 	__u32 tgid = task->tgid;
 	struct handoff h = {.dead = tgid};
-	__u32 *heir;
+	struct listen_owner *lo;
 
-	heir = bpf_map_lookup_elem(&listen_owners, &tgid);
-	if (!heir || task->signal->live.counter)
+	lo = bpf_map_lookup_elem(&listen_owners, &tgid);
+	if (!lo || task->signal->live.counter)
 		return 0;
-	if (!live_owner(*heir, &h.heir) && !live_owner(task->real_parent->tgid, &h.heir)) {
-		bpf_map_delete_elem(&listen_owners, &tgid);
-		return 0;
-	}
-	bpf_for_each_map_elem(&listeners, hand_over_group, &h, 0);
+	if ((live_owner(lo->heir, &h.heir) || live_owner(task->real_parent->tgid, &h.heir)) &&
+	    !hand_over_noted(lo, &h))
+		bpf_for_each_map_elem(&listeners, hand_over_group, &h, 0);
 	bpf_map_delete_elem(&listen_owners, &tgid);
-	note_listen_owner(h.heir.pid);
 	return 0;
 }
 

@@ -1558,6 +1558,55 @@ def test_close_after_shutdown_no_same_state_event():
         check_alert(alert, aholders, "FIN_WAIT1 stuck alert (an orphan: the server closed it)")
 
 
+# ---------------------------------------------------------------- 14. a launcher with many listeners
+
+LAUNCHER = r"""
+import ctypes, os, socket, sys, time
+libc = ctypes.CDLL(None)
+libc.prctl(15, b"tt-launch", 0, 0, 0)
+ls = []
+for p in sys.argv[1:]:
+    l = socket.socket()
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("127.0.0.1", int(p)))
+    l.listen(16)
+    ls.append(l)
+r, w = os.pipe()
+if os.fork():
+    os.read(r, 1)  # the daemon has its name
+    os._exit(0)  # the launcher goes; the daemon keeps the listeners and never accepts
+libc.prctl(15, b"tt-daemon", 0, 0, 0)
+os.write(w, b"x")
+print("daemon", os.getpid(), flush=True)
+time.sleep(1000)
+"""
+
+
+def test_launcher_many_listeners():
+    """The launcher's exit hands each of its listener groups to the daemon it forked: with a
+    few listeners (the exit visits the groups noted for the launcher) and with more than the
+    notes hold (the exit walks the listener table)."""
+    for ports in ([9601, 9602], list(range(9611, 9618))):
+        with Scenario() as sc:
+            main = sc.trace()
+            launcher = sc.py(LAUNCHER, *ports)
+            daemon = int(launcher.expect(r"^daemon (\d+)$").group(1))
+            tt.wait_until(lambda: launcher.p.poll() is not None, what="the launcher to exit")
+            for port in ports:
+                ss_listener(ep("127.0.0.1", port), {daemon})
+            owner = {daemon: "tt-daemon"}
+            for port in ports:
+                c = sc.connect("127.0.0.1", port)
+                cport = c.getsockname()[1]
+                cookie, s = ss_find(ep("127.0.0.1", port), ep("127.0.0.1", cport), "ESTAB")
+                wait_transition(main, cookie, "SYN_RECV", "ESTABLISHED")
+                check_socket(sock_events(main, cookie),
+                             lambda e: (owner, "not accepted yet: the daemon holds the listener "
+                                        "(%d listeners)" % len(ports)),
+                             "child on port %d" % port,
+                             [("CLOSE", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED")])
+
+
 def parse_time(t):
     from datetime import datetime, timezone
     return datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
@@ -1571,4 +1620,5 @@ if __name__ == "__main__":
              test_exec_keeps_fd, test_named_threads_process_name,
              test_reuseport_group_member_closes, test_same_port_two_addresses,
              test_same_port_two_families, test_backlog_older_than_tracer,
-             test_unix_gc_not_a_kernel_thread, test_close_after_shutdown_no_same_state_event])
+             test_unix_gc_not_a_kernel_thread, test_close_after_shutdown_no_same_state_event,
+             test_launcher_many_listeners])
