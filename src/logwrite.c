@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "causes.h"
+#include "config.h"
+#include "filter.h"
 #include "jsonw.h"
 #include "logfile.h"
 #include "logwrite.h"
@@ -37,7 +39,7 @@
 #endif
 
 struct logw {
-	const struct config *cfg;
+	struct logw_opts opts;
 	const char *path;
 	int fd;
 	int to_stdout;
@@ -374,14 +376,14 @@ static void header(struct logw *w)
 	jw_field_time(&j, "start_time", w->start_ns);
 	jw_field_u64(&j, "part", w->part);
 	jw_key(&j, "filters");
-	put_filters(&j, &w->cfg->filter);
+	put_filters(&j, w->opts.filter);
 	jw_key(&j, "stuck");
 	jw_arr_begin(&j);
-	for (int i = 0; i < w->cfg->nstuck; i++) {
+	for (int i = 0; i < w->opts.nstuck; i++) {
 		jw_obj_begin(&j);
-		jw_field_str(&j, "state", tt_state_name(w->cfg->stuck[i].state));
+		jw_field_str(&j, "state", tt_state_name(w->opts.stuck[i].state));
 		jw_key(&j, "ms");
-		jw_fixed(&j, w->cfg->stuck[i].ns / 1000, 3);
+		jw_fixed(&j, w->opts.stuck[i].ns / 1000, 3);
 		jw_obj_end(&j);
 	}
 	jw_arr_end(&j);
@@ -473,7 +475,7 @@ static void rotate(struct logw *w)
 {
 	struct logfile_rotation r = {
 		.path = w->path,
-		.keep = w->cfg->keep,
+		.keep = w->opts.keep,
 		.live_fd = w->fd,
 		.problem = rotation_problem,
 		.ctx = w,
@@ -583,7 +585,7 @@ static struct logw *logw_start(struct logw *w)
 	return w;
 }
 
-struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
+struct logw *logw_open(const struct logw_opts *o, char *err, size_t errlen)
 {
 	struct logw *w = logw_alloc();
 	size_t n;
@@ -592,8 +594,8 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	w->cfg = cfg;
-	w->path = cfg->write_path;
+	w->opts = *o;
+	w->path = o->path;
 	w->start_ns = now_ns(CLOCK_REALTIME);
 	n = strlen(w->path);
 	w->gz = n > 3 && !strcmp(w->path + n - 3, ".gz");
@@ -602,7 +604,7 @@ struct logw *logw_open(const struct config *cfg, char *err, size_t errlen)
 		w->fd = STDOUT_FILENO;
 		w->path = "standard output";
 	} else {
-		w->rotate_bytes = cfg->rotate_bytes;
+		w->rotate_bytes = o->rotate_bytes;
 		w->fd = logfile_open(w->path, NULL, err, errlen);
 		if (w->fd < 0) {
 			logw_free(w);

@@ -4,17 +4,29 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "config.h"
 
 struct logw;
+struct stuck_rule;
+struct tt_filter;
+
+/* A recording: its file, its rotation, and what its header says was asked for. */
+struct logw_opts {
+	const char *path;      /* -w FILE; "-" for standard output */
+	uint64_t rotate_bytes; /* --rotate; 0: never */
+	uint32_t keep;	       /* --keep: rotated files kept */
+	/* The header's filters and stuck rules, read again for each file's header: keep them. */
+	const struct tt_filter *filter;
+	const struct stuck_rule *stuck;
+	int nstuck;
+};
 
 /*
- * Opens the recording named by cfg->write_path (0600; gzip when it ends in ".gz"; rotation per
- * cfg->rotate_bytes/keep) and writes the header record. A new file, or an existing regular file
+ * Opens the recording named by o->path (0600; gzip when it ends in ".gz"; rotation per
+ * o->rotate_bytes/keep) and writes the header record. A new file, or an existing regular file
  * of the effective uid with no other link; never through a symbolic link (see logfile.h). NULL
  * with a one-line reason in err.
  */
-struct logw *logw_open(const struct config *cfg, char *err, size_t errlen);
+struct logw *logw_open(const struct logw_opts *o, char *err, size_t errlen);
 
 /*
  * Output to fd (standard output that is not a terminal) through a writer thread, so a slow

@@ -683,7 +683,16 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	c.prog_fd = bpf_program__fd(skel->progs.handle_set_state);
 
 	if (cfg->write_path) {
-		c.log = logw_open(cfg, err, sizeof(err));
+		struct logw_opts lo = {
+			.path = cfg->write_path,
+			.rotate_bytes = cfg->rotate_bytes,
+			.keep = cfg->keep,
+			.filter = &cfg->filter,
+			.stuck = cfg->stuck,
+			.nstuck = cfg->nstuck,
+		};
+
+		c.log = logw_open(&lo, err, sizeof(err));
 		if (!c.log) {
 			fprintf(stderr, "tcptrail: %s\n", err);
 			goto out;

@@ -25,6 +25,7 @@
 #include "tt_test.h"
 #include "causes.h"
 #include "config.h"
+#include "filter.h"
 #include "logwrite.h"
 #include "outbuf.h"
 
@@ -97,17 +98,19 @@ struct outcome {
 
 static struct outcome record(const struct job *j)
 {
-	struct config cfg;
+	static const struct tt_filter no_filter;
+	struct logw_opts lo = {
+		.path = j->file,
+		.rotate_bytes = j->rotate,
+		.keep = j->keep ? j->keep : 10,
+		.filter = &no_filter,
+	};
 	struct outcome o = {0};
 	char err[512], line[512];
 	uint64_t now = SEC;
 	struct logw *w;
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.write_path = j->file;
-	cfg.rotate_bytes = j->rotate;
-	cfg.keep = j->keep ? j->keep : 10;
-	w = logw_open(&cfg, err, sizeof(err));
+	w = logw_open(&lo, err, sizeof(err));
 	if (!w) {
 		fprintf(stderr, "tcptrail: %s\n", err);
 		o.ret = -100;
@@ -395,24 +398,22 @@ static void test_header_not_counted(void **state)
 /* The header records the filters; --cgroup as paths, --container as the prefixes given. */
 static void test_header_filters(void **state)
 {
-	static struct config cfg;
+	static struct tt_filter filter;
+	struct logw_opts lo = {.path = at("filters.jsonl"), .keep = 10, .filter = &filter};
 	struct logw_report rep;
 	struct decoded d;
 	char err[512];
 	struct logw *w;
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.write_path = at("filters.jsonl");
-	cfg.keep = 10;
-	cfg.filter.nports = 1;
-	cfg.filter.ports[0] = 80;
-	assert_int_equal(filter_add_cgroups(&cfg.filter, "/tt-test-A,/,/a\"b", err, sizeof(err)),
-			 0);
-	assert_int_equal(filter_add_containers(&cfg.filter, "4C6B", err, sizeof(err)), 0);
-	w = logw_open(&cfg, err, sizeof(err));
+	memset(&filter, 0, sizeof(filter));
+	filter.nports = 1;
+	filter.ports[0] = 80;
+	assert_int_equal(filter_add_cgroups(&filter, "/tt-test-A,/,/a\"b", err, sizeof(err)), 0);
+	assert_int_equal(filter_add_containers(&filter, "4C6B", err, sizeof(err)), 0);
+	w = logw_open(&lo, err, sizeof(err));
 	assert_non_null(w);
 	assert_int_equal(logw_close_report(w, &rep), 0);
-	d = decode(cfg.write_path);
+	d = decode(lo.path);
 	assert_non_null(
 		memmem(d.text, d.len,
 		       ",\"filters\":{\"port\":[80],\"cgroup\":[\"/tt-test-A\",\"/\","
@@ -421,34 +422,62 @@ static void test_header_filters(void **state)
 			      "\"/a\\\"b\"],\"container\":[\"4c6b\"]},")));
 	free(d.text);
 	/* alone, first in the object */
-	memset(&cfg.filter, 0, sizeof(cfg.filter));
-	assert_int_equal(filter_add_containers(&cfg.filter, "ab", err, sizeof(err)), 0);
-	w = logw_open(&cfg, err, sizeof(err));
+	memset(&filter, 0, sizeof(filter));
+	assert_int_equal(filter_add_containers(&filter, "ab", err, sizeof(err)), 0);
+	w = logw_open(&lo, err, sizeof(err));
 	assert_non_null(w);
 	assert_int_equal(logw_close_report(w, &rep), 0);
-	d = decode(cfg.write_path);
+	d = decode(lo.path);
 	assert_non_null(memmem(d.text, d.len, ",\"filters\":{\"container\":[\"ab\"]},", 32));
 	free(d.text);
 	/* --cause by name, in the enum's order, last; and alone */
-	assert_int_equal(
-		cause_add_list(&cfg.filter.cause_mask, "reset-in,REFUSED", err, sizeof(err)), 0);
-	w = logw_open(&cfg, err, sizeof(err));
+	assert_int_equal(cause_add_list(&filter.cause_mask, "reset-in,REFUSED", err, sizeof(err)),
+			 0);
+	w = logw_open(&lo, err, sizeof(err));
 	assert_non_null(w);
 	assert_int_equal(logw_close_report(w, &rep), 0);
-	d = decode(cfg.write_path);
+	d = decode(lo.path);
 	assert_non_null(memmem(d.text, d.len,
 			       ",\"filters\":{\"container\":[\"ab\"],\"cause\":[\"refused\","
 			       "\"reset_in\"]},",
 			       63));
 	free(d.text);
-	memset(&cfg.filter, 0, sizeof(cfg.filter));
-	cfg.filter.cause_mask = 1u << TT_CAUSE_LISTENER_CLOSED;
-	w = logw_open(&cfg, err, sizeof(err));
+	memset(&filter, 0, sizeof(filter));
+	filter.cause_mask = 1u << TT_CAUSE_LISTENER_CLOSED;
+	w = logw_open(&lo, err, sizeof(err));
 	assert_non_null(w);
 	assert_int_equal(logw_close_report(w, &rep), 0);
-	d = decode(cfg.write_path);
+	d = decode(lo.path);
 	assert_non_null(
 		memmem(d.text, d.len, ",\"filters\":{\"cause\":[\"listener_closed\"]},", 41));
+	free(d.text);
+}
+
+/* The header records the stuck rules in the order given, durations in milliseconds. */
+static void test_header_stuck(void **state)
+{
+	static const struct tt_filter filter;
+	static const struct stuck_rule rules[] = {
+		{.state = TT_CLOSE_WAIT, .ns = 30 * SEC},
+		{.state = TT_SYN_SENT, .ns = 1500000},
+	};
+	struct logw_opts lo = {.path = at("stuck.jsonl"),
+			       .keep = 10,
+			       .filter = &filter,
+			       .stuck = rules,
+			       .nstuck = 2};
+	static const char want[] = ",\"filters\":{},\"stuck\":[{\"state\":\"CLOSE_WAIT\",\"ms\":"
+				   "30000.000},{\"state\":\"SYN_SENT\",\"ms\":1.500}]}\n";
+	struct logw_report rep;
+	struct decoded d;
+	char err[512];
+	struct logw *w;
+
+	w = logw_open(&lo, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(logw_close_report(w, &rep), 0);
+	d = decode(lo.path);
+	assert_non_null(memmem(d.text, d.len, want, strlen(want)));
 	free(d.text);
 }
 
@@ -590,6 +619,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_keeps_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_not_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_header_stuck, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_plain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_gzip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_refused, setup, teardown),
