@@ -144,6 +144,14 @@ struct outbuf *jw_value_ob(struct jsonw *w)
 	return w->ob;
 }
 
+struct outbuf *jw_members_ob(struct jsonw *w)
+{
+	/* the next member's comma is right only after a member of this object */
+	if (w->after_key || !w->depth || w->depth > JW_DEPTH_MAX || !w->has_member[w->depth])
+		w->misuse = 1;
+	return w->ob;
+}
+
 void jw_field_u64(struct jsonw *w, const char *k, uint64_t v)
 {
 	jw_key(w, k);

@@ -60,6 +60,13 @@ void jw_time(struct jsonw *w, uint64_t wall_ns);
  */
 struct outbuf *jw_value_ob(struct jsonw *w);
 
+/*
+ * The buffer to append members to, each with its leading comma (",\"k\":v"), in an object that
+ * has a member already: for members a function shared with the per-event formatter writes
+ * (fmt_cgroup_json()).
+ */
+struct outbuf *jw_members_ob(struct jsonw *w);
+
 /* Key and value together, for the members most records are made of. */
 void jw_field_u64(struct jsonw *w, const char *k, uint64_t v);
 void jw_field_str(struct jsonw *w, const char *k, const char *s);

@@ -180,6 +180,28 @@ static void test_value_ob(void **state)
 	assert_ob(&ob, "[7,8]");
 }
 
+/* Members with their own commas, between the writer's: the commas still come out right. */
+static void test_members_ob(void **state)
+{
+	jw_obj_begin(&w);
+	jw_field_u64(&w, "a", 1);
+	ob_puts(jw_members_ob(&w), ",\"b\":2,\"c\":null");
+	jw_field_u64(&w, "d", 4);
+	ob_puts(jw_members_ob(&w), ""); /* nothing: fine too */
+	jw_obj_end(&w);
+	assert_ob(&ob, "{\"a\":1,\"b\":2,\"c\":null,\"d\":4}");
+	assert_int_equal(w.misuse, 0);
+	/* no member yet, or right after a key: its leading comma would be wrong */
+	jw_obj_begin(&w);
+	jw_members_ob(&w);
+	assert_int_equal(w.misuse, 1);
+	jw_init(&w, &ob);
+	jw_obj_begin(&w);
+	jw_key(&w, "k");
+	jw_members_ob(&w);
+	assert_int_equal(w.misuse, 1);
+}
+
 static void test_misuse(void **state)
 {
 	jw_obj_end(&w);
@@ -243,6 +265,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_u64_extremes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_ob, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_members_ob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_misuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_deep, setup, teardown),
 	};
