@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "format.h"
+#include "jsonw.h"
 #include "owners.h"
 #include "snapfmt.h"
 #include "states.h"
@@ -253,110 +254,101 @@ void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 	ob_putc(ob, '\n');
 }
 
-static void json_ms_or_null(struct outbuf *ob, int64_t ns)
+/* Milliseconds of a time in ns, null when the kernel kept none (< 0). */
+static void json_ms_or_null(struct jsonw *j, const char *k, int64_t ns)
 {
+	jw_key(j, k);
 	if (ns < 0)
-		ob_puts(ob, "null");
+		jw_null(j);
 	else
-		ob_u64(ob, (uint64_t)ns / 1000000ULL);
+		jw_u64(j, (uint64_t)ns / 1000000ULL);
 }
 
-static void json_str_or_null(struct outbuf *ob, const char *s)
+static void json_addr(struct jsonw *j, const char *k, int family, const uint8_t addr[16])
 {
-	if (s)
-		ob_json_str(ob, s, strlen(s));
-	else
-		ob_puts(ob, "null");
+	char abuf[TT_ADDRSTRLEN];
+
+	jw_key(j, k);
+	jw_str(j, abuf, fmt_addr(abuf, family, addr));
+}
+
+static void json_str_or_null(struct jsonw *j, const char *k, const char *s)
+{
+	jw_key(j, k);
+	jw_str_or_null(j, s);
 }
 
 void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
 		  const struct tt_owner_rec *owners, size_t nown, const char *lhost,
 		  const char *rhost, const struct cg_desc *cg)
 {
-	char abuf[TT_ADDRSTRLEN];
-	size_t n;
+	struct jsonw j;
 
-	ob_puts(ob, "{\"proto\":\"");
-	ob_puts(ob, fmt_proto(r->family));
-	ob_puts(ob, "\",\"laddr\":\"");
-	n = fmt_addr(abuf, r->family, r->saddr);
-	ob_put(ob, abuf, n);
-	ob_puts(ob, "\",\"lport\":");
-	ob_u64(ob, r->sport);
-	ob_puts(ob, ",\"raddr\":\"");
-	n = fmt_addr(abuf, r->family, r->daddr);
-	ob_put(ob, abuf, n);
-	ob_puts(ob, "\",\"rport\":");
-	ob_u64(ob, r->dport);
-	ob_puts(ob, ",\"lservice\":");
-	json_str_or_null(ob, services_name(o->svc, r->sport));
-	ob_puts(ob, ",\"rservice\":");
-	json_str_or_null(ob, r->dport ? services_name(o->svc, r->dport) : NULL);
+	jw_init(&j, ob);
+	jw_obj_begin(&j);
+	jw_field_str(&j, "proto", fmt_proto(r->family));
+	json_addr(&j, "laddr", r->family, r->saddr);
+	jw_field_u64(&j, "lport", r->sport);
+	json_addr(&j, "raddr", r->family, r->daddr);
+	jw_field_u64(&j, "rport", r->dport);
+	json_str_or_null(&j, "lservice", services_name(o->svc, r->sport));
+	json_str_or_null(&j, "rservice", r->dport ? services_name(o->svc, r->dport) : NULL);
 	if (o->resolve) {
-		ob_puts(ob, ",\"lhost\":");
-		json_str_or_null(ob, lhost);
-		ob_puts(ob, ",\"rhost\":");
-		json_str_or_null(ob, rhost);
+		json_str_or_null(&j, "lhost", lhost);
+		json_str_or_null(&j, "rhost", rhost);
 	}
-	ob_puts(ob, ",\"state\":\"");
-	ob_puts(ob, snap_state_name(r->state));
-	ob_puts(ob, "\",\"recvq\":");
-	ob_u64(ob, r->recvq);
-	ob_puts(ob, ",\"sendq\":");
-	ob_u64(ob, r->sendq);
-	ob_puts(ob, ",\"uid\":");
-	ob_u64(ob, r->uid);
-	ob_puts(ob, ",\"inode\":");
-	ob_u64(ob, r->ino);
-	ob_puts(ob, ",\"sock\":");
-	ob_u64(ob, r->sock_cookie);
-	ob_puts(ob, ",\"netns\":");
-	ob_u64(ob, r->netns);
-	ob_puts(ob, ",\"timer\":\"");
-	ob_puts(ob, snap_timer_name(r->timer));
-	ob_puts(ob, "\",\"timer_ms\":");
-	ob_u64(ob, r->timer && r->timer_ns > 0 ? (uint64_t)r->timer_ns / 1000000ULL : 0);
-	ob_puts(ob, ",\"retrans\":");
-	ob_u64(ob, r->retrans);
-	ob_puts(ob, ",\"probes\":");
-	ob_u64(ob, r->probes);
-	if (r->lastsnd_ns >= 0) {
-		ob_puts(ob, ",\"rtt_us\":");
-		ob_u64(ob, r->rtt_us);
-		ob_puts(ob, ",\"rttvar_us\":");
-		ob_u64(ob, r->rttvar_us);
-	} else {
-		ob_puts(ob, ",\"rtt_us\":null,\"rttvar_us\":null");
-	}
-	ob_puts(ob, ",\"lastrcv_ms\":");
-	json_ms_or_null(ob, r->lastrcv_ns);
-	ob_puts(ob, ",\"lastsnd_ms\":");
-	json_ms_or_null(ob, r->lastsnd_ns);
+	jw_field_str(&j, "state", snap_state_name(r->state));
+	jw_field_u64(&j, "recvq", r->recvq);
+	jw_field_u64(&j, "sendq", r->sendq);
+	jw_field_u64(&j, "uid", r->uid);
+	jw_field_u64(&j, "inode", r->ino);
+	jw_field_u64(&j, "sock", r->sock_cookie);
+	jw_field_u64(&j, "netns", r->netns);
+	jw_field_str(&j, "timer", snap_timer_name(r->timer));
+	jw_field_u64(&j, "timer_ms",
+		     r->timer && r->timer_ns > 0 ? (uint64_t)r->timer_ns / 1000000ULL : 0);
+	jw_field_u64(&j, "retrans", r->retrans);
+	jw_field_u64(&j, "probes", r->probes);
+	jw_key(&j, "rtt_us");
+	if (r->lastsnd_ns >= 0)
+		jw_u64(&j, r->rtt_us);
+	else
+		jw_null(&j);
+	jw_key(&j, "rttvar_us");
+	if (r->lastsnd_ns >= 0)
+		jw_u64(&j, r->rttvar_us);
+	else
+		jw_null(&j);
+	json_ms_or_null(&j, "lastrcv_ms", r->lastrcv_ns);
+	json_ms_or_null(&j, "lastsnd_ms", r->lastsnd_ns);
 	/* every row has the keys: null when the kernel kept no cgroup (timewait sockets) */
 	if (!cg)
 		cg = &cg_none;
 	if (o->fmt) {
-		fmt_cgroup_json(ob, o->fmt, cg);
+		fmt_cgroup_json(jw_members_ob(&j), o->fmt, cg);
 	} else {
 		struct fmt_ctx one;
 
 		fmt_ctx_init(&one, 0);
-		fmt_cgroup_json(ob, &one, cg);
+		fmt_cgroup_json(jw_members_ob(&j), &one, cg);
 	}
 	if (o->programs) {
 		/* pid/comm: the first owner; owners: all of them, once per process. */
-		if (nown) {
-			ob_puts(ob, ",\"pid\":");
-			ob_u64(ob, owners[0].pid);
-			ob_puts(ob, ",\"comm\":");
-			ob_json_str(ob, owners[0].comm, strnlen(owners[0].comm, TT_COMM_LEN));
-		} else {
-			ob_puts(ob, ",\"pid\":null,\"comm\":null");
-		}
-		ob_puts(ob, ",\"owners\":");
-		owners_json(ob, owners, nown);
+		jw_key(&j, "pid");
+		if (nown)
+			jw_u64(&j, owners[0].pid);
+		else
+			jw_null(&j);
+		jw_key(&j, "comm");
+		if (nown)
+			jw_str(&j, owners[0].comm, strnlen(owners[0].comm, TT_COMM_LEN));
+		else
+			jw_null(&j);
+		jw_key(&j, "owners");
+		owners_json(jw_value_ob(&j), owners, nown);
 	}
-	ob_puts(ob, "}\n");
+	jw_obj_end(&j);
+	ob_putc(ob, '\n');
 }
 
 void snapfmt_duration(struct outbuf *ob, int64_t ns)
