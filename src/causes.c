@@ -332,9 +332,6 @@ size_t bytes_compact(char buf[8], uint64_t n)
 	return len + 1;
 }
 
-/* ,"k": as one constant-length copy (k must be a string literal). */
-#define json_key(ob, k) ob_put(ob, ",\"" k "\":", sizeof(",\"" k "\":") - 1)
-
 static void json_name(struct outbuf *ob, const char *s)
 {
 	if (!s) {
@@ -351,39 +348,39 @@ void totals_json(struct outbuf *ob, const struct tt_event *e)
 {
 	const char *cause = cause_name(e->cause);
 
-	json_key(ob, "cause");
+	ob_json_key(ob, "cause");
 	json_name(ob, cause ? cause : "unknown");
-	json_key(ob, "error");
+	ob_json_key(ob, "error");
 	json_name(ob, errno_name(e->sk_err));
-	json_key(ob, "sk_err");
+	ob_json_key(ob, "sk_err");
 	ob_u64(ob, e->sk_err);
 	/*
 	 * A reason the kernel gave a reset this end sent. The kernel may have been about to send
 	 * one that never came (a timewait handoff with data still queued): only with reset_out.
 	 */
-	json_key(ob, "reset_reason");
+	ob_json_key(ob, "reset_reason");
 	json_name(ob, (e->flags & TT_F_RESET_REASON) && e->cause == TT_CAUSE_RESET_OUT
 			      ? rst_reason_name(e->reset_reason)
 			      : NULL);
-	json_key(ob, "bytes_sent");
+	ob_json_key(ob, "bytes_sent");
 	ob_u64(ob, e->bytes_sent);
-	json_key(ob, "bytes_received");
+	ob_json_key(ob, "bytes_received");
 	ob_u64(ob, e->bytes_received);
-	json_key(ob, "segs_out");
+	ob_json_key(ob, "segs_out");
 	ob_u64(ob, e->segs_out);
-	json_key(ob, "segs_in");
+	ob_json_key(ob, "segs_in");
 	ob_u64(ob, e->segs_in);
-	json_key(ob, "retrans");
+	ob_json_key(ob, "retrans");
 	ob_u64(ob, e->retrans);
-	json_key(ob, "syn_retrans");
+	ob_json_key(ob, "syn_retrans");
 	ob_u64(ob, e->syn_retrans);
 	/* No RTT sample (a connect that never got an answer, a listener): no RTT, not 0. */
-	json_key(ob, "srtt_ms");
+	ob_json_key(ob, "srtt_ms");
 	if (e->srtt_us)
 		ob_fixed(ob, e->srtt_us, 3);
 	else
 		ob_puts(ob, "null");
-	json_key(ob, "rttvar_ms");
+	ob_json_key(ob, "rttvar_ms");
 	if (e->srtt_us)
 		ob_fixed(ob, e->rttvar_us, 3);
 	else
@@ -392,7 +389,7 @@ void totals_json(struct outbuf *ob, const struct tt_event *e)
 	 * 0: the socket was not followed (the kernel's table was full): its birth is unknown. A
 	 * life under a microsecond cannot be, and would read back as that 0.
 	 */
-	json_key(ob, "life_ms");
+	ob_json_key(ob, "life_ms");
 	if (e->life_ns >= 1000)
 		ob_fixed(ob, e->life_ns / 1000, 3);
 	else

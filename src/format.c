@@ -312,17 +312,6 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	ob_putc(ob, '\n');
 }
 
-/* ,"k": as one constant-length copy (k must be a string literal). */
-#define json_key(ob, k) ob_put(ob, ",\"" k "\":", sizeof(",\"" k "\":") - 1)
-
-static void json_opt_str(struct outbuf *ob, const char *s)
-{
-	if (s)
-		ob_json_str(ob, s, strlen(s));
-	else
-		ob_puts(ob, "null");
-}
-
 /* ,"pid":N,"comm":"..." of a known owner, remembered while the owner stays the same. */
 static void json_owner(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e)
 {
@@ -333,9 +322,9 @@ static void json_owner(struct outbuf *ob, struct fmt_ctx *c, const struct tt_eve
 		ob_put(ob, c->owner_json, c->owner_len);
 		return;
 	}
-	json_key(ob, "pid");
+	ob_json_key(ob, "pid");
 	ob_u64(ob, e->pid);
-	json_key(ob, "comm");
+	ob_json_key(ob, "comm");
 	ob_json_str(ob, e->comm, strnlen(e->comm, TT_COMM_LEN));
 	len = ob->len - start;
 	c->owner_used = !ob->oom && len <= sizeof(c->owner_json);
@@ -372,18 +361,18 @@ void fmt_cgroup_json(struct outbuf *ob, struct fmt_ctx *c, const struct cg_desc 
 		}
 	}
 	id = cg->ident.container_id;
-	json_key(ob, "cgroup");
+	ob_json_key(ob, "cgroup");
 	if (cg->path)
 		ob_json_str(ob, cg->path, cg->path_len);
 	else
 		ob_puts(ob, "null");
-	json_key(ob, "container");
+	ob_json_key(ob, "container");
 	json_opt_strn(ob, id, strnlen(id, CG_SHORT_LEN));
-	json_key(ob, "container_id");
+	ob_json_key(ob, "container_id");
 	json_opt_strn(ob, id, strlen(id));
-	json_key(ob, "pod");
+	ob_json_key(ob, "pod");
 	json_opt_strn(ob, cg->ident.pod, strlen(cg->ident.pod));
-	json_key(ob, "unit");
+	ob_json_key(ob, "unit");
 	json_opt_strn(ob, cg->ident.unit, strlen(cg->ident.unit));
 	len = ob->len - start;
 	if (!m || ob->oom || len > sizeof(m->json))
@@ -409,68 +398,68 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	if (e->flags & TT_F_OWNER_KNOWN) {
 		json_owner(ob, c, e);
 	} else {
-		json_key(ob, "pid");
+		ob_json_key(ob, "pid");
 		ob_puts(ob, "null");
-		json_key(ob, "comm");
+		ob_json_key(ob, "comm");
 		ob_puts(ob, "null");
 	}
 	if (holders) {
-		json_key(ob, "owners");
+		ob_json_key(ob, "owners");
 		owners_json(ob, holders->recs, holders->n);
 		if (holders->more) {
-			json_key(ob, "owners_more");
+			ob_json_key(ob, "owners_more");
 			ob_u64(ob, holders->more);
 		}
 	}
-	json_key(ob, "proto");
+	ob_json_key(ob, "proto");
 	ob_putc(ob, '"');
 	ob_puts(ob, fmt_proto(e->family));
 	ob_putc(ob, '"');
-	json_key(ob, "laddr");
+	ob_json_key(ob, "laddr");
 	ob_putc(ob, '"');
 	addr = addr_text(c, e->family, e->saddr, &len);
 	ob_put(ob, addr, len);
 	ob_putc(ob, '"');
-	json_key(ob, "lport");
+	ob_json_key(ob, "lport");
 	ob_u64(ob, e->sport);
-	json_key(ob, "raddr");
+	ob_json_key(ob, "raddr");
 	ob_putc(ob, '"');
 	addr = addr_text(c, e->family, e->daddr, &len);
 	ob_put(ob, addr, len);
 	ob_putc(ob, '"');
-	json_key(ob, "rport");
+	ob_json_key(ob, "rport");
 	ob_u64(ob, e->dport);
-	json_key(ob, "lservice");
-	json_opt_str(ob, lsvc);
-	json_key(ob, "rservice");
-	json_opt_str(ob, rsvc);
+	ob_json_key(ob, "lservice");
+	ob_json_str_or_null(ob, lsvc);
+	ob_json_key(ob, "rservice");
+	ob_json_str_or_null(ob, rsvc);
 	if (stuck) {
-		json_key(ob, "state");
+		ob_json_key(ob, "state");
 		ob_putc(ob, '"');
 		ob_puts(ob, tt_state_name(e->oldstate));
 		ob_putc(ob, '"');
 	} else {
-		json_key(ob, "old");
+		ob_json_key(ob, "old");
 		ob_putc(ob, '"');
 		ob_puts(ob, tt_state_name(e->oldstate));
 		ob_putc(ob, '"');
-		json_key(ob, "new");
+		ob_json_key(ob, "new");
 		ob_putc(ob, '"');
 		ob_puts(ob, tt_state_name(e->newstate));
 		ob_putc(ob, '"');
 	}
-	json_key(ob, "ms");
+	ob_json_key(ob, "ms");
 	if (e->flags & TT_F_DELTA_KNOWN)
 		put_ms(ob, e->delta_ns);
 	else
 		ob_puts(ob, "null");
 	if (e->flags & TT_F_DELTA_MIN) {
-		json_key(ob, "ms_min");
+		ob_json_key(ob, "ms_min");
 		ob_puts(ob, "true");
 	}
-	json_key(ob, "sock");
+	ob_json_key(ob, "sock");
 	ob_u64(ob, e->sock_cookie);
-	json_key(ob, "netns");
+	ob_json_key(ob, "netns");
 	if (!c->netns_used || c->netns != e->netns) {
 		c->netns_len = u64_to_dec(c->netns_str, e->netns);
 		c->netns = e->netns;
@@ -479,7 +468,7 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	ob_put(ob, c->netns_str, c->netns_len);
 	if (!stuck) {
 		/* A reset sent after the final transition (unread data, SO_LINGER 0) is one too. */
-		json_key(ob, "reset");
+		ob_json_key(ob, "reset");
 		ob_puts(ob, (e->flags & TT_F_RESET) || ((e->flags & TT_F_TOTALS) && totals_reset(e))
 				    ? "true"
 				    : "false");

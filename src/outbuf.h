@@ -62,6 +62,12 @@ void ob_fixed(struct outbuf *ob, uint64_t v, int decimals);
 /* A JSON string literal with quotes; control bytes and invalid UTF-8 escaped as \u00XX. */
 void ob_json_str(struct outbuf *ob, const char *s, size_t n);
 
+/*
+ * ,"k": as one constant-length copy (k must be a string literal): the per-event JSON formatters'
+ * key, whose separators are known when the code is written. Other records use jsonw.
+ */
+#define ob_json_key(ob, k) ob_put(ob, ",\"" k "\":", sizeof(",\"" k "\":") - 1)
+
 /* ob_json_str() of a NUL-terminated s, or null for NULL (a port without a service name). */
 static inline void ob_json_str_or_null(struct outbuf *ob, const char *s)
 {
