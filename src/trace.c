@@ -78,6 +78,8 @@ struct trace_ctx {
 	uint64_t untracked;	 /* sockets the kernel's table had no room for */
 	uint64_t listeners_lost; /* listeners the kernel's listener table had no room for */
 	int prog_fd;		 /* the state program, for its recursion misses */
+	int lost_fd;		 /* the kernel's `lost` counters (enum tt_lost) */
+	uint64_t last_check;	 /* CLOCK_MONOTONIC of the last once-a-second check */
 	uint32_t batch;		 /* events since control went back to the loop */
 	int out_tty;
 	int out_broken;
@@ -376,11 +378,11 @@ static uint64_t read_missed(int prog_fd)
 	return info.recursion_misses;
 }
 
-static void check_lost(struct trace_ctx *c, int map_fd)
+static void check_lost(struct trace_ctx *c)
 {
-	uint64_t untracked = read_lost(map_fd, TT_LOST_UNTRACKED);
-	uint64_t listeners = read_lost(map_fd, TT_LOST_LISTENERS);
-	uint64_t lost = read_lost(map_fd, TT_LOST_RINGBUF) + read_missed(c->prog_fd);
+	uint64_t untracked = read_lost(c->lost_fd, TT_LOST_UNTRACKED);
+	uint64_t listeners = read_lost(c->lost_fd, TT_LOST_LISTENERS);
+	uint64_t lost = read_lost(c->lost_fd, TT_LOST_RINGBUF) + read_missed(c->prog_fd);
 
 	if (untracked && !c->untracked)
 		fprintf(stderr,
@@ -619,68 +621,80 @@ static void seed_states(struct tcptrail_bpf *skel, struct trace_ctx *t, int verb
 	bpf_link__destroy(c.link);
 }
 
-int run_trace(const struct config *cfg, const struct services *svc)
+/* The loaded tracer: one lifecycle, one cleanup path (trace_bpf_close). */
+struct trace_bpf {
+	struct tcptrail_bpf *skel;
+	struct ring_buffer *rb; /* hands each record to handle_event() */
+};
+
+static void trace_bpf_close(struct trace_bpf *b)
 {
-	struct trace_ctx c;
-	struct tcptrail_bpf *skel = NULL;
-	struct ring_buffer *rb = NULL;
-	uint64_t start, deadline = 0, last_lost_check, now;
-	char err[256];
-	int ret = 1, r, lost_fd, more = 0;
+	ring_buffer__free(b->rb);
+	tcptrail_bpf__destroy(b->skel);
+	memset(b, 0, sizeof(*b));
+}
 
-	/*
-	 * Output buffers grow in a disk stall and are freed after it, on another thread: a fixed
-	 * mmap threshold returns them to the kernel at once (glibc's adaptive one would move them
-	 * to the heap, where RSS creeps up through fragmentation).
-	 */
-	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	memset(&c, 0, sizeof(c));
-	for (int i = 0; i < TT_MAX_FILTER; i++)
-		c.netns_fd[i] = -1;
-	c.cfg = cfg;
-	c.svc = svc;
-	fmt_ctx_init(&c.fmt, cfg->extended);
-	ob_init(&c.out);
-	ob_init(&c.json);
-	c.out_tty = isatty(STDOUT_FILENO);
-	/* logrotate's convention: SIGHUP reopens -w FILE. Nothing to reopen: not a reason to die. */
-	signal(SIGHUP, cfg->write_path && strcmp(cfg->write_path, "-") ? on_hup : SIG_IGN);
+/*
+ * Opens the BPF object, fills in the filters, the programs this kernel can run and the ring
+ * buffer's size, loads and attaches it, and makes the ring buffer reader for c; on failure *what
+ * names the step and the error is returned.
+ */
+static int trace_bpf_open(struct trace_bpf *b, struct trace_ctx *c, const char **what)
+{
+	const struct config *cfg = c->cfg;
+	int err;
 
-	tt_libbpf_logging(cfg->verbose);
-	if (tt_preflight(NOFILE_NEEDED))
-		return 1;
-
-	skel = tcptrail_bpf__open();
-	if (!skel) {
-		tt_report_bpf_error("opening the BPF object", errno);
-		goto out;
-	}
-	set_filters(skel, &cfg->filter);
-	choose_programs(skel, cfg->verbose);
+	memset(b, 0, sizeof(*b));
+	*what = "opening the BPF object";
+	b->skel = tcptrail_bpf__open();
+	if (!b->skel)
+		return -errno;
+	set_filters(b->skel, &cfg->filter);
+	choose_programs(b->skel, cfg->verbose);
 	load_reset_reasons(cfg->verbose);
-	r = bpf_map__set_max_entries(skel->maps.events, cfg->ringbuf_mb << 20);
-	if (r) {
-		tt_report_bpf_error("sizing the ring buffer", r);
-		goto out;
-	}
-	r = tcptrail_bpf__load(skel);
-	if (r) {
-		tt_report_bpf_error("loading the BPF programs", r);
-		goto out;
-	}
-	r = tcptrail_bpf__attach(skel);
-	if (r) {
-		tt_report_bpf_error("attaching to sock:inet_sock_set_state", r);
-		goto out;
-	}
+	*what = "sizing the ring buffer";
+	err = bpf_map__set_max_entries(b->skel->maps.events, cfg->ringbuf_mb << 20);
+	if (err)
+		return err;
+	*what = "loading the BPF programs";
+	err = tcptrail_bpf__load(b->skel);
+	if (err)
+		return err;
+	*what = "attaching to sock:inet_sock_set_state";
+	err = tcptrail_bpf__attach(b->skel);
+	if (err)
+		return err;
+	*what = "creating the ring buffer reader";
+	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, c, NULL);
+	if (!b->rb)
+		return -errno;
+	return 0;
+}
 
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, &c, NULL);
-	if (!rb) {
-		tt_report_bpf_error("creating the ring buffer reader", errno);
-		goto out;
-	}
-	lost_fd = bpf_map__fd(skel->maps.lost);
-	c.prog_fd = bpf_program__fd(skel->progs.handle_set_state);
+static void trace_ctx_init(struct trace_ctx *c, const struct config *cfg,
+			   const struct services *svc)
+{
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < TT_MAX_FILTER; i++)
+		c->netns_fd[i] = -1;
+	c->cfg = cfg;
+	c->svc = svc;
+	c->prog_fd = -1;
+	c->lost_fd = -1;
+	fmt_ctx_init(&c->fmt, cfg->extended);
+	ob_init(&c->out);
+	ob_init(&c->json);
+	c->out_tty = isatty(STDOUT_FILENO);
+}
+
+/*
+ * Where events go and what watches them: the recording, standard output, --stuck, the --netns
+ * namespaces, the cgroup paths, --metrics' counts. 0, or -1 after saying why.
+ */
+static int open_outputs(struct trace_ctx *c)
+{
+	const struct config *cfg = c->cfg;
+	char why[256];
 
 	if (cfg->write_path) {
 		struct logw_opts lo = {
@@ -692,52 +706,80 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			.nstuck = cfg->nstuck,
 		};
 
-		c.log = logw_open(&lo, err, sizeof(err));
-		if (!c.log) {
-			fprintf(stderr, "tcptrail: %s\n", err);
-			goto out;
+		c->log = logw_open(&lo, why, sizeof(why));
+		if (!c->log) {
+			fprintf(stderr, "tcptrail: %s\n", why);
+			return -1;
 		}
 	}
 	/* Before the thread: the column titles are not an event to count if they are not written. */
 	if (!cfg->quiet && !cfg->json) {
-		fmt_text_header(&c.out, &c.fmt);
-		flush_stdout(&c, 0);
+		fmt_text_header(&c->out, &c->fmt);
+		flush_stdout(c, 0);
 	}
 	/* A terminal is written at once; a file or pipe by a thread, so its stalls lose nothing. */
-	if (!c.out_tty)
-		c.out_stream = logw_open_stream(STDOUT_FILENO, "standard output");
+	if (!c->out_tty)
+		c->out_stream = logw_open_stream(STDOUT_FILENO, "standard output");
 	if (cfg->nstuck) {
-		c.stuck = stuck_new(cfg->stuck, cfg->nstuck, queue_alert, &c);
-		c.alerts = alerts_new(&cfg->filter, emit_alert, &c);
-		if (!c.stuck || !c.alerts) {
+		c->stuck = stuck_new(cfg->stuck, cfg->nstuck, queue_alert, c);
+		c->alerts = alerts_new(&cfg->filter, emit_alert, c);
+		if (!c->stuck || !c->alerts) {
 			fprintf(stderr, "tcptrail: out of memory\n");
-			goto out;
+			return -1;
 		}
 	}
-	hold_netns(&c, tt_now_ns(CLOCK_MONOTONIC));
-	open_cgroups(&c);
+	hold_netns(c, tt_now_ns(CLOCK_MONOTONIC));
+	open_cgroups(c);
 	if ((cfg->metrics_addr || cfg->metrics_file) &&
-	    !(c.metrics = metrics_new((enum mt_by)cfg->metrics_by))) {
+	    !(c->metrics = metrics_new((enum mt_by)cfg->metrics_by))) {
 		fprintf(stderr, "tcptrail: out of memory\n");
-		goto out;
+		return -1;
 	}
-	/* Attached first, so no socket falls between the walk and the first event. */
-	seed_owners(skel, cfg->verbose);
-	seed_states(skel, &c, cfg->verbose);
-	c.realtime_off = tt_realtime_offset_ns();
+	return 0;
+}
 
-	/* Served once the gauges hold the sockets that predate the tracer. */
-	if (c.metrics && !(c.msrv = mtsrv_start(cfg, c.metrics, err, sizeof(err)))) {
-		fprintf(stderr, "tcptrail: %s\n", err);
-		goto out;
+/* What the loop does between reads of the ring buffer. */
+static void trace_tick(struct trace_ctx *c, uint64_t now)
+{
+	if (c->out.len && (c->out_tty || now - c->last_flush >= FLUSH_INTERVAL_NS))
+		flush_stdout(c, now);
+	if (now - c->last_check >= LOST_CHECK_NS) {
+		check_lost(c);
+		tw_check(c);
+		c->last_check = now;
+		hold_netns(c, now);
+		check_out_dropped(c);
 	}
-	tt_on_stop_signals(on_signal);
-	fprintf(stderr, "Tracing TCP state transitions... Ctrl-C to end.\n");
+	if (c->stuck && alerts_may_tick(c->alerts, now)) {
+		stuck_tick(c->stuck, tt_now_ns(CLOCK_BOOTTIME));
+		alerts_raise(c->alerts);
+	}
+	if (c->msrv)
+		mtsrv_tick(c->msrv, c->lost);
+	if (reopen_log && c->log) {
+		reopen_log = 0;
+		logw_reopen(c->log);
+	}
+	if (c->log)
+		logw_tick(c->log, now);
+	if (c->out_stream) {
+		int fail;
 
-	start = tt_now_ns(CLOCK_MONOTONIC);
-	last_lost_check = start;
-	if (cfg->duration_ns)
-		deadline = start + cfg->duration_ns;
+		logw_tick(c->out_stream, now);
+		if ((fail = logw_failed(c->out_stream)))
+			output_failed(c, fail);
+	}
+}
+
+/* Reads events until a stop signal, the -d deadline, a closed output or a ring buffer error. */
+static void trace_loop(struct trace_ctx *c, struct ring_buffer *rb)
+{
+	uint64_t start = tt_now_ns(CLOCK_MONOTONIC), deadline = 0, now;
+	int r, more = 0;
+
+	c->last_check = start;
+	if (c->cfg->duration_ns)
+		deadline = start + c->cfg->duration_ns;
 	while (!exiting) {
 		/* After a full batch more records are likely waiting: read on without sleeping. */
 		if (more)
@@ -755,98 +797,137 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			break;
 		}
 		now = tt_now_ns(CLOCK_MONOTONIC);
-		if (c.out.len && (c.out_tty || now - c.last_flush >= FLUSH_INTERVAL_NS))
-			flush_stdout(&c, now);
-		if (now - last_lost_check >= LOST_CHECK_NS) {
-			check_lost(&c, lost_fd);
-			tw_check(&c);
-			last_lost_check = now;
-			hold_netns(&c, now);
-			check_out_dropped(&c);
-		}
-		if (c.stuck && alerts_may_tick(c.alerts, now)) {
-			stuck_tick(c.stuck, tt_now_ns(CLOCK_BOOTTIME));
-			alerts_raise(c.alerts);
-		}
-		if (c.msrv)
-			mtsrv_tick(c.msrv, c.lost);
-		if (reopen_log && c.log) {
-			reopen_log = 0;
-			logw_reopen(c.log);
-		}
-		if (c.log)
-			logw_tick(c.log, now);
-		if (c.out_stream) {
-			int err;
-
-			logw_tick(c.out_stream, now);
-			if ((err = logw_failed(c.out_stream)))
-				output_failed(&c, err);
-		}
+		trace_tick(c, now);
 		if (deadline && now >= deadline)
 			break;
 	}
-	/*
-	 * Drain what the kernel already produced, then account for every event; bounded, since
-	 * under a flood the ring never empties.
-	 */
+}
+
+/*
+ * Stops the metrics server (its textfile gets the final numbers), standard output's writer and
+ * the recording, each saying what it could not write; nonzero when output was lost or failed.
+ * Safe to call twice: the finish closes them, the cleanup after a failed start what is open.
+ */
+static int close_outputs(struct trace_ctx *c)
+{
+	int failed = 0;
+
+	if (c->msrv && mtsrv_stop(c->msrv, c->lost))
+		failed = 1;
+	c->msrv = NULL;
+	if (c->out_stream) {
+		uint64_t unwritten;
+		int fail = logw_close_stream(c->out_stream, &unwritten);
+
+		c->out_stream = NULL;
+		if (fail)
+			output_failed(c, fail);
+		/* After a closed pipe nobody is left to miss them: the normal end. */
+		if (fail != EPIPE)
+			c->not_written = unwritten;
+	}
+	if (c->out_error || c->not_written)
+		failed = 1;
+	if (c->log && logw_close(c->log))
+		failed = 1;
+	c->log = NULL;
+	return failed;
+}
+
+/*
+ * Drains what the kernel already produced, accounts for every event, closes the outputs and
+ * reports the totals: the exit code.
+ */
+static int finish_trace(struct trace_ctx *c, struct ring_buffer *rb)
+{
+	int ret;
+
+	/* Bounded, since under a flood the ring never empties. */
 	for (uint64_t batches =
-		     (cfg->ringbuf_mb << 20) / sizeof(struct tt_event) / BATCH_EVENTS + 2;
+		     (c->cfg->ringbuf_mb << 20) / sizeof(struct tt_event) / BATCH_EVENTS + 2;
 	     batches && ring_buffer__consume(rb) == -ECANCELED; batches--)
 		;
-	check_lost(&c, lost_fd);
-	tw_check(&c);
-	flush_stdout(&c, 0);
-	ret = 0;
-	/* The textfile gets the final numbers. */
-	if (c.msrv && mtsrv_stop(c.msrv, c.lost))
-		ret = 1;
-	c.msrv = NULL;
-	if (c.out_stream) {
-		uint64_t unwritten;
-		int err = logw_close_stream(c.out_stream, &unwritten);
-
-		c.out_stream = NULL;
-		if (err)
-			output_failed(&c, err);
-		/* After a closed pipe nobody is left to miss them: the normal end. */
-		if (err != EPIPE)
-			c.not_written = unwritten;
-	}
-	if (c.out_error || c.not_written)
-		ret = 1;
-	if (c.log && logw_close(c.log))
-		ret = 1;
-	c.log = NULL;
-	if (c.tw_skipped)
+	check_lost(c);
+	tw_check(c);
+	flush_stdout(c, 0);
+	ret = close_outputs(c);
+	if (c->tw_skipped)
 		fprintf(stderr,
 			"tcptrail: %llu connections skipped TIME_WAIT: tcp_max_tw_buckets "
 			"full\n",
-			(unsigned long long)c.tw_skipped);
-	if (c.not_written)
+			(unsigned long long)c->tw_skipped);
+	if (c->not_written)
 		fprintf(stderr, "tcptrail: %llu events, %llu lost (%llu not written)\n",
-			(unsigned long long)c.events, (unsigned long long)(c.lost + c.not_written),
-			(unsigned long long)c.not_written);
+			(unsigned long long)c->events,
+			(unsigned long long)(c->lost + c->not_written),
+			(unsigned long long)c->not_written);
 	else
-		fprintf(stderr, "tcptrail: %llu events, %llu lost\n", (unsigned long long)c.events,
-			(unsigned long long)c.lost);
-out:
+		fprintf(stderr, "tcptrail: %llu events, %llu lost\n", (unsigned long long)c->events,
+			(unsigned long long)c->lost);
+	return ret;
+}
+
+/* Everything run_trace() set up, whether it got to the end or not. */
+static void trace_ctx_free(struct trace_ctx *c)
+{
+	close_outputs(c);
 	for (int i = 0; i < TT_MAX_FILTER; i++) {
-		if (c.netns_fd[i] >= 0)
-			close(c.netns_fd[i]);
+		if (c->netns_fd[i] >= 0)
+			close(c->netns_fd[i]);
 	}
-	if (c.out_stream)
-		logw_close_stream(c.out_stream, NULL);
-	if (c.log)
-		logw_close(c.log);
-	mtsrv_stop(c.msrv, c.lost);
-	metrics_free(c.metrics);
-	alerts_free(c.alerts);
-	stuck_free(c.stuck);
-	cg_cache_free(c.cg);
-	ring_buffer__free(rb);
-	tcptrail_bpf__destroy(skel);
-	ob_free(&c.out);
-	ob_free(&c.json);
+	metrics_free(c->metrics);
+	alerts_free(c->alerts);
+	stuck_free(c->stuck);
+	cg_cache_free(c->cg);
+	ob_free(&c->out);
+	ob_free(&c->json);
+}
+
+int run_trace(const struct config *cfg, const struct services *svc)
+{
+	struct trace_ctx c;
+	struct trace_bpf b = {0};
+	const char *what;
+	char why[256];
+	int ret = 1, err;
+
+	/*
+	 * Output buffers grow in a disk stall and are freed after it, on another thread: a fixed
+	 * mmap threshold returns them to the kernel at once (glibc's adaptive one would move them
+	 * to the heap, where RSS creeps up through fragmentation).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	trace_ctx_init(&c, cfg, svc);
+	/* logrotate's convention: SIGHUP reopens -w FILE. Nothing to reopen: not a reason to die. */
+	signal(SIGHUP, cfg->write_path && strcmp(cfg->write_path, "-") ? on_hup : SIG_IGN);
+
+	tt_libbpf_logging(cfg->verbose);
+	if (tt_preflight(NOFILE_NEEDED))
+		goto out;
+	err = trace_bpf_open(&b, &c, &what);
+	if (err) {
+		tt_report_bpf_error(what, err);
+		goto out;
+	}
+	c.lost_fd = bpf_map__fd(b.skel->maps.lost);
+	c.prog_fd = bpf_program__fd(b.skel->progs.handle_set_state);
+	if (open_outputs(&c))
+		goto out;
+	/* Attached first, so no socket falls between the walk and the first event. */
+	seed_owners(b.skel, cfg->verbose);
+	seed_states(b.skel, &c, cfg->verbose);
+	c.realtime_off = tt_realtime_offset_ns();
+	/* Served once the gauges hold the sockets that predate the tracer. */
+	if (c.metrics && !(c.msrv = mtsrv_start(cfg, c.metrics, why, sizeof(why)))) {
+		fprintf(stderr, "tcptrail: %s\n", why);
+		goto out;
+	}
+	tt_on_stop_signals(on_signal);
+	fprintf(stderr, "Tracing TCP state transitions... Ctrl-C to end.\n");
+	trace_loop(&c, b.rb);
+	ret = finish_trace(&c, b.rb);
+out:
+	trace_ctx_free(&c);
+	trace_bpf_close(&b);
 	return ret;
 }
