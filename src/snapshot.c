@@ -102,32 +102,6 @@ static int collect(void *ctx, const void *buf, size_t len)
 	return ob->oom ? -ENOMEM : 0;
 }
 
-int snapshot_walk(int (*fn)(void *ctx, const struct tt_sock_rec *rec), void *ctx)
-{
-	struct snap_bpf b;
-	struct outbuf raw;
-	const char *what;
-	int err;
-
-	ob_init(&raw);
-	err = snap_bpf_open(&b, 1, 0, &what);
-	if (!err)
-		err = tt_iter_read(bpf_link__fd(b.tcp), collect, &raw);
-	if (!err) {
-		size_t n = raw.len / sizeof(struct tt_sock_rec);
-
-		for (size_t i = 0; i < n && !err; i++) {
-			struct tt_sock_rec rec;
-
-			memcpy(&rec, raw.data + i * sizeof(rec), sizeof(rec));
-			err = fn(ctx, &rec);
-		}
-	}
-	snap_bpf_close(&b);
-	ob_free(&raw);
-	return err;
-}
-
 struct owner_walk {
 	struct snap_bpf bpf;
 };
