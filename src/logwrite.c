@@ -925,8 +925,3 @@ uint64_t logw_dropped(const struct logw *w)
 {
 	return w->dropped;
 }
-
-uint64_t logw_errors(const struct logw *w)
-{
-	return w ? w->errors : 0;
-}

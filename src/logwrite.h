@@ -88,7 +88,4 @@ struct logw_report {
 int logw_close(struct logw *w);
 int logw_close_report(struct logw *w, struct logw_report *rep);
 
-/* Write errors so far. */
-uint64_t logw_errors(const struct logw *w);
-
 #endif
