@@ -849,8 +849,7 @@ void logw_tick(struct logw *w, uint64_t now_mono_ns)
 	}
 }
 
-/* Final flush and close; *fail_errno gets the errno of a write failure, or 0. */
-static int close_logw(struct logw *w, int *fail_errno, struct logw_report *rep)
+int logw_close(struct logw *w, struct logw_report *rep)
 {
 	int ret;
 
@@ -885,7 +884,6 @@ static int close_logw(struct logw *w, int *fail_errno, struct logw_report *rep)
 			(unsigned long long)w->reopens_failed, (unsigned long long)w->reopens,
 			w->path);
 	ret = w->failed || w->errors || w->rotations_failed || w->reopens_failed ? -1 : 0;
-	*fail_errno = w->fail_errno;
 	if (rep) {
 		rep->unwritten = w->errors;
 		rep->rotations = w->rotations;
@@ -893,32 +891,10 @@ static int close_logw(struct logw *w, int *fail_errno, struct logw_report *rep)
 		rep->reopens = w->reopens;
 		rep->reopens_failed = w->reopens_failed;
 		rep->parts = w->part + 1;
+		rep->fail_errno = w->fail_errno;
 	}
 	logw_free(w);
 	return ret;
-}
-
-int logw_close(struct logw *w)
-{
-	return logw_close_report(w, NULL);
-}
-
-int logw_close_report(struct logw *w, struct logw_report *rep)
-{
-	int err;
-
-	return close_logw(w, &err, rep);
-}
-
-int logw_close_stream(struct logw *w, uint64_t *unwritten)
-{
-	struct logw_report rep;
-	int err = 0;
-
-	close_logw(w, &err, &rep);
-	if (unwritten)
-		*unwritten = rep.unwritten;
-	return err;
 }
 
 uint64_t logw_dropped(const struct logw *w)

@@ -35,12 +35,6 @@ struct logw *logw_open(const struct logw_opts *o, char *err, size_t errlen);
  */
 struct logw *logw_open_stream(int fd, const char *name);
 int logw_failed(const struct logw *w);
-/*
- * Writes what is left and frees the stream (fd stays open); 0, or the errno of a failure.
- * *unwritten (if not NULL) gets the lines that could not be written: those after a failure, and
- * those dropped while 256 MiB were waiting for a reader that stopped reading.
- */
-int logw_close_stream(struct logw *w, uint64_t *unwritten);
 
 /* Lines dropped so far for want of room (call from the thread that writes to w). */
 uint64_t logw_dropped(const struct logw *w);
@@ -73,19 +67,25 @@ void logw_tick(struct logw *w, uint64_t now_mono_ns);
  */
 void logw_reopen(struct logw *w);
 
-/* What became of a recording, for its final report (and tests). */
+/* What became of a recording or a stream, for its final report (and tests). */
 struct logw_report {
-	uint64_t unwritten;		      /* events that could not be written */
+	/*
+	 * Events (a stream: lines) that could not be written: those after a failure, and those
+	 * dropped while 256 MiB were waiting for a disk or reader far too slow.
+	 */
+	uint64_t unwritten;
 	uint64_t rotations, rotations_failed; /* failed: something went wrong, reported */
 	uint64_t reopens, reopens_failed;
 	uint32_t parts; /* files started: 1 + rotations and reopens done */
+	int fail_errno; /* the write failure that ended the output, or 0 (EPIPE: reader gone) */
 };
 
 /*
- * Final flush and close, reporting events not written and failed rotations/reopens on stderr;
- * 0, or -1 if any. logw_close_report() also fills rep.
+ * Writes what is left, closes the file (a stream's fd stays open) and frees w, saying on stderr
+ * how many events could not be written and how many rotations/reopens failed; after a stream's
+ * reader went away nobody is left to miss its lines, so they are not said. 0, or -1 if anything
+ * was lost or failed. rep (if not NULL) gets the details.
  */
-int logw_close(struct logw *w);
-int logw_close_report(struct logw *w, struct logw_report *rep);
+int logw_close(struct logw *w, struct logw_report *rep);
 
 #endif

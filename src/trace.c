@@ -816,19 +816,19 @@ static int close_outputs(struct trace_ctx *c)
 		failed = 1;
 	c->msrv = NULL;
 	if (c->out_stream) {
-		uint64_t unwritten;
-		int fail = logw_close_stream(c->out_stream, &unwritten);
+		struct logw_report rep;
 
+		logw_close(c->out_stream, &rep);
 		c->out_stream = NULL;
-		if (fail)
-			output_failed(c, fail);
+		if (rep.fail_errno)
+			output_failed(c, rep.fail_errno);
 		/* After a closed pipe nobody is left to miss them: the normal end. */
-		if (fail != EPIPE)
-			c->not_written = unwritten;
+		if (rep.fail_errno != EPIPE)
+			c->not_written = rep.unwritten;
 	}
 	if (c->out_error || c->not_written)
 		failed = 1;
-	if (c->log && logw_close(c->log))
+	if (c->log && logw_close(c->log, NULL))
 		failed = 1;
 	c->log = NULL;
 	return failed;

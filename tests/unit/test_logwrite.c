@@ -141,7 +141,7 @@ static struct outcome record(const struct job *j)
 		if (i % 100 == 99)
 			usleep(2000);
 	}
-	o.ret = logw_close_report(w, &o.rep);
+	o.ret = logw_close(w, &o.rep);
 	return o;
 }
 
@@ -412,7 +412,7 @@ static void test_header_filters(void **state)
 	assert_int_equal(filter_add_containers(&filter, "4C6B", err, sizeof(err)), 0);
 	w = logw_open(&lo, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(logw_close_report(w, &rep), 0);
+	assert_int_equal(logw_close(w, &rep), 0);
 	d = decode(lo.path);
 	assert_non_null(
 		memmem(d.text, d.len,
@@ -426,7 +426,7 @@ static void test_header_filters(void **state)
 	assert_int_equal(filter_add_containers(&filter, "ab", err, sizeof(err)), 0);
 	w = logw_open(&lo, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(logw_close_report(w, &rep), 0);
+	assert_int_equal(logw_close(w, &rep), 0);
 	d = decode(lo.path);
 	assert_non_null(memmem(d.text, d.len, ",\"filters\":{\"container\":[\"ab\"]},", 32));
 	free(d.text);
@@ -435,7 +435,7 @@ static void test_header_filters(void **state)
 			 0);
 	w = logw_open(&lo, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(logw_close_report(w, &rep), 0);
+	assert_int_equal(logw_close(w, &rep), 0);
 	d = decode(lo.path);
 	assert_non_null(memmem(d.text, d.len,
 			       ",\"filters\":{\"container\":[\"ab\"],\"cause\":[\"refused\","
@@ -446,7 +446,7 @@ static void test_header_filters(void **state)
 	filter.cause_mask = 1u << TT_CAUSE_LISTENER_CLOSED;
 	w = logw_open(&lo, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(logw_close_report(w, &rep), 0);
+	assert_int_equal(logw_close(w, &rep), 0);
 	d = decode(lo.path);
 	assert_non_null(
 		memmem(d.text, d.len, ",\"filters\":{\"cause\":[\"listener_closed\"]},", 41));
@@ -475,7 +475,7 @@ static void test_header_stuck(void **state)
 
 	w = logw_open(&lo, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(logw_close_report(w, &rep), 0);
+	assert_int_equal(logw_close(w, &rep), 0);
 	d = decode(lo.path);
 	assert_non_null(memmem(d.text, d.len, want, strlen(want)));
 	free(d.text);
