@@ -2,7 +2,9 @@
 /*
  * Unit tests of src/logwrite.[ch]: on a full disk (RLIMIT_FSIZE) exactly the events missing
  * from the file are counted, plain or gzip, the header never; SIGHUP's reopen puts every event
- * in exactly one file; failed rotations and reopens keep every event and are counted. Each
+ * in exactly one file; failed rotations and reopens keep every event and are counted; --rotate
+ * SIZE and --keep N give files of SIZE, named FILE.1 to FILE.N; a line cut by a full disk (at a
+ * rotation too) or by lack of memory is never left half-written. Each
  * recording runs in a child process (the file size limit is per process; its stderr is kept
  * for the checks).
  */
@@ -89,6 +91,7 @@ struct job {
 	const char *move_to;
 	const char *plant_link; /* then plant a symlink to this at the file, before the HUP */
 	int hup_again_at;	/* a SIGHUP without moving the file */
+	int cut_at;		/* > 0: before event cut_at, a line cut short by lack of memory */
 };
 
 struct outcome {
@@ -132,6 +135,15 @@ static struct outcome record(const struct job *j)
 		if (i == j->hup_again_at) {
 			usleep(50000); /* most likely a reopen of its own, not merged with the last */
 			logw_reopen(w);
+		}
+		if (i == j->cut_at && i > 0) {
+			/* what a formatter leaves when an append fails halfway: see ob_reserve() */
+			struct outbuf *ob = logw_buffer(w);
+			size_t start = ob->len;
+
+			ob_put(ob, line, event(line, sizeof(line), i) / 2);
+			ob->oom = 1;
+			logw_commit(w, start);
 		}
 		logw_write(w, line, event(line, sizeof(line), i));
 		/* a flush every 100 events, handoffs in between */
@@ -611,6 +623,174 @@ static void test_lost_line(void **state)
 	ob_free(&ob);
 }
 
+/* Size of a file, -1 when there is none. */
+static long long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long long)st.st_size;
+}
+
+/* Event number of the first event line of a file (after its header). */
+static int first_event(const char *path)
+{
+	struct decoded d = decode(path);
+	char *nl = memchr(d.text, '\n', d.len);
+	int n = -1;
+
+	assert_non_null(nl);
+	assert_int_equal(sscanf(nl + 1, "{\"type\":\"state\",\"n\":%d,", &n), 1);
+	free(d.text);
+	return n;
+}
+
+/*
+ * --rotate SIZE: a file is rotated by the line that takes it to SIZE, so every rotated file
+ * holds at least SIZE bytes and less than SIZE plus one line, and the live one less than SIZE.
+ */
+static void test_rotation_size(void **state)
+{
+	const uint64_t size = 4096;
+	struct job j = {.file = at("size.jsonl"),
+			.fsize = RLIM_INFINITY,
+			.events = 400,
+			.hup_at = -1,
+			.hup_again_at = -1,
+			.rotate = size,
+			.keep = 1000};
+	char line[512], name[300];
+	size_t longest = event(line, sizeof(line), j.events - 1);
+	struct outcome o = run(&j);
+	int next = 0;
+
+	assert_int_equal(o.ret, 0);
+	assert_string_equal(errtext, "");
+	assert_true(o.rep.parts > 10);
+	assert_int_equal(o.rep.rotations, o.rep.parts - 1);
+	assert_int_equal(o.rep.rotations_failed, 0);
+	for (uint32_t k = o.rep.parts - 1; k >= 1; k--) {
+		snprintf(name, sizeof(name), "%s.%u", j.file, k);
+		assert_in_range(file_size(name), size, size + longest - 1);
+		events_of(name, (int)(o.rep.parts - 1 - k), &next);
+	}
+	assert_in_range(file_size(j.file), 1, size - 1);
+	events_of(j.file, (int)o.rep.parts - 1, &next);
+	assert_int_equal(next, j.events);
+
+	/* gzip counts compressed bytes: at least SIZE each, every file a whole gzip file */
+	j.file = at("size.jsonl.gz");
+	j.events = 3000;
+	o = run(&j);
+	next = 0;
+	assert_int_equal(o.ret, 0);
+	assert_true(o.rep.parts > 3); /* a file grows at each flush or 64 KiB of JSON */
+	for (uint32_t k = o.rep.parts - 1; k >= 1; k--) {
+		snprintf(name, sizeof(name), "%s.%u", j.file, k);
+		assert_true(file_size(name) >= (long long)size);
+		assert_true(whole(name));
+		events_of(name, (int)(o.rep.parts - 1 - k), &next);
+	}
+	assert_true(whole(j.file));
+	events_of(j.file, (int)o.rep.parts - 1, &next);
+	assert_int_equal(next, j.events);
+}
+
+/*
+ * --keep N: FILE and FILE.1 (the newest) to FILE.N (the oldest) hold the last events in order,
+ * the older files are gone and no temporary file is left. A .gz name keeps its suffix first
+ * (FILE.gz.1), as logrotate's do, and each of them is gzip.
+ */
+static void keep_files(const char *name)
+{
+	const uint32_t keep = 3;
+	struct job j = {.file = at(name),
+			.fsize = RLIM_INFINITY,
+			.events = 2000,
+			.hup_at = -1,
+			.hup_again_at = -1,
+			.rotate = 4096,
+			.keep = keep};
+	struct outcome o = run(&j);
+	char path[300];
+	struct dirent *e;
+	int next, files = 0;
+	DIR *d;
+
+	assert_int_equal(o.ret, 0);
+	assert_string_equal(errtext, "");
+	assert_true(o.rep.parts > keep + 2);
+	assert_int_equal(o.rep.rotations, o.rep.parts - 1);
+	snprintf(path, sizeof(path), "%s.%u", j.file, keep + 1);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s.%u", j.file, keep);
+	next = first_event(path);
+	assert_true(next > 0);
+	for (uint32_t k = keep; k >= 1; k--) {
+		snprintf(path, sizeof(path), "%s.%u", j.file, k);
+		assert_true(whole(path));
+		events_of(path, (int)(o.rep.parts - 1 - k), &next);
+	}
+	events_of(j.file, (int)o.rep.parts - 1, &next);
+	assert_int_equal(next, j.events);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		files += e->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(files, keep + 1);
+}
+
+static void test_rotation_keep_plain(void **state)
+{
+	keep_files("keep.jsonl");
+}
+
+static void test_rotation_keep_gzip(void **state)
+{
+	keep_files("keep.jsonl.gz");
+}
+
+/*
+ * The disk fills up at the write that a rotation makes: the line it cuts is taken off again,
+ * so the file ends in a whole line (gzip: at its last flush, with a trailer) and the count is
+ * exact. A limit just past SIZE is crossed by some rotation's last line.
+ */
+static void test_full_disk_at_rotation(void **state)
+{
+	static const rlim_t over[] = {1, 60, 150};
+
+	for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++)
+		full_disk("rotfull.jsonl", 4096 + over[i], 4096);
+	full_disk("rotfull.jsonl.gz", 20000, 4096);
+	full_disk("rotfull.jsonl.gz", 50000, 16384);
+}
+
+/*
+ * A line that runs out of memory while it is formatted (logw_buffer + logw_commit) is taken
+ * back whole and counted; the lines around it are written.
+ */
+static void test_line_cut_by_memory(void **state)
+{
+	static const char *const names[] = {"oom.jsonl", "oom.jsonl.gz"};
+
+	for (size_t i = 0; i < 2; i++) {
+		struct job j = {.file = at(names[i]),
+				.fsize = RLIM_INFINITY,
+				.events = 300,
+				.hup_at = -1,
+				.hup_again_at = -1,
+				.cut_at = 150};
+		struct outcome o = run(&j);
+		int next = 0;
+
+		assert_int_equal(o.ret, -1);
+		assert_int_equal(o.rep.unwritten, 1);
+		assert_int_equal(count_after(errtext, " events could not be written to "), 1);
+		assert_int_equal(events_of(j.file, 0, &next), j.events);
+		assert_true(whole(j.file));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +805,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_blocked, setup, teardown),
 		cmocka_unit_test(test_lost_line),
+		cmocka_unit_test_setup_teardown(test_rotation_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_keep_plain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_keep_gzip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk_at_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_line_cut_by_memory, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
