@@ -1260,21 +1260,51 @@ static long rename_fd_owner(__u64 i, struct exec_walk *w)
 	return 0;
 }
 
+/* The sockets in task's fd table that name w->o's process take w->o (its new name). */
+static __always_inline void rename_sockets(struct task_struct *task, struct exec_walk *w)
+{
+	struct fdtable *fdt;
+	__u32 n;
+
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt)
+		return;
+	n = BPF_CORE_READ(fdt, max_fds);
+	w->fds = BPF_CORE_READ(fdt, fd);
+	bpf_loop(n < TT_EXEC_MAX_FDS ? n : TT_EXEC_MAX_FDS, rename_fd_owner, w, 0);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *task)
 {
 	struct exec_walk w;
-	struct fdtable *fdt;
-	__u32 n;
 
-	if (!current_owner(&w.o))
+	if (current_owner(&w.o))
+		rename_sockets(task, &w);
+	return 0;
+}
+
+/*
+ * A process renamed without exec: prctl(PR_SET_NAME) by its main thread (setproctitle, daemons
+ * naming their workers) or a write to /proc/PID/comm. ss shows the new name at once; so do its
+ * sockets' next events. A thread's own name is not the process's; exec renames before its own
+ * hook runs, which renames with the new exec count too.
+ */
+SEC("tp_btf/task_rename")
+int BPF_PROG(handle_rename, struct task_struct *task, const char *comm)
+{
+	struct exec_walk w = {};
+
+	if (task->pid != task->tgid || (task->flags & PF_KTHREAD))
 		return 0;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt)
+	if (bpf_core_field_exists(task->in_execve) &&
+	    BPF_CORE_READ_BITFIELD_PROBED(task, in_execve))
 		return 0;
-	n = BPF_CORE_READ(fdt, max_fds);
-	w.fds = BPF_CORE_READ(fdt, fd);
-	bpf_loop(n < TT_EXEC_MAX_FDS ? n : TT_EXEC_MAX_FDS, rename_fd_owner, &w, 0);
+	w.o.pid = task->tgid;
+	w.o.exec_id = (__u32)task->self_exec_id;
+	if (bpf_probe_read_kernel_str(w.o.comm, sizeof(w.o.comm), comm) < 0)
+		return 0;
+	rename_sockets(task, &w);
 	return 0;
 }
 

@@ -433,6 +433,8 @@ static void choose_programs(struct tcptrail_bpf *skel, int verbose)
 	int handoff = tt_kernel_has_helper("for_each_map_elem");
 
 	bpf_program__set_autoload(skel->progs.handle_exec, exec);
+	bpf_program__set_autoload(skel->progs.handle_rename,
+				  exec && tt_kernel_has_btf_tracepoint("task_rename"));
 	bpf_program__set_autoload(skel->progs.handle_exit, handoff);
 	bpf_program__set_autoload(skel->progs.handle_fork, handoff);
 	if (verbose && (!exec || !handoff))

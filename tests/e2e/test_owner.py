@@ -1607,6 +1607,71 @@ def test_launcher_many_listeners():
                              [("CLOSE", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED")])
 
 
+# ---------------------------------------------------------------- 15. a process renames itself
+
+RENAMER = r"""
+import ctypes, socket, sys
+libc = ctypes.CDLL(None)
+libc.prctl(15, b"tt-before", 0, 0, 0)
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", int(sys.argv[2])))
+l.listen(16)
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"hello\n")
+print("sent", c.getsockname()[1], flush=True)
+sys.stdin.readline()
+# setproctitle and daemons name themselves this way: no exec, same pid, a new /proc/PID/comm
+libc.prctl(15, b"tt-after", 0, 0, 0)
+print("renamed", flush=True)
+sys.stdin.readline()
+c.close()
+print("closed", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_rename_without_exec():
+    """prctl(PR_SET_NAME) by the process's main thread: the events after it name the new name,
+    as ss does, for its connection (softirq transitions) and its listener's children."""
+    port, lport = 9701, 9702
+    with Scenario() as sc:
+        main = sc.trace()
+        lst = sc.listen("127.0.0.1", port)
+        p = sc.py(RENAMER, port, lport)
+        cport = int(p.expect(r"^sent (\d+)$").group(1))
+        a, _ = sc.accept(lst)
+        assert read_until(a) == b"hello\n"
+        cookie, s = ss_find(ep("127.0.0.1", cport), ep("127.0.0.1", port), "ESTAB")
+        assert s.users == {p.pid: "tt-before"}, s
+        p.send("rename")
+        p.expect("^renamed")
+        after = {p.pid: "tt-after"}
+        _, s = ss_find(ep("127.0.0.1", cport), ep("127.0.0.1", port), "ESTAB")
+        assert s.users == after, s
+        a.close()
+        wait_transition(main, cookie, "ESTABLISHED", "CLOSE_WAIT")
+        c = sc.connect("127.0.0.1", lport)
+        child, _ = ss_find(ep("127.0.0.1", lport), ep("127.0.0.1", c.getsockname()[1]), "ESTAB")
+        wait_transition(main, child, "SYN_RECV", "ESTABLISHED")
+        p.send("close")
+        p.expect("^closed")
+        wait_transition(main, cookie, "LAST_ACK", "CLOSE")
+
+        def rule(e):
+            if e["new"] in ("SYN_SENT", "ESTABLISHED"):
+                return {p.pid: "tt-before"}, "connect() before the rename"
+            return after, "after prctl(PR_SET_NAME): the new name, as ss shows it"
+        check_socket(sock_events(main, cookie), rule, "connection of a renamed process",
+                     [("CLOSE", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED"),
+                      ("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "LAST_ACK"),
+                      ("LAST_ACK", "CLOSE")])
+        check_socket(sock_events(main, child),
+                     lambda e: (after, "not accepted yet: the renamed process holds the listener"),
+                     "child of a renamed process's listener",
+                     [("CLOSE", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED")])
+
+
 def parse_time(t):
     from datetime import datetime, timezone
     return datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
@@ -1621,4 +1686,4 @@ if __name__ == "__main__":
              test_reuseport_group_member_closes, test_same_port_two_addresses,
              test_same_port_two_families, test_backlog_older_than_tracer,
              test_unix_gc_not_a_kernel_thread, test_close_after_shutdown_no_same_state_event,
-             test_launcher_many_listeners])
+             test_launcher_many_listeners, test_rename_without_exec])
