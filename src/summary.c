@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* `replay --summary`: accumulate records, render text or JSON. Pure. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -39,9 +40,14 @@ struct proc_key {
 	char comm[TT_COMM_LEN];
 };
 
+/* What the top lists count of a process, container/unit or remote endpoint. */
+struct top_counts {
+	uint64_t events, conns;
+};
+
 struct proc_ent {
 	struct proc_key k;
-	uint64_t events, conns;
+	struct top_counts n;
 	uint64_t bytes_sent, bytes_received; /* of its connections that ended */
 };
 
@@ -63,7 +69,7 @@ struct cgrp_key {
 
 struct cgrp_ent {
 	struct cgrp_key k;
-	uint64_t events, conns;
+	struct top_counts n;
 	char pod[CG_POD_LEN + 1]; /* a container's pod, as first seen */
 	char name[CGRP_NAME];	  /* NUL-terminated, cut at CGRP_NAME - 1 */
 };
@@ -78,7 +84,7 @@ struct remote_key {
 struct remote_ent {
 	struct remote_key k;
 	uint32_t pad;
-	uint64_t events, conns;
+	struct top_counts n;
 	uint64_t bytes_sent, bytes_received; /* of its connections that ended */
 };
 
@@ -210,6 +216,12 @@ static void add_bytes(uint64_t *sent, uint64_t *received, const struct tt_event 
 	add_sat(received, e->bytes_received);
 }
 
+static void top_count(struct top_counts *n, int newsock)
+{
+	n->events++;
+	n->conns += (uint64_t)newsock;
+}
+
 static void count_owner(struct summary *s, const struct tt_event *e, int newsock)
 {
 	struct proc_key k;
@@ -228,8 +240,7 @@ static void count_owner(struct summary *s, const struct tt_event *e, int newsock
 		s->untracked.process_events++;
 		return;
 	}
-	p->events++;
-	p->conns += (uint64_t)newsock;
+	top_count(&p->n, newsock);
 	add_bytes(&p->bytes_sent, &p->bytes_received, e);
 }
 
@@ -273,8 +284,7 @@ static void count_cgroup(struct summary *s, const struct lr_record *r, int newso
 		s->untracked.cgroup_events++;
 		return;
 	}
-	p->events++;
-	p->conns += (uint64_t)newsock;
+	top_count(&p->n, newsock);
 }
 
 /*
@@ -313,8 +323,7 @@ static void count_remote(struct summary *s, const struct lr_record *r, int newso
 		s->untracked.remote_events++;
 		return;
 	}
-	p->events++;
-	p->conns += (uint64_t)newsock;
+	top_count(&p->n, newsock);
 	add_bytes(&p->bytes_sent, &p->bytes_received, e);
 }
 
@@ -481,25 +490,31 @@ int summary_add(struct summary *s, const struct lr_record *r)
 
 /* ---- rendering helpers ---- */
 
-static int cmp_proc(const void *a, const void *b)
+/* Busiest first: most connections, then most events. 0 on a tie, for the caller to break. */
+static int cmp_busier(const struct top_counts *x, const struct top_counts *y)
 {
-	const struct proc_ent *x = a, *y = b;
-
 	if (x->conns != y->conns)
 		return x->conns < y->conns ? 1 : -1;
 	if (x->events != y->events)
 		return x->events < y->events ? 1 : -1;
-	return memcmp(&x->k, &y->k, sizeof(x->k));
+	return 0;
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+	const struct proc_ent *x = a, *y = b;
+	int c = cmp_busier(&x->n, &y->n);
+
+	return c ? c : memcmp(&x->k, &y->k, sizeof(x->k));
 }
 
 static int cmp_cgrp(const void *a, const void *b)
 {
 	const struct cgrp_ent *x = a, *y = b;
+	int c = cmp_busier(&x->n, &y->n);
 
-	if (x->conns != y->conns)
-		return x->conns < y->conns ? 1 : -1;
-	if (x->events != y->events)
-		return x->events < y->events ? 1 : -1;
+	if (c)
+		return c;
 	/* ties: containers, units, paths, then the unknown ones */
 	if (x->k.kind != y->k.kind)
 		return (x->k.kind ? x->k.kind : 99) < (y->k.kind ? y->k.kind : 99) ? -1 : 1;
@@ -517,12 +532,9 @@ static const char *cgrp_kind_name(uint32_t kind)
 static int cmp_remote(const void *a, const void *b)
 {
 	const struct remote_ent *x = a, *y = b;
+	int c = cmp_busier(&x->n, &y->n);
 
-	if (x->conns != y->conns)
-		return x->conns < y->conns ? 1 : -1;
-	if (x->events != y->events)
-		return x->events < y->events ? 1 : -1;
-	return memcmp(&x->k, &y->k, sizeof(x->k));
+	return c ? c : memcmp(&x->k, &y->k, sizeof(x->k));
 }
 
 /* Longest open first. */
@@ -591,15 +603,21 @@ static size_t list_trans(const struct summary *s, struct trans *t)
 	return k;
 }
 
-static void put_time(struct outbuf *ob, uint64_t ns)
-{
-	struct fmt_ctx c;
-	char buf[27];
-
-	fmt_ctx_init(&c, 0);
-	fmt_time_rfc3339(&c, ns, buf);
-	ob_put(ob, buf, sizeof(buf));
-}
+/*
+ * Text columns. A number is right-aligned in its width and followed by two spaces; a name is
+ * left-aligned and padded to its width (at least one space after it).
+ */
+#define COL_COUNT   10 /* counts of transitions, ends, connections, events */
+#define COL_BYTES   12 /* bytes sent or received */
+#define COL_HIST_N  8  /* how many values a percentile row stands for */
+#define COL_HIST_MS 10 /* a percentile or maximum, ms */
+#define COL_STATE   13 /* "NEW_SYN_RECV" */
+#define COL_CAUSE   17 /* "listener_closed" */
+#define COL_PID	    10
+#define COL_COMM    17
+#define COL_KIND    11 /* "container" */
+#define COL_FOR	    14 /* "86400000.000" ms, or " ms" after it */
+#define COL_ADDR    23 /* "[ffff:...]:65535" */
 
 static void put_ms(struct outbuf *ob, uint64_t us)
 {
@@ -627,6 +645,15 @@ static void put_msnum(struct outbuf *ob, uint64_t us, int w)
 	ob_put(ob, tmp.data, tmp.len);
 	ob_puts(ob, "  ");
 	ob_free(&tmp);
+}
+
+/* s as a column of width w. */
+static void put_name_col(struct outbuf *ob, const char *s, size_t w)
+{
+	size_t start = ob->len;
+
+	ob_puts(ob, s);
+	ob_col_end(ob, start, w);
 }
 
 static const char *state_hint(int st)
@@ -657,11 +684,6 @@ static void put_comm(struct outbuf *ob, const struct tt_event *e)
 		ob_put_printable(ob, e->comm, strnlen(e->comm, TT_COMM_LEN));
 	else
 		ob_putc(ob, '-');
-}
-
-static void put_col_end(struct outbuf *ob, size_t start, size_t w)
-{
-	ob_pad(ob, ob->len - start < w ? (long)(w - (ob->len - start)) : 1);
 }
 
 /* A byte count as the bound is usually given: "256 MiB". */
@@ -722,83 +744,16 @@ static size_t list_ends(const struct summary *s, unsigned int order[TT_CAUSE_MAX
 	return n;
 }
 
-/* One lifetime row: name, count and percentiles as in "Time in state". */
-static void text_life_row(struct outbuf *ob, const char *name, const struct hist *h)
+/* ---- text, a function per section ---- */
+
+/* The span, the totals, and whether the numbers below are complete. */
+static void text_header(const struct summary *s, struct outbuf *ob)
 {
-	size_t start;
-
-	ob_puts(ob, "  ");
-	start = ob->len;
-	ob_puts(ob, name);
-	put_col_end(ob, start, 17);
-	put_num(ob, h->n, 8);
-	put_msnum(ob, hist_pct(h, 50), 10);
-	put_msnum(ob, hist_pct(h, 90), 10);
-	put_msnum(ob, hist_pct(h, 99), 10);
-	put_msnum(ob, h->max, 10);
-	ob->len -= 2; /* the last column's separator */
-	ob_putc(ob, '\n');
-}
-
-/* Why connections ended, their totals, and how long they lived (final transitions only). */
-static void text_ends(const struct summary *s, struct outbuf *ob)
-{
-	unsigned int order[TT_CAUSE_MAX];
-	size_t n = list_ends(s, order), start;
-
-	if (!s->ended)
-		return;
-	ob_puts(ob, "\nWhy connections ended:\n       COUNT  CAUSE\n");
-	for (size_t i = 0; i < n; i++) {
-		ob_puts(ob, "  ");
-		put_num(ob, s->ends[order[i]], 10);
-		start = ob->len;
-		ob_puts(ob, cause_name(order[i]));
-		put_col_end(ob, start, 17);
-		ob_puts(ob, cause_hint(order[i]));
-		ob_putc(ob, '\n');
-	}
-	/* data bytes: acknowledged by the peer / received */
-	ob_puts(ob, "  Totals: ");
-	ob_u64(ob, s->ended);
-	ob_puts(ob, " ended; ");
-	ob_u64(ob, s->bytes_sent);
-	ob_puts(ob, " bytes sent, ");
-	ob_u64(ob, s->bytes_received);
-	ob_puts(ob, " received; ");
-	ob_u64(ob, s->retrans);
-	ob_puts(ob, " segments retransmitted by ");
-	ob_u64(ob, s->retrans_conns);
-	ob_puts(ob, " of them; ");
-	ob_u64(ob, s->syn_retrans);
-	ob_puts(ob, " SYN retransmits\n");
-	if (!s->life[TT_CAUSE_NONE].n)
-		return;
-	ob_puts(ob,
-		"\nConnection lifetime (ms):\n  CAUSE               COUNT         P50         P90"
-		"         P99         MAX\n");
-	text_life_row(ob, "all", &s->life[TT_CAUSE_NONE]);
-	for (size_t i = 0; i < n; i++) {
-		if (s->life[order[i]].n)
-			text_life_row(ob, cause_name(order[i]), &s->life[order[i]]);
-	}
-	if (s->life_min_only) {
-		ob_puts(ob, "  (not counted: ");
-		ob_u64(ob, s->life_min_only);
-		ob_puts(ob, " lower bounds, of sockets older than the recording)\n");
-	}
-}
-
-void summary_text(struct summary *s, struct outbuf *ob, int numeric)
-{
-	struct trans t[TT_STATE_MAX * TT_STATE_MAX];
-	size_t nt = list_trans(s, t), start;
-
 	ob_puts(ob, "Recording: ");
 	if (s->have_time) {
-		put_time(ob, s->first_ns);
+		fmt_put_rfc3339(ob, s->first_ns);
 		ob_puts(ob, " to ");
-		put_time(ob, s->last_ns);
+		fmt_put_rfc3339(ob, s->last_ns);
 		ob_puts(ob, " (");
 		put_ms(ob, (s->last_ns - s->first_ns) / 1000000);
 		ob_puts(ob, " s)");
@@ -833,141 +788,252 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 		ob_puts(ob, ") was reached: the counts are exact, the lists below say what they "
 			    "could not track\n");
 	}
+}
 
-	if (nt) {
-		ob_puts(ob, "\nTransitions:\n");
-		for (size_t i = 0; i < nt; i++) {
-			ob_puts(ob, "  ");
-			put_num(ob, t[i].count, 10);
-			ob_puts(ob, tt_state_name(t[i].o));
-			ob_puts(ob, " -> ");
-			ob_puts(ob, tt_state_name(t[i].n));
-			ob_putc(ob, '\n');
-		}
+static void text_transitions(const struct summary *s, struct outbuf *ob)
+{
+	struct trans t[TT_STATE_MAX * TT_STATE_MAX];
+	size_t nt = list_trans(s, t);
+
+	if (!nt)
+		return;
+	ob_puts(ob, "\nTransitions:\n");
+	for (size_t i = 0; i < nt; i++) {
+		ob_puts(ob, "  ");
+		put_num(ob, t[i].count, COL_COUNT);
+		ob_puts(ob, tt_state_name(t[i].o));
+		ob_puts(ob, " -> ");
+		ob_puts(ob, tt_state_name(t[i].n));
+		ob_putc(ob, '\n');
 	}
+}
 
+/*
+ * A row of a percentile table: name, count, p50/p90/p99 and max in ms, then the hint (NULL:
+ * none, and no separator after the last column either).
+ */
+static void text_hist_row(struct outbuf *ob, const char *name, size_t name_w, const struct hist *h,
+			  const char *hint)
+{
+	ob_puts(ob, "  ");
+	put_name_col(ob, name, name_w);
+	put_num(ob, h->n, COL_HIST_N);
+	put_msnum(ob, hist_pct(h, 50), COL_HIST_MS);
+	put_msnum(ob, hist_pct(h, 90), COL_HIST_MS);
+	put_msnum(ob, hist_pct(h, 99), COL_HIST_MS);
+	put_msnum(ob, h->max, COL_HIST_MS);
+	if (hint)
+		ob_puts(ob, hint);
+	else
+		ob->len -= 2; /* the last column's separator */
+	ob_putc(ob, '\n');
+}
+
+static void text_durations(const struct summary *s, struct outbuf *ob)
+{
 	int any = 0;
 
 	for (int st = 0; st < TT_STATE_MAX; st++) {
-		const struct hist *h = &s->dur[st];
-
-		if (!h->n)
+		if (!s->dur[st].n)
 			continue;
 		if (!any++)
 			ob_puts(ob, "\nTime in state (ms):\n  STATE            COUNT         P50"
 				    "         P90         P99         MAX\n");
+		text_hist_row(ob, tt_state_name(st), COL_STATE, &s->dur[st], state_hint(st));
+	}
+}
+
+/* Why connections ended and their totals (final transitions only). */
+static void text_ends(const struct summary *s, struct outbuf *ob, const unsigned int *order,
+		      size_t n)
+{
+	if (!s->ended)
+		return;
+	ob_puts(ob, "\nWhy connections ended:\n       COUNT  CAUSE\n");
+	for (size_t i = 0; i < n; i++) {
 		ob_puts(ob, "  ");
-		start = ob->len;
-		ob_puts(ob, tt_state_name(st));
-		put_col_end(ob, start, 13);
-		put_num(ob, h->n, 8);
-		put_msnum(ob, hist_pct(h, 50), 10);
-		put_msnum(ob, hist_pct(h, 90), 10);
-		put_msnum(ob, hist_pct(h, 99), 10);
-		put_msnum(ob, h->max, 10);
-		ob_puts(ob, state_hint(st));
+		put_num(ob, s->ends[order[i]], COL_COUNT);
+		put_name_col(ob, cause_name(order[i]), COL_CAUSE);
+		ob_puts(ob, cause_hint(order[i]));
 		ob_putc(ob, '\n');
 	}
+	/* data bytes: acknowledged by the peer / received */
+	ob_puts(ob, "  Totals: ");
+	ob_u64(ob, s->ended);
+	ob_puts(ob, " ended; ");
+	ob_u64(ob, s->bytes_sent);
+	ob_puts(ob, " bytes sent, ");
+	ob_u64(ob, s->bytes_received);
+	ob_puts(ob, " received; ");
+	ob_u64(ob, s->retrans);
+	ob_puts(ob, " segments retransmitted by ");
+	ob_u64(ob, s->retrans_conns);
+	ob_puts(ob, " of them; ");
+	ob_u64(ob, s->syn_retrans);
+	ob_puts(ob, " SYN retransmits\n");
+}
 
-	text_ends(s, ob);
+/* How long connections lived: all of them, then per cause in the order of text_ends. */
+static void text_lifetimes(const struct summary *s, struct outbuf *ob, const unsigned int *order,
+			   size_t n)
+{
+	if (!s->life[TT_CAUSE_NONE].n)
+		return;
+	ob_puts(ob,
+		"\nConnection lifetime (ms):\n  CAUSE               COUNT         P50         P90"
+		"         P99         MAX\n");
+	text_hist_row(ob, "all", COL_CAUSE, &s->life[TT_CAUSE_NONE], NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (s->life[order[i]].n)
+			text_hist_row(ob, cause_name(order[i]), COL_CAUSE, &s->life[order[i]],
+				      NULL);
+	}
+	if (s->life_min_only) {
+		ob_puts(ob, "  (not counted: ");
+		ob_u64(ob, s->life_min_only);
+		ob_puts(ob, " lower bounds, of sockets older than the recording)\n");
+	}
+}
 
+static void text_proc_row(const struct summary *s, struct outbuf *ob, const void *entry,
+			  int numeric)
+{
+	const struct proc_ent *p = entry;
+	size_t start;
+
+	put_num(ob, p->bytes_sent, COL_BYTES);
+	put_num(ob, p->bytes_received, COL_BYTES);
+	start = ob->len;
+	if (p->k.known)
+		ob_u64(ob, p->k.pid);
+	else
+		ob_putc(ob, '-');
+	ob_col_end(ob, start, COL_PID);
+	if (p->k.known)
+		ob_put_printable(ob, p->k.comm, strnlen(p->k.comm, TT_COMM_LEN));
+	else
+		ob_putc(ob, '-');
+}
+
+static void text_cgrp_row(const struct summary *s, struct outbuf *ob, const void *entry,
+			  int numeric)
+{
+	const struct cgrp_ent *p = entry;
+	const char *kind = cgrp_kind_name(p->k.kind);
+	size_t n = strlen(p->name);
+
+	put_name_col(ob, kind ? kind : "-", COL_KIND);
+	/* names come from the log: printable only */
+	if (p->k.kind == CGRP_CONTAINER && n > CG_SHORT_LEN)
+		n = CG_SHORT_LEN;
+	if (kind)
+		ob_put_printable(ob, p->name, n);
+	else
+		ob_putc(ob, '-');
+	if (p->k.kind == CGRP_PATH && p->k.len > n)
+		ob_puts(ob, "...");
+	if (p->pod[0]) {
+		ob_puts(ob, "  pod ");
+		ob_put_printable(ob, p->pod, strlen(p->pod));
+	}
+}
+
+static void text_remote_row(const struct summary *s, struct outbuf *ob, const void *entry,
+			    int numeric)
+{
+	const struct remote_ent *p = entry;
+
+	put_num(ob, p->bytes_sent, COL_BYTES);
+	put_num(ob, p->bytes_received, COL_BYTES);
+	fmt_endpoint(ob, p->k.family, p->k.addr, p->k.port, numeric ? NULL : svc_of(s, p->k.port));
+}
+
+/*
+ * A "Top ..." list: the busiest entries of a table, each with its connections and events and
+ * then what row() prints of it, and how many events the memory bound kept out of the table.
+ */
+struct top_list {
+	const char *heading; /* the title and the column names */
+	const struct table *t;
+	table_cmp cmp;
+	size_t counts_at;	    /* offsetof the entry's struct top_counts */
+	const uint64_t *untracked;  /* events of entries first seen past the bound */
+	const char *untracked_what; /* "processes" */
+	void (*row)(const struct summary *s, struct outbuf *ob, const void *entry, int numeric);
+};
+
+static void text_top(const struct summary *s, struct outbuf *ob, const struct top_list *l,
+		     int numeric)
+{
 	const void *top[TOP_N];
-	size_t ntop = table_top(&s->procs, TOP_N, cmp_proc, top);
+	size_t ntop = table_top(l->t, TOP_N, l->cmp, top);
 
-	if (ntop || s->untracked.process_events)
-		ob_puts(ob,
+	if (ntop || *l->untracked)
+		ob_puts(ob, l->heading);
+	for (size_t i = 0; i < ntop; i++) {
+		const struct top_counts *n =
+			(const void *)((const unsigned char *)top[i] + l->counts_at);
+
+		ob_puts(ob, "  ");
+		put_num(ob, n->conns, COL_COUNT);
+		put_num(ob, n->events, COL_COUNT);
+		l->row(s, ob, top[i], numeric);
+		ob_putc(ob, '\n');
+	}
+	if (*l->untracked) {
+		ob_puts(ob, "  (and ");
+		ob_u64(ob, *l->untracked);
+		ob_puts(ob, " events of ");
+		ob_puts(ob, l->untracked_what);
+		ob_puts(ob, " first seen past the memory bound, not counted here)\n");
+	}
+}
+
+static void text_tops(const struct summary *s, struct outbuf *ob, int numeric)
+{
+	const struct top_list procs = {
+		.heading =
 			"\nTop processes:\n       CONNS      EVENTS          SENT      RECEIVED  "
-			"PID       COMM\n");
-	for (size_t i = 0; i < ntop; i++) {
-		const struct proc_ent *p = top[i];
+			"PID       COMM\n",
+		.t = &s->procs,
+		.cmp = cmp_proc,
+		.counts_at = offsetof(struct proc_ent, n),
+		.untracked = &s->untracked.process_events,
+		.untracked_what = "processes",
+		.row = text_proc_row,
+	};
+	const struct top_list cgroups = {
+		.heading = "\nTop containers/units:\n       CONNS      EVENTS  KIND       NAME\n",
+		.t = &s->cgroups,
+		.cmp = cmp_cgrp,
+		.counts_at = offsetof(struct cgrp_ent, n),
+		.untracked = &s->untracked.cgroup_events,
+		.untracked_what = "containers and units",
+		.row = text_cgrp_row,
+	};
+	const struct top_list remotes = {
+		.heading = "\nTop remote endpoints:\n       CONNS      EVENTS          SENT      "
+			   "RECEIVED  ENDPOINT\n",
+		.t = &s->remotes,
+		.cmp = cmp_remote,
+		.counts_at = offsetof(struct remote_ent, n),
+		.untracked = &s->untracked.remote_events,
+		.untracked_what = "endpoints",
+		.row = text_remote_row,
+	};
 
-		ob_puts(ob, "  ");
-		put_num(ob, p->conns, 10);
-		put_num(ob, p->events, 10);
-		put_num(ob, p->bytes_sent, 12);
-		put_num(ob, p->bytes_received, 12);
-		start = ob->len;
-		if (p->k.known)
-			ob_u64(ob, p->k.pid);
-		else
-			ob_putc(ob, '-');
-		put_col_end(ob, start, 10);
-		if (p->k.known)
-			ob_put_printable(ob, p->k.comm, strnlen(p->k.comm, TT_COMM_LEN));
-		else
-			ob_putc(ob, '-');
-		ob_putc(ob, '\n');
-	}
-	if (s->untracked.process_events) {
-		ob_puts(ob, "  (and ");
-		ob_u64(ob, s->untracked.process_events);
-		ob_puts(ob, " events of processes first seen past the memory bound, not counted "
-			    "here)\n");
-	}
-
+	text_top(s, ob, &procs, numeric);
 	/* Logs from before cgroups were recorded name none: no table of dashes for them. */
-	ntop = s->cgroup_known ? table_top(&s->cgroups, TOP_N, cmp_cgrp, top) : 0;
-	if (ntop || (s->cgroup_known && s->untracked.cgroup_events))
-		ob_puts(ob, "\nTop containers/units:\n       CONNS      EVENTS  KIND       NAME\n");
-	for (size_t i = 0; i < ntop; i++) {
-		const struct cgrp_ent *p = top[i];
-		const char *kind = cgrp_kind_name(p->k.kind);
-		size_t n = strlen(p->name);
+	if (s->cgroup_known)
+		text_top(s, ob, &cgroups, numeric);
+	text_top(s, ob, &remotes, numeric);
+}
 
-		ob_puts(ob, "  ");
-		put_num(ob, p->conns, 10);
-		put_num(ob, p->events, 10);
-		start = ob->len;
-		ob_puts(ob, kind ? kind : "-");
-		put_col_end(ob, start, 11);
-		/* names come from the log: printable only */
-		if (p->k.kind == CGRP_CONTAINER && n > CG_SHORT_LEN)
-			n = CG_SHORT_LEN;
-		if (kind)
-			ob_put_printable(ob, p->name, n);
-		else
-			ob_putc(ob, '-');
-		if (p->k.kind == CGRP_PATH && p->k.len > n)
-			ob_puts(ob, "...");
-		if (p->pod[0]) {
-			ob_puts(ob, "  pod ");
-			ob_put_printable(ob, p->pod, strlen(p->pod));
-		}
-		ob_putc(ob, '\n');
-	}
-	if (s->cgroup_known && s->untracked.cgroup_events) {
-		ob_puts(ob, "  (and ");
-		ob_u64(ob, s->untracked.cgroup_events);
-		ob_puts(ob, " events of containers and units first seen past the memory bound, not "
-			    "counted here)\n");
-	}
-
-	ntop = table_top(&s->remotes, TOP_N, cmp_remote, top);
-	if (ntop || s->untracked.remote_events)
-		ob_puts(ob, "\nTop remote endpoints:\n       CONNS      EVENTS          SENT      "
-			    "RECEIVED  "
-			    "ENDPOINT\n");
-	for (size_t i = 0; i < ntop; i++) {
-		const struct remote_ent *p = top[i];
-
-		ob_puts(ob, "  ");
-		put_num(ob, p->conns, 10);
-		put_num(ob, p->events, 10);
-		put_num(ob, p->bytes_sent, 12);
-		put_num(ob, p->bytes_received, 12);
-		fmt_endpoint(ob, p->k.family, p->k.addr, p->k.port,
-			     numeric ? NULL : svc_of(s, p->k.port));
-		ob_putc(ob, '\n');
-	}
-	if (s->untracked.remote_events) {
-		ob_puts(ob, "  (and ");
-		ob_u64(ob, s->untracked.remote_events);
-		ob_puts(ob, " events of endpoints first seen past the memory bound, not counted "
-			    "here)\n");
-	}
-
+/* Sockets open at the end, longest open first. */
+static void text_open(const struct summary *s, struct outbuf *ob)
+{
 	const void *open[MAX_OPEN];
-	size_t nopen = table_top(&s->socks, MAX_OPEN, cmp_sock, open);
+	size_t nopen = table_top(&s->socks, MAX_OPEN, cmp_sock, open), start;
 
 	ob_puts(ob, "\nOpen at end of log: ");
 	if (s->untracked.sockets) {
@@ -980,44 +1046,46 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 		ob_u64(ob, s->socks.n);
 		ob_putc(ob, '\n');
 	}
-	if (nopen) {
-		ob_puts(ob, "  STATE        FOR(ms)       PID       COMM             LOCAL ADDRESS"
-			    "          FOREIGN ADDRESS        SOCK\n");
-		for (size_t i = 0; i < nopen; i++) {
-			const struct sock_ent *se = open[i];
-			struct tt_event ev;
-			const struct tt_event *e = &ev;
+	if (!nopen)
+		return;
+	ob_puts(ob, "  STATE        FOR(ms)       PID       COMM             LOCAL ADDRESS"
+		    "          FOREIGN ADDRESS        SOCK\n");
+	for (size_t i = 0; i < nopen; i++) {
+		const struct sock_ent *se = open[i];
+		struct tt_event e;
 
-			sock_event(se, &ev);
-
-			ob_puts(ob, "  ");
-			start = ob->len;
-			ob_puts(ob, tt_state_name(e->newstate));
-			put_col_end(ob, start, 13);
-			start = ob->len;
-			put_ms(ob, (s->last_ns - se->since_ns) / 1000);
-			put_col_end(ob, start, 14);
-			start = ob->len;
-			if (e->flags & TT_F_OWNER_KNOWN)
-				ob_u64(ob, e->pid);
-			else
-				ob_putc(ob, '-');
-			put_col_end(ob, start, 10);
-			start = ob->len;
-			put_comm(ob, e);
-			put_col_end(ob, start, 17);
-			start = ob->len;
-			fmt_endpoint(ob, e->family, e->saddr, e->sport, NULL);
-			put_col_end(ob, start, 23);
-			start = ob->len;
-			fmt_endpoint(ob, e->family, e->daddr, e->dport, NULL);
-			put_col_end(ob, start, 23);
-			ob_u64(ob, se->cookie);
-			ob_putc(ob, '\n');
-		}
-		if (s->socks.n > MAX_OPEN)
-			ob_puts(ob, "  ... (-o json lists more)\n");
+		sock_event(se, &e);
+		ob_puts(ob, "  ");
+		put_name_col(ob, tt_state_name(e.newstate), COL_STATE);
+		start = ob->len;
+		put_ms(ob, (s->last_ns - se->since_ns) / 1000);
+		ob_col_end(ob, start, COL_FOR);
+		start = ob->len;
+		if (e.flags & TT_F_OWNER_KNOWN)
+			ob_u64(ob, e.pid);
+		else
+			ob_putc(ob, '-');
+		ob_col_end(ob, start, COL_PID);
+		start = ob->len;
+		put_comm(ob, &e);
+		ob_col_end(ob, start, COL_COMM);
+		start = ob->len;
+		fmt_endpoint(ob, e.family, e.saddr, e.sport, NULL);
+		ob_col_end(ob, start, COL_ADDR);
+		start = ob->len;
+		fmt_endpoint(ob, e.family, e.daddr, e.dport, NULL);
+		ob_col_end(ob, start, COL_ADDR);
+		ob_u64(ob, se->cookie);
+		ob_putc(ob, '\n');
 	}
+	if (s->socks.n > MAX_OPEN)
+		ob_puts(ob, "  ... (-o json lists more)\n");
+}
+
+/* The first MAX_STUCK alerts, in the log's order. */
+static void text_stuck(const struct summary *s, struct outbuf *ob)
+{
+	size_t start;
 
 	ob_puts(ob, "\nStuck alerts: ");
 	ob_u64(ob, s->stuck_events);
@@ -1026,19 +1094,17 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 		const struct tt_event *e = &s->stuck[i].ev;
 
 		ob_puts(ob, "  ");
-		put_time(ob, s->stuck[i].wall_ns);
+		fmt_put_rfc3339(ob, s->stuck[i].wall_ns);
 		ob_puts(ob, "  ");
-		start = ob->len;
-		ob_puts(ob, tt_state_name(e->oldstate));
-		put_col_end(ob, start, 13);
+		put_name_col(ob, tt_state_name(e->oldstate), COL_STATE);
 		start = ob->len;
 		if (e->flags & TT_F_DELTA_KNOWN)
 			put_ms(ob, e->delta_ns / 1000);
 		ob_puts(ob, " ms");
-		put_col_end(ob, start, 14);
+		ob_col_end(ob, start, COL_FOR);
 		start = ob->len;
 		put_comm(ob, e);
-		put_col_end(ob, start, 17);
+		ob_col_end(ob, start, COL_COMM);
 		fmt_endpoint(ob, e->family, e->saddr, e->sport, NULL);
 		ob_puts(ob, " -> ");
 		fmt_endpoint(ob, e->family, e->daddr, e->dport, NULL);
@@ -1046,6 +1112,21 @@ void summary_text(struct summary *s, struct outbuf *ob, int numeric)
 	}
 	if (s->stuck_events > (uint64_t)s->nstuck)
 		ob_puts(ob, "  ... (first 20 shown)\n");
+}
+
+void summary_text(struct summary *s, struct outbuf *ob, int numeric)
+{
+	unsigned int order[TT_CAUSE_MAX];
+	size_t nends = list_ends(s, order);
+
+	text_header(s, ob);
+	text_transitions(s, ob);
+	text_durations(s, ob);
+	text_ends(s, ob, order, nends);
+	text_lifetimes(s, ob, order, nends);
+	text_tops(s, ob, numeric);
+	text_open(s, ob);
+	text_stuck(s, ob);
 }
 
 static void jkey(struct outbuf *ob, int *first, const char *k)
@@ -1177,9 +1258,9 @@ void summary_json(struct summary *s, struct outbuf *ob)
 	jkey(ob, &f, "first");
 	if (s->have_time) {
 		ob_putc(ob, '"');
-		put_time(ob, s->first_ns);
+		fmt_put_rfc3339(ob, s->first_ns);
 		ob_puts(ob, "\",\"last\":\"");
-		put_time(ob, s->last_ns);
+		fmt_put_rfc3339(ob, s->last_ns);
 		ob_putc(ob, '"');
 	} else {
 		ob_puts(ob, "null,\"last\":null");
@@ -1274,9 +1355,9 @@ void summary_json(struct summary *s, struct outbuf *ob)
 		ob_puts(ob, i ? ",{" : "{");
 		jcomm(ob, &e);
 		ob_puts(ob, ",\"connections\":");
-		ob_u64(ob, p->conns);
+		ob_u64(ob, p->n.conns);
 		ob_puts(ob, ",\"events\":");
-		ob_u64(ob, p->events);
+		ob_u64(ob, p->n.events);
 		json_bytes(ob, p->bytes_sent, p->bytes_received);
 		ob_putc(ob, '}');
 	}
@@ -1304,9 +1385,9 @@ void summary_json(struct summary *s, struct outbuf *ob)
 		else
 			ob_puts(ob, "null");
 		ob_puts(ob, ",\"connections\":");
-		ob_u64(ob, p->conns);
+		ob_u64(ob, p->n.conns);
 		ob_puts(ob, ",\"events\":");
-		ob_u64(ob, p->events);
+		ob_u64(ob, p->n.events);
 		ob_putc(ob, '}');
 	}
 	ob_putc(ob, ']');
@@ -1330,9 +1411,9 @@ void summary_json(struct summary *s, struct outbuf *ob)
 		else
 			ob_puts(ob, "null");
 		ob_puts(ob, ",\"connections\":");
-		ob_u64(ob, p->conns);
+		ob_u64(ob, p->n.conns);
 		ob_puts(ob, ",\"events\":");
-		ob_u64(ob, p->events);
+		ob_u64(ob, p->n.events);
 		json_bytes(ob, p->bytes_sent, p->bytes_received);
 		ob_putc(ob, '}');
 	}
@@ -1357,7 +1438,7 @@ void summary_json(struct summary *s, struct outbuf *ob)
 		ob_puts(ob, ",\"state\":\"");
 		ob_puts(ob, tt_state_name(se->state));
 		ob_puts(ob, "\",\"since\":\"");
-		put_time(ob, se->since_ns);
+		fmt_put_rfc3339(ob, se->since_ns);
 		ob_puts(ob, "\",\"ms\":");
 		put_ms(ob, (s->last_ns - se->since_ns) / 1000);
 		ob_putc(ob, '}');
@@ -1380,7 +1461,7 @@ void summary_json(struct summary *s, struct outbuf *ob)
 		const struct tt_event *e = &s->stuck[i].ev;
 
 		ob_puts(ob, i ? ",{\"time\":\"" : "{\"time\":\"");
-		put_time(ob, s->stuck[i].wall_ns);
+		fmt_put_rfc3339(ob, s->stuck[i].wall_ns);
 		ob_puts(ob, "\",");
 		jcomm(ob, e);
 		jendpoints(ob, e);
