@@ -7,6 +7,7 @@
 #include "causes.h"
 #include "format.h"
 #include "hist.h"
+#include "jsonw.h"
 #include "states.h"
 #include "summary.h"
 #include "table.h"
@@ -744,6 +745,33 @@ static size_t list_ends(const struct summary *s, unsigned int order[TT_CAUSE_MAX
 	return n;
 }
 
+/*
+ * A "Top ..." list: the busiest entries of a table, each with its connections and events and
+ * what the list's printers say of it, and how many events the memory bound kept out of it.
+ */
+struct top_list {
+	const struct table *t;
+	table_cmp cmp;
+	int shown;		    /* 0: the log has nothing for this list (text: no table) */
+	size_t counts_at;	    /* offsetof the entry's struct top_counts */
+	uint64_t untracked;	    /* events of entries first seen past the bound */
+	const char *untracked_what; /* "processes" */
+	const char *heading;	    /* text: the title and the column names */
+	/* text: the columns after CONNS and EVENTS */
+	void (*text_row)(const struct summary *s, struct outbuf *ob, const void *entry,
+			 int numeric);
+	const char *json_key;
+	/* JSON: the members of the entry's object */
+	void (*json_item)(const struct summary *s, struct jsonw *w, const void *entry);
+};
+
+enum {
+	TOP_PROCS,
+	TOP_CGROUPS,
+	TOP_REMOTES,
+	TOP_LISTS
+};
+
 /* ---- text, a function per section ---- */
 
 /* The span, the totals, and whether the numbers below are complete. */
@@ -948,27 +976,16 @@ static void text_remote_row(const struct summary *s, struct outbuf *ob, const vo
 	fmt_endpoint(ob, p->k.family, p->k.addr, p->k.port, numeric ? NULL : svc_of(s, p->k.port));
 }
 
-/*
- * A "Top ..." list: the busiest entries of a table, each with its connections and events and
- * then what row() prints of it, and how many events the memory bound kept out of the table.
- */
-struct top_list {
-	const char *heading; /* the title and the column names */
-	const struct table *t;
-	table_cmp cmp;
-	size_t counts_at;	    /* offsetof the entry's struct top_counts */
-	const uint64_t *untracked;  /* events of entries first seen past the bound */
-	const char *untracked_what; /* "processes" */
-	void (*row)(const struct summary *s, struct outbuf *ob, const void *entry, int numeric);
-};
-
 static void text_top(const struct summary *s, struct outbuf *ob, const struct top_list *l,
 		     int numeric)
 {
 	const void *top[TOP_N];
-	size_t ntop = table_top(l->t, TOP_N, l->cmp, top);
+	size_t ntop;
 
-	if (ntop || *l->untracked)
+	if (!l->shown)
+		return;
+	ntop = table_top(l->t, TOP_N, l->cmp, top);
+	if (ntop || l->untracked)
 		ob_puts(ob, l->heading);
 	for (size_t i = 0; i < ntop; i++) {
 		const struct top_counts *n =
@@ -977,56 +994,16 @@ static void text_top(const struct summary *s, struct outbuf *ob, const struct to
 		ob_puts(ob, "  ");
 		put_num(ob, n->conns, COL_COUNT);
 		put_num(ob, n->events, COL_COUNT);
-		l->row(s, ob, top[i], numeric);
+		l->text_row(s, ob, top[i], numeric);
 		ob_putc(ob, '\n');
 	}
-	if (*l->untracked) {
+	if (l->untracked) {
 		ob_puts(ob, "  (and ");
-		ob_u64(ob, *l->untracked);
+		ob_u64(ob, l->untracked);
 		ob_puts(ob, " events of ");
 		ob_puts(ob, l->untracked_what);
 		ob_puts(ob, " first seen past the memory bound, not counted here)\n");
 	}
-}
-
-static void text_tops(const struct summary *s, struct outbuf *ob, int numeric)
-{
-	const struct top_list procs = {
-		.heading =
-			"\nTop processes:\n       CONNS      EVENTS          SENT      RECEIVED  "
-			"PID       COMM\n",
-		.t = &s->procs,
-		.cmp = cmp_proc,
-		.counts_at = offsetof(struct proc_ent, n),
-		.untracked = &s->untracked.process_events,
-		.untracked_what = "processes",
-		.row = text_proc_row,
-	};
-	const struct top_list cgroups = {
-		.heading = "\nTop containers/units:\n       CONNS      EVENTS  KIND       NAME\n",
-		.t = &s->cgroups,
-		.cmp = cmp_cgrp,
-		.counts_at = offsetof(struct cgrp_ent, n),
-		.untracked = &s->untracked.cgroup_events,
-		.untracked_what = "containers and units",
-		.row = text_cgrp_row,
-	};
-	const struct top_list remotes = {
-		.heading = "\nTop remote endpoints:\n       CONNS      EVENTS          SENT      "
-			   "RECEIVED  ENDPOINT\n",
-		.t = &s->remotes,
-		.cmp = cmp_remote,
-		.counts_at = offsetof(struct remote_ent, n),
-		.untracked = &s->untracked.remote_events,
-		.untracked_what = "endpoints",
-		.row = text_remote_row,
-	};
-
-	text_top(s, ob, &procs, numeric);
-	/* Logs from before cgroups were recorded name none: no table of dashes for them. */
-	if (s->cgroup_known)
-		text_top(s, ob, &cgroups, numeric);
-	text_top(s, ob, &remotes, numeric);
 }
 
 /* Sockets open at the end, longest open first. */
@@ -1114,365 +1091,361 @@ static void text_stuck(const struct summary *s, struct outbuf *ob)
 		ob_puts(ob, "  ... (first 20 shown)\n");
 }
 
-void summary_text(struct summary *s, struct outbuf *ob, int numeric)
-{
-	unsigned int order[TT_CAUSE_MAX];
-	size_t nends = list_ends(s, order);
+/* ---- JSON, a function per section ---- */
 
-	text_header(s, ob);
-	text_transitions(s, ob);
-	text_durations(s, ob);
-	text_ends(s, ob, order, nends);
-	text_lifetimes(s, ob, order, nends);
-	text_tops(s, ob, numeric);
-	text_open(s, ob);
-	text_stuck(s, ob);
-}
-
-static void jkey(struct outbuf *ob, int *first, const char *k)
-{
-	if (!*first)
-		ob_putc(ob, ',');
-	*first = 0;
-	ob_putc(ob, '"');
-	ob_puts(ob, k);
-	ob_puts(ob, "\":");
-}
-
-static void jaddr(struct outbuf *ob, int family, const uint8_t a[16])
+static void json_addr(struct jsonw *w, int family, const uint8_t a[16])
 {
 	char buf[TT_ADDRSTRLEN];
 
-	ob_putc(ob, '"');
-	ob_put(ob, buf, fmt_addr(buf, family, a));
-	ob_putc(ob, '"');
+	jw_str(w, buf, fmt_addr(buf, family, a));
 }
 
-static void jcomm(struct outbuf *ob, const struct tt_event *e)
+/* "pid" and "comm", null when the owner is not known. */
+static void json_owner(struct jsonw *w, const struct tt_event *e)
 {
-	int f = 1;
-
-	jkey(ob, &f, "pid");
+	jw_key(w, "pid");
 	if (e->flags & TT_F_OWNER_KNOWN) {
-		ob_u64(ob, e->pid);
-		ob_puts(ob, ",\"comm\":");
-		ob_json_str(ob, e->comm, strnlen(e->comm, TT_COMM_LEN));
+		jw_u64(w, e->pid);
+		jw_key(w, "comm");
+		jw_str(w, e->comm, strnlen(e->comm, TT_COMM_LEN));
 	} else {
-		ob_puts(ob, "null,\"comm\":null");
+		jw_null(w);
+		jw_key(w, "comm");
+		jw_null(w);
 	}
 }
 
-static void jendpoints(struct outbuf *ob, const struct tt_event *e)
+static void json_endpoints(struct jsonw *w, const struct tt_event *e)
 {
-	ob_puts(ob, ",\"proto\":\"");
-	ob_puts(ob, fmt_proto(e->family));
-	ob_puts(ob, "\",\"laddr\":");
-	jaddr(ob, e->family, e->saddr);
-	ob_puts(ob, ",\"lport\":");
-	ob_u64(ob, e->sport);
-	ob_puts(ob, ",\"raddr\":");
-	jaddr(ob, e->family, e->daddr);
-	ob_puts(ob, ",\"rport\":");
-	ob_u64(ob, e->dport);
-	ob_puts(ob, ",\"sock\":");
-	ob_u64(ob, e->sock_cookie);
-	ob_puts(ob, ",\"netns\":");
-	ob_u64(ob, e->netns);
+	jw_field_str(w, "proto", fmt_proto(e->family));
+	jw_key(w, "laddr");
+	json_addr(w, e->family, e->saddr);
+	jw_field_u64(w, "lport", e->sport);
+	jw_key(w, "raddr");
+	json_addr(w, e->family, e->daddr);
+	jw_field_u64(w, "rport", e->dport);
+	jw_field_u64(w, "sock", e->sock_cookie);
+	jw_field_u64(w, "netns", e->netns);
 }
 
-static void json_hist(struct outbuf *ob, const struct hist *h)
+static void json_ms(struct jsonw *w, const char *k, uint64_t us)
 {
-	ob_puts(ob, "{\"count\":");
-	ob_u64(ob, h->n);
-	ob_puts(ob, ",\"p50_ms\":");
-	put_ms(ob, hist_pct(h, 50));
-	ob_puts(ob, ",\"p90_ms\":");
-	put_ms(ob, hist_pct(h, 90));
-	ob_puts(ob, ",\"p99_ms\":");
-	put_ms(ob, hist_pct(h, 99));
-	ob_puts(ob, ",\"max_ms\":");
-	put_ms(ob, h->max);
-	ob_putc(ob, '}');
+	jw_key(w, k);
+	jw_fixed(w, us, 3);
 }
 
-static void json_bytes(struct outbuf *ob, uint64_t sent, uint64_t received)
+static void json_hist(struct jsonw *w, const char *k, const struct hist *h)
 {
-	ob_puts(ob, ",\"bytes_sent\":");
-	ob_u64(ob, sent);
-	ob_puts(ob, ",\"bytes_received\":");
-	ob_u64(ob, received);
+	jw_key(w, k);
+	jw_obj_begin(w);
+	jw_field_u64(w, "count", h->n);
+	json_ms(w, "p50_ms", hist_pct(h, 50));
+	json_ms(w, "p90_ms", hist_pct(h, 90));
+	json_ms(w, "p99_ms", hist_pct(h, 99));
+	json_ms(w, "max_ms", h->max);
+	jw_obj_end(w);
+}
+
+static void json_bytes(struct jsonw *w, uint64_t sent, uint64_t received)
+{
+	jw_field_u64(w, "bytes_sent", sent);
+	jw_field_u64(w, "bytes_received", received);
+}
+
+static void json_counts(struct jsonw *w, const struct top_counts *n)
+{
+	jw_field_u64(w, "connections", n->conns);
+	jw_field_u64(w, "events", n->events);
+}
+
+/* The span, the totals, what the bound left out, connections opened and closed. */
+static void json_header(const struct summary *s, struct jsonw *w)
+{
+	jw_field_str(w, "type", "summary");
+	if (s->have_time) {
+		jw_field_time(w, "first", s->first_ns);
+		jw_field_time(w, "last", s->last_ns);
+	} else {
+		jw_key(w, "first");
+		jw_null(w);
+		jw_key(w, "last");
+		jw_null(w);
+	}
+	jw_field_u64(w, "transitions_total", s->state_events);
+	jw_field_u64(w, "stuck_total", s->stuck_events);
+	jw_field_u64(w, "lost", s->lost_count);
+	jw_field_bool(w, "incomplete", s->oom);
+	jw_field_u64(w, "memory_bound", s->budget.max);
+	jw_key(w, "untracked");
+	jw_obj_begin(w);
+	jw_field_u64(w, "sockets", s->untracked.sockets);
+	jw_field_u64(w, "socket_events", s->untracked.socket_events);
+	jw_field_u64(w, "process_events", s->untracked.process_events);
+	jw_field_u64(w, "remote_events", s->untracked.remote_events);
+	jw_field_u64(w, "cgroup_events", s->untracked.cgroup_events);
+	jw_obj_end(w);
+	jw_key(w, "connections");
+	jw_obj_begin(w);
+	jw_field_u64(w, "opened", s->opened_active + s->opened_passive);
+	jw_field_u64(w, "active", s->opened_active);
+	jw_field_u64(w, "passive", s->opened_passive);
+	jw_field_u64(w, "closed", s->closed);
+	jw_field_u64(w, "failed", s->failed);
+	jw_field_u64(w, "resets", s->resets);
+	jw_obj_end(w);
 }
 
 /* "ends" (every cause, 0 too), "traffic" and "lifetimes" ("all" and each cause seen). */
-static void json_ends(const struct summary *s, struct outbuf *ob, int *f)
+static void json_ends(const struct summary *s, struct jsonw *w)
 {
 	unsigned int order[TT_CAUSE_MAX];
 	size_t n = list_ends(s, order);
-	int g = 1;
 
-	jkey(ob, f, "ends");
-	ob_putc(ob, '{');
-	for (unsigned int c = 1; c < TT_CAUSE_MAX; c++) {
-		jkey(ob, &g, cause_name(c));
-		ob_u64(ob, s->ends[c]);
-	}
-	ob_putc(ob, '}');
-	jkey(ob, f, "traffic");
-	ob_puts(ob, "{\"ended\":");
-	ob_u64(ob, s->ended);
-	json_bytes(ob, s->bytes_sent, s->bytes_received);
-	ob_puts(ob, ",\"retrans\":");
-	ob_u64(ob, s->retrans);
-	ob_puts(ob, ",\"retrans_connections\":");
-	ob_u64(ob, s->retrans_conns);
-	ob_puts(ob, ",\"syn_retrans\":");
-	ob_u64(ob, s->syn_retrans);
-	ob_putc(ob, '}');
-	jkey(ob, f, "lifetimes");
-	ob_putc(ob, '{');
-	g = 1;
-	if (s->life[TT_CAUSE_NONE].n) {
-		jkey(ob, &g, "all");
-		json_hist(ob, &s->life[TT_CAUSE_NONE]);
-	}
+	jw_key(w, "ends");
+	jw_obj_begin(w);
+	for (unsigned int c = 1; c < TT_CAUSE_MAX; c++)
+		jw_field_u64(w, cause_name(c), s->ends[c]);
+	jw_obj_end(w);
+	jw_key(w, "traffic");
+	jw_obj_begin(w);
+	jw_field_u64(w, "ended", s->ended);
+	json_bytes(w, s->bytes_sent, s->bytes_received);
+	jw_field_u64(w, "retrans", s->retrans);
+	jw_field_u64(w, "retrans_connections", s->retrans_conns);
+	jw_field_u64(w, "syn_retrans", s->syn_retrans);
+	jw_obj_end(w);
+	jw_key(w, "lifetimes");
+	jw_obj_begin(w);
+	if (s->life[TT_CAUSE_NONE].n)
+		json_hist(w, "all", &s->life[TT_CAUSE_NONE]);
 	for (size_t i = 0; i < n; i++) {
-		if (!s->life[order[i]].n)
-			continue;
-		jkey(ob, &g, cause_name(order[i]));
-		json_hist(ob, &s->life[order[i]]);
+		if (s->life[order[i]].n)
+			json_hist(w, cause_name(order[i]), &s->life[order[i]]);
 	}
-	ob_putc(ob, '}');
-	jkey(ob, f, "lifetimes_min_only");
-	ob_u64(ob, s->life_min_only);
+	jw_obj_end(w);
+	jw_field_u64(w, "lifetimes_min_only", s->life_min_only);
 }
 
-void summary_json(struct summary *s, struct outbuf *ob)
+static void json_transitions(const struct summary *s, struct jsonw *w)
 {
 	struct trans t[TT_STATE_MAX * TT_STATE_MAX];
 	size_t nt = list_trans(s, t);
-	int f = 1, g;
 
-	ob_putc(ob, '{');
-	jkey(ob, &f, "type");
-	ob_puts(ob, "\"summary\"");
-	jkey(ob, &f, "first");
-	if (s->have_time) {
-		ob_putc(ob, '"');
-		fmt_put_rfc3339(ob, s->first_ns);
-		ob_puts(ob, "\",\"last\":\"");
-		fmt_put_rfc3339(ob, s->last_ns);
-		ob_putc(ob, '"');
-	} else {
-		ob_puts(ob, "null,\"last\":null");
-	}
-	jkey(ob, &f, "transitions_total");
-	ob_u64(ob, s->state_events);
-	jkey(ob, &f, "stuck_total");
-	ob_u64(ob, s->stuck_events);
-	jkey(ob, &f, "lost");
-	ob_u64(ob, s->lost_count);
-	jkey(ob, &f, "incomplete");
-	ob_puts(ob, s->oom ? "true" : "false");
-	jkey(ob, &f, "memory_bound");
-	ob_u64(ob, s->budget.max);
-	jkey(ob, &f, "untracked");
-	ob_puts(ob, "{\"sockets\":");
-	ob_u64(ob, s->untracked.sockets);
-	ob_puts(ob, ",\"socket_events\":");
-	ob_u64(ob, s->untracked.socket_events);
-	ob_puts(ob, ",\"process_events\":");
-	ob_u64(ob, s->untracked.process_events);
-	ob_puts(ob, ",\"remote_events\":");
-	ob_u64(ob, s->untracked.remote_events);
-	ob_puts(ob, ",\"cgroup_events\":");
-	ob_u64(ob, s->untracked.cgroup_events);
-	ob_putc(ob, '}');
-	jkey(ob, &f, "connections");
-	ob_puts(ob, "{\"opened\":");
-	ob_u64(ob, s->opened_active + s->opened_passive);
-	ob_puts(ob, ",\"active\":");
-	ob_u64(ob, s->opened_active);
-	ob_puts(ob, ",\"passive\":");
-	ob_u64(ob, s->opened_passive);
-	ob_puts(ob, ",\"closed\":");
-	ob_u64(ob, s->closed);
-	ob_puts(ob, ",\"failed\":");
-	ob_u64(ob, s->failed);
-	ob_puts(ob, ",\"resets\":");
-	ob_u64(ob, s->resets);
-	ob_putc(ob, '}');
-	json_ends(s, ob, &f);
-
-	jkey(ob, &f, "transitions");
-	ob_putc(ob, '[');
+	jw_key(w, "transitions");
+	jw_arr_begin(w);
 	for (size_t i = 0; i < nt; i++) {
-		ob_puts(ob, i ? ",{\"old\":\"" : "{\"old\":\"");
-		ob_puts(ob, tt_state_name(t[i].o));
-		ob_puts(ob, "\",\"new\":\"");
-		ob_puts(ob, tt_state_name(t[i].n));
-		ob_puts(ob, "\",\"count\":");
-		ob_u64(ob, t[i].count);
-		ob_putc(ob, '}');
+		jw_obj_begin(w);
+		jw_field_str(w, "old", tt_state_name(t[i].o));
+		jw_field_str(w, "new", tt_state_name(t[i].n));
+		jw_field_u64(w, "count", t[i].count);
+		jw_obj_end(w);
 	}
-	ob_putc(ob, ']');
+	jw_arr_end(w);
+}
 
-	jkey(ob, &f, "durations");
-	ob_putc(ob, '{');
-	g = 1;
+static void json_durations(const struct summary *s, struct jsonw *w)
+{
+	jw_key(w, "durations");
+	jw_obj_begin(w);
 	for (int st = 0; st < TT_STATE_MAX; st++) {
-		const struct hist *h = &s->dur[st];
-
-		if (!h->n)
-			continue;
-		jkey(ob, &g, tt_state_name(st));
-		ob_puts(ob, "{\"count\":");
-		ob_u64(ob, h->n);
-		ob_puts(ob, ",\"p50_ms\":");
-		put_ms(ob, hist_pct(h, 50));
-		ob_puts(ob, ",\"p90_ms\":");
-		put_ms(ob, hist_pct(h, 90));
-		ob_puts(ob, ",\"p99_ms\":");
-		put_ms(ob, hist_pct(h, 99));
-		ob_puts(ob, ",\"max_ms\":");
-		put_ms(ob, h->max);
-		ob_putc(ob, '}');
+		if (s->dur[st].n)
+			json_hist(w, tt_state_name(st), &s->dur[st]);
 	}
-	ob_putc(ob, '}');
+	jw_obj_end(w);
+}
 
+static void json_proc_item(const struct summary *s, struct jsonw *w, const void *entry)
+{
+	const struct proc_ent *p = entry;
+	struct tt_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.pid = p->k.pid;
+	memcpy(e.comm, p->k.comm, TT_COMM_LEN);
+	e.flags = p->k.known ? TT_F_OWNER_KNOWN : 0;
+	json_owner(w, &e);
+	json_counts(w, &p->n);
+	json_bytes(w, p->bytes_sent, p->bytes_received);
+}
+
+static void json_cgrp_item(const struct summary *s, struct jsonw *w, const void *entry)
+{
+	const struct cgrp_ent *p = entry;
+	const char *kind = cgrp_kind_name(p->k.kind);
+
+	jw_key(w, "kind");
+	jw_str_or_null(w, kind);
+	jw_key(w, "name");
+	jw_str_or_null(w, kind ? p->name : NULL);
+	jw_key(w, "pod");
+	jw_str_or_null(w, p->pod[0] ? p->pod : NULL);
+	json_counts(w, &p->n);
+}
+
+static void json_remote_item(const struct summary *s, struct jsonw *w, const void *entry)
+{
+	const struct remote_ent *p = entry;
+
+	jw_field_str(w, "proto", fmt_proto(p->k.family));
+	jw_key(w, "raddr");
+	json_addr(w, p->k.family, p->k.addr);
+	jw_field_u64(w, "rport", p->k.port);
+	jw_key(w, "rservice");
+	jw_str_or_null(w, svc_of(s, p->k.port));
+	json_counts(w, &p->n);
+	json_bytes(w, p->bytes_sent, p->bytes_received);
+}
+
+static void json_top(const struct summary *s, struct jsonw *w, const struct top_list *l)
+{
 	const void *top[TOP_N];
-	size_t ntop = table_top(&s->procs, TOP_N, cmp_proc, top);
+	size_t ntop = l->shown ? table_top(l->t, TOP_N, l->cmp, top) : 0;
 
-	jkey(ob, &f, "top_processes");
-	ob_putc(ob, '[');
+	jw_key(w, l->json_key);
+	jw_arr_begin(w);
 	for (size_t i = 0; i < ntop; i++) {
-		const struct proc_ent *p = top[i];
-		struct tt_event e;
-
-		memset(&e, 0, sizeof(e));
-		e.pid = p->k.pid;
-		memcpy(e.comm, p->k.comm, TT_COMM_LEN);
-		e.flags = p->k.known ? TT_F_OWNER_KNOWN : 0;
-		ob_puts(ob, i ? ",{" : "{");
-		jcomm(ob, &e);
-		ob_puts(ob, ",\"connections\":");
-		ob_u64(ob, p->n.conns);
-		ob_puts(ob, ",\"events\":");
-		ob_u64(ob, p->n.events);
-		json_bytes(ob, p->bytes_sent, p->bytes_received);
-		ob_putc(ob, '}');
+		jw_obj_begin(w);
+		l->json_item(s, w, top[i]);
+		jw_obj_end(w);
 	}
-	ob_putc(ob, ']');
+	jw_arr_end(w);
+}
 
-	ntop = s->cgroup_known ? table_top(&s->cgroups, TOP_N, cmp_cgrp, top) : 0;
-	jkey(ob, &f, "top_containers");
-	ob_putc(ob, '[');
-	for (size_t i = 0; i < ntop; i++) {
-		const struct cgrp_ent *p = top[i];
-		const char *kind = cgrp_kind_name(p->k.kind);
-
-		ob_puts(ob, i ? ",{\"kind\":" : "{\"kind\":");
-		if (kind) {
-			ob_putc(ob, '"');
-			ob_puts(ob, kind);
-			ob_puts(ob, "\",\"name\":");
-			ob_json_str(ob, p->name, strlen(p->name));
-		} else {
-			ob_puts(ob, "null,\"name\":null");
-		}
-		ob_puts(ob, ",\"pod\":");
-		if (p->pod[0])
-			ob_json_str(ob, p->pod, strlen(p->pod));
-		else
-			ob_puts(ob, "null");
-		ob_puts(ob, ",\"connections\":");
-		ob_u64(ob, p->n.conns);
-		ob_puts(ob, ",\"events\":");
-		ob_u64(ob, p->n.events);
-		ob_putc(ob, '}');
-	}
-	ob_putc(ob, ']');
-
-	ntop = table_top(&s->remotes, TOP_N, cmp_remote, top);
-	jkey(ob, &f, "top_remotes");
-	ob_putc(ob, '[');
-	for (size_t i = 0; i < ntop; i++) {
-		const struct remote_ent *p = top[i];
-		const char *svc = svc_of(s, p->k.port);
-
-		ob_puts(ob, i ? ",{\"proto\":\"" : "{\"proto\":\"");
-		ob_puts(ob, fmt_proto(p->k.family));
-		ob_puts(ob, "\",\"raddr\":");
-		jaddr(ob, p->k.family, p->k.addr);
-		ob_puts(ob, ",\"rport\":");
-		ob_u64(ob, p->k.port);
-		ob_puts(ob, ",\"rservice\":");
-		if (svc)
-			ob_json_str(ob, svc, strlen(svc));
-		else
-			ob_puts(ob, "null");
-		ob_puts(ob, ",\"connections\":");
-		ob_u64(ob, p->n.conns);
-		ob_puts(ob, ",\"events\":");
-		ob_u64(ob, p->n.events);
-		json_bytes(ob, p->bytes_sent, p->bytes_received);
-		ob_putc(ob, '}');
-	}
-	ob_putc(ob, ']');
-
+/* Sockets open at the end, longest open first: up to JSON_OPEN of them. */
+static void json_open(const struct summary *s, struct jsonw *w)
+{
 	/* 8 KiB of pointers, not a copy of the table */
 	const void *open[JSON_OPEN];
 	size_t nopen = table_top(&s->socks, JSON_OPEN, cmp_sock, open);
 
-	jkey(ob, &f, "open_total");
-	ob_u64(ob, s->socks.n);
-	jkey(ob, &f, "open_at_end");
-	ob_putc(ob, '[');
+	jw_field_u64(w, "open_total", s->socks.n);
+	jw_key(w, "open_at_end");
+	jw_arr_begin(w);
 	for (size_t i = 0; i < nopen; i++) {
 		const struct sock_ent *se = open[i];
 		struct tt_event e;
 
 		sock_event(se, &e);
-		ob_puts(ob, i ? ",{" : "{");
-		jcomm(ob, &e);
-		jendpoints(ob, &e);
-		ob_puts(ob, ",\"state\":\"");
-		ob_puts(ob, tt_state_name(se->state));
-		ob_puts(ob, "\",\"since\":\"");
-		fmt_put_rfc3339(ob, se->since_ns);
-		ob_puts(ob, "\",\"ms\":");
-		put_ms(ob, (s->last_ns - se->since_ns) / 1000);
-		ob_putc(ob, '}');
+		jw_obj_begin(w);
+		json_owner(w, &e);
+		json_endpoints(w, &e);
+		jw_field_str(w, "state", tt_state_name(se->state));
+		jw_field_time(w, "since", se->since_ns);
+		json_ms(w, "ms", (s->last_ns - se->since_ns) / 1000);
+		jw_obj_end(w);
 	}
-	ob_putc(ob, ']');
+	jw_arr_end(w);
+}
 
-	jkey(ob, &f, "stuck_by_state");
-	ob_putc(ob, '{');
-	g = 1;
+static void json_stuck(const struct summary *s, struct jsonw *w)
+{
+	jw_key(w, "stuck_by_state");
+	jw_obj_begin(w);
 	for (int st = 0; st < TT_STATE_MAX; st++) {
-		if (!s->stuck_by_state[st])
-			continue;
-		jkey(ob, &g, tt_state_name(st));
-		ob_u64(ob, s->stuck_by_state[st]);
+		if (s->stuck_by_state[st])
+			jw_field_u64(w, tt_state_name(st), s->stuck_by_state[st]);
 	}
-	ob_putc(ob, '}');
-	jkey(ob, &f, "stuck");
-	ob_putc(ob, '[');
+	jw_obj_end(w);
+	jw_key(w, "stuck");
+	jw_arr_begin(w);
 	for (int i = 0; i < s->nstuck; i++) {
 		const struct tt_event *e = &s->stuck[i].ev;
 
-		ob_puts(ob, i ? ",{\"time\":\"" : "{\"time\":\"");
-		fmt_put_rfc3339(ob, s->stuck[i].wall_ns);
-		ob_puts(ob, "\",");
-		jcomm(ob, e);
-		jendpoints(ob, e);
-		ob_puts(ob, ",\"state\":\"");
-		ob_puts(ob, tt_state_name(e->oldstate));
-		ob_puts(ob, "\",\"ms\":");
+		jw_obj_begin(w);
+		jw_field_time(w, "time", s->stuck[i].wall_ns);
+		json_owner(w, e);
+		json_endpoints(w, e);
+		jw_field_str(w, "state", tt_state_name(e->oldstate));
+		jw_key(w, "ms");
 		if (e->flags & TT_F_DELTA_KNOWN)
-			put_ms(ob, e->delta_ns / 1000);
+			jw_fixed(w, e->delta_ns / 1000, 3);
 		else
-			ob_puts(ob, "null");
-		ob_putc(ob, '}');
+			jw_null(w);
+		jw_obj_end(w);
 	}
-	ob_puts(ob, "]}\n");
+	jw_arr_end(w);
+}
+
+/* ---- the renderers ---- */
+
+static void top_lists(const struct summary *s, struct top_list l[TOP_LISTS])
+{
+	l[TOP_PROCS] = (struct top_list){
+		.t = &s->procs,
+		.cmp = cmp_proc,
+		.shown = 1,
+		.counts_at = offsetof(struct proc_ent, n),
+		.untracked = s->untracked.process_events,
+		.untracked_what = "processes",
+		.heading =
+			"\nTop processes:\n       CONNS      EVENTS          SENT      RECEIVED  "
+			"PID       COMM\n",
+		.text_row = text_proc_row,
+		.json_key = "top_processes",
+		.json_item = json_proc_item,
+	};
+	/* Logs from before cgroups were recorded name none: no table of dashes for them. */
+	l[TOP_CGROUPS] = (struct top_list){
+		.t = &s->cgroups,
+		.cmp = cmp_cgrp,
+		.shown = s->cgroup_known > 0,
+		.counts_at = offsetof(struct cgrp_ent, n),
+		.untracked = s->untracked.cgroup_events,
+		.untracked_what = "containers and units",
+		.heading = "\nTop containers/units:\n       CONNS      EVENTS  KIND       NAME\n",
+		.text_row = text_cgrp_row,
+		.json_key = "top_containers",
+		.json_item = json_cgrp_item,
+	};
+	l[TOP_REMOTES] = (struct top_list){
+		.t = &s->remotes,
+		.cmp = cmp_remote,
+		.shown = 1,
+		.counts_at = offsetof(struct remote_ent, n),
+		.untracked = s->untracked.remote_events,
+		.untracked_what = "endpoints",
+		.heading = "\nTop remote endpoints:\n       CONNS      EVENTS          SENT      "
+			   "RECEIVED  ENDPOINT\n",
+		.text_row = text_remote_row,
+		.json_key = "top_remotes",
+		.json_item = json_remote_item,
+	};
+}
+
+void summary_text(struct summary *s, struct outbuf *ob, int numeric)
+{
+	unsigned int order[TT_CAUSE_MAX];
+	size_t nends = list_ends(s, order);
+	struct top_list tops[TOP_LISTS];
+
+	top_lists(s, tops);
+	text_header(s, ob);
+	text_transitions(s, ob);
+	text_durations(s, ob);
+	text_ends(s, ob, order, nends);
+	text_lifetimes(s, ob, order, nends);
+	for (int i = 0; i < TOP_LISTS; i++)
+		text_top(s, ob, &tops[i], numeric);
+	text_open(s, ob);
+	text_stuck(s, ob);
+}
+
+void summary_json(struct summary *s, struct outbuf *ob)
+{
+	struct top_list tops[TOP_LISTS];
+	struct jsonw w;
+
+	top_lists(s, tops);
+	jw_init(&w, ob);
+	jw_obj_begin(&w);
+	json_header(s, &w);
+	json_ends(s, &w);
+	json_transitions(s, &w);
+	json_durations(s, &w);
+	for (int i = 0; i < TOP_LISTS; i++)
+		json_top(s, &w, &tops[i]);
+	json_open(s, &w);
+	json_stuck(s, &w);
+	jw_obj_end(&w);
+	ob_putc(ob, '\n');
 }
