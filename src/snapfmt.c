@@ -2,6 +2,8 @@
 /* Pure helpers of `tcptrail snapshot`: selection, netstat-style text and JSON. */
 #include <stdlib.h>
 #include <string.h>
+#include "config.h"
+#include "filter.h"
 #include "format.h"
 #include "jsonw.h"
 #include "owners.h"
@@ -55,37 +57,37 @@ int64_t snap_idle_ns(const struct tt_sock_rec *r)
 }
 
 /* A stuck rule for this socket's state; FIN_WAIT2 rules cover FIN_WAIT2 timewait sockets. */
-static const struct stuck_rule *stuck_rule_for(const struct config *cfg, int state)
+static const struct stuck_rule *stuck_rule_for(const struct snap_selection *sel, int state)
 {
-	for (int i = 0; i < cfg->nstuck; i++) {
-		int s = cfg->stuck[i].state;
+	for (int i = 0; i < sel->nstuck; i++) {
+		int s = sel->stuck[i].state;
 
 		if (s == state || (s == TT_FIN_WAIT2 && state == TT_FIN_WAIT2_TW) ||
 		    (s == TT_FIN_WAIT2_TW && state == TT_FIN_WAIT2))
-			return &cfg->stuck[i];
+			return &sel->stuck[i];
 	}
 	return NULL;
 }
 
-int snap_select(const struct config *cfg, const struct tt_sock_rec *r)
+int snap_select(const struct snap_selection *sel, const struct tt_sock_rec *r)
 {
-	const struct tt_filter *f = &cfg->filter;
+	const struct tt_filter *f = sel->filter;
 	int st = r->state;
 
 	if (st <= 0 || st >= TT_STATE_MAX)
 		return 0;
-	if (cfg->listening && st != TT_LISTEN)
+	if (sel->listening && st != TT_LISTEN)
 		return 0;
 	if (f->state_mask) {
 		if (!(f->state_mask & (1u << st)))
 			return 0;
-	} else if (!cfg->all && !cfg->listening && !cfg->nstuck && st == TT_LISTEN) {
+	} else if (!sel->all && !sel->listening && !sel->nstuck && st == TT_LISTEN) {
 		return 0; /* netstat -t: servers only with -a or -l */
 	}
 	if (!filter_match_endpoints(f, r->family, r->saddr, r->daddr, r->sport, r->dport, r->netns))
 		return 0;
-	if (cfg->nstuck) {
-		const struct stuck_rule *rule = stuck_rule_for(cfg, st);
+	if (sel->nstuck) {
+		const struct stuck_rule *rule = stuck_rule_for(sel, st);
 		int64_t idle;
 
 		if (!rule)

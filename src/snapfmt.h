@@ -10,12 +10,13 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "cgroup.h"
-#include "config.h"
 #include "outbuf.h"
 #include "services.h"
 #include "tcptrail.h"
 
 struct fmt_ctx;
+struct stuck_rule;
+struct tt_filter;
 
 /* TIME_WAIT lasts TCP_TIMEWAIT_LEN; the time spent so far is that minus the timer left. */
 #define SNAP_TIMEWAIT_NS (60ULL * 1000000000ULL)
@@ -41,8 +42,17 @@ const char *snap_timer_name(int timer);
  */
 int64_t snap_idle_ns(const struct tt_sock_rec *r);
 
+/* Which sockets to show: -a, -l, the address and state filters, --stuck. */
+struct snap_selection {
+	int all;       /* -a */
+	int listening; /* -l */
+	const struct tt_filter *filter;
+	const struct stuck_rule *stuck; /* only sockets idle in a state of these this long */
+	int nstuck;
+};
+
 /* Whether -a/-l/--state/-4/-6/--port/--netns/--stuck let this socket through. */
-int snap_select(const struct config *cfg, const struct tt_sock_rec *r);
+int snap_select(const struct snap_selection *sel, const struct tt_sock_rec *r);
 /* "Active Internet connections (servers and established)" and friends, with '\n'. */
 void snapfmt_title(struct outbuf *ob, int all, int listening);
 /* The column header line. */

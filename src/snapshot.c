@@ -150,6 +150,7 @@ struct snap_ctx {
 	const struct config *cfg;
 	struct snap_bpf bpf;
 	struct snapfmt_opts fo;
+	struct snap_selection sel;
 	struct outbuf socks;  /* raw struct tt_sock_rec */
 	struct outbuf owners; /* raw struct tt_owner_rec, sorted after reading */
 	size_t nowners;	      /* records of owners after owners_sort() */
@@ -249,7 +250,7 @@ static void print_socket(struct snap_ctx *c, const struct tt_sock_rec *r)
 	const char *lhost = NULL, *rhost = NULL;
 	size_t nown = 0;
 
-	if (!snap_select(c->cfg, r))
+	if (!snap_select(&c->sel, r))
 		return;
 	/* A hash probe; the hierarchy is walked again only for a cgroup made since. */
 	cg = cg_cache_get(c->cg, r->cgroup_id);
@@ -342,6 +343,11 @@ int run_snapshot(const struct config *cfg, const struct services *svc)
 	c.fo.svc = svc;
 	fmt_ctx_init(&c.fmt, 0);
 	c.fo.fmt = &c.fmt;
+	c.sel.all = cfg->all;
+	c.sel.listening = cfg->listening;
+	c.sel.filter = &cfg->filter;
+	c.sel.stuck = cfg->stuck;
+	c.sel.nstuck = cfg->nstuck;
 	c.need_owners = cfg->programs || cfg->filter.npids || cfg->filter.ncomms;
 	ob_init(&c.socks);
 	ob_init(&c.owners);

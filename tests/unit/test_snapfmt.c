@@ -8,6 +8,8 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include "config.h"
+#include "filter.h"
 #include "format.h"
 #include "snapfmt.h"
 
@@ -109,94 +111,102 @@ static void test_idle(void **state)
 
 static void test_select_listening(void **state)
 {
-	struct config cfg;
+	struct tt_filter f;
+	struct snap_selection sel;
 	struct tt_sock_rec l = v4(TT_LISTEN, "0.0.0.0", 80, "0.0.0.0", 0);
 	struct tt_sock_rec e = v4(TT_ESTABLISHED, "127.0.0.1", 80, "127.0.0.1", 5000);
 
-	memset(&cfg, 0, sizeof(cfg));
-	assert_false(snap_select(&cfg, &l)); /* netstat -t: no servers */
-	assert_true(snap_select(&cfg, &e));
-	cfg.all = 1;
-	assert_true(snap_select(&cfg, &l));
-	assert_true(snap_select(&cfg, &e));
-	cfg.all = 0;
-	cfg.listening = 1;
-	assert_true(snap_select(&cfg, &l));
-	assert_false(snap_select(&cfg, &e));
+	memset(&f, 0, sizeof(f));
+	sel = (struct snap_selection){.filter = &f};
+	assert_false(snap_select(&sel, &l)); /* netstat -t: no servers */
+	assert_true(snap_select(&sel, &e));
+	sel.all = 1;
+	assert_true(snap_select(&sel, &l));
+	assert_true(snap_select(&sel, &e));
+	sel.all = 0;
+	sel.listening = 1;
+	assert_true(snap_select(&sel, &l));
+	assert_false(snap_select(&sel, &e));
 	/* --state LISTEN alone shows listeners without -a */
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.filter.state_mask = 1u << TT_LISTEN;
-	assert_true(snap_select(&cfg, &l));
-	assert_false(snap_select(&cfg, &e));
+	memset(&f, 0, sizeof(f));
+	sel = (struct snap_selection){.filter = &f};
+	f.state_mask = 1u << TT_LISTEN;
+	assert_true(snap_select(&sel, &l));
+	assert_false(snap_select(&sel, &e));
 	/* garbage states never pass */
 	e.state = 0;
-	assert_false(snap_select(&cfg, &e));
+	assert_false(snap_select(&sel, &e));
 	e.state = 200;
-	cfg.all = 1;
-	cfg.filter.state_mask = 0;
-	assert_false(snap_select(&cfg, &e));
+	sel.all = 1;
+	f.state_mask = 0;
+	assert_false(snap_select(&sel, &e));
 }
 
 static void test_select_filters(void **state)
 {
-	struct config cfg;
+	struct tt_filter f;
+	struct snap_selection sel;
 	struct tt_sock_rec e = v4(TT_ESTABLISHED, "127.0.0.1", 80, "127.0.0.1", 5000);
 	struct tt_sock_rec tw = v4(TT_FIN_WAIT2_TW, "127.0.0.1", 5001, "127.0.0.1", 80);
 	struct tt_sock_rec six = v6(TT_ESTABLISHED, "::1", 631, "::1", 6000);
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.filter.family = 6;
-	assert_false(snap_select(&cfg, &e));
-	assert_true(snap_select(&cfg, &six));
-	cfg.filter.family = 0;
-	cfg.filter.nlports = 1;
-	cfg.filter.lports[0] = 631;
-	assert_false(snap_select(&cfg, &e));
-	assert_true(snap_select(&cfg, &six));
-	cfg.filter.nlports = 0;
-	cfg.filter.nports = 1;
-	cfg.filter.ports[0] = 80;
-	assert_true(snap_select(&cfg, &e));
-	assert_true(snap_select(&cfg, &tw)); /* remote port 80 */
-	assert_false(snap_select(&cfg, &six));
+	memset(&f, 0, sizeof(f));
+	sel = (struct snap_selection){.filter = &f};
+	f.family = 6;
+	assert_false(snap_select(&sel, &e));
+	assert_true(snap_select(&sel, &six));
+	f.family = 0;
+	f.nlports = 1;
+	f.lports[0] = 631;
+	assert_false(snap_select(&sel, &e));
+	assert_true(snap_select(&sel, &six));
+	f.nlports = 0;
+	f.nports = 1;
+	f.ports[0] = 80;
+	assert_true(snap_select(&sel, &e));
+	assert_true(snap_select(&sel, &tw)); /* remote port 80 */
+	assert_false(snap_select(&sel, &six));
 	/* --state FIN_WAIT2 is parsed into both bits; a FIN_WAIT2 timewait socket matches. */
-	cfg.filter.state_mask = 1u << TT_FIN_WAIT2 | 1u << TT_FIN_WAIT2_TW;
-	assert_true(snap_select(&cfg, &tw));
-	assert_false(snap_select(&cfg, &e));
-	cfg.filter.nnetns = 1;
-	cfg.filter.netns[0] = 42;
+	f.state_mask = 1u << TT_FIN_WAIT2 | 1u << TT_FIN_WAIT2_TW;
+	assert_true(snap_select(&sel, &tw));
+	assert_false(snap_select(&sel, &e));
+	f.nnetns = 1;
+	f.netns[0] = 42;
 	tw.netns = 41;
-	assert_false(snap_select(&cfg, &tw));
+	assert_false(snap_select(&sel, &tw));
 	tw.netns = 42;
-	assert_true(snap_select(&cfg, &tw));
+	assert_true(snap_select(&sel, &tw));
 }
 
 static void test_select_stuck(void **state)
 {
-	struct config cfg;
+	static const struct stuck_rule rules[] = {
+		{.state = TT_CLOSE_WAIT, .ns = 30000 * MS},
+		{.state = TT_FIN_WAIT2, .ns = 10000 * MS},
+	};
+	struct tt_filter f;
+	struct snap_selection sel;
 	struct tt_sock_rec cw = v4(TT_CLOSE_WAIT, "127.0.0.1", 80, "127.0.0.1", 5000);
 	struct tt_sock_rec e = v4(TT_ESTABLISHED, "127.0.0.1", 81, "127.0.0.1", 5001);
 	struct tt_sock_rec tw = v4(TT_FIN_WAIT2_TW, "127.0.0.1", 5002, "127.0.0.1", 80);
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.nstuck = 2;
-	cfg.stuck[0].state = TT_CLOSE_WAIT;
-	cfg.stuck[0].ns = 30000 * MS;
-	cfg.stuck[1].state = TT_FIN_WAIT2;
-	cfg.stuck[1].ns = 10000 * MS;
-	assert_false(snap_select(&cfg, &cw)); /* idle unknown */
+	memset(&f, 0, sizeof(f));
+	sel = (struct snap_selection){.filter = &f};
+	sel.stuck = rules;
+	sel.nstuck = 2;
+	assert_false(snap_select(&sel, &cw)); /* idle unknown */
 	cw.lastrcv_ns = 29999 * MS;
 	cw.lastsnd_ns = 40000 * MS;
-	assert_false(snap_select(&cfg, &cw));
+	assert_false(snap_select(&sel, &cw));
 	cw.lastrcv_ns = 30000 * MS;
-	assert_true(snap_select(&cfg, &cw));
+	assert_true(snap_select(&sel, &cw));
 	e.lastrcv_ns = e.lastsnd_ns = 99999 * MS;
-	assert_false(snap_select(&cfg, &e)); /* no rule for ESTABLISHED */
+	assert_false(snap_select(&sel, &e)); /* no rule for ESTABLISHED */
 	tw.timer = 3;
 	tw.timer_ns = 55000 * MS; /* 5 s into the timewait period */
-	assert_false(snap_select(&cfg, &tw));
+	assert_false(snap_select(&sel, &tw));
 	tw.timer_ns = 45000 * MS;
-	assert_true(snap_select(&cfg, &tw));
+	assert_true(snap_select(&sel, &tw));
 }
 
 static void test_title_header(void **state)
