@@ -68,7 +68,6 @@ static size_t dec_len(uint64_t v)
 	return n + (v >= 10) + (v >= 100) + (v >= 1000);
 }
 
-/* Two digits at a time, straight into place: numbers are most of an event line. */
 void ob_col_end(struct outbuf *ob, size_t start, size_t w)
 {
 	size_t n = ob->len - start;
@@ -76,6 +75,7 @@ void ob_col_end(struct outbuf *ob, size_t start, size_t w)
 	ob_pad(ob, n < w ? (long)(w - n) : 1);
 }
 
+/* Two digits at a time, straight into place: numbers are most of an event line. */
 size_t u64_to_dec(char *buf, uint64_t v)
 {
 	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
