@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "outbuf.h"
@@ -237,4 +238,23 @@ int ob_write_fd(int fd, const char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int ob_write_failed(int err, int *broken)
+{
+	*broken = 1;
+	if (err == EPIPE)
+		return 0;
+	fprintf(stderr, "tcptrail: writing output: %s\n", strerror(err));
+	return -1;
+}
+
+int ob_flush_fd(struct outbuf *ob, int fd, int *broken)
+{
+	int ret = 0;
+
+	if (ob->len && !*broken && ob_write_fd(fd, ob->data, ob->len))
+		ret = ob_write_failed(errno, broken);
+	ob_reset(ob);
+	return ret;
 }

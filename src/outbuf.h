@@ -86,6 +86,15 @@ void ob_put_printable(struct outbuf *ob, const char *s, size_t n);
 /* Writes all of buf to fd (retrying short writes); -1 with errno (EPIPE: the reader left). */
 int ob_write_fd(int fd, const char *buf, size_t len);
 
+/*
+ * After a write of a command's output failed with errno err: *broken is set, so nothing more is
+ * written. A reader that left (EPIPE: `tcptrail ... | head`) is the end, not an error: 0. Any
+ * other failure is said on stderr: -1, the command exits 1.
+ */
+int ob_write_failed(int err, int *broken);
+/* Writes ob to fd unless *broken, and empties it; ob_write_failed()'s result when it fails. */
+int ob_flush_fd(struct outbuf *ob, int fd, int *broken);
+
 /* Decimal digits of v into buf (no NUL); returns the count (1..20). */
 size_t u64_to_dec(char *buf, uint64_t v);
 

@@ -32,15 +32,8 @@ struct replay {
 
 static void flush_out(struct replay *rp)
 {
-	if (rp->out.len && !rp->out_broken &&
-	    ob_write_fd(STDOUT_FILENO, rp->out.data, rp->out.len)) {
-		if (errno != EPIPE) {
-			fprintf(stderr, "tcptrail: writing output: %s\n", strerror(errno));
-			rp->out_error = 1;
-		}
-		rp->out_broken = 1;
-	}
-	ob_reset(&rp->out);
+	if (ob_flush_fd(&rp->out, STDOUT_FILENO, &rp->out_broken))
+		rp->out_error = 1;
 }
 
 static int in_time(const struct config *cfg, uint64_t wall)

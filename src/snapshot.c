@@ -166,14 +166,8 @@ struct snap_ctx {
 
 static void flush_out(struct snap_ctx *c)
 {
-	if (c->out.len && !c->out_broken && ob_write_fd(STDOUT_FILENO, c->out.data, c->out.len)) {
-		if (errno != EPIPE) {
-			fprintf(stderr, "tcptrail: writing output: %s\n", strerror(errno));
-			c->out_error = 1;
-		}
-		c->out_broken = 1;
-	}
-	ob_reset(&c->out);
+	if (ob_flush_fd(&c->out, STDOUT_FILENO, &c->out_broken))
+		c->out_error = 1;
 }
 
 /* --resolve: a host name, cached per address; NULL means print the number. */

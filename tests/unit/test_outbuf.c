@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "tt_test.h"
 #include "outbuf.h"
@@ -299,6 +302,45 @@ static void test_put_printable(void **state)
 	}
 }
 
+/* Output goes out and the buffer empties; a reader that left stops it quietly, a full disk not. */
+static void test_flush_fd(void **state)
+{
+	struct outbuf ob;
+	int p[2], broken = 0, full;
+	char buf[16];
+
+	ob_init(&ob);
+	assert_int_equal(pipe(p), 0);
+	ob_puts(&ob, "abc");
+	assert_int_equal(ob_flush_fd(&ob, p[1], &broken), 0);
+	assert_int_equal(ob.len, 0);
+	assert_int_equal(broken, 0);
+	assert_int_equal(read(p[0], buf, sizeof(buf)), 3);
+	assert_memory_equal(buf, "abc", 3);
+	assert_int_equal(ob_flush_fd(&ob, p[1], &broken), 0); /* nothing to write */
+
+	signal(SIGPIPE, SIG_IGN);
+	close(p[0]);
+	ob_puts(&ob, "x");
+	assert_int_equal(ob_flush_fd(&ob, p[1], &broken), 0); /* EPIPE: not an error */
+	assert_int_equal(broken, 1);
+	assert_int_equal(ob.len, 0);
+	close(p[1]);
+
+	full = open("/dev/full", O_WRONLY);
+	if (full < 0)
+		skip();
+	broken = 0;
+	ob_puts(&ob, "y");
+	assert_int_equal(ob_flush_fd(&ob, full, &broken), -1); /* ENOSPC, said on stderr */
+	assert_int_equal(broken, 1);
+	ob_puts(&ob, "z");
+	assert_int_equal(ob_flush_fd(&ob, full, &broken), 0); /* broken: dropped, not said again */
+	assert_int_equal(ob.len, 0);
+	close(full);
+	ob_free(&ob);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_put_printable),
 		cmocka_unit_test(test_fixed),
 		cmocka_unit_test(test_json_str),
+		cmocka_unit_test(test_flush_fd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
