@@ -95,16 +95,16 @@ struct trace_ctx {
 	uint64_t netns_searched;     /* CLOCK_MONOTONIC of the last search for the others */
 };
 
+/*
+ * A write of stdout failed, here or on out_stream's thread: replay's and snapshot's rule
+ * (ob_write_failed()), and tracing stops, since nobody reads what it prints.
+ */
 static void output_failed(struct trace_ctx *c, int err)
 {
 	if (c->out_broken)
 		return;
-	/* EPIPE: the reader went away (tcptrail | head); not an error, just the end. */
-	if (err != EPIPE) {
-		fprintf(stderr, "tcptrail: writing output: %s\n", strerror(err));
+	if (ob_write_failed(err, &c->out_broken))
 		c->out_error = 1;
-	}
-	c->out_broken = 1;
 	exiting = 1;
 }
 
@@ -126,6 +126,10 @@ static void check_out_dropped(struct trace_ctx *c)
 	c->out_dropped = dropped;
 }
 
+/*
+ * Not ob_flush_fd() as replay and snapshot: stdout that is not a terminal is handed to
+ * out_stream's thread, so a reader that stalls cannot stall the draining of the ring buffer.
+ */
 static void flush_stdout(struct trace_ctx *c, uint64_t now)
 {
 	c->last_flush = now;
