@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* libFuzzer target: parse_time_ns() of parse.c, cross-checked against fmt_time_rfc3339(). */
+/*
+ * libFuzzer target: parse_time_ns() of parse.c, cross-checked against fmt_time_rfc3339().
+ * parse.c's number, duration and size parsers are fuzzed by fuzz_filter.c.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
