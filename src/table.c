@@ -118,6 +118,8 @@ static int resize(struct table *t, size_t ncap)
 	t->slots = slots;
 	t->used = used;
 	t->cap = ncap;
+	t->grow_at = t->sparse ? ncap / 2 : ncap / 4 * 3;
+	t->full_at = ncap / 8 * 7;
 	return 0;
 }
 
@@ -132,7 +134,7 @@ void table_free(struct table *t)
 	if (t->cap)
 		budget_give(t->budget, table_bytes(t, t->cap));
 	t->slots = t->used = NULL;
-	t->cap = t->n = 0;
+	t->cap = t->n = t->grow_at = t->full_at = 0;
 }
 
 void *table_find(const struct table *t, const void *key)
@@ -161,13 +163,13 @@ void *table_find(const struct table *t, const void *key)
 void *table_add(struct table *t, const void *key)
 {
 	unsigned char *e;
-	size_t i, want = t->sparse ? (t->n + 1) * 2 : (t->n + 1) * 4;
-	size_t room = t->sparse ? t->cap : t->cap * 3;
+	size_t i;
 
 	/* without a budget, a failed allocation is tried again next time */
-	if (want > room && !t->capped && resize(t, t->cap ? t->cap * 2 : FIRST_CAP) && t->budget)
+	if (t->n >= t->grow_at && !t->capped && resize(t, t->cap ? t->cap * 2 : FIRST_CAP) &&
+	    t->budget)
 		t->capped = 1;
-	if (!t->cap || (t->n + 1) * 8 > t->cap * 7) {
+	if (t->n >= t->full_at) {
 		t->refused = 1;
 		return NULL;
 	}

@@ -23,7 +23,9 @@ struct table {
 	unsigned char *slots;
 	unsigned char *used;	     /* a byte per slot, after the slots in the same block */
 	struct table_budget *budget; /* NULL: no bound but the allocator's */
-	int sparse;  /* grow at half full instead of 3/4: shorter probes for a hot lookup */
+	size_t grow_at, full_at;     /* entries at which an add grows the table, or refuses */
+	/* grow at half full instead of 3/4, for a hot lookup; set before the first add */
+	int sparse;
 	int capped;  /* growing was refused (bound or allocation): fill up to 7/8, then refuse */
 	int refused; /* an entry was refused once */
 	int oom;     /* an allocation failed below the bound */
