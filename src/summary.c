@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* `replay --summary`: accumulate records, render text or JSON. Pure. */
+/*
+ * `replay --summary`: accumulate records (summary_add() and its count_* helpers), then render
+ * them as text or JSON, a function per section of each; the top lists are described once
+ * (struct top_list) for both renderers. The tables are table.c's, the histograms hist.c's. Pure.
+ */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
