@@ -52,7 +52,7 @@ struct top_counts {
 
 struct proc_ent {
 	struct proc_key k;
-	struct top_counts n;
+	struct top_counts counts;
 	uint64_t bytes_sent, bytes_received; /* of its connections that ended */
 };
 
@@ -74,7 +74,7 @@ struct cgrp_key {
 
 struct cgrp_ent {
 	struct cgrp_key k;
-	struct top_counts n;
+	struct top_counts counts;
 	char pod[CG_POD_LEN + 1]; /* a container's pod, as first seen */
 	char name[CGRP_NAME];	  /* NUL-terminated, cut at CGRP_NAME - 1 */
 };
@@ -89,7 +89,7 @@ struct remote_key {
 struct remote_ent {
 	struct remote_key k;
 	uint32_t pad;
-	struct top_counts n;
+	struct top_counts counts;
 	uint64_t bytes_sent, bytes_received; /* of its connections that ended */
 };
 
@@ -245,7 +245,7 @@ static void count_owner(struct summary *s, const struct tt_event *e, int newsock
 		s->untracked.process_events++;
 		return;
 	}
-	top_count(&p->n, newsock);
+	top_count(&p->counts, newsock);
 	add_bytes(&p->bytes_sent, &p->bytes_received, e);
 }
 
@@ -289,7 +289,7 @@ static void count_cgroup(struct summary *s, const struct lr_record *r, int newso
 		s->untracked.cgroup_events++;
 		return;
 	}
-	top_count(&p->n, newsock);
+	top_count(&p->counts, newsock);
 }
 
 /*
@@ -328,7 +328,7 @@ static void count_remote(struct summary *s, const struct lr_record *r, int newso
 		s->untracked.remote_events++;
 		return;
 	}
-	top_count(&p->n, newsock);
+	top_count(&p->counts, newsock);
 	add_bytes(&p->bytes_sent, &p->bytes_received, e);
 }
 
@@ -508,7 +508,7 @@ static int cmp_busier(const struct top_counts *x, const struct top_counts *y)
 static int cmp_proc(const void *a, const void *b)
 {
 	const struct proc_ent *x = a, *y = b;
-	int c = cmp_busier(&x->n, &y->n);
+	int c = cmp_busier(&x->counts, &y->counts);
 
 	return c ? c : memcmp(&x->k, &y->k, sizeof(x->k));
 }
@@ -516,7 +516,7 @@ static int cmp_proc(const void *a, const void *b)
 static int cmp_cgrp(const void *a, const void *b)
 {
 	const struct cgrp_ent *x = a, *y = b;
-	int c = cmp_busier(&x->n, &y->n);
+	int c = cmp_busier(&x->counts, &y->counts);
 
 	if (c)
 		return c;
@@ -537,7 +537,7 @@ static const char *cgrp_kind_name(uint32_t kind)
 static int cmp_remote(const void *a, const void *b)
 {
 	const struct remote_ent *x = a, *y = b;
-	int c = cmp_busier(&x->n, &y->n);
+	int c = cmp_busier(&x->counts, &y->counts);
 
 	return c ? c : memcmp(&x->k, &y->k, sizeof(x->k));
 }
@@ -1268,7 +1268,7 @@ static void json_proc_item(const struct summary *s, struct jsonw *w, const void 
 	memcpy(e.comm, p->k.comm, TT_COMM_LEN);
 	e.flags = p->k.known ? TT_F_OWNER_KNOWN : 0;
 	json_owner(w, &e);
-	json_counts(w, &p->n);
+	json_counts(w, &p->counts);
 	json_bytes(w, p->bytes_sent, p->bytes_received);
 }
 
@@ -1283,7 +1283,7 @@ static void json_cgrp_item(const struct summary *s, struct jsonw *w, const void 
 	jw_str_or_null(w, kind ? p->name : NULL);
 	jw_key(w, "pod");
 	jw_str_or_null(w, p->pod[0] ? p->pod : NULL);
-	json_counts(w, &p->n);
+	json_counts(w, &p->counts);
 }
 
 static void json_remote_item(const struct summary *s, struct jsonw *w, const void *entry)
@@ -1296,7 +1296,7 @@ static void json_remote_item(const struct summary *s, struct jsonw *w, const voi
 	jw_field_u64(w, "rport", p->k.port);
 	jw_key(w, "rservice");
 	jw_str_or_null(w, svc_of(s, p->k.port));
-	json_counts(w, &p->n);
+	json_counts(w, &p->counts);
 	json_bytes(w, p->bytes_sent, p->bytes_received);
 }
 
@@ -1378,7 +1378,7 @@ static void top_lists(const struct summary *s, struct top_list l[TOP_LISTS])
 		.t = &s->procs,
 		.cmp = cmp_proc,
 		.shown = 1,
-		.counts_at = offsetof(struct proc_ent, n),
+		.counts_at = offsetof(struct proc_ent, counts),
 		.untracked = s->untracked.process_events,
 		.untracked_what = "processes",
 		.heading =
@@ -1393,7 +1393,7 @@ static void top_lists(const struct summary *s, struct top_list l[TOP_LISTS])
 		.t = &s->cgroups,
 		.cmp = cmp_cgrp,
 		.shown = s->cgroup_known > 0,
-		.counts_at = offsetof(struct cgrp_ent, n),
+		.counts_at = offsetof(struct cgrp_ent, counts),
 		.untracked = s->untracked.cgroup_events,
 		.untracked_what = "containers and units",
 		.heading = "\nTop containers/units:\n       CONNS      EVENTS  KIND       NAME\n",
@@ -1405,7 +1405,7 @@ static void top_lists(const struct summary *s, struct top_list l[TOP_LISTS])
 		.t = &s->remotes,
 		.cmp = cmp_remote,
 		.shown = 1,
-		.counts_at = offsetof(struct remote_ent, n),
+		.counts_at = offsetof(struct remote_ent, counts),
 		.untracked = s->untracked.remote_events,
 		.untracked_what = "endpoints",
 		.heading = "\nTop remote endpoints:\n       CONNS      EVENTS          SENT      "
