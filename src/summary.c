@@ -840,6 +840,28 @@ static void text_transitions(const struct summary *s, struct outbuf *ob)
 	}
 }
 
+/* A column title right-aligned over numbers of width w (put_num's, put_msnum's). */
+static void put_num_title(struct outbuf *ob, const char *title, int w)
+{
+	ob_pad(ob, w - (long)strlen(title));
+	ob_puts(ob, title);
+	ob_puts(ob, "  ");
+}
+
+/* The titles of a percentile table, placed by the widths text_hist_row() writes with. */
+static void text_hist_header(struct outbuf *ob, const char *name_title, size_t name_w)
+{
+	ob_puts(ob, "  ");
+	put_name_col(ob, name_title, name_w);
+	put_num_title(ob, "COUNT", COL_HIST_N);
+	put_num_title(ob, "P50", COL_HIST_MS);
+	put_num_title(ob, "P90", COL_HIST_MS);
+	put_num_title(ob, "P99", COL_HIST_MS);
+	put_num_title(ob, "MAX", COL_HIST_MS);
+	ob->len -= 2; /* the last column's separator */
+	ob_putc(ob, '\n');
+}
+
 /*
  * A row of a percentile table: name, count, p50/p90/p99 and max in ms, then the hint (NULL:
  * none, and no separator after the last column either).
@@ -868,9 +890,10 @@ static void text_durations(const struct summary *s, struct outbuf *ob)
 	for (int st = 0; st < TT_STATE_MAX; st++) {
 		if (!s->dur[st].n)
 			continue;
-		if (!any++)
-			ob_puts(ob, "\nTime in state (ms):\n  STATE            COUNT         P50"
-				    "         P90         P99         MAX\n");
+		if (!any++) {
+			ob_puts(ob, "\nTime in state (ms):\n");
+			text_hist_header(ob, "STATE", COL_STATE);
+		}
 		text_hist_row(ob, tt_state_name(st), COL_STATE, &s->dur[st], state_hint(st));
 	}
 }
@@ -881,7 +904,9 @@ static void text_ends(const struct summary *s, struct outbuf *ob, const unsigned
 {
 	if (!s->ended)
 		return;
-	ob_puts(ob, "\nWhy connections ended:\n       COUNT  CAUSE\n");
+	ob_puts(ob, "\nWhy connections ended:\n  ");
+	put_num_title(ob, "COUNT", COL_COUNT);
+	ob_puts(ob, "CAUSE\n");
 	for (size_t i = 0; i < n; i++) {
 		ob_puts(ob, "  ");
 		put_num(ob, s->ends[order[i]], COL_COUNT);
@@ -911,9 +936,8 @@ static void text_lifetimes(const struct summary *s, struct outbuf *ob, const uns
 {
 	if (!s->life[TT_CAUSE_NONE].n)
 		return;
-	ob_puts(ob,
-		"\nConnection lifetime (ms):\n  CAUSE               COUNT         P50         P90"
-		"         P99         MAX\n");
+	ob_puts(ob, "\nConnection lifetime (ms):\n");
+	text_hist_header(ob, "CAUSE", COL_CAUSE);
 	text_hist_row(ob, "all", COL_CAUSE, &s->life[TT_CAUSE_NONE], NULL);
 	for (size_t i = 0; i < n; i++) {
 		if (s->life[order[i]].n)

@@ -685,6 +685,67 @@ static void test_empty(void **state)
 	summary_free(s);
 }
 
+/* The line after the one starting with title in text, and that line. */
+static void table_lines(const char *text, const char *title, char *hdr, char *row, size_t n)
+{
+	const char *h = strstr(text, title);
+	const char *r;
+
+	assert_non_null(h);
+	r = strchr(h, '\n') + 1;
+	snprintf(hdr, n, "%.*s", (int)(strchr(h, '\n') - h), h);
+	snprintf(row, n, "%.*s", (int)(strchr(r, '\n') - r), r);
+}
+
+/* The column after the last character of each whitespace-separated word of line. */
+static int word_ends(const char *line, long *ends, int max)
+{
+	int n = 0;
+
+	for (long i = 0; line[i] && n < max; i++) {
+		if (line[i] != ' ' && (line[i + 1] == ' ' || !line[i + 1]))
+			ends[n++] = i + 1;
+	}
+	return n;
+}
+
+/* Titles and numbers of a table end in the same columns: words first..last of both lines. */
+static void expect_aligned(const char *text, const char *title, int first, int last)
+{
+	char hdr[256], row[256];
+	long he[16], re[16];
+
+	table_lines(text, title, hdr, row, sizeof(hdr));
+	assert_true(word_ends(hdr, he, 16) > last);
+	assert_true(word_ends(row, re, 16) > last);
+	for (int i = first; i <= last; i++) {
+		if (he[i] != re[i])
+			fail_msg("column %d: title ends at %ld, value at %ld\n%s\n%s", i, he[i],
+				 re[i], hdr, row);
+	}
+}
+
+/* Every percentile table's titles end where its numbers end (right-aligned columns). */
+static void test_columns_line_up(void **state)
+{
+	struct summary *s = summary_new();
+	struct lr_record r[] = {
+		rec(2, TT_CLOSE, TT_SYN_SENT, 10, UINT64_MAX, 5000, 80),
+		rec(2, TT_SYN_SENT, TT_ESTABLISHED, 11, 1500, 5000, 80),
+		end(2, TT_ESTABLISHED, TT_CLOSE, 6000, 5000, 80, TT_CAUSE_RESET_IN, 10, 20, 0, 20),
+	};
+
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		assert_int_equal(summary_add(s, &r[i]), 0);
+	char *t = render_text(s);
+
+	expect_aligned(t, "  STATE ", 1, 5); /* COUNT P50 P90 P99 MAX */
+	expect_aligned(t, "  CAUSE ", 1, 5);
+	expect_aligned(t, "       COUNT  CAUSE", 0, 0); /* COUNT */
+	free(t);
+	summary_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -699,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_epoch_event),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_ends),
+		cmocka_unit_test(test_columns_line_up),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
