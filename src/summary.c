@@ -1103,9 +1103,12 @@ static void text_stuck(const struct summary *s, struct outbuf *ob)
 		ob_puts(ob, "  ");
 		put_name_col(ob, tt_state_name(e->oldstate), COL_STATE);
 		start = ob->len;
-		if (e->flags & TT_F_DELTA_KNOWN)
+		if (e->flags & TT_F_DELTA_KNOWN) {
 			put_ms(ob, e->delta_ns / 1000);
-		ob_puts(ob, " ms");
+			ob_puts(ob, " ms");
+		} else {
+			ob_putc(ob, '-'); /* a log that does not say: as the event lines show it */
+		}
 		ob_col_end(ob, start, COL_FOR);
 		start = ob->len;
 		put_comm(ob, e);

@@ -746,6 +746,22 @@ static void test_columns_line_up(void **state)
 	summary_free(s);
 }
 
+/* A stuck alert whose log does not say how long: "-", as the event lines show it. */
+static void test_stuck_without_duration(void **state)
+{
+	struct summary *s = summary_new();
+	struct lr_record st = rec(1, TT_CLOSE_WAIT, TT_CLOSE_WAIT, 10, UINT64_MAX, 80, 5000);
+
+	st.type = LR_STUCK;
+	st.ev.type = TT_EV_STUCK;
+	assert_int_equal(summary_add(s, &st), 0);
+	char *t = render_text(s);
+
+	expect(t, "  CLOSE_WAIT   -             client           127.0.0.1:80 -> 127.0.0.2:5000\n");
+	free(t);
+	summary_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -761,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_ends),
 		cmocka_unit_test(test_columns_line_up),
+		cmocka_unit_test(test_stuck_without_duration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
