@@ -288,12 +288,8 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 			ob_col(ob, "-", 1, COL_CAUSE);
 			ob_col(ob, "-", 1, COL_TXRX);
 		}
-		start = ob->len;
-		ob_u64(ob, e->sock_cookie);
-		ob_col_end(ob, start, COL_SOCK);
-		start = ob->len;
-		ob_u64(ob, e->netns);
-		ob_col_end(ob, start, COL_NETNS);
+		ob_u64_col(ob, e->sock_cookie, COL_SOCK);
+		ob_u64_col(ob, e->netns, COL_NETNS);
 		start = ob->len;
 		fmt_cgroup_text(ob, cg);
 		if (holders)

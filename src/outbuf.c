@@ -107,6 +107,14 @@ void ob_u64(struct outbuf *ob, uint64_t v)
 	ob->len += u64_to_dec(ob->data + ob->len, v);
 }
 
+void ob_u64_col(struct outbuf *ob, uint64_t v, size_t w)
+{
+	size_t start = ob->len;
+
+	ob_u64(ob, v);
+	ob_col_end(ob, start, w);
+}
+
 void ob_i64(struct outbuf *ob, int64_t v)
 {
 	if (v < 0) {

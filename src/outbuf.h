@@ -56,6 +56,8 @@ void ob_col(struct outbuf *ob, const char *s, size_t n, size_t w);
 /* Ends a column that began at offset start: pads it to width w, at least one space. */
 void ob_col_end(struct outbuf *ob, size_t start, size_t w);
 void ob_u64(struct outbuf *ob, uint64_t v);
+/* v as a column of width w, as ob_col() places a string. */
+void ob_u64_col(struct outbuf *ob, uint64_t v, size_t w);
 void ob_i64(struct outbuf *ob, int64_t v);
 /* v / 10^decimals with exactly that many decimals: ob_fixed(ob, 2030, 3) -> "2.030". */
 void ob_fixed(struct outbuf *ob, uint64_t v, int decimals);

@@ -203,23 +203,14 @@ void snapfmt_text(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 		return;
 	}
 	ob_col(ob, s, strlen(s), COL_STATE + 1);
-	if (o->netns) {
-		start = ob->len;
-		ob_u64(ob, r->netns);
-		ob_col_end(ob, start, COL_NETNS);
-	}
+	if (o->netns)
+		ob_u64_col(ob, r->netns, COL_NETNS);
 	if (o->extended) {
 		int full = r->lastsnd_ns >= 0;
 
-		start = ob->len;
-		ob_u64(ob, r->uid);
-		ob_col_end(ob, start, COL_UID);
-		start = ob->len;
-		ob_u64(ob, r->ino);
-		ob_col_end(ob, start, COL_INODE);
-		start = ob->len;
-		ob_u64(ob, r->sock_cookie);
-		ob_col_end(ob, start, COL_SOCK);
+		ob_u64_col(ob, r->uid, COL_UID);
+		ob_u64_col(ob, r->ino, COL_INODE);
+		ob_u64_col(ob, r->sock_cookie, COL_SOCK);
 		start = ob->len;
 		ob_puts(ob, snap_timer_name(r->timer));
 		ob_puts(ob, " (");

@@ -163,6 +163,11 @@ static void test_col(void **state)
 	ob_reset(&ob);
 	ob_col(&ob, "abcdefg", 3, 4); /* only n bytes of s */
 	assert_ob(&ob, "abc ");
+	ob_reset(&ob);
+	ob_u64_col(&ob, 42, 5); /* numbers place as strings do */
+	ob_u64_col(&ob, 12345, 5);
+	ob_u64_col(&ob, 18446744073709551615ULL, 5);
+	assert_ob(&ob, "42   12345 18446744073709551615 ");
 	ob_free(&ob);
 }
 
