@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include "tt_test.h"
 #include "cgroup.h"
 
 #define ID1  "4c6b5a1f2e3d4c5b6a7980e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5"
@@ -430,14 +431,6 @@ static void mk(const char *root, const char *rel)
 
 	snprintf(p, sizeof(p), "%s%s", root, rel);
 	assert_int_equal(mkdir(p, 0755), 0);
-}
-
-static void rm_tree(const char *root)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
 }
 
 static int tree_setup(void **state)

@@ -19,18 +19,6 @@
 #include "tt_test.h"
 #include "logfile.h"
 
-static char dir[64];
-
-static const char *at(const char *name)
-{
-	static char buf[4][256];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
-
 static void put(const char *name, const char *text)
 {
 	FILE *f = fopen(at(name), "w");
@@ -58,35 +46,10 @@ static const char *get(const char *name)
 	return buf;
 }
 
-static void rm_tree(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st))
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		struct dirent *e;
-		char sub[512];
-
-		while (d && (e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-			rm_tree(sub);
-		}
-		if (d)
-			closedir(d);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
-
 /* Entries in the directory (temporary files left behind show up here). */
 static int entries(void)
 {
-	DIR *d = opendir(dir);
+	DIR *d = opendir(scratch_dir());
 	struct dirent *e;
 	int n = 0;
 
@@ -95,20 +58,6 @@ static int entries(void)
 		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
 	closedir(d);
 	return n;
-}
-
-static int setup(void **state)
-{
-	snprintf(dir, sizeof(dir), "/tmp/tt-logfile-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	rm_tree(dir);
-	return 0;
 }
 
 static void test_open_new(void **state)
@@ -445,19 +394,19 @@ static void test_kind(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_new, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_existing_own, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_refuses_symlinks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_refuses_others, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_refuses_other_owner, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_same, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_gap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_planted_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_planted_symlink, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_planted_hardlink, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_planted_higher, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_moved_away, setup, teardown),
+		scratch_test(test_open_new),
+		scratch_test(test_open_existing_own),
+		scratch_test(test_open_refuses_symlinks),
+		scratch_test(test_open_refuses_others),
+		scratch_test(test_open_refuses_other_owner),
+		scratch_test(test_open_same),
+		scratch_test(test_rotate_chain),
+		scratch_test(test_rotate_gap),
+		scratch_test(test_rotate_planted_dir),
+		scratch_test(test_rotate_planted_symlink),
+		scratch_test(test_rotate_planted_hardlink),
+		scratch_test(test_rotate_planted_higher),
+		scratch_test(test_rotate_moved_away),
 		cmocka_unit_test(test_kind),
 	};
 

@@ -33,38 +33,7 @@
 
 #define SEC 1000000000ULL
 
-static char dir[64];
 static char errtext[8192]; /* the last child's stderr */
-
-static const char *at(const char *name)
-{
-	static char buf[4][256];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
-
-static int setup(void **state)
-{
-	snprintf(dir, sizeof(dir), "/tmp/tt-logwrite-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	while (d && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlink(at(e->d_name));
-	if (d)
-		closedir(d);
-	rmdir(dir);
-	return 0;
-}
 
 /* Event n: a state line with noise that compresses about as badly as real addresses do. */
 static size_t event(char *buf, size_t cap, int n)
@@ -732,7 +701,7 @@ static void keep_files(const char *name)
 	}
 	events_of(j.file, (int)o.rep.parts - 1, &next);
 	assert_int_equal(next, j.events);
-	d = opendir(dir);
+	d = opendir(scratch_dir());
 	assert_non_null(d);
 	while ((e = readdir(d)))
 		files += e->d_name[0] != '.';
@@ -794,22 +763,14 @@ static void test_line_cut_by_memory(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_full_disk_plain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_disk_gzip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotation_keeps_all, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_header_not_counted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_header_filters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_header_stuck, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_plain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_gzip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotation_blocked, setup, teardown),
-		cmocka_unit_test(test_lost_line),
-		cmocka_unit_test_setup_teardown(test_rotation_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotation_keep_plain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotation_keep_gzip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_disk_at_rotation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_line_cut_by_memory, setup, teardown),
+		scratch_test(test_full_disk_plain),	  scratch_test(test_full_disk_gzip),
+		scratch_test(test_rotation_keeps_all),	  scratch_test(test_header_not_counted),
+		scratch_test(test_header_filters),	  scratch_test(test_header_stuck),
+		scratch_test(test_reopen_plain),	  scratch_test(test_reopen_gzip),
+		scratch_test(test_reopen_refused),	  scratch_test(test_rotation_blocked),
+		cmocka_unit_test(test_lost_line),	  scratch_test(test_rotation_size),
+		scratch_test(test_rotation_keep_plain),	  scratch_test(test_rotation_keep_gzip),
+		scratch_test(test_full_disk_at_rotation), scratch_test(test_line_cut_by_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

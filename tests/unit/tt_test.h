@@ -3,8 +3,13 @@
 #ifndef TT_TEST_H
 #define TT_TEST_H
 
+#include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 /* The buffer holds exactly the string s. */
 #define assert_ob(ob, s)                                                 \
@@ -36,6 +41,67 @@ static inline void parse_bad(u64_parser parse, const char *s)
 	if (parse(s, &v) != -1)
 		fail_msg("accepted '%s' as %llu", s ? s : "(null)", (unsigned long long)v);
 	assert_int_equal(v, 12345);
+}
+
+/* Removes path and everything below it; links are removed, never followed. */
+static inline void rm_tree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+		char sub[512];
+
+		while (d && (e = readdir(d))) {
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+			    snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name) < (int)sizeof(sub))
+				rm_tree(sub);
+		}
+		if (d)
+			closedir(d);
+		rmdir(path);
+	} else {
+		unlink(path);
+	}
+}
+
+/* The scratch directory of the tests that write files (scratch_setup() makes it). */
+static inline char *scratch_dir(void)
+{
+	static char dir[64];
+
+	return dir;
+}
+
+/* cmocka setup: a fresh /tmp/tt-unit-XXXXXX is the scratch directory. */
+static inline int scratch_setup(void **state)
+{
+	snprintf(scratch_dir(), 64, "/tmp/tt-unit-XXXXXX");
+	return mkdtemp(scratch_dir()) ? 0 : -1;
+}
+
+/* cmocka teardown: the scratch directory and all in it go. */
+static inline int scratch_teardown(void **state)
+{
+	rm_tree(scratch_dir());
+	return 0;
+}
+
+/* A test that runs in a scratch directory of its own. */
+#define scratch_test(f) cmocka_unit_test_setup_teardown(f, scratch_setup, scratch_teardown)
+
+/* The path of name in the scratch directory; the last four results stay valid. */
+static inline const char *at(const char *name)
+{
+	static char buf[4][256];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", scratch_dir(), name);
+	return buf[i];
 }
 
 #endif
