@@ -23,12 +23,8 @@ static size_t help_len;
 
 static int setup(void **state)
 {
-	static const char text[] = "http 80/tcp\nhttps 443/tcp\nssh 22/tcp\n";
-
-	svc = services_new();
-	if (!svc || services_parse(svc, text, sizeof(text) - 1) != 3)
-		return -1;
-	return 0;
+	svc = services_of("http 80/tcp\nhttps 443/tcp\nssh 22/tcp\n", 3);
+	return svc ? 0 : -1;
 }
 
 static int teardown(void **state)

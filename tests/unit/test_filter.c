@@ -19,12 +19,8 @@ static struct services *svc;
 
 static int setup(void **state)
 {
-	static const char text[] = "http 80/tcp www\nhttps 443/tcp\nssh 22/tcp\ndomain 53/udp\n";
-
-	svc = services_new();
-	if (!svc || services_parse(svc, text, sizeof(text) - 1) != 3)
-		return -1;
-	return 0;
+	svc = services_of("http 80/tcp www\nhttps 443/tcp\nssh 22/tcp\ndomain 53/udp\n", 3);
+	return svc ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include "tt_test.h"
 #include "config.h"
 #include "filter.h"
 #include "format.h"
@@ -65,11 +66,9 @@ static struct tt_sock_rec v6(int state, const char *la, uint16_t lp, const char 
 
 static struct services *svc(void)
 {
-	static const char text[] = "http\t80/tcp www\nipp\t631/tcp\n";
-	struct services *s = services_new();
+	struct services *s = services_of("http\t80/tcp www\nipp\t631/tcp\n", 2);
 
 	assert_non_null(s);
-	assert_int_equal(services_parse(s, text, sizeof(text) - 1), 2);
 	return s;
 }
 

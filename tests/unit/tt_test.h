@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "services.h"
 
 /* The buffer holds exactly the string s. */
 #define assert_ob(ob, s)                                                 \
@@ -41,6 +42,18 @@ static inline void parse_bad(u64_parser parse, const char *s)
 	if (parse(s, &v) != -1)
 		fail_msg("accepted '%s' as %llu", s ? s : "(null)", (unsigned long long)v);
 	assert_int_equal(v, 12345);
+}
+
+/* A services table of text (/etc/services lines), or NULL unless it holds want tcp entries. */
+static inline struct services *services_of(const char *text, int want)
+{
+	struct services *s = services_new();
+
+	if (s && services_parse(s, text, strlen(text)) != want) {
+		services_free(s);
+		s = NULL;
+	}
+	return s;
 }
 
 /* Removes path and everything below it; links are removed, never followed. */
