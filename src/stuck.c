@@ -43,6 +43,11 @@ struct stuck {
 	int oom;
 };
 
+static struct watched *find(struct stuck *s, uint64_t cookie)
+{
+	return table_find_u64(&s->watched, cookie, sizeof(struct watched));
+}
+
 static int fifo_push(struct fifo *q, uint64_t cookie, uint64_t entered)
 {
 	if (q->len == q->cap) {
@@ -100,14 +105,14 @@ struct stuck *stuck_new(const struct stuck_rule *rules, int nrules, stuck_alert_
 
 static void watch(struct stuck *s, const struct tt_event *e, struct rule *r, int at_least)
 {
-	struct watched *w = table_find_u64(&s->watched, e->sock_cookie);
+	struct watched *w = find(s, e->sock_cookie);
 
 	if (!w)
-		w = table_add(&s->watched, &e->sock_cookie);
+		w = table_add_u64_unzeroed(&s->watched, e->sock_cookie, sizeof(*w));
 	if (!w || fifo_push(&r->q, e->sock_cookie, e->ts_ns)) {
 		s->oom = 1;
 		if (w)
-			table_del(&s->watched, w);
+			table_del_u64(&s->watched, w, sizeof(*w));
 		return;
 	}
 	w->entered = e->ts_ns;
@@ -128,9 +133,9 @@ void stuck_update(struct stuck *s, const struct tt_event *e)
 		watch(s, e, r, 0);
 		return;
 	}
-	w = table_find_u64(&s->watched, e->sock_cookie);
+	w = find(s, e->sock_cookie);
 	if (w)
-		table_del(&s->watched, w);
+		table_del_u64(&s->watched, w, sizeof(*w));
 }
 
 void stuck_seed_socket(struct stuck *s, const struct tt_event *e)
@@ -138,7 +143,7 @@ void stuck_seed_socket(struct stuck *s, const struct tt_event *e)
 	struct rule *r = rule_for(s, e->newstate);
 
 	/* An event may have beaten the walk to this socket; the event knows better. */
-	if (r && e->sock_cookie && !table_find_u64(&s->watched, e->sock_cookie))
+	if (r && e->sock_cookie && !find(s, e->sock_cookie))
 		watch(s, e, r, !!(e->flags & TT_F_DELTA_MIN));
 }
 
@@ -150,7 +155,7 @@ void stuck_tick(struct stuck *s, uint64_t now)
 
 		while (q->len) {
 			struct fifo_item it = q->items[q->head];
-			struct watched *w = table_find_u64(&s->watched, it.cookie);
+			struct watched *w = find(s, it.cookie);
 
 			if (w && w->entered == it.entered && w->ev.newstate == r->state) {
 				if (now - it.entered < r->ns)

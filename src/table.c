@@ -70,10 +70,8 @@ size_t table_home(const struct table *t, const void *key, size_t cap)
 	return table_cookie_home(cookie, cap);
 }
 
-static unsigned char *entry_at(const struct table *t, size_t i)
-{
-	return t->slots + i * t->esz;
-}
+/* The used byte of a table without slots: probing it ends at once. Never written. */
+static unsigned char no_slots[1];
 
 void table_init(struct table *t, size_t esz, size_t ksz, struct table_budget *budget)
 {
@@ -81,6 +79,7 @@ void table_init(struct table *t, size_t esz, size_t ksz, struct table_budget *bu
 	t->esz = esz;
 	t->ksz = ksz;
 	t->budget = budget;
+	t->used = no_slots;
 }
 
 /* Rounded to pages, as a mapping takes them. */
@@ -106,18 +105,19 @@ static int resize(struct table *t, size_t ncap)
 	for (size_t i = 0; i < t->cap; i++) {
 		if (!t->used[i])
 			continue;
-		size_t j = table_home(t, entry_at(t, i), ncap);
+		size_t j = table_home(t, table_entry_at(t, i, t->esz), ncap);
 
 		while (used[j])
 			j = (j + 1) & (ncap - 1);
 		used[j] = 1;
-		memcpy(slots + j * t->esz, entry_at(t, i), t->esz);
+		memcpy(slots + j * t->esz, table_entry_at(t, i, t->esz), t->esz);
 	}
 	block_free(t->slots, table_bytes(t, t->cap));
 	budget_give(t->budget, table_bytes(t, t->cap));
 	t->slots = slots;
 	t->used = used;
 	t->cap = ncap;
+	t->mask = ncap - 1;
 	t->grow_at = t->sparse ? ncap / 2 : ncap / 4 * 3;
 	t->full_at = ncap / 8 * 7;
 	return 0;
@@ -133,8 +133,9 @@ void table_free(struct table *t)
 	block_free(t->slots, table_bytes(t, t->cap));
 	if (t->cap)
 		budget_give(t->budget, table_bytes(t, t->cap));
-	t->slots = t->used = NULL;
-	t->cap = t->n = t->grow_at = t->full_at = 0;
+	t->slots = NULL;
+	t->used = no_slots;
+	t->cap = t->mask = t->n = t->grow_at = t->full_at = 0;
 }
 
 void *table_find(const struct table *t, const void *key)
@@ -145,13 +146,13 @@ void *table_find(const struct table *t, const void *key)
 		uint64_t cookie;
 
 		memcpy(&cookie, key, sizeof(cookie));
-		return table_find_u64(t, cookie);
+		return table_find_u64(t, cookie, t->esz);
 	}
 	if (!t->n)
 		return NULL;
 	for (i = table_home(t, key, t->cap); t->used[i]; i = (i + 1) & (t->cap - 1)) {
-		if (!memcmp(entry_at(t, i), key, t->ksz))
-			return entry_at(t, i);
+		if (!memcmp(table_entry_at(t, i, t->esz), key, t->ksz))
+			return table_entry_at(t, i, t->esz);
 	}
 	return NULL;
 }
@@ -160,24 +161,26 @@ void *table_find(const struct table *t, const void *key)
  * Past 3/4 full (1/2 when sparse) the table doubles if the budget allows; when it does not, it
  * takes entries up to 7/8 (probe chains stay short enough) and then refuses them.
  */
-void *table_add(struct table *t, const void *key)
+int table_make_room(struct table *t)
 {
-	unsigned char *e;
-	size_t i;
-
 	/* without a budget, a failed allocation is tried again next time */
 	if (t->n >= t->grow_at && !t->capped && resize(t, t->cap ? t->cap * 2 : FIRST_CAP) &&
 	    t->budget)
 		t->capped = 1;
 	if (t->n >= t->full_at) {
 		t->refused = 1;
-		return NULL;
+		return -1;
 	}
-	for (i = table_home(t, key, t->cap); t->used[i]; i = (i + 1) & (t->cap - 1))
-		;
-	t->used[i] = 1;
-	t->n++;
-	e = entry_at(t, i);
+	return 0;
+}
+
+void *table_add(struct table *t, const void *key)
+{
+	unsigned char *e;
+
+	if (table_make_room(t))
+		return NULL;
+	e = table_claim(t, table_home(t, key, t->cap), t->esz);
 	memset(e, 0, t->esz);
 	if (t->ksz == sizeof(uint64_t))
 		memcpy(e, key, sizeof(uint64_t)); /* a store, not a call */
@@ -188,24 +191,7 @@ void *table_add(struct table *t, const void *key)
 
 void table_del(struct table *t, void *e)
 {
-	size_t i = (size_t)((unsigned char *)e - t->slots) / t->esz, j = i;
-
-	t->used[i] = 0;
-	t->n--;
-	for (;;) {
-		j = (j + 1) & (t->cap - 1);
-		if (!t->used[j])
-			return;
-		size_t h = table_home(t, entry_at(t, j), t->cap);
-
-		/* move j into the hole at i unless its home lies cyclically in (i, j] */
-		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
-			continue;
-		memcpy(entry_at(t, i), entry_at(t, j), t->esz);
-		t->used[i] = 1;
-		t->used[j] = 0;
-		i = j;
-	}
+	table_del_keyed(t, e, t->esz, t->ksz == sizeof(uint64_t));
 }
 
 static void heap_down(const void **h, size_t n, size_t i, table_cmp cmp)
@@ -239,7 +225,7 @@ size_t table_top(const struct table *t, size_t k, table_cmp cmp, const void **ou
 
 		if (!t->used[i])
 			continue;
-		e = entry_at(t, i);
+		e = table_entry_at(t, i, t->esz);
 		if (n < k) {
 			size_t c = n++;
 

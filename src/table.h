@@ -20,6 +20,8 @@ struct table_budget {
 struct table {
 	size_t esz, ksz;
 	size_t n, cap; /* cap is 0 or a power of two */
+	/* cap - 1; 0 with no slots, used then a lone empty byte: a lookup needs no test first */
+	size_t mask;
 	unsigned char *slots;
 	unsigned char *used;	     /* a byte per slot, after the slots in the same block */
 	struct table_budget *budget; /* NULL: no bound but the allocator's */
@@ -52,16 +54,26 @@ static inline size_t table_cookie_home(uint64_t cookie, size_t cap)
 /* The slot where a key's probe starts in a table of cap slots. */
 size_t table_home(const struct table *t, const void *key, size_t cap);
 
+/*
+ * The fast paths are inline, and take the entry size (t->esz) from the caller as a constant:
+ * the stuck watch finds, adds or deletes on every event it is fed, and a call out of the file,
+ * a multiply by a size read from memory, a divide or a memcpy() call cost as much as the probe.
+ * Growth, the budget and top-k stay in table.c.
+ */
+
+static inline unsigned char *table_entry_at(const struct table *t, size_t i, size_t esz)
+{
+	return t->slots + i * esz;
+}
+
 /* The entry with this key, or NULL. */
 void *table_find(const struct table *t, const void *key);
 
-/* table_find() for a table keyed by a uint64_t, inline: the stuck watch looks up every event. */
-static inline void *table_find_u64(const struct table *t, uint64_t key)
+/* table_find() for a table of esz-byte entries keyed by a uint64_t. */
+static inline void *table_find_u64(const struct table *t, uint64_t key, size_t esz)
 {
-	if (!t->n)
-		return NULL;
-	for (size_t i = table_cookie_home(key, t->cap); t->used[i]; i = (i + 1) & (t->cap - 1)) {
-		unsigned char *e = t->slots + i * t->esz;
+	for (size_t i = table_cookie_home(key, t->mask + 1); t->used[i]; i = (i + 1) & t->mask) {
+		unsigned char *e = table_entry_at(t, i, esz);
 		uint64_t k;
 
 		memcpy(&k, e, sizeof(k));
@@ -71,13 +83,84 @@ static inline void *table_find_u64(const struct table *t, uint64_t key)
 	return NULL;
 }
 
+/* Grows the table when an add is due to; -1 (refused set) when it is full within its bound. */
+int table_make_room(struct table *t);
+
+/* The free slot a new key's probe from home ends at, marked used and counted; not cleared. */
+static inline unsigned char *table_claim(struct table *t, size_t home, size_t esz)
+{
+	size_t i;
+
+	for (i = home; t->used[i]; i = (i + 1) & t->mask)
+		;
+	t->used[i] = 1;
+	t->n++;
+	return table_entry_at(t, i, esz);
+}
+
 /*
  * A new entry for a key that is not in the table, zero-filled with the key set; NULL when
  * there is no room within the budget (refused is set) or memory.
  */
 void *table_add(struct table *t, const void *key);
+
+/*
+ * table_add() for a uint64_t key whose caller sets every other byte itself: only the key is
+ * written (the stuck watch copies a whole event in; clearing it first was a third of its cost).
+ */
+static inline void *table_add_u64_unzeroed(struct table *t, uint64_t key, size_t esz)
+{
+	unsigned char *e;
+
+	if (t->n >= t->grow_at && table_make_room(t))
+		return NULL;
+	e = table_claim(t, table_cookie_home(key, t->mask + 1), esz);
+	memcpy(e, &key, sizeof(key));
+	return e;
+}
+
+/* The home of the entry in slot i: cookie keys hashed inline, others through table_home(). */
+static inline size_t table_home_of(const struct table *t, size_t i, size_t esz, int cookie_key)
+{
+	uint64_t cookie;
+
+	if (!cookie_key)
+		return table_home(t, table_entry_at(t, i, esz), t->cap);
+	memcpy(&cookie, table_entry_at(t, i, esz), sizeof(cookie));
+	return table_cookie_home(cookie, t->cap);
+}
+
+/* Backward-shift delete: the entries after the hole move into it, so no tombstones. */
+static inline void table_del_keyed(struct table *t, void *e, size_t esz, int cookie_key)
+{
+	size_t i = (size_t)((unsigned char *)e - t->slots) / esz, j = i;
+
+	t->used[i] = 0;
+	t->n--;
+	for (;;) {
+		j = (j + 1) & t->mask;
+		if (!t->used[j])
+			return;
+		size_t h = table_home_of(t, j, esz, cookie_key);
+
+		/* move j into the hole at i unless its home lies cyclically in (i, j] */
+		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+			continue;
+		memcpy(table_entry_at(t, i, esz), table_entry_at(t, j, esz), esz);
+		t->used[i] = 1;
+		t->used[j] = 0;
+		i = j;
+	}
+}
+
 /* Removes the entry at e (from table_find or table_add). */
 void table_del(struct table *t, void *e);
+
+/* table_del() for a table of esz-byte entries keyed by a uint64_t. */
+static inline void table_del_u64(struct table *t, void *e, size_t esz)
+{
+	table_del_keyed(t, e, esz, 1);
+}
 
 /* What a table of cap slots takes, as charged to its budget. */
 size_t table_bytes(const struct table *t, size_t cap);

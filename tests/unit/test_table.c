@@ -2,7 +2,8 @@
 /*
  * Unit tests of src/table.[ch]: insert, find and delete (backward shift across the wrap, with
  * chains built on purpose), growth at 3/4 or 1/2, the budget (refusal at 7/8, charges given
- * back), top-k against a sort, and a random model with both key kinds.
+ * back), top-k against a sort, and a random model with both key kinds and the inline cookie
+ * fast paths.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -291,7 +292,7 @@ static void test_model(void **state)
 	};
 	struct name_key *keys = calloc(N, sizeof(*keys));
 	uint64_t *value = calloc(N, sizeof(*value)); /* 0: absent */
-	struct table names, cookies;
+	struct table names, cookies, fast;	     /* fast: through the inline uint64_t paths */
 	size_t live = 0;
 
 	assert_non_null(keys);
@@ -299,6 +300,8 @@ static void test_model(void **state)
 	table_init(&names, sizeof(struct name_ent), sizeof(struct name_key), NULL);
 	table_init(&cookies, sizeof(struct cookie_ent), sizeof(uint64_t), NULL);
 	cookies.sparse = 1;
+	table_init(&fast, sizeof(struct cookie_ent), sizeof(uint64_t), NULL);
+	assert_null(table_find_u64(&fast, 0, sizeof(struct cookie_ent))); /* no slots yet */
 	for (int i = 0; i < N; i++)
 		keys[i] = name_key((uint32_t)i * 2654435761u);
 	for (int op = 0; op < 200000; op++) {
@@ -307,36 +310,47 @@ static void test_model(void **state)
 		uint64_t cookie = i * 4096; /* sequential-ish, as cookies are */
 		struct name_ent *ne = table_find(&names, &keys[i]);
 		struct cookie_ent *ce = table_find(&cookies, &cookie);
+		struct cookie_ent *fe = table_find_u64(&fast, cookie, sizeof(*fe));
 
-		assert_true(value[i] ? ne && ce : !ne && !ce);
+		assert_true(value[i] ? ne && ce && fe : !ne && !ce && !fe);
 		if (value[i]) {
 			assert_int_equal(ne->value, value[i]);
 			assert_int_equal(ce->value, value[i]);
+			assert_int_equal(fe->cookie, cookie);
+			assert_int_equal(fe->value, value[i]);
 		}
 		if (r & 1 && !value[i]) {
 			ne = table_add(&names, &keys[i]);
 			ce = table_add(&cookies, &cookie);
+			fe = table_add_u64_unzeroed(&fast, cookie, sizeof(*fe));
 			assert_non_null(ne);
 			assert_non_null(ce);
-			value[i] = ne->value = ce->value = (r >> 32) | 1;
+			assert_non_null(fe);
+			value[i] = ne->value = ce->value = fe->value = (r >> 32) | 1;
 			live++;
 		} else if (!(r & 1) && value[i]) {
 			table_del(&names, ne);
 			table_del(&cookies, ce);
+			table_del_u64(&fast, fe, sizeof(*fe));
 			value[i] = 0;
 			live--;
 		}
 		assert_int_equal(names.n, live);
 		assert_int_equal(cookies.n, live);
+		assert_int_equal(fast.n, live);
 	}
 	for (size_t i = 0; i < N; i++) {
 		uint64_t cookie = i * 4096;
 
 		assert_true(!!table_find(&names, &keys[i]) == !!value[i]);
 		assert_true(!!table_find(&cookies, &cookie) == !!value[i]);
+		assert_true(!!table_find_u64(&fast, cookie, sizeof(struct cookie_ent)) ==
+			    !!value[i]);
 	}
 	table_free(&names);
 	table_free(&cookies);
+	table_free(&fast);
+	assert_null(table_find_u64(&fast, 0, sizeof(struct cookie_ent))); /* freed: no slots */
 	free(keys);
 	free(value);
 }
