@@ -8,19 +8,14 @@
  */
 #include <stdint.h>
 #include "filter.h"
+#include "stuck_rule.h"
 
-#define TT_MAX_STUCK 16
 #define TT_MAX_FILES 256
 
 enum tt_cmd {
 	CMD_TRACE,
 	CMD_SNAPSHOT,
 	CMD_REPLAY,
-};
-
-struct stuck_rule {
-	int state;
-	uint64_t ns;
 };
 
 /* Everything the command line said. */

@@ -17,13 +17,13 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "causes.h"
-#include "config.h"
 #include "filter.h"
 #include "jsonw.h"
 #include "logfile.h"
 #include "logwrite.h"
 #include "outbuf.h"
 #include "states.h"
+#include "stuck_rule.h"
 
 #define IN_CAP	      (256 * 1024) /* pending JSON lines */
 #define GZ_STEP	      (64 * 1024)

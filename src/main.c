@@ -4,6 +4,7 @@
 #include "bpfcommon.h"
 #include "cgroup.h"
 #include "cli.h"
+#include "config.h"
 #include "replay.h"
 #include "services.h"
 #include "snapshot.h"

@@ -27,6 +27,7 @@
 #include <microhttpd.h>
 #include "metrics.skel.h"
 #include "bpfcommon.h"
+#include "config.h"
 #include "metricsrv.h"
 #include "netns.h"
 #include "outbuf.h"

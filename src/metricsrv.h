@@ -10,8 +10,9 @@
  * lock, and the scrape formats the copy with what the socket iterator counts then.
  */
 #include <stdint.h>
-#include "config.h"
 #include "metrics.h"
+
+struct config;
 
 struct mtsrv;
 

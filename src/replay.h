@@ -2,8 +2,9 @@
 #ifndef TT_REPLAY_H
 #define TT_REPLAY_H
 
-#include "config.h"
 #include "services.h"
+
+struct config;
 
 /* `tcptrail replay`: returns the process exit code. */
 int run_replay(const struct config *cfg, const struct services *svc);

@@ -2,13 +2,13 @@
 /* Pure helpers of `tcptrail snapshot`: selection, netstat-style text and JSON. */
 #include <stdlib.h>
 #include <string.h>
-#include "config.h"
 #include "filter.h"
 #include "format.h"
 #include "jsonw.h"
 #include "owners.h"
 #include "snapfmt.h"
 #include "states.h"
+#include "stuck_rule.h"
 
 /* netstat's widths: "%-4s  %6ld %6ld %-23s %-23s %-11s". */
 #define COL_ADDR  23

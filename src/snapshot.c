@@ -25,6 +25,7 @@
 #include "addr.h"
 #include "bpfcommon.h"
 #include "cgroup.h"
+#include "config.h"
 #include "format.h"
 #include "outbuf.h"
 #include "owners.h"

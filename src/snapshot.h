@@ -2,9 +2,10 @@
 #ifndef TT_SNAPSHOT_H
 #define TT_SNAPSHOT_H
 
-#include "config.h"
 #include "outbuf.h"
 #include "services.h"
+
+struct config;
 
 /* `tcptrail snapshot`: returns the process exit code. */
 int run_snapshot(const struct config *cfg, const struct services *svc);

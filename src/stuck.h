@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 #include <linux/types.h>
-#include "config.h"
+#include "stuck_rule.h"
 #include "tcptrail.h"
 
 /* Watches sockets for --stuck STATE=DURATION: one alert per socket per stay in a state. */

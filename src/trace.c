@@ -17,6 +17,7 @@
 #include "bpfcommon.h"
 #include "causes.h"
 #include "cgroup.h"
+#include "config.h"
 #include "format.h"
 #include "logwrite.h"
 #include "metrics.h"

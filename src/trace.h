@@ -2,8 +2,9 @@
 #ifndef TT_TRACE_H
 #define TT_TRACE_H
 
-#include "config.h"
 #include "services.h"
+
+struct config;
 
 /* `tcptrail trace`: returns the process exit code. */
 int run_trace(const struct config *cfg, const struct services *svc);

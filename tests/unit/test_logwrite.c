@@ -26,10 +26,10 @@
 #include <cmocka.h>
 #include "tt_test.h"
 #include "causes.h"
-#include "config.h"
 #include "filter.h"
 #include "logwrite.h"
 #include "outbuf.h"
+#include "stuck_rule.h"
 
 #define SEC 1000000000ULL
 

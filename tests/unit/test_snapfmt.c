@@ -9,10 +9,10 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include "tt_test.h"
-#include "config.h"
 #include "filter.h"
 #include "format.h"
 #include "snapfmt.h"
+#include "stuck_rule.h"
 
 #define MS 1000000LL
 
