@@ -71,8 +71,9 @@ static int snap_bpf_open(struct snap_bpf *b, int tcp, int owners, const char **w
 	memset(b, 0, sizeof(*b));
 	*what = "opening the snapshot BPF object";
 	b->skel = snapshot_bpf__open();
+	/* errno 0 must not read as success: run_snapshot would go on with NULL. */
 	if (!b->skel)
-		return -errno;
+		return errno ? -errno : -ENOMEM;
 	bpf_program__set_autoload(b->skel->progs.dump_tcp, tcp);
 	bpf_program__set_autoload(b->skel->progs.dump_owners, owners);
 	*what = "loading the snapshot iterators";
@@ -83,13 +84,13 @@ static int snap_bpf_open(struct snap_bpf *b, int tcp, int owners, const char **w
 		*what = "attaching the iter/tcp iterator";
 		b->tcp = bpf_program__attach_iter(b->skel->progs.dump_tcp, NULL);
 		if (!b->tcp)
-			return -errno;
+			return errno ? -errno : -ENOMEM;
 	}
 	if (owners) {
 		*what = "attaching the iter/task_file iterator";
 		b->owners = bpf_program__attach_iter(b->skel->progs.dump_owners, NULL);
 		if (!b->owners)
-			return -errno;
+			return errno ? -errno : -ENOMEM;
 	}
 	return 0;
 }

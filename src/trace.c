@@ -654,8 +654,9 @@ static int trace_bpf_open(struct trace_bpf *b, struct trace_ctx *c, const char *
 	memset(b, 0, sizeof(*b));
 	*what = "opening the BPF object";
 	b->skel = tcptrail_bpf__open();
+	/* errno 0 must not read as success: run_trace would go on with NULL. */
 	if (!b->skel)
-		return -errno;
+		return errno ? -errno : -ENOMEM;
 	set_filters(b->skel, &cfg->filter);
 	choose_programs(b->skel, cfg->verbose);
 	load_reset_reasons(cfg->verbose);
@@ -674,7 +675,7 @@ static int trace_bpf_open(struct trace_bpf *b, struct trace_ctx *c, const char *
 	*what = "creating the ring buffer reader";
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, c, NULL);
 	if (!b->rb)
-		return -errno;
+		return errno ? -errno : -ENOMEM;
 	return 0;
 }
 
