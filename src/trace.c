@@ -732,7 +732,12 @@ static int open_outputs(struct trace_ctx *c)
 		c->stuck = stuck_new(cfg->stuck, cfg->nstuck, queue_alert, c);
 		c->alerts = alerts_new(&cfg->filter, emit_alert, c);
 		if (!c->stuck || !c->alerts) {
-			fprintf(stderr, "tcptrail: out of memory\n");
+			/* stuck_new() refuses more rules than it holds; cli.c stops them first. */
+			if (cfg->nstuck > TT_MAX_STUCK)
+				fprintf(stderr, "tcptrail: too many --stuck rules (at most %d)\n",
+					TT_MAX_STUCK);
+			else
+				fprintf(stderr, "tcptrail: out of memory\n");
 			return -1;
 		}
 	}
