@@ -56,6 +56,7 @@ endif
 # Every object lists the headers it really includes (gcc/clang -MMD writes them to a .d file
 # beside it), so a change rebuilds what it must and no more.
 DEPFLAGS    := -MMD -MP
+FLAGS_STAMP := $(OUTPUT)/flags
 
 .SECONDARY:
 .PHONY: all run clean test unit e2e asan fuzz deps install uninstall vmlinux bench format check-format
@@ -64,7 +65,7 @@ all: tcptrail
 $(OUTPUT):
 	@mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(FLAGS_STAMP) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp
@@ -74,7 +75,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/%.o: src/%.c | $(OUTPUT)
+$(OUTPUT)/%.o: src/%.c $(FLAGS_STAMP) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
@@ -101,6 +102,14 @@ run: deps all
 
 -include tests/tests.mk
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/*/*/*.d)
+
+# Compilers and flags (VERSION among them) are a dependency of everything compiled:
+# $(FLAGS_STAMP) holds the last ones, rewritten (so newer than every object) only when they change.
+FLAGS_NOW   := $(CC) $(CLANG) $(ALL_CFLAGS) | $(BPF_CFLAGS) | $(TEST_CFLAGS) $(SANITIZE)
+ifneq ($(FLAGS_NOW),$(file <$(FLAGS_STAMP)))
+$(shell mkdir -p $(OUTPUT))
+$(file >$(FLAGS_STAMP),$(FLAGS_NOW))
+endif
 
 install: tcptrail
 	install -D -m 0755 tcptrail $(DESTDIR)$(PREFIX)/sbin/tcptrail

@@ -21,17 +21,17 @@ core_lib = $(OUTPUT)/lib/$(1).a
 core_objs = $(patsubst src/%.c,$(OUTPUT)/lib/$(1)/%.o,$(CORE_SRCS))
 FUZZ_CFLAGS := -DTT_FUZZING -fsanitize=address,undefined -fno-sanitize-recover=all
 
-$(OUTPUT)/lib/unit/%.o: src/%.c
+$(OUTPUT)/lib/unit/%.o: src/%.c $(FLAGS_STAMP)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(OUTPUT)/lib/asan/%.o: src/%.c
+$(OUTPUT)/lib/asan/%.o: src/%.c $(FLAGS_STAMP)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(TEST_CFLAGS) $(SANITIZE) $(DEPFLAGS) -c $< -o $@
 
-$(OUTPUT)/lib/fuzz/%.o: src/%.c
+$(OUTPUT)/lib/fuzz/%.o: src/%.c $(FLAGS_STAMP)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(TEST_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
@@ -43,18 +43,18 @@ $(OUTPUT)/lib/%.a:
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(OUTPUT)/unit/%: tests/unit/%.c $(call core_lib,unit)
+$(OUTPUT)/unit/%: tests/unit/%.c $(call core_lib,unit) $(FLAGS_STAMP)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -MF $@.d $< $(call core_lib,unit) -lcmocka -lz -o $@
 
-$(OUTPUT)/asan/%: tests/unit/%.c $(call core_lib,asan)
+$(OUTPUT)/asan/%: tests/unit/%.c $(call core_lib,asan) $(FLAGS_STAMP)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(TEST_CFLAGS) $(SANITIZE) $(DEPFLAGS) -MF $@.d $< $(call core_lib,asan) \
 		-lcmocka -lz -o $@
 
-$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(call core_lib,fuzz)
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(call core_lib,fuzz) $(FLAGS_STAMP)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(TEST_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -MF $@.d $< \
@@ -89,7 +89,7 @@ $(OUTPUT)/bench/%: tests/bench/%.c
 	$(Q)$(CC) -O2 -g -Wall $(DEPFLAGS) -MF $@.d -o $@ $<
 
 # The formatter benchmark times the objects tcptrail itself runs (same flags).
-$(OUTPUT)/bench/fmtbench: tests/bench/fmtbench.c $(CORE_OBJS)
+$(OUTPUT)/bench/fmtbench: tests/bench/fmtbench.c $(CORE_OBJS) $(FLAGS_STAMP)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) -O2 $(DEPFLAGS) -MF $@.d $< $(CORE_OBJS) -lz -o $@
