@@ -46,6 +46,8 @@ uint64_t hist_pct(const struct hist *h, unsigned p)
 {
 	uint64_t rank = (h->n * p + 99) / 100, seen = 0;
 
+	if (!h->n) /* no value, and maybe no buckets either */
+		return 0;
 	if (rank == 0)
 		rank = 1;
 	for (size_t i = 0; i < HIST_SLOTS; i++) {

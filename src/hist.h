@@ -22,8 +22,8 @@ struct hist {
 /* Counts v; -1 when the buckets could not be allocated. A zeroed struct hist is empty. */
 int hist_add(struct hist *h, uint64_t v);
 /*
- * Nearest-rank percentile p (0-100) of a histogram with values: the middle of the bucket
- * holding that rank, clamped to [min, max].
+ * Nearest-rank percentile p (0-100): the middle of the bucket holding that rank, clamped to
+ * [min, max]; 0 for an empty histogram.
  */
 uint64_t hist_pct(const struct hist *h, unsigned p);
 void hist_free(struct hist *h);

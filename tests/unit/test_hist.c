@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Unit tests of src/hist.[ch]: exact counts, min and max; exact percentiles below 128;
- * nearest-rank percentiles within 1.6% across the whole 64-bit range; one value; the bucket
- * edges at powers of two.
+ * nearest-rank percentiles within 1.6% across the whole 64-bit range; none and one value; the
+ * bucket edges at powers of two.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,6 +43,9 @@ static void test_empty_and_one(void **state)
 
 	memset(&h, 0, sizeof(h));
 	assert_null(h.b); /* nothing allocated before the first value */
+	/* empty: 0, and no bucket read */
+	assert_int_equal(hist_pct(&h, 50), 0);
+	assert_int_equal(hist_pct(&h, 100), 0);
 	hist_free(&h);
 	assert_int_equal(hist_add(&h, 123456789), 0);
 	assert_non_null(h.b);
