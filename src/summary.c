@@ -629,27 +629,39 @@ static void put_ms(struct outbuf *ob, uint64_t us)
 	ob_fixed(ob, us, 3);
 }
 
+/* s right-aligned in a column of width w, nothing after it (a row's last column). */
+static void put_right(struct outbuf *ob, const char *s, size_t n, int w)
+{
+	ob_pad(ob, w - (long)n);
+	ob_put(ob, s, n);
+}
+
 /* A right-aligned number in a column of width w followed by two spaces. */
 static void put_num(struct outbuf *ob, uint64_t v, int w)
 {
 	char buf[24];
 	size_t n = u64_to_dec(buf, v);
 
-	ob_pad(ob, w - (long)n);
-	ob_put(ob, buf, n);
+	put_right(ob, buf, n, w);
 	ob_puts(ob, "  ");
 }
 
-static void put_msnum(struct outbuf *ob, uint64_t us, int w)
+/* us as ms right-aligned in a column of width w, nothing after it. */
+static void put_ms_right(struct outbuf *ob, uint64_t us, int w)
 {
 	struct outbuf tmp;
 
 	ob_init(&tmp);
 	ob_fixed(&tmp, us, 3);
-	ob_pad(ob, w - (long)tmp.len);
-	ob_put(ob, tmp.data, tmp.len);
-	ob_puts(ob, "  ");
+	put_right(ob, tmp.data, tmp.len, w);
 	ob_free(&tmp);
+}
+
+/* us as ms right-aligned in a column of width w followed by two spaces. */
+static void put_msnum(struct outbuf *ob, uint64_t us, int w)
+{
+	put_ms_right(ob, us, w);
+	ob_puts(ob, "  ");
 }
 
 /* s as a column of width w. */
@@ -843,8 +855,7 @@ static void text_transitions(const struct summary *s, struct outbuf *ob)
 /* A column title right-aligned over numbers of width w (put_num's, put_msnum's). */
 static void put_num_title(struct outbuf *ob, const char *title, int w)
 {
-	ob_pad(ob, w - (long)strlen(title));
-	ob_puts(ob, title);
+	put_right(ob, title, strlen(title), w);
 	ob_puts(ob, "  ");
 }
 
@@ -857,8 +868,7 @@ static void text_hist_header(struct outbuf *ob, const char *name_title, size_t n
 	put_num_title(ob, "P50", COL_HIST_MS);
 	put_num_title(ob, "P90", COL_HIST_MS);
 	put_num_title(ob, "P99", COL_HIST_MS);
-	put_num_title(ob, "MAX", COL_HIST_MS);
-	ob->len -= 2; /* the last column's separator */
+	put_right(ob, "MAX", 3, COL_HIST_MS);
 	ob_putc(ob, '\n');
 }
 
@@ -875,11 +885,11 @@ static void text_hist_row(struct outbuf *ob, const char *name, size_t name_w, co
 	put_msnum(ob, hist_pct(h, 50), COL_HIST_MS);
 	put_msnum(ob, hist_pct(h, 90), COL_HIST_MS);
 	put_msnum(ob, hist_pct(h, 99), COL_HIST_MS);
-	put_msnum(ob, h->max, COL_HIST_MS);
-	if (hint)
+	put_ms_right(ob, h->max, COL_HIST_MS);
+	if (hint) {
+		ob_puts(ob, "  ");
 		ob_puts(ob, hint);
-	else
-		ob->len -= 2; /* the last column's separator */
+	}
 	ob_putc(ob, '\n');
 }
 

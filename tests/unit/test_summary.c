@@ -746,6 +746,22 @@ static void test_columns_line_up(void **state)
 	summary_free(s);
 }
 
+/* Into a buffer whose allocation failed: nothing is written, and its length stays 0. */
+static void test_text_out_of_memory(void **state)
+{
+	struct summary *s = summary_new();
+	struct lr_record r = rec(1, TT_SYN_SENT, TT_ESTABLISHED, 11, 1500, 5000, 80);
+	struct outbuf ob;
+
+	assert_int_equal(summary_add(s, &r), 0);
+	ob_init(&ob);
+	ob.oom = 1; /* as after a failed first allocation */
+	summary_text(s, &ob, 0);
+	assert_int_equal(ob.len, 0); /* a table row must not take back bytes it never wrote */
+	assert_null(ob.data);
+	summary_free(s);
+}
+
 /* A stuck alert whose log does not say how long: "-", as the event lines show it. */
 static void test_stuck_without_duration(void **state)
 {
@@ -778,6 +794,7 @@ int main(void)
 		cmocka_unit_test(test_ends),
 		cmocka_unit_test(test_columns_line_up),
 		cmocka_unit_test(test_stuck_without_duration),
+		cmocka_unit_test(test_text_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
