@@ -33,6 +33,16 @@ struct replay {
 
 static void flush_out(struct replay *rp)
 {
+	/*
+	 * A buffer that lost an append to a failed allocation has a hole in it: nothing of it is
+	 * written (what was flushed before stays whole) and the replay ends.
+	 */
+	if (rp->out.oom && !rp->out_broken) {
+		if (!rp->err[0])
+			snprintf(rp->err, sizeof(rp->err), "out of memory");
+		rp->out_broken = 1;
+		rp->out_error = 1;
+	}
 	if (ob_flush_fd(&rp->out, STDOUT_FILENO, &rp->out_broken))
 		rp->out_error = 1;
 }
