@@ -27,11 +27,12 @@
 #include <microhttpd.h>
 #include "metrics.skel.h"
 #include "bpfcommon.h"
-#include "config.h"
+#include "filter.h"
 #include "metricsrv.h"
 #include "netns.h"
 #include "outbuf.h"
 #include "prom.h"
+#include "stuck_rule.h"
 
 #define COPY_WAIT_NS 1000000000ULL
 /*
@@ -43,7 +44,7 @@
 #define WALK_GAP_FACTOR 9
 
 struct mtsrv {
-	const struct config *cfg;
+	struct mtsrv_opts opts;
 	struct metrics *m; /* the event loop's */
 	struct mt_info info;
 	int stuck_states[TT_MAX_STUCK];
@@ -149,7 +150,7 @@ static int state_wanted(const struct tt_filter *f, int st)
 
 static void add_rec(struct mtsrv *s, const struct tt_mt_rec *r)
 {
-	const struct tt_filter *f = &s->cfg->filter;
+	const struct tt_filter *f = s->opts.filter;
 	int v6 = r->family == AF_INET6;
 	struct mt_listener l;
 
@@ -191,7 +192,7 @@ static void walk_record(void *ctx, const void *rec)
 static int walk_netns(void *ctx, uint64_t netns_ino, uint32_t pid)
 {
 	struct mtsrv *s = ctx;
-	const struct tt_filter *f = &s->cfg->filter;
+	const struct tt_filter *f = s->opts.filter;
 
 	/* --netns: the other namespaces are not walked at all. */
 	if (f->nnetns) {
@@ -213,7 +214,7 @@ static void walk_sockets(struct mtsrv *s)
 	struct tt_netns_walk nw;
 	int err, skips;
 
-	const struct tt_filter *f = &s->cfg->filter;
+	const struct tt_filter *f = s->opts.filter;
 	uint64_t start = tt_now_ns(CLOCK_MONOTONIC);
 
 	if (s->walk_end && start - s->walk_end < WALK_GAP_FACTOR * s->walk_dur)
@@ -363,7 +364,7 @@ static struct MHD_Daemon *start_httpd(struct mtsrv *s, const struct sockaddr_sto
 /* Writes s->out to the file atomically: a temporary file in its directory, then rename. */
 static int write_file(struct mtsrv *s)
 {
-	const char *path = s->cfg->metrics_file, *slash = strrchr(path, '/');
+	const char *path = s->opts.file, *slash = strrchr(path, '/');
 	char tmp[PATH_MAX];
 	int fd, err = 0;
 
@@ -397,11 +398,9 @@ static void file_once(struct mtsrv *s)
 	pthread_mutex_unlock(&s->collect_lock);
 	if (err && err != s->file_err)
 		fprintf(stderr, "tcptrail: --metrics-file %s: %s (trying again every %.3g s)\n",
-			s->cfg->metrics_file, strerror(err),
-			(double)s->cfg->metrics_interval_ns / 1e9);
+			s->opts.file, strerror(err), (double)s->opts.interval_ns / 1e9);
 	else if (!err && s->file_err)
-		fprintf(stderr, "tcptrail: --metrics-file %s: written again\n",
-			s->cfg->metrics_file);
+		fprintf(stderr, "tcptrail: --metrics-file %s: written again\n", s->opts.file);
 	s->file_err = err;
 	if (!err)
 		s->file_ok = 1;
@@ -415,7 +414,7 @@ static void *file_main(void *arg)
 	for (;;) {
 		file_once(s);
 		pthread_mutex_lock(&s->lock);
-		deadline_after(&until, s->cfg->metrics_interval_ns);
+		deadline_after(&until, s->opts.interval_ns);
 		while (!s->stopping &&
 		       pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
 			;
@@ -442,7 +441,7 @@ static void mtsrv_free(struct mtsrv *s)
 	free(s);
 }
 
-struct mtsrv *mtsrv_start(const struct config *cfg, struct metrics *m, char *err, size_t errlen)
+struct mtsrv *mtsrv_start(const struct mtsrv_opts *o, struct metrics *m, char *err, size_t errlen)
 {
 	struct mtsrv *s = calloc(1, sizeof(*s));
 	const struct tt_filter *f;
@@ -457,7 +456,7 @@ struct mtsrv *mtsrv_start(const struct config *cfg, struct metrics *m, char *err
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	s->cfg = cfg;
+	s->opts = *o;
 	s->m = m;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->collect_lock, NULL);
@@ -468,15 +467,15 @@ struct mtsrv *mtsrv_start(const struct config *cfg, struct metrics *m, char *err
 	ob_init(&s->out);
 	if (!uname(&u))
 		snprintf(s->kernel, sizeof(s->kernel), "%s", u.release);
-	s->info.by = (enum mt_by)cfg->metrics_by;
+	s->info.by = o->by;
 	s->info.version = TCPTRAIL_VERSION;
 	s->info.kernel = s->kernel;
-	for (int i = 0; i < cfg->nstuck; i++)
-		s->stuck_states[i] = cfg->stuck[i].state;
-	s->info.nstuck = cfg->nstuck;
+	for (int i = 0; i < o->nstuck; i++)
+		s->stuck_states[i] = o->stuck[i].state;
+	s->info.nstuck = o->nstuck;
 	s->info.stuck_states = s->stuck_states;
 
-	f = &cfg->filter;
+	f = o->filter;
 	/* Timewait and request sockets have no owner; a listener's is not looked for. */
 	s->walk_off = f->npids || f->ncomms || f->ncgroups || f->ncontainers;
 	s->skel = metrics_bpf__open();
@@ -500,8 +499,8 @@ struct mtsrv *mtsrv_start(const struct config *cfg, struct metrics *m, char *err
 	}
 	/* Threads start with every signal blocked: SIGINT, SIGTERM and SIGHUP are the loop's. */
 	block_signals(&old);
-	if (cfg->metrics_addr) {
-		if (prom_parse_listen(cfg->metrics_addr, &sa, &salen, &any, err, errlen)) {
+	if (o->addr) {
+		if (prom_parse_listen(o->addr, &sa, &salen, &any, err, errlen)) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			goto fail;
 		}
@@ -520,12 +519,12 @@ struct mtsrv *mtsrv_start(const struct config *cfg, struct metrics *m, char *err
 		if (!s->httpd) {
 			r = errno;
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			snprintf(err, errlen, "--metrics %s: cannot serve HTTP there: %s",
-				 cfg->metrics_addr, r ? strerror(r) : "address in use?");
+			snprintf(err, errlen, "--metrics %s: cannot serve HTTP there: %s", o->addr,
+				 r ? strerror(r) : "address in use?");
 			goto fail;
 		}
 	}
-	if (cfg->metrics_file) {
+	if (o->file) {
 		if (pthread_create(&s->file_thread, NULL, file_main, s)) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			snprintf(err, errlen, "--metrics-file: cannot start a thread");

@@ -12,15 +12,27 @@
 #include <stdint.h>
 #include "metrics.h"
 
-struct config;
-
 struct mtsrv;
+struct stuck_rule;
+struct tt_filter;
+
+/* What --metrics and --metrics-file serve, and what the exposition says was asked for. */
+struct mtsrv_opts {
+	const char *addr;     /* --metrics ADDR:PORT; NULL: no HTTP server */
+	const char *file;     /* --metrics-file FILE; NULL: no file */
+	uint64_t interval_ns; /* --metrics-interval: how often the file is written */
+	enum mt_by by;	      /* --metrics-by */
+	/* The socket walk matches by the filter until mtsrv_stop(): keep it. */
+	const struct tt_filter *filter;
+	const struct stuck_rule *stuck; /* at most TT_MAX_STUCK; copied */
+	int nstuck;
+};
 
 /*
- * Loads the socket iterator, binds the HTTP server (cfg->metrics_addr) and starts it and the
- * file writer (cfg->metrics_file); m stays the event loop's. NULL with a reason in err.
+ * Loads the socket iterator, binds the HTTP server (o->addr) and starts it and the file writer
+ * (o->file); m stays the event loop's. NULL with a reason in err.
  */
-struct mtsrv *mtsrv_start(const struct config *cfg, struct metrics *m, char *err, size_t errlen);
+struct mtsrv *mtsrv_start(const struct mtsrv_opts *o, struct metrics *m, char *err, size_t errlen);
 
 /* Event loop, every turn: lost is the tracer's count; makes the copy a scrape asked for. */
 void mtsrv_tick(struct mtsrv *s, uint64_t lost);

@@ -931,9 +931,22 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	seed_states(b.skel, &c, cfg->verbose);
 	c.realtime_off = tt_realtime_offset_ns();
 	/* Served once the gauges hold the sockets that predate the tracer. */
-	if (c.metrics && !(c.msrv = mtsrv_start(cfg, c.metrics, why, sizeof(why)))) {
-		fprintf(stderr, "tcptrail: %s\n", why);
-		goto out;
+	if (c.metrics) {
+		struct mtsrv_opts mo = {
+			.addr = cfg->metrics_addr,
+			.file = cfg->metrics_file,
+			.interval_ns = cfg->metrics_interval_ns,
+			.by = (enum mt_by)cfg->metrics_by,
+			.filter = &cfg->filter,
+			.stuck = cfg->stuck,
+			.nstuck = cfg->nstuck,
+		};
+
+		c.msrv = mtsrv_start(&mo, c.metrics, why, sizeof(why));
+		if (!c.msrv) {
+			fprintf(stderr, "tcptrail: %s\n", why);
+			goto out;
+		}
 	}
 	tt_on_stop_signals(on_signal);
 	fprintf(stderr, "Tracing TCP state transitions... Ctrl-C to end.\n");
