@@ -163,49 +163,12 @@ static int get_ms(const struct jsonl_obj *o, const char *key, uint64_t *ns, int 
 	return 0;
 }
 
-/* Fast path for exactly "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", the form tcptrail writes. */
-static int time_fast(const char *s, size_t len, uint64_t *ns)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
-	int v[7] = {0}, k = 0;
-
-	if (len != 27)
-		return -1;
-	for (size_t i = 0; i < 27; i++) {
-		if (shape[i] == 'd') {
-			if (s[i] < '0' || s[i] > '9')
-				return -1;
-			v[k] = v[k] * 10 + (s[i] - '0');
-		} else if (s[i] != shape[i]) {
-			return -1;
-		} else {
-			k++;
-		}
-	}
-	/* v: year, month, day, hour, minute, second, microseconds */
-	/* an impossible date (02-31) goes to the slow path, which rejects it and says why */
-	if (v[0] < 1970 || v[0] > 2500 || v[1] < 1 || v[1] > 12 || v[2] < 1 ||
-	    v[2] > days_in_month(v[0], v[1]) || v[3] > 23 || v[4] > 59 || v[5] > 60)
-		return -1;
-	int y = v[0] - (v[1] <= 2);
-	int era = y / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (unsigned)(v[1] + (v[1] > 2 ? -3 : 9)) + 2) / 5 + (unsigned)v[2] - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	long long days = (long long)era * 146097 + doe - 719468;
-
-	*ns = ((uint64_t)days * 86400 + (uint64_t)v[3] * 3600 + (uint64_t)v[4] * 60 +
-	       (uint64_t)v[5]) *
-		      1000000000ULL +
-	      (uint64_t)v[6] * 1000;
-	return 0;
-}
-
 int lr_parse_time(const char *s, size_t len, uint64_t *ns)
 {
 	char tmp[64];
 
-	if (!time_fast(s, len, ns))
+	/* The form tcptrail writes first, fast; then any RFC 3339 time parse_time_ns() takes. */
+	if (!parse_time_rfc3339_us(s, len, ns))
 		return 0;
 	/* nanoseconds in 64 bits end in 2554; dates after 2500 are not from a recording */
 	if (len < 4 || len >= sizeof(tmp) || memchr(s, '\0', len) || memcmp(s, "2500", 4) > 0)

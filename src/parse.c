@@ -133,6 +133,35 @@ int days_in_month(int year, int month)
 	return days[month - 1];
 }
 
+int parse_time_rfc3339_us(const char *s, size_t len, uint64_t *ns)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+	int v[7] = {0}, k = 0;
+
+	if (len != 27)
+		return -1;
+	for (size_t i = 0; i < 27; i++) {
+		if (shape[i] == 'd') {
+			if (s[i] < '0' || s[i] > '9')
+				return -1;
+			v[k] = v[k] * 10 + (s[i] - '0');
+		} else if (s[i] != shape[i]) {
+			return -1;
+		} else {
+			k++;
+		}
+	}
+	/* v: year, month, day, hour, minute, second, microseconds */
+	if (v[0] < 1970 || v[0] > 2500 || v[1] < 1 || v[1] > 12 || v[2] < 1 ||
+	    v[2] > days_in_month(v[0], v[1]) || v[3] > 23 || v[4] > 59 || v[5] > 60)
+		return -1;
+	*ns = ((uint64_t)days_from_civil(v[0], (unsigned)v[1], (unsigned)v[2]) * 86400 +
+	       (uint64_t)v[3] * 3600 + (uint64_t)v[4] * 60 + (uint64_t)v[5]) *
+		      1000000000ULL +
+	      (uint64_t)v[6] * 1000;
+	return 0;
+}
+
 __attribute__((format(printf, 3, 4))) static int time_bad(char *why, size_t whylen, const char *fmt,
 							  ...)
 {

@@ -26,6 +26,13 @@ int parse_time_ns(const char *s, uint64_t *ns);
  */
 int parse_time_ns_why(const char *s, uint64_t *ns, char *why, size_t whylen);
 
+/*
+ * Exactly "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" of len bytes (not NUL-terminated), the form tcptrail
+ * writes, from 1970 to 2500: the fast path of reading a recording. -1 for anything else,
+ * including an impossible date (02-31), which parse_time_ns_why() then says why it refuses.
+ */
+int parse_time_rfc3339_us(const char *s, size_t len, uint64_t *ns);
+
 /* Days of a month of the proleptic Gregorian calendar; 0 for a month outside 1-12. */
 int days_in_month(int year, int month);
 

@@ -273,13 +273,87 @@ static void test_time_month_lengths(void **state)
 	assert_int_equal(days_in_month(2026, 13), 0);
 }
 
+/* parse_time_rfc3339_us() of the whole string s. */
+static int time_us(const char *s, uint64_t *ns)
+{
+	return parse_time_rfc3339_us(s, strlen(s), ns);
+}
+
+/* The fast form: exactly what tcptrail writes, the same value parse_time_ns() gives it. */
+static void test_time_rfc3339_us(void **state)
+{
+	static const int years[] = {1970, 2024, 2026, 2100, 2400, 2500};
+	char nul[] = "2023-11-14T22:13:20.123456Z";
+	uint64_t ns = 7;
+
+	parse_ok(time_us, "2023-11-14T22:13:20.000000Z", 1700000000ULL * SEC);
+	parse_ok(time_us, "2023-11-14T22:13:20.123456Z", 1700000000ULL * SEC + 123456000);
+	parse_ok(time_us, "1970-01-01T00:00:00.000000Z", 0);
+	parse_ok(time_us, "2016-12-31T23:59:60.000000Z", 1483228800ULL * SEC);
+	parse_ok(time_us, "2024-02-29T00:00:00.000001Z", 1709164800ULL * SEC + 1000);
+	parse_ok(time_us, "2500-12-31T23:59:59.999999Z", 16756761599ULL * SEC + 999999000);
+	/* len bytes only: what follows is not read */
+	assert_int_equal(parse_time_rfc3339_us("2023-11-14T22:13:20.000000Zjunk", 27, &ns), 0);
+	assert_true(ns == 1700000000ULL * SEC);
+
+	/* Any other shape, though parse_time_ns() takes most of them. */
+	parse_bad(time_us, "2023-11-14T22:13:20Z");
+	parse_bad(time_us, "2023-11-14T22:13:20.12345Z");
+	parse_bad(time_us, "2023-11-14T22:13:20.1234567Z");
+	parse_bad(time_us, "2023-11-14t22:13:20.123456Z");
+	parse_bad(time_us, "2023-11-14 22:13:20.123456Z");
+	parse_bad(time_us, "2023-11-14T22:13:20.123456z");
+	parse_bad(time_us, "2023-11-14T22:13:20.123+00:00");
+	parse_bad(time_us, "2023-11-14T22:13:20,123456Z");
+	parse_bad(time_us, "+023-11-14T22:13:20.123456Z");
+	parse_bad(time_us, "1700000000");
+	parse_bad(time_us, "");
+	assert_int_equal(parse_time_rfc3339_us("2023-11-14T22:13:20.123456Z", 26, &ns), -1);
+	nul[22] = '\0';
+	assert_int_equal(parse_time_rfc3339_us(nul, 27, &ns), -1);
+	/* Outside the calendar or 1970-2500. */
+	parse_bad(time_us, "1969-12-31T23:59:59.999999Z");
+	parse_bad(time_us, "2501-01-01T00:00:00.000000Z");
+	parse_bad(time_us, "2026-00-10T00:00:00.000000Z");
+	parse_bad(time_us, "2026-13-10T00:00:00.000000Z");
+	parse_bad(time_us, "2026-02-29T00:00:00.000000Z");
+	parse_bad(time_us, "2026-04-31T00:00:00.000000Z");
+	parse_bad(time_us, "2026-04-00T00:00:00.000000Z");
+	parse_bad(time_us, "2026-04-10T24:00:00.000000Z");
+	parse_bad(time_us, "2026-04-10T00:60:00.000000Z");
+	parse_bad(time_us, "2026-04-10T00:00:61.000000Z");
+
+	for (size_t k = 0; k < sizeof(years) / sizeof(years[0]); k++) {
+		for (int m = 1; m <= 12; m++) {
+			for (int d = 1; d <= 31; d++) {
+				char buf[40];
+				uint64_t fast = 7, slow = 8;
+				int fast_ret, slow_ret;
+
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+					 years[k], m, d, d % 24, (m * 7) % 60, d * 2 - 1, d * 31);
+				fast_ret = time_us(buf, &fast);
+				slow_ret = parse_time_ns(buf, &slow);
+				assert_int_equal(fast_ret, slow_ret);
+				if (!fast_ret)
+					assert_true(fast == slow);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_u64),    cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_size),	     cmocka_unit_test(test_time_epoch),
-		cmocka_unit_test(test_time_rfc3339), cmocka_unit_test(test_time_calendar),
-		cmocka_unit_test(test_time_bad),     cmocka_unit_test(test_time_month_lengths),
+		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_size),
+		cmocka_unit_test(test_time_epoch),
+		cmocka_unit_test(test_time_rfc3339),
+		cmocka_unit_test(test_time_calendar),
+		cmocka_unit_test(test_time_bad),
+		cmocka_unit_test(test_time_month_lengths),
+		cmocka_unit_test(test_time_rfc3339_us),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
