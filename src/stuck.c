@@ -45,7 +45,7 @@ struct stuck {
 
 static struct watched *find(struct stuck *s, uint64_t cookie)
 {
-	return table_find_u64(&s->watched, cookie, sizeof(struct watched));
+	return table_find_cookie(&s->watched, cookie, sizeof(struct watched));
 }
 
 static int fifo_push(struct fifo *q, uint64_t cookie, uint64_t entered)
@@ -108,11 +108,11 @@ static void watch(struct stuck *s, const struct tt_event *e, struct rule *r, int
 	struct watched *w = find(s, e->sock_cookie);
 
 	if (!w)
-		w = table_add_u64_unzeroed(&s->watched, e->sock_cookie, sizeof(*w));
+		w = table_add_cookie_unzeroed(&s->watched, e->sock_cookie, sizeof(*w));
 	if (!w || fifo_push(&r->q, e->sock_cookie, e->ts_ns)) {
 		s->oom = 1;
 		if (w)
-			table_del_u64(&s->watched, w, sizeof(*w));
+			table_del_cookie(&s->watched, w, sizeof(*w));
 		return;
 	}
 	w->entered = e->ts_ns;
@@ -135,7 +135,7 @@ void stuck_update(struct stuck *s, const struct tt_event *e)
 	}
 	w = find(s, e->sock_cookie);
 	if (w)
-		table_del_u64(&s->watched, w, sizeof(*w));
+		table_del_cookie(&s->watched, w, sizeof(*w));
 }
 
 void stuck_seed_socket(struct stuck *s, const struct tt_event *e)

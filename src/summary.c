@@ -359,11 +359,11 @@ static void sock_set(struct sock_ent *se, const struct lr_record *r)
 static int track_socket(struct summary *s, const struct lr_record *r)
 {
 	const struct tt_event *e = &r->ev;
-	struct sock_ent *se = table_find_u64(&s->socks, e->sock_cookie, sizeof(struct sock_ent));
+	struct sock_ent *se = table_find(&s->socks, &e->sock_cookie);
 
 	if (se) {
 		if (terminal(e->newstate))
-			table_del_u64(&s->socks, se, sizeof(*se));
+			table_del(&s->socks, se);
 		else
 			sock_set(se, r);
 		return 0;

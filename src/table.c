@@ -70,8 +70,22 @@ size_t table_home(const struct table *t, const void *key, size_t cap)
 	return table_cookie_home(cookie, cap);
 }
 
-/* The used byte of a table without slots: probing it ends at once. Never written. */
-static unsigned char no_slots[1];
+static int is_cookie_table(const struct table *t)
+{
+	return t->ksz == sizeof(uint64_t);
+}
+
+/* The slot and used byte of a table without slots: probing them ends at once. Never written. */
+static uint64_t no_slot;
+static unsigned char no_used;
+
+static void set_empty(struct table *t)
+{
+	t->slots = is_cookie_table(t) ? (unsigned char *)&no_slot : NULL;
+	t->used = &no_used;
+	t->cap = t->mask = t->n = t->grow_at = t->full_at = 0;
+	t->zero_used = 0;
+}
 
 void table_init(struct table *t, size_t esz, size_t ksz, struct table_budget *budget)
 {
@@ -79,47 +93,69 @@ void table_init(struct table *t, size_t esz, size_t ksz, struct table_budget *bu
 	t->esz = esz;
 	t->ksz = ksz;
 	t->budget = budget;
-	t->used = no_slots;
+	set_empty(t);
 }
 
-/* Rounded to pages, as a mapping takes them. */
+/*
+ * Rounded to pages, as a mapping takes them. The byte per slot is the used array; a cookie
+ * table has key 0's entry in its place.
+ */
 size_t table_bytes(const struct table *t, size_t cap)
 {
 	return (cap * (t->esz + 1) + 4095) & ~(size_t)4095;
 }
 
+/* What is allocated: the charge, unless key 0's entry is larger than a byte per slot. */
+static size_t block_bytes(const struct table *t, size_t cap)
+{
+	size_t cookie_table = (cap + 1) * t->esz;
+
+	if (is_cookie_table(t) && cookie_table > table_bytes(t, cap))
+		return cookie_table;
+	return table_bytes(t, cap);
+}
+
+static int slot_used(const struct table *t, size_t i)
+{
+	return is_cookie_table(t) ? table_key_at(t, i, t->esz) != 0 : t->used[i];
+}
+
 static int resize(struct table *t, size_t ncap)
 {
-	unsigned char *slots, *used;
+	struct table n = *t;
 
 	/* the old and the new array are both held while the entries move */
 	if (budget_take(t->budget, table_bytes(t, ncap)))
 		return -1;
-	slots = block_alloc(table_bytes(t, ncap));
-	if (!slots) {
+	n.slots = block_alloc(block_bytes(t, ncap));
+	if (!n.slots) {
 		budget_give(t->budget, table_bytes(t, ncap));
 		t->oom = 1;
 		return -1;
 	}
-	used = slots + ncap * t->esz;
+	n.used = n.slots + ncap * t->esz;
+	n.cap = ncap;
+	n.mask = ncap - 1;
 	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->used[i])
+		if (!slot_used(t, i))
 			continue;
 		size_t j = table_home(t, table_entry_at(t, i, t->esz), ncap);
 
-		while (used[j])
-			j = (j + 1) & (ncap - 1);
-		used[j] = 1;
-		memcpy(slots + j * t->esz, table_entry_at(t, i, t->esz), t->esz);
+		while (slot_used(&n, j))
+			j = (j + 1) & n.mask;
+		if (!is_cookie_table(t))
+			n.used[j] = 1;
+		memcpy(table_entry_at(&n, j, t->esz), table_entry_at(t, i, t->esz), t->esz);
 	}
-	block_free(t->slots, table_bytes(t, t->cap));
-	budget_give(t->budget, table_bytes(t, t->cap));
-	t->slots = slots;
-	t->used = used;
-	t->cap = ncap;
-	t->mask = ncap - 1;
-	t->grow_at = t->sparse ? ncap / 2 : ncap / 4 * 3;
-	t->full_at = ncap / 8 * 7;
+	if (t->zero_used)
+		memcpy(table_entry_at(&n, ncap, t->esz), table_entry_at(t, t->cap, t->esz), t->esz);
+	if (t->cap) {
+		block_free(t->slots, block_bytes(t, t->cap));
+		budget_give(t->budget, table_bytes(t, t->cap));
+	}
+	n.grow_at = t->sparse ? ncap / 2 : ncap / 4 * 3;
+	n.full_at = ncap / 8 * 7;
+	*t = n;
 	return 0;
 }
 
@@ -130,27 +166,28 @@ int table_reserve(struct table *t, size_t cap)
 
 void table_free(struct table *t)
 {
-	block_free(t->slots, table_bytes(t, t->cap));
-	if (t->cap)
+	if (t->cap) {
+		block_free(t->slots, block_bytes(t, t->cap));
 		budget_give(t->budget, table_bytes(t, t->cap));
-	t->slots = NULL;
-	t->used = no_slots;
-	t->cap = t->mask = t->n = t->grow_at = t->full_at = 0;
+	}
+	set_empty(t);
 }
 
 void *table_find(const struct table *t, const void *key)
 {
 	size_t i;
 
-	if (t->ksz == sizeof(uint64_t)) {
+	if (is_cookie_table(t)) {
 		uint64_t cookie;
 
 		memcpy(&cookie, key, sizeof(cookie));
-		return table_find_u64(t, cookie, t->esz);
+		if (!cookie)
+			return t->zero_used ? table_entry_at(t, t->cap, t->esz) : NULL;
+		return table_find_cookie(t, cookie, t->esz);
 	}
 	if (!t->n)
 		return NULL;
-	for (i = table_home(t, key, t->cap); t->used[i]; i = (i + 1) & (t->cap - 1)) {
+	for (i = table_home(t, key, t->cap); t->used[i]; i = (i + 1) & t->mask) {
 		if (!memcmp(table_entry_at(t, i, t->esz), key, t->ksz))
 			return table_entry_at(t, i, t->esz);
 	}
@@ -177,21 +214,64 @@ int table_make_room(struct table *t)
 void *table_add(struct table *t, const void *key)
 {
 	unsigned char *e;
+	size_t i;
 
 	if (table_make_room(t))
 		return NULL;
-	e = table_claim(t, table_home(t, key, t->cap), t->esz);
+	if (is_cookie_table(t)) {
+		uint64_t cookie;
+
+		memcpy(&cookie, key, sizeof(cookie));
+		if (cookie) {
+			e = table_claim_cookie(t, cookie, t->esz);
+		} else {
+			t->zero_used = 1;
+			t->n++;
+			e = table_entry_at(t, t->cap, t->esz);
+		}
+		memset(e + sizeof(cookie), 0, t->esz - sizeof(cookie));
+		return e;
+	}
+	for (i = table_home(t, key, t->cap); t->used[i]; i = (i + 1) & t->mask)
+		;
+	t->used[i] = 1;
+	t->n++;
+	e = table_entry_at(t, i, t->esz);
 	memset(e, 0, t->esz);
-	if (t->ksz == sizeof(uint64_t))
-		memcpy(e, key, sizeof(uint64_t)); /* a store, not a call */
-	else
-		memcpy(e, key, t->ksz);
+	memcpy(e, key, t->ksz);
 	return e;
 }
 
 void table_del(struct table *t, void *e)
 {
-	table_del_keyed(t, e, t->esz, t->ksz == sizeof(uint64_t));
+	size_t i, j;
+
+	if (is_cookie_table(t) && e == table_entry_at(t, t->cap, t->esz)) {
+		t->zero_used = 0;
+		t->n--;
+		return;
+	}
+	if (is_cookie_table(t)) {
+		table_del_cookie(t, e, t->esz);
+		return;
+	}
+	i = j = (size_t)((unsigned char *)e - t->slots) / t->esz;
+	t->used[i] = 0;
+	t->n--;
+	for (;;) {
+		j = (j + 1) & t->mask;
+		if (!t->used[j])
+			return;
+		size_t h = table_home(t, table_entry_at(t, j, t->esz), t->cap);
+
+		/* move j into the hole at i unless its home lies cyclically in (i, j] */
+		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+			continue;
+		memcpy(table_entry_at(t, i, t->esz), table_entry_at(t, j, t->esz), t->esz);
+		t->used[i] = 1;
+		t->used[j] = 0;
+		i = j;
+	}
 }
 
 static void heap_down(const void **h, size_t n, size_t i, table_cmp cmp)
@@ -220,10 +300,11 @@ size_t table_top(const struct table *t, size_t k, table_cmp cmp, const void **ou
 
 	if (!k)
 		return 0;
-	for (size_t i = 0; i < t->cap; i++) {
+	/* slot cap: a cookie table's key 0 */
+	for (size_t i = 0; i <= t->cap; i++) {
 		const void *e;
 
-		if (!t->used[i])
+		if (i < t->cap ? !slot_used(t, i) : !t->zero_used)
 			continue;
 		e = table_entry_at(t, i, t->esz);
 		if (n < k) {

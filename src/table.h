@@ -10,6 +10,10 @@
  * An open-addressing hash table of fixed-size entries whose key is their first ksz bytes:
  * linear probing, deletion by backward shift (no tombstones, so lookups never slow down with
  * churn), growth by doubling, and an optional memory budget it never goes over. Pure.
+ *
+ * A table keyed by 8 bytes (a cookie table) marks an empty slot by key 0, as a private table
+ * would: a probe reads one word per slot, not a flag and then the key. Key 0's own entry, if
+ * any, sits after the cap slots. Other tables keep a used byte per slot.
  */
 
 /* Bytes several tables may take together; a table that would go over it stops growing. */
@@ -20,10 +24,11 @@ struct table_budget {
 struct table {
 	size_t esz, ksz;
 	size_t n, cap; /* cap is 0 or a power of two */
-	/* cap - 1; 0 with no slots, used then a lone empty byte: a lookup needs no test first */
+	/* cap - 1; 0 with no slots, a cookie table's slots then a lone empty one: no test first */
 	size_t mask;
 	unsigned char *slots;
-	unsigned char *used;	     /* a byte per slot, after the slots in the same block */
+	unsigned char *used; /* not a cookie table: a byte per slot, after the slots, same block */
+	int zero_used;	     /* a cookie table: key 0's entry, slot cap, is in use */
 	struct table_budget *budget; /* NULL: no bound but the allocator's */
 	size_t grow_at, full_at;     /* entries at which an add grows the table, or refuses */
 	/* grow at half full instead of 3/4, for a hot lookup; set before the first add */
@@ -55,10 +60,10 @@ static inline size_t table_cookie_home(uint64_t cookie, size_t cap)
 size_t table_home(const struct table *t, const void *key, size_t cap);
 
 /*
- * The fast paths are inline, and take the entry size (t->esz) from the caller as a constant:
- * the stuck watch finds, adds or deletes on every event it is fed, and a call out of the file,
- * a multiply by a size read from memory, a divide or a memcpy() call cost as much as the probe.
- * Growth, the budget and top-k stay in table.c.
+ * A cookie table's find, add and delete of cookies other than 0 are inline, and take the entry size (t->esz) from the
+ * caller as a constant: the stuck watch and the metrics find, add or delete on every event they
+ * are fed, and a call out of the file, a multiply by a size read from memory, a divide or a
+ * memcpy() call cost as much as the probe. Growth, the budget and top-k stay in table.c.
  */
 
 static inline unsigned char *table_entry_at(const struct table *t, size_t i, size_t esz)
@@ -66,36 +71,49 @@ static inline unsigned char *table_entry_at(const struct table *t, size_t i, siz
 	return t->slots + i * esz;
 }
 
+static inline uint64_t table_key_at(const struct table *t, size_t i, size_t esz)
+{
+	uint64_t key;
+
+	memcpy(&key, table_entry_at(t, i, esz), sizeof(key));
+	return key;
+}
+
 /* The entry with this key, or NULL. */
 void *table_find(const struct table *t, const void *key);
 
-/* table_find() for a table of esz-byte entries keyed by a uint64_t. */
-static inline void *table_find_u64(const struct table *t, uint64_t key, size_t esz)
+/*
+ * table_find() for a cookie table of esz-byte entries and a cookie that is not 0 (the kernel's
+ * start at 1, and the stuck watch and the metrics skip 0): key 0 is table_find()'s, out of line.
+ */
+static inline void *table_find_cookie(const struct table *t, uint64_t cookie, size_t esz)
 {
-	for (size_t i = table_cookie_home(key, t->mask + 1); t->used[i]; i = (i + 1) & t->mask) {
-		unsigned char *e = table_entry_at(t, i, esz);
-		uint64_t k;
+	for (size_t i = table_cookie_home(cookie, t->mask + 1);; i = (i + 1) & t->mask) {
+		uint64_t k = table_key_at(t, i, esz);
 
-		memcpy(&k, e, sizeof(k));
-		if (k == key)
-			return e;
+		if (k == cookie)
+			return table_entry_at(t, i, esz);
+		if (!k)
+			return NULL;
 	}
-	return NULL;
 }
 
 /* Grows the table when an add is due to; -1 (refused set) when it is full within its bound. */
 int table_make_room(struct table *t);
 
-/* The free slot a new key's probe from home ends at, marked used and counted; not cleared. */
-static inline unsigned char *table_claim(struct table *t, size_t home, size_t esz)
+/* A cookie table's slot for a new cookie (not 0), counted, with its key set; the rest as it was. */
+static inline unsigned char *table_claim_cookie(struct table *t, uint64_t cookie, size_t esz)
 {
+	unsigned char *e;
 	size_t i;
 
-	for (i = home; t->used[i]; i = (i + 1) & t->mask)
+	for (i = table_cookie_home(cookie, t->mask + 1); table_key_at(t, i, esz);
+	     i = (i + 1) & t->mask)
 		;
-	t->used[i] = 1;
 	t->n++;
-	return table_entry_at(t, i, esz);
+	e = table_entry_at(t, i, esz);
+	memcpy(e, &cookie, sizeof(cookie));
+	return e;
 }
 
 /*
@@ -105,61 +123,42 @@ static inline unsigned char *table_claim(struct table *t, size_t home, size_t es
 void *table_add(struct table *t, const void *key);
 
 /*
- * table_add() for a uint64_t key whose caller sets every other byte itself: only the key is
+ * table_add() for a cookie (not 0) whose caller sets every other byte itself: only the key is
  * written (the stuck watch copies a whole event in; clearing it first was a third of its cost).
  */
-static inline void *table_add_u64_unzeroed(struct table *t, uint64_t key, size_t esz)
+static inline void *table_add_cookie_unzeroed(struct table *t, uint64_t cookie, size_t esz)
 {
-	unsigned char *e;
-
 	if (t->n >= t->grow_at && table_make_room(t))
 		return NULL;
-	e = table_claim(t, table_cookie_home(key, t->mask + 1), esz);
-	memcpy(e, &key, sizeof(key));
-	return e;
-}
-
-/* The home of the entry in slot i: cookie keys hashed inline, others through table_home(). */
-static inline size_t table_home_of(const struct table *t, size_t i, size_t esz, int cookie_key)
-{
-	uint64_t cookie;
-
-	if (!cookie_key)
-		return table_home(t, table_entry_at(t, i, esz), t->cap);
-	memcpy(&cookie, table_entry_at(t, i, esz), sizeof(cookie));
-	return table_cookie_home(cookie, t->cap);
-}
-
-/* Backward-shift delete: the entries after the hole move into it, so no tombstones. */
-static inline void table_del_keyed(struct table *t, void *e, size_t esz, int cookie_key)
-{
-	size_t i = (size_t)((unsigned char *)e - t->slots) / esz, j = i;
-
-	t->used[i] = 0;
-	t->n--;
-	for (;;) {
-		j = (j + 1) & t->mask;
-		if (!t->used[j])
-			return;
-		size_t h = table_home_of(t, j, esz, cookie_key);
-
-		/* move j into the hole at i unless its home lies cyclically in (i, j] */
-		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
-			continue;
-		memcpy(table_entry_at(t, i, esz), table_entry_at(t, j, esz), esz);
-		t->used[i] = 1;
-		t->used[j] = 0;
-		i = j;
-	}
+	return table_claim_cookie(t, cookie, esz);
 }
 
 /* Removes the entry at e (from table_find or table_add). */
 void table_del(struct table *t, void *e);
 
-/* table_del() for a table of esz-byte entries keyed by a uint64_t. */
-static inline void table_del_u64(struct table *t, void *e, size_t esz)
+/* table_del() for a cookie table's entry whose cookie is not 0. */
+static inline void table_del_cookie(struct table *t, void *e, size_t esz)
 {
-	table_del_keyed(t, e, esz, 1);
+	size_t i = (size_t)((unsigned char *)e - t->slots) / esz, j = i;
+	uint64_t none = 0;
+
+	t->n--;
+	/* backward shift: the entries after the hole move into it, so no tombstones */
+	for (;;) {
+		j = (j + 1) & t->mask;
+		uint64_t k = table_key_at(t, j, esz);
+
+		if (!k)
+			break;
+		size_t h = table_cookie_home(k, t->mask + 1);
+
+		/* move j into the hole at i unless its home lies cyclically in (i, j] */
+		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+			continue;
+		memcpy(table_entry_at(t, i, esz), table_entry_at(t, j, esz), esz);
+		i = j;
+	}
+	memcpy(table_entry_at(t, i, esz), &none, sizeof(none));
 }
 
 /* What a table of cap slots takes, as charged to its budget. */
