@@ -80,43 +80,22 @@ atexit.register(remove_cgroups)
 make_cgroup(REL_A)
 make_cgroup(REL_B)
 
-# argv: cgroup dir, then the role's arguments. The process joins the cgroup first of all.
+# argv: cgroup dir, then the role's arguments. The process joins the cgroup first of all and
+# drops the dir from argv, so the role reads its own arguments from sys.argv[1].
 JOIN = r"""
 import os, socket, sys, time
-with open(sys.argv[1] + "/cgroup.procs", "w") as f:
+with open(sys.argv.pop(1) + "/cgroup.procs", "w") as f:
     f.write(str(os.getpid()))
 """
 
-SERVER = JOIN + r"""
-port, hold = int(sys.argv[2]), float(sys.argv[3])
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", port))
-s.listen(16)
-print("ready", flush=True)
-for _ in range(int(sys.argv[4])):
-    a, _ = s.accept()
-    while a.recv(4096):
-        pass
-    # the peer's FIN is in (softirq: ESTABLISHED -> CLOSE_WAIT); hold CLOSE_WAIT a while
-    print("eof", flush=True)
-    time.sleep(hold)
-    a.close()
-s.close()
-print("done", flush=True)
-"""
-
-CLIENT = JOIN + r"""
-c = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
-c.sendall(b"hello")
-c.close()
-"""
+SERVER = JOIN + tt.CLOSE_WAIT_SERVER
+CLIENT = JOIN + tt.HELLO_CLIENT
 
 # Sockets that stay: a listener, an established pair, a CLOSE_WAIT (its peer in FIN_WAIT2).
 HOLDER = JOIN + r"""
-port = int(sys.argv[2])
+port = int(sys.argv[1])
 keep = []
-if sys.argv[3] == "server":
+if sys.argv[2] == "server":
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", port))
@@ -146,10 +125,10 @@ def check_cgroup(e, rel, container=None, pod=None):
 
 def scenario(tracer, port, clients, hold=0.3):
     """A server in A, one client per (cgroup) in clients; returns the server's pid."""
-    srv = tt.run_py(SERVER, MNT + REL_A, port, hold, len(clients))
+    srv = tt.run_py(SERVER, MNT + REL_A, "127.0.0.1", port, hold, len(clients))
     assert tt.read_line(srv) == "ready"
     for rel in clients:
-        cli = tt.run_py(CLIENT, MNT + rel, port)
+        cli = tt.run_py(CLIENT, MNT + rel, "127.0.0.1", port)
         assert tt.read_line(srv) == "eof"
         cli.wait()
         assert cli.returncode == 0
@@ -327,7 +306,7 @@ def test_snapshot_matches_ss():
     try:
         # a third connection nobody accepts: the server's side is a child no process holds,
         # in its listener's cgroup (the client closes: it sits in CLOSE_WAIT)
-        extra = tt.run_py(CLIENT, MNT + REL_B, port)
+        extra = tt.run_py(CLIENT, MNT + REL_B, "127.0.0.1", port)
         extra.wait()
 
         def rows(*args):

@@ -19,30 +19,7 @@ TMP = tempfile.mkdtemp(prefix="tcptrail-log-")
 atexit.register(shutil.rmtree, TMP, True)
 ONLY_ME = ("--netns", str(NETNS))
 
-SERVER = r"""
-import socket, sys, time
-port, hold = int(sys.argv[1]), float(sys.argv[2])
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", port))
-s.listen(16)
-print("ready", flush=True)
-a, _ = s.accept()
-while a.recv(4096):
-    pass
-print("eof", flush=True)
-time.sleep(hold)  # CLOSE_WAIT for `hold` seconds
-a.close()
-s.close()
-print("done", flush=True)
-"""
-
-CLIENT = r"""
-import socket, sys
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-c.sendall(b"hello")
-c.close()
-"""
+SERVER, CLIENT = tt.CLOSE_WAIT_SERVER, tt.HELLO_CLIENT
 
 CHURN = r"""
 import socket, sys
@@ -73,9 +50,9 @@ def mine(e, port=80):
 
 
 def scenario(hold=1.0):
-    srv = tt.run_py(SERVER, 80, hold)
+    srv = tt.run_py(SERVER, "127.0.0.1", 80, hold)
     assert tt.read_line(srv) == "ready"
-    cli = tt.run_py(CLIENT, 80)
+    cli = tt.run_py(CLIENT, "127.0.0.1", 80)
     assert tt.read_line(srv) == "eof"
     assert tt.read_line(srv) == "done"
     srv.wait()

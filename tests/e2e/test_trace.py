@@ -13,35 +13,7 @@ import tt  # noqa: E402
 tt.enter_private_netns()
 NETNS = tt.netns_inode()
 
-SERVER = r"""
-import socket, sys, time
-addr, port, hold = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-s = socket.socket(fam)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-if fam == socket.AF_INET6:
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind((addr, port))
-s.listen(16)
-print("ready", flush=True)
-a, _ = s.accept()
-while a.recv(4096):
-    pass
-# The peer's FIN is in: this socket now sits in CLOSE_WAIT for `hold` seconds.
-print("eof", flush=True)
-time.sleep(hold)
-a.close()
-s.close()
-print("done", flush=True)
-"""
-
-CLIENT = r"""
-import socket, sys
-addr, port = sys.argv[1], int(sys.argv[2])
-c = socket.create_connection((addr, port))
-c.sendall(b"hello")
-c.close()
-"""
+SERVER, CLIENT = tt.CLOSE_WAIT_SERVER, tt.HELLO_CLIENT
 
 CLIENT_HALF_CLOSE = r"""
 import socket, sys

@@ -32,6 +32,7 @@ def netns_inode(pid="self"):
     return os.stat("/proc/%s/ns/net" % pid).st_ino
 
 
+
 def wait_until(pred, timeout=DEADLINE, what="condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -118,6 +119,43 @@ def summary_counts(stderr):
     m = re.search(r"(\d+) events, (\d+) lost", stderr)
     assert m, "no summary line in stderr: %r" % stderr
     return int(m.group(1)), int(m.group(2))
+
+
+# A server (argv: addr port hold [count, default 1]) that accepts count connections one after
+# the other, reads each to the peer's FIN and holds it in CLOSE_WAIT for `hold` s before closing
+# it. It prints "ready" when listening, "eof" per connection, "done" at the end.
+CLOSE_WAIT_SERVER = r"""
+import socket, sys, time
+addr, port, hold = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+count = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+s = socket.socket(fam)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if fam == socket.AF_INET6:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind((addr, port))
+s.listen(16)
+print("ready", flush=True)
+for _ in range(count):
+    a, _ = s.accept()
+    while a.recv(4096):
+        pass
+    # The peer's FIN is in (softirq: ESTABLISHED -> CLOSE_WAIT): hold CLOSE_WAIT `hold` s.
+    print("eof", flush=True)
+    time.sleep(hold)
+    a.close()
+s.close()
+print("done", flush=True)
+"""
+
+# A client (argv: addr port) that connects, sends "hello" and closes first.
+HELLO_CLIENT = r"""
+import socket, sys
+addr, port = sys.argv[1], int(sys.argv[2])
+c = socket.create_connection((addr, port))
+c.sendall(b"hello")
+c.close()
+"""
 
 
 def run_py(code, *args):
