@@ -8,17 +8,14 @@ closing. The totals are checked against what the test itself moved and against `
 sampled just before the close; retransmits are forced by dropping data segments for a while.
 Then --cause (in the kernel, and in replay), the log round trip, -e text and the summary.
 """
-import atexit
 import json
 import os
 import re
 import select
-import shutil
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -28,8 +25,7 @@ import tt  # noqa: E402
 tt.enter_private_netns()
 NETNS = tt.netns_inode()
 ONLY_ME = ("--netns", str(NETNS))
-TMP = tempfile.mkdtemp(prefix="tcptrail-causes-")
-atexit.register(shutil.rmtree, TMP, True)
+TMP = tt.temp_dir("causes")
 KERNEL = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
 # tcp_send_reset carries the kernel's reason (enum sk_rst_reason) since 6.10.
 HAS_REASON = KERNEL >= (6, 10)
@@ -186,13 +182,7 @@ def ss_info(port):
 def test_refused():
     tracer = tt.Tracer(*ONLY_ME)
     try:
-        c, cport = bound_socket()
-        try:
-            c.connect(("127.0.0.1", 7301))
-            raise AssertionError("connect to a port without a listener succeeded")
-        except ConnectionRefusedError:
-            pass
-        c.close()
+        cport = tt.refused_connect(7301)
         e = final(tracer, cport)
         events = tracer.events()
     finally:
@@ -517,17 +507,6 @@ def test_retransmits():
     assert ae["bytes_received"] == ss["bytes_received"], (ae, ss["line"])
 
 
-def refused_connect(port):
-    c, cport = bound_socket()
-    try:
-        c.connect(("127.0.0.1", port))
-        raise AssertionError("connect to a port without a listener succeeded")
-    except ConnectionRefusedError:
-        pass
-    c.close()
-    return cport
-
-
 def test_cause_filter():
     """--cause refused,timeout: in the kernel only those final transitions pass; replay
     --cause on a full log picks the same; the log replays byte for byte; -e text and the
@@ -539,7 +518,7 @@ def test_cause_filter():
     full = tt.Tracer(*ONLY_ME, "-w", log)
     text = tt.Tracer(*ONLY_ME, "-e", json_output=False)
     try:
-        rport = refused_connect(7309)
+        rport = tt.refused_connect(7309)
         lst = listener(7310)
         c, cport, a = connected_pair(lst)
         c.sendall(b"x" * 1500)

@@ -1,22 +1,18 @@
 """End-to-end: recording with -w (plain, gzip, rotation, kill -9) and `tcptrail replay`."""
-import atexit
 import gzip
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 import tt  # noqa: E402
 
 tt.enter_private_netns()
 NETNS = tt.netns_inode()
-TMP = tempfile.mkdtemp(prefix="tcptrail-log-")
-atexit.register(shutil.rmtree, TMP, True)
+TMP = tt.temp_dir("log")
 ONLY_ME = ("--netns", str(NETNS))
 
 SERVER, CLIENT = tt.CLOSE_WAIT_SERVER, tt.HELLO_CLIENT

@@ -2,15 +2,12 @@
 hard links, directories, also at the rotated names) are never followed, moved or written into;
 SIGHUP reopens the log after logrotate moved it, losing and repeating nothing; a full disk
 (tmpfs) counts exactly the events missing from the file, plain and gzip."""
-import atexit
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 import tt  # noqa: E402
@@ -18,8 +15,7 @@ import tt  # noqa: E402
 tt.enter_private_netns()
 NETNS = tt.netns_inode()
 ONLY_ME = ("--netns", str(NETNS))
-TMP = tempfile.mkdtemp(prefix="tcptrail-logfile-")
-atexit.register(shutil.rmtree, TMP, True)
+TMP = tt.temp_dir("logfile")
 os.chmod(TMP, 0o711)  # the other user gets through to SHARED, sees nothing else
 # A world-writable sticky directory like /tmp, for the other user to plant things in.
 SHARED = os.path.join(TMP, "shared")

@@ -168,12 +168,7 @@ def test_reset_and_refused_never_time_wait():
                       what="server side reset close")
         a.close()
         lst.close()
-        r = socket.socket()
-        try:
-            r.connect(("127.0.0.1", port + 1))
-        except ConnectionRefusedError:
-            pass
-        r.close()
+        tt.refused_connect(port + 1)
         tt.wait_until(lambda: [e for e in tracer.events(mine) if e["rport"] == port + 1
                                and e["new"] == "CLOSE"], what="refused connect close")
     finally:
@@ -479,12 +474,7 @@ def test_stuck_orphan_names_no_one():
         c.connect(("127.0.0.1", port))
         a, _ = lst.accept()  # never reads
         cport = c.getsockname()[1]
-        c.setblocking(False)
-        try:
-            while True:
-                c.send(b"x" * 65536)
-        except BlockingIOError:
-            pass
+        tt.fill_send_buffer(c)
         c.close()  # FIN queued behind the unsent data: FIN_WAIT1, orphaned
         alerts = tt.wait_until(lambda: [e for e in tracer.events(mine) if e["type"] == "stuck"
                                         and e["lport"] == cport], what="the FIN_WAIT1 alert")

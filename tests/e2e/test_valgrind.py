@@ -97,13 +97,7 @@ def traffic(port):
         c.close()
         a.close()
         srv.close()
-    r = socket.socket()
-    try:
-        r.connect(("127.0.0.1", port + 1))
-    except ConnectionRefusedError:
-        pass
-    ports.append(r.getsockname()[1])
-    r.close()
+    ports.append(tt.refused_connect(port + 1))
     return ports
 
 

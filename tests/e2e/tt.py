@@ -4,12 +4,15 @@ Tests run as root inside a private network namespace (see enter_private_netns), 
 tcptrail binary, make real connections on loopback, and wait for the exact events they expect.
 The tracepoint is global, so every assertion is narrowed to this test's netns and ports.
 """
+import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -31,6 +34,12 @@ def enter_private_netns():
 def netns_inode(pid="self"):
     return os.stat("/proc/%s/ns/net" % pid).st_ino
 
+
+def temp_dir(name):
+    """A fresh /tmp/tcptrail-<name>-XXXX, removed with all in it when the test exits."""
+    d = tempfile.mkdtemp(prefix="tcptrail-%s-" % name)
+    atexit.register(shutil.rmtree, d, True)
+    return d
 
 
 def wait_until(pred, timeout=DEADLINE, what="condition"):
@@ -156,6 +165,30 @@ c = socket.create_connection((addr, port))
 c.sendall(b"hello")
 c.close()
 """
+
+
+def refused_connect(port):
+    """Connects to a port nobody listens on (SYN_SENT -> CLOSE); returns the client's port."""
+    c = socket.socket()
+    c.bind(("127.0.0.1", 0))
+    cport = c.getsockname()[1]
+    try:
+        c.connect(("127.0.0.1", port))
+        raise AssertionError("connect to a port without a listener succeeded")
+    except ConnectionRefusedError:
+        pass
+    c.close()
+    return cport
+
+
+def fill_send_buffer(sock):
+    """Sends until the peer's receive window and sock's send buffer are full (non-blocking)."""
+    sock.setblocking(False)
+    try:
+        while True:
+            sock.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
 
 
 def run_py(code, *args):
