@@ -59,26 +59,90 @@ static void test_empty(void **state)
 	services_free(NULL);
 }
 
-static void test_basic(void **state)
-{
-	int n;
-	struct services *s = parse("# Network services, Internet style\n"
-				   "\n"
-				   "ssh\t\t22/tcp\t\t\t\t# SSH Remote Login Protocol\n"
-				   "http\t\t80/tcp\t\twww\t\t# WorldWideWeb HTTP\n"
-				   "https  443/tcp\n"
-				   "domain 53/udp\n"
-				   "max 65535/tcp\n",
-				   &n);
+/* A buffer, how many entries it adds, and the names the table then has for some ports. */
+struct parse_case {
+	const char *what;
+	const char *text;
+	int added;
+	struct {
+		int port; /* -1 ends the list */
+		const char *name;
+	} want[8];
+};
 
-	assert_int_equal(n, 4);
-	expect_name(s, 22, "ssh");
-	expect_name(s, 80, "http");
-	expect_name(s, 443, "https");
-	expect_name(s, 53, NULL); /* udp only */
-	expect_name(s, 65535, "max");
-	assert_int_equal(count_names(s), 4);
-	services_free(s);
+static void test_parse_cases(void **state)
+{
+	static const struct parse_case cases[] = {
+		{"basic",
+		 "# Network services, Internet style\n"
+		 "\n"
+		 "ssh\t\t22/tcp\t\t\t\t# SSH Remote Login Protocol\n"
+		 "http\t\t80/tcp\t\twww\t\t# WorldWideWeb HTTP\n"
+		 "https  443/tcp\n"
+		 "domain 53/udp\n"
+		 "max 65535/tcp\n",
+		 4,
+		 {{22, "ssh"},
+		  {80, "http"},
+		  {443, "https"},
+		  {53, NULL} /* udp only */,
+		  {65535, "max"},
+		  {-1, NULL}}},
+		{"udp and other protocols",
+		 "dns 53/udp\n"
+		 "dns2 53/tcp\n"
+		 "sctpish 9/sctp\n"
+		 "ddp 10/ddp\n"
+		 "upper 11/TCP\n",
+		 1,
+		 {{53, "dns2"}, {9, NULL}, {10, NULL}, {11, NULL}, {-1, NULL}}},
+		{"comments and blanks",
+		 "#\n"
+		 "# only a comment 1/tcp\n"
+		 "   # indented comment 2/tcp\n"
+		 "\t\n"
+		 "   \n"
+		 "tight 3/tcp# no space before the comment\n"
+		 "#hidden 4/tcp\n"
+		 "  lead 5/tcp  \n"
+		 "crlf 6/tcp\r\n"
+		 "tabs\t7/tcp\talias\n",
+		 4,
+		 {{1, NULL},
+		  {2, NULL},
+		  {3, "tight"},
+		  {4, NULL},
+		  {5, "lead"},
+		  {6, "crlf"},
+		  {7, "tabs"},
+		  {-1, NULL}}},
+		{"malformed between good lines, no final newline",
+		 "good1 1/tcp\n"
+		 "bad 70000/tcp\n"
+		 "garbage line here\n"
+		 "good2 2/tcp\n"
+		 "bad2 x/tcp\n"
+		 "good3 3/tcp",
+		 3,
+		 {{1, "good1"}, {2, "good2"}, {3, "good3"}, {-1, NULL}}},
+		{"port zero and leading zeros",
+		 "zero 0/tcp\nlead 0080/tcp\n",
+		 2,
+		 {{0, "zero"}, {80, "lead"}, {-1, NULL}}},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct parse_case *c = &cases[i];
+		int n;
+		struct services *s = parse(c->text, &n);
+
+		if (n != c->added || count_names(s) != c->added)
+			fail_msg("%s: %d added, %d names, want %d", c->what, n, count_names(s),
+				 c->added);
+		for (int k = 0; c->want[k].port >= 0; k++)
+			expect_name(s, (uint16_t)c->want[k].port, c->want[k].name);
+		services_free(s);
+	}
 }
 
 static void test_first_name_wins(void **state)
@@ -99,50 +163,6 @@ static void test_first_name_wins(void **state)
 	assert_int_equal(services_parse(s, "b 1/tcp\nc 2/tcp\n", 16), 1);
 	expect_name(s, 1, "a");
 	expect_name(s, 2, "c");
-	services_free(s);
-}
-
-static void test_udp_and_other_protocols(void **state)
-{
-	int n;
-	struct services *s = parse("dns 53/udp\n"
-				   "dns2 53/tcp\n"
-				   "sctpish 9/sctp\n"
-				   "ddp 10/ddp\n"
-				   "upper 11/TCP\n",
-				   &n);
-
-	assert_int_equal(n, 1);
-	expect_name(s, 53, "dns2");
-	expect_name(s, 9, NULL);
-	expect_name(s, 10, NULL);
-	expect_name(s, 11, NULL);
-	services_free(s);
-}
-
-static void test_comments_and_blanks(void **state)
-{
-	int n;
-	struct services *s = parse("#\n"
-				   "# only a comment 1/tcp\n"
-				   "   # indented comment 2/tcp\n"
-				   "\t\n"
-				   "   \n"
-				   "tight 3/tcp# no space before the comment\n"
-				   "#hidden 4/tcp\n"
-				   "  lead 5/tcp  \n"
-				   "crlf 6/tcp\r\n"
-				   "tabs\t7/tcp\talias\n",
-				   &n);
-
-	assert_int_equal(n, 4);
-	expect_name(s, 1, NULL);
-	expect_name(s, 2, NULL);
-	expect_name(s, 3, "tight");
-	expect_name(s, 4, NULL);
-	expect_name(s, 5, "lead");
-	expect_name(s, 6, "crlf");
-	expect_name(s, 7, "tabs");
 	services_free(s);
 }
 
@@ -179,36 +199,6 @@ static void test_malformed_skipped(void **state)
 		assert_int_equal(count_names(s), 0);
 		services_free(s);
 	}
-}
-
-static void test_malformed_between_good(void **state)
-{
-	int n;
-	struct services *s = parse("good1 1/tcp\n"
-				   "bad 70000/tcp\n"
-				   "garbage line here\n"
-				   "good2 2/tcp\n"
-				   "bad2 x/tcp\n"
-				   "good3 3/tcp",
-				   &n); /* no final newline */
-
-	assert_int_equal(n, 3);
-	expect_name(s, 1, "good1");
-	expect_name(s, 2, "good2");
-	expect_name(s, 3, "good3");
-	assert_int_equal(count_names(s), 3);
-	services_free(s);
-}
-
-static void test_port_zero_and_leading_zeros(void **state)
-{
-	int n;
-	struct services *s = parse("zero 0/tcp\nlead 0080/tcp\n", &n);
-
-	assert_int_equal(n, 2);
-	expect_name(s, 0, "zero");
-	expect_name(s, 80, "lead");
-	services_free(s);
 }
 
 static void test_name_length(void **state)
@@ -315,13 +305,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_parse_cases),
 		cmocka_unit_test(test_first_name_wins),
-		cmocka_unit_test(test_udp_and_other_protocols),
-		cmocka_unit_test(test_comments_and_blanks),
 		cmocka_unit_test(test_malformed_skipped),
-		cmocka_unit_test(test_malformed_between_good),
-		cmocka_unit_test(test_port_zero_and_leading_zeros),
 		cmocka_unit_test(test_name_length),
 		cmocka_unit_test(test_binary_input),
 		cmocka_unit_test(test_pool_growth),
