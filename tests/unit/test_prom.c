@@ -24,43 +24,53 @@ static enum prom_format neg(const char *s)
 
 static void test_negotiate(void **state)
 {
-	/* Prometheus 2.x's scrape header. */
-	assert_int_equal(neg("application/openmetrics-text;version=1.0.0,application/"
-			     "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;"
-			     "q=0.5,*/*;q=0.1"),
-			 PROM_OPENMETRICS);
-	assert_int_equal(neg(NULL), PROM_TEXT);
-	assert_int_equal(neg(""), PROM_TEXT);
-	assert_int_equal(neg("*/*"), PROM_TEXT); /* curl */
-	assert_int_equal(neg("text/plain"), PROM_TEXT);
-	assert_int_equal(neg("application/openmetrics-text"), PROM_OPENMETRICS);
-	assert_int_equal(neg("Application/OpenMetrics-Text; Version=1.0.0"), PROM_OPENMETRICS);
-	assert_int_equal(neg("application/openmetrics-text; version=\"1.0.0\""), PROM_OPENMETRICS);
-	assert_int_equal(neg("application/openmetrics-text;version=0.0.1"), PROM_OPENMETRICS);
-	/* A version we do not write is not what was asked for. */
-	assert_int_equal(neg("application/openmetrics-text;version=2.0.0"), PROM_TEXT);
-	/* q-values decide; a tie goes to the text format. */
-	assert_int_equal(neg("application/openmetrics-text;q=0.5,text/plain;q=0.6"), PROM_TEXT);
-	assert_int_equal(neg("application/openmetrics-text;q=0.5,text/plain;q=0.5"), PROM_TEXT);
-	assert_int_equal(neg("text/plain;q=0.4, application/openmetrics-text ; q=0.5"),
-			 PROM_OPENMETRICS);
-	assert_int_equal(neg("application/openmetrics-text;q=0"), PROM_TEXT);
-	assert_int_equal(neg("application/openmetrics-text;q=0.000"), PROM_TEXT);
-	assert_int_equal(neg("application/openmetrics-text;q=1.000"), PROM_OPENMETRICS);
-	/* A bad q is no acceptance. */
-	assert_int_equal(neg("application/openmetrics-text;q=2"), PROM_TEXT);
-	assert_int_equal(neg("application/openmetrics-text;q=abc"), PROM_TEXT);
-	/* text/plain of another version does not cover ours, so OpenMetrics wins. */
-	assert_int_equal(neg("application/openmetrics-text;q=0.2,text/plain;version=1.0"),
-			 PROM_OPENMETRICS);
-	/* A comma inside a quoted parameter does not split the list. */
-	assert_int_equal(neg("text/plain;foo=\"a,application/openmetrics-text\""), PROM_TEXT);
-	assert_int_equal(neg("application/json, application/openmetrics-text"), PROM_OPENMETRICS);
-	/* Garbage. */
-	assert_int_equal(neg(",,,;;;==="), PROM_TEXT);
-	assert_int_equal(neg("\""), PROM_TEXT);
-	assert_int_equal(neg("application/openmetrics-text;version"), PROM_OPENMETRICS);
-	assert_int_equal(neg("*/plain"), PROM_TEXT);
+	static const struct {
+		const char *accept; /* the Accept header, NULL for none */
+		enum prom_format want;
+	} cases[] = {
+		/* Prometheus 2.x's scrape header. */
+		{"application/openmetrics-text;version=1.0.0,application/"
+		 "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;"
+		 "q=0.5,*/*;q=0.1",
+		 PROM_OPENMETRICS},
+		{NULL, PROM_TEXT},
+		{"", PROM_TEXT},
+		{"*/*", PROM_TEXT}, /* curl */
+		{"text/plain", PROM_TEXT},
+		{"application/openmetrics-text", PROM_OPENMETRICS},
+		{"Application/OpenMetrics-Text; Version=1.0.0", PROM_OPENMETRICS},
+		{"application/openmetrics-text; version=\"1.0.0\"", PROM_OPENMETRICS},
+		{"application/openmetrics-text;version=0.0.1", PROM_OPENMETRICS},
+		/* A version we do not write is not what was asked for. */
+		{"application/openmetrics-text;version=2.0.0", PROM_TEXT},
+		/* q-values decide; a tie goes to the text format. */
+		{"application/openmetrics-text;q=0.5,text/plain;q=0.6", PROM_TEXT},
+		{"application/openmetrics-text;q=0.5,text/plain;q=0.5", PROM_TEXT},
+		{"text/plain;q=0.4, application/openmetrics-text ; q=0.5", PROM_OPENMETRICS},
+		{"application/openmetrics-text;q=0", PROM_TEXT},
+		{"application/openmetrics-text;q=0.000", PROM_TEXT},
+		{"application/openmetrics-text;q=1.000", PROM_OPENMETRICS},
+		/* A bad q is no acceptance. */
+		{"application/openmetrics-text;q=2", PROM_TEXT},
+		{"application/openmetrics-text;q=abc", PROM_TEXT},
+		/* text/plain of another version does not cover ours, so OpenMetrics wins. */
+		{"application/openmetrics-text;q=0.2,text/plain;version=1.0", PROM_OPENMETRICS},
+		/* A comma inside a quoted parameter does not split the list. */
+		{"text/plain;foo=\"a,application/openmetrics-text\"", PROM_TEXT},
+		{"application/json, application/openmetrics-text", PROM_OPENMETRICS},
+		/* Garbage. */
+		{",,,;;;===", PROM_TEXT},
+		{"\"", PROM_TEXT},
+		{"application/openmetrics-text;version", PROM_OPENMETRICS},
+		{"*/plain", PROM_TEXT},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (neg(cases[i].accept) != cases[i].want)
+			fail_msg("Accept '%s' gives format %d, want %d",
+				 cases[i].accept ? cases[i].accept : "(none)", neg(cases[i].accept),
+				 cases[i].want);
+
 	/* Not NUL-terminated: only len bytes are read. */
 	assert_int_equal(prom_negotiate("text/plainXX", 10), PROM_TEXT);
 	assert_int_equal(prom_negotiate("application/openmetrics-textZZZ", 28), PROM_OPENMETRICS);
