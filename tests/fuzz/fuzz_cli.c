@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fuzz_common.h"
 #include "cli.h"
 
 #define MAX_IN	 8192
@@ -16,15 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct services *table(void)
 {
-	static struct services *svc;
-	static const char text[] = "http 80/tcp\nhttps 443/tcp\nssh 22/tcp\n";
-
-	if (!svc) {
-		svc = services_new();
-		if (!svc || services_parse(svc, text, sizeof(text) - 1) != 3)
-			abort();
-	}
-	return svc;
+	return fuzz_services("http 80/tcp\nhttps 443/tcp\nssh 22/tcp\n", 3);
 }
 
 static FILE *devnull(void)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fuzz_common.h"
 #include "filter.h"
 #include "parse.h"
 
@@ -19,15 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct services *table(void)
 {
-	static struct services *svc;
-	static const char text[] = "http 80/tcp\nhttps 443/tcp\nssh 22/tcp\nx 1/tcp\n";
-
-	if (!svc) {
-		svc = services_new();
-		if (!svc || services_parse(svc, text, sizeof(text) - 1) != 4)
-			abort();
-	}
-	return svc;
+	return fuzz_services("http 80/tcp\nhttps 443/tcp\nssh 22/tcp\nx 1/tcp\n", 4);
 }
 
 static void check_err(int r, const char *err, size_t errlen)
