@@ -97,7 +97,7 @@ struct trace_ctx {
 };
 
 /*
- * A write of stdout failed, here or on out_stream's thread: replay's and snapshot's rule
+ * A write of stdout failed on out_stream's thread: replay's and snapshot's rule
  * (ob_write_failed()), and tracing stops, since nobody reads what it prints.
  */
 static void output_failed(struct trace_ctx *c, int err)
@@ -128,18 +128,24 @@ static void check_out_dropped(struct trace_ctx *c)
 }
 
 /*
- * Not ob_flush_fd() as replay and snapshot: stdout that is not a terminal is handed to
- * out_stream's thread, so a reader that stalls cannot stall the draining of the ring buffer.
+ * A terminal is written here by ob_flush_fd() as replay and snapshot do; stdout that is not a
+ * terminal is handed to out_stream's thread, so a reader that stalls cannot stall the draining
+ * of the ring buffer.
  */
 static void flush_stdout(struct trace_ctx *c, uint64_t now)
 {
 	c->last_flush = now;
 	if (!c->out.len)
 		return;
-	if (c->out_stream && !c->out_broken)
+	if (!c->out_stream) {
+		if (ob_flush_fd(&c->out, STDOUT_FILENO, &c->out_broken))
+			c->out_error = 1;
+		if (c->out_broken)
+			exiting = 1; /* as output_failed(): nobody reads what tracing prints */
+		return;
+	}
+	if (!c->out_broken)
 		logw_write(c->out_stream, c->out.data, c->out.len);
-	else if (!c->out_broken && ob_write_fd(STDOUT_FILENO, c->out.data, c->out.len))
-		output_failed(c, errno);
 	ob_reset(&c->out);
 }
 
