@@ -2,6 +2,7 @@
 /* The owner join of snapshot -p and of stuck alerts: sort, find, filter, print. */
 #include <stdlib.h>
 #include <string.h>
+#include "jsonw.h"
 #include "owners.h"
 
 static uint64_t key_of(const struct tt_owner_rec *r, enum owners_key key)
@@ -131,17 +132,18 @@ void owners_text(struct outbuf *ob, const struct tt_owner_rec *recs, size_t n)
 
 void owners_json(struct outbuf *ob, const struct tt_owner_rec *recs, size_t n)
 {
-	ob_putc(ob, '[');
+	struct jsonw w;
+
+	jw_init(&w, ob);
+	jw_arr_begin(&w);
 	for (size_t i = 0; i < n; i++) {
 		if (i && recs[i].pid == recs[i - 1].pid)
 			continue;
-		if (i)
-			ob_putc(ob, ',');
-		ob_puts(ob, "{\"pid\":");
-		ob_u64(ob, recs[i].pid);
-		ob_puts(ob, ",\"comm\":");
-		ob_json_str(ob, recs[i].comm, strnlen(recs[i].comm, TT_COMM_LEN));
-		ob_putc(ob, '}');
+		jw_obj_begin(&w);
+		jw_field_u64(&w, "pid", recs[i].pid);
+		jw_key(&w, "comm");
+		jw_str(&w, recs[i].comm, strnlen(recs[i].comm, TT_COMM_LEN));
+		jw_obj_end(&w);
 	}
-	ob_putc(ob, ']');
+	jw_arr_end(&w);
 }

@@ -64,7 +64,10 @@ void owners_for_alert(struct tt_event *alert, const struct tt_owner_rec *recs, s
  * (names printable, see ob_put_printable). A pid repeated in a row is printed once.
  */
 void owners_text(struct outbuf *ob, const struct tt_owner_rec *recs, size_t n);
-/* The JSON array of the same: [{"pid":N,"comm":"..."},...], [] for none. */
+/*
+ * The JSON array of the same: [{"pid":N,"comm":"..."},...], [] for none. A whole value, for the
+ * per-event formatter (after its constant key) and for jsonw's records (through jw_value_ob()).
+ */
 void owners_json(struct outbuf *ob, const struct tt_owner_rec *recs, size_t n);
 
 #endif
