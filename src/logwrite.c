@@ -22,6 +22,7 @@
 #include "logfile.h"
 #include "logwrite.h"
 #include "outbuf.h"
+#include "parse.h"
 #include "states.h"
 #include "stuck_rule.h"
 
@@ -546,17 +547,7 @@ static void logw_free(struct logw *w)
  */
 static uint64_t queue_max_env(void)
 {
-	const char *v = getenv("TCPTRAIL_QUEUE_MAX");
-	unsigned long long n;
-	char *end;
-
-	if (!v || !*v)
-		return QUEUE_MAX;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno || *end || n > QUEUE_MAX)
-		return QUEUE_MAX;
-	return n;
+	return parse_env_bound("TCPTRAIL_QUEUE_MAX", 0, QUEUE_MAX, QUEUE_MAX);
 }
 
 static struct logw *logw_alloc(void)

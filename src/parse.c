@@ -2,6 +2,7 @@
 /* Numbers, durations, sizes and times as the command line and the recordings write them. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "parse.h"
 
@@ -22,6 +23,15 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+uint64_t parse_env_bound(const char *name, uint64_t min, uint64_t max, uint64_t dflt)
+{
+	uint64_t v;
+
+	if (parse_u64(getenv(name), min, max, &v))
+		return dflt;
+	return v;
 }
 
 int parse_duration_ns(const char *s, uint64_t *ns)

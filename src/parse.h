@@ -15,6 +15,12 @@ int parse_duration_ns(const char *s, uint64_t *ns);
 int parse_size(const char *s, uint64_t *bytes);
 /* Unsigned decimal in [min, max], whole string. 0 or -1. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/*
+ * The environment variable name as parse_u64() reads it in [min, max]; dflt when it is unset,
+ * empty or anything else (a sign, a blank, out of range). For the test and tuning knobs that
+ * lower a built-in bound (TCPTRAIL_QUEUE_MAX, TCPTRAIL_SUMMARY_MEM): not options, no message.
+ */
+uint64_t parse_env_bound(const char *name, uint64_t min, uint64_t max, uint64_t dflt);
 
 /* RFC 3339 time ("2026-11-26T13:07:01Z", fractions and +hh:mm offsets allowed) or epoch seconds. */
 int parse_time_ns(const char *s, uint64_t *ns);

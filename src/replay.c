@@ -15,6 +15,7 @@
 #include "logwrite.h"
 #include "outbuf.h"
 #include "owners.h"
+#include "parse.h"
 #include "replay.h"
 #include "summary.h"
 
@@ -209,17 +210,7 @@ static int replay_file(struct replay *rp, const char *path)
  */
 static size_t summary_mem_env(void)
 {
-	const char *v = getenv("TCPTRAIL_SUMMARY_MEM");
-	unsigned long long n;
-	char *end;
-
-	if (!v || !*v)
-		return 0;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno || *end || n > SUMMARY_MEM_MAX)
-		return 0;
-	return (size_t)n;
+	return (size_t)parse_env_bound("TCPTRAIL_SUMMARY_MEM", 0, SUMMARY_MEM_MAX, 0);
 }
 
 int run_replay(const struct config *cfg, const struct services *svc)

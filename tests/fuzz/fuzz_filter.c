@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * libFuzzer target: the filter list parsers, parse_duration_ns, parse_size and filter_match
- * (with the cgroup part: the paths given match the cgroups below them).
+ * libFuzzer target: the filter list parsers, parse_duration_ns, parse_size, parse_u64 (and
+ * parse_env_bound on it) and filter_match (with the cgroup part: the paths given match the
+ * cgroups below them).
  * Input: lines of text, line i going to parser i % NPARSERS; when the input is longer than an
  * event, its last sizeof(struct tt_event) bytes are the event that the filter is matched with.
  */
@@ -46,6 +47,7 @@ static void check_ports(const uint16_t *ports, uint32_t n)
 /* names: resolve service names in --port lists (each unknown name scans all 65535 ports). */
 static void parse_line(struct tt_filter *f, int which, const char *s, int names)
 {
+	static char env[sizeof("TT_FUZZ_BOUND=") + MAX_IN];
 	char err[200];
 	uint64_t v = 0;
 	int r;
@@ -133,6 +135,11 @@ static void parse_line(struct tt_filter *f, int which, const char *s, int names)
 	default:
 		r = parse_u64(s, 5, 1000, &v);
 		if (r == 0 && (v < 5 || v > 1000))
+			abort();
+		/* An environment knob reads its value as parse_u64() does (putenv: no copy kept). */
+		snprintf(env, sizeof(env), "TT_FUZZ_BOUND=%s", s);
+		putenv(env);
+		if (parse_env_bound("TT_FUZZ_BOUND", 5, 1000, 7) != (r ? 7 : v))
 			abort();
 		return;
 	}

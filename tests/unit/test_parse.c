@@ -45,6 +45,30 @@ static void test_parse_u64(void **state)
 	assert_int_equal(v, 7); /* untouched on error */
 }
 
+/* The variable's value in range, else the default: never a sign, blank or suffix. */
+static void test_env_bound(void **state)
+{
+	static const char *const bad[] = {
+		"", " 5", "5 ", "+5", "-5", "-0", "5k", "0x5", "11", "3", "99999999999999999999"};
+
+	unsetenv("TT_TEST_BOUND");
+	assert_int_equal(parse_env_bound("TT_TEST_BOUND", 4, 10, 42), 42);
+	setenv("TT_TEST_BOUND", "4", 1);
+	assert_int_equal(parse_env_bound("TT_TEST_BOUND", 4, 10, 42), 4);
+	setenv("TT_TEST_BOUND", "010", 1);
+	assert_int_equal(parse_env_bound("TT_TEST_BOUND", 4, 10, 42), 10);
+	setenv("TT_TEST_BOUND", "0", 1);
+	assert_int_equal(parse_env_bound("TT_TEST_BOUND", 0, 10, 42), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("TT_TEST_BOUND", bad[i], 1);
+		if (parse_env_bound("TT_TEST_BOUND", 4, 10, 42) != 42)
+			fail_msg("took '%s'", bad[i]);
+	}
+	setenv("TT_TEST_BOUND", "18446744073709551615", 1);
+	assert_true(parse_env_bound("TT_TEST_BOUND", 0, UINT64_MAX, 42) == UINT64_MAX);
+	unsetenv("TT_TEST_BOUND");
+}
+
 /* ---- durations and sizes ---- */
 
 static void test_duration(void **state)
@@ -345,15 +369,11 @@ static void test_time_rfc3339_us(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_u64),
-		cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_size),
-		cmocka_unit_test(test_time_epoch),
-		cmocka_unit_test(test_time_rfc3339),
-		cmocka_unit_test(test_time_calendar),
-		cmocka_unit_test(test_time_bad),
-		cmocka_unit_test(test_time_month_lengths),
-		cmocka_unit_test(test_time_rfc3339_us),
+		cmocka_unit_test(test_parse_u64),	   cmocka_unit_test(test_env_bound),
+		cmocka_unit_test(test_duration),	   cmocka_unit_test(test_size),
+		cmocka_unit_test(test_time_epoch),	   cmocka_unit_test(test_time_rfc3339),
+		cmocka_unit_test(test_time_calendar),	   cmocka_unit_test(test_time_bad),
+		cmocka_unit_test(test_time_month_lengths), cmocka_unit_test(test_time_rfc3339_us),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
