@@ -100,12 +100,6 @@ void jw_u64(struct jsonw *w, uint64_t v)
 	ob_u64(w->ob, v);
 }
 
-void jw_i64(struct jsonw *w, int64_t v)
-{
-	value_sep(w);
-	ob_i64(w->ob, v);
-}
-
 void jw_fixed(struct jsonw *w, uint64_t v, int decimals)
 {
 	value_sep(w);
@@ -122,12 +116,6 @@ void jw_null(struct jsonw *w)
 {
 	value_sep(w);
 	ob_put(w->ob, "null", 4);
-}
-
-void jw_raw(struct jsonw *w, const char *s, size_t n)
-{
-	value_sep(w);
-	ob_put(w->ob, s, n);
 }
 
 void jw_time(struct jsonw *w, uint64_t wall_ns)

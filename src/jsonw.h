@@ -44,13 +44,10 @@ void jw_strz(struct jsonw *w, const char *s);
 /* s, or null for NULL. */
 void jw_str_or_null(struct jsonw *w, const char *s);
 void jw_u64(struct jsonw *w, uint64_t v);
-void jw_i64(struct jsonw *w, int64_t v);
 /* v / 10^decimals with exactly that many decimals, as ob_fixed(). */
 void jw_fixed(struct jsonw *w, uint64_t v, int decimals);
 void jw_bool(struct jsonw *w, int v);
 void jw_null(struct jsonw *w);
-/* A number already in JSON's syntax, copied as it is. */
-void jw_raw(struct jsonw *w, const char *s, size_t n);
 /* A CLOCK_REALTIME time as "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (quoted). */
 void jw_time(struct jsonw *w, uint64_t wall_ns);
 

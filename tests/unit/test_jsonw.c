@@ -46,19 +46,15 @@ static void test_members_and_commas(void **state)
 	jw_obj_begin(&w);
 	jw_field_str(&w, "type", "lost");
 	jw_field_u64(&w, "count", 3);
-	jw_key(&w, "neg");
-	jw_i64(&w, -42);
 	jw_field_bool(&w, "yes", 1);
 	jw_field_bool(&w, "no", 0);
 	jw_key(&w, "none");
 	jw_null(&w);
 	jw_key(&w, "ms");
 	jw_fixed(&w, 2030, 3);
-	jw_key(&w, "raw");
-	jw_raw(&w, "1e3", 3);
 	jw_obj_end(&w);
-	assert_ob(&ob, "{\"type\":\"lost\",\"count\":3,\"neg\":-42,\"yes\":true,\"no\":false,"
-		       "\"none\":null,\"ms\":2.030,\"raw\":1e3}");
+	assert_ob(&ob, "{\"type\":\"lost\",\"count\":3,\"yes\":true,\"no\":false,"
+		       "\"none\":null,\"ms\":2.030}");
 	assert_int_equal(w.misuse, 0);
 }
 
@@ -151,10 +147,8 @@ static void test_u64_extremes(void **state)
 	jw_arr_begin(&w);
 	jw_u64(&w, 0);
 	jw_u64(&w, UINT64_MAX);
-	jw_i64(&w, INT64_MIN);
-	jw_i64(&w, INT64_MAX);
 	jw_arr_end(&w);
-	assert_ob(&ob, "[0,18446744073709551615,-9223372036854775808,9223372036854775807]");
+	assert_ob(&ob, "[0,18446744073709551615]");
 }
 
 /* A value written straight to the buffer gets its separator like any other. */
