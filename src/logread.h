@@ -60,7 +60,8 @@ struct lr_reader;
 
 /*
  * A line reader over a plain or gzip stream (by the magic bytes 1f 8b; concatenated gzip members
- * are read in turn). The fd is not closed by lr_free. The memory variant does not copy buf.
+ * are read in turn). The fd is not closed by lr_free. The memory variant, for tests and the
+ * fuzzer, does not copy buf.
  */
 struct lr_reader *lr_open_fd(int fd);
 struct lr_reader *lr_open_mem(const void *buf, size_t len);
@@ -76,7 +77,7 @@ int lr_next(struct lr_reader *r, const char **line, size_t *len, char *err, size
 /* Number of the line last returned, or where the error was found. */
 uint64_t lr_lineno(const struct lr_reader *r);
 
-/* 1 when the input is gzip (known after the first lr_next). */
+/* 1 when the input is gzip (known after the first lr_next); for tests. */
 int lr_is_gzip(const struct lr_reader *r);
 
 #endif

@@ -38,6 +38,7 @@ struct summary_untracked {
 	uint64_t cgroup_events;	 /* events of containers/units/cgroups first seen with it full */
 };
 
+/* summary_new(): the default bound, for tests and the fuzzer (replay passes its options). */
 struct summary *summary_new(void);
 struct summary *summary_new_opts(const struct summary_opts *o);
 void summary_free(struct summary *s);
@@ -45,10 +46,14 @@ void summary_free(struct summary *s);
 /* Accounts one record (already filtered). Returns -1 when an allocation failed. */
 int summary_add(struct summary *s, const struct lr_record *r);
 
-/* Sockets open at the end among those tracked (a lower bound when untracked.sockets > 0). */
+/*
+ * Sockets open at the end among those tracked (a lower bound when untracked.sockets > 0), for
+ * tests.
+ */
 uint64_t summary_open(const struct summary *s);
+/* What the bound left out so far, for tests and the fuzzer: the renderers say it themselves. */
 void summary_get_untracked(const struct summary *s, struct summary_untracked *u);
-/* Bytes the summary holds now, and its bound. */
+/* Bytes the summary holds now, and its bound, for tests and the fuzzer. */
 size_t summary_mem_used(const struct summary *s);
 size_t summary_mem_max(const struct summary *s);
 
