@@ -115,34 +115,11 @@ void fmt_time_rfc3339(struct fmt_ctx *c, uint64_t wall_ns, char out[27])
 	unsigned us = (unsigned)(wall_ns % 1000000000ULL / 1000);
 
 	if (sec != c->utc_sec) {
-		time_t t = (time_t)sec;
-		struct tm tm;
-		char tmp[32];
-
-		gmtime_r(&t, &tm);
-		snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d",
-			 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-			 tm.tm_min, tm.tm_sec);
-		memcpy(c->utc_stamp, tmp, 19);
+		utc_seconds_text(sec, c->utc_stamp);
 		c->utc_sec = sec;
 	}
 	memcpy(out, c->utc_stamp, 19);
-	out[19] = '.';
-	for (int i = 25; i >= 20; i--) {
-		out[i] = (char)('0' + us % 10);
-		us /= 10;
-	}
-	out[26] = 'Z';
-}
-
-void fmt_put_rfc3339(struct outbuf *ob, uint64_t wall_ns)
-{
-	struct fmt_ctx c;
-	char buf[27];
-
-	fmt_ctx_init(&c, 0);
-	fmt_time_rfc3339(&c, wall_ns, buf);
-	ob_put(ob, buf, sizeof(buf));
+	rfc3339_fraction(out, us);
 }
 
 void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c)

@@ -66,10 +66,8 @@ const char *fmt_proto(int family);
 
 /* "HH:MM:SS.mmm" local time (12 bytes, no NUL) of a CLOCK_REALTIME ns value. */
 void fmt_time_local(struct fmt_ctx *c, uint64_t wall_ns, char out[12]);
-/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" UTC (27 bytes, no NUL). */
+/* ob_rfc3339()'s "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (27 bytes, no NUL), the second's text kept. */
 void fmt_time_rfc3339(struct fmt_ctx *c, uint64_t wall_ns, char out[27]);
-/* The same, appended to ob without a context: for times written once (headers, summaries). */
-void fmt_put_rfc3339(struct outbuf *ob, uint64_t wall_ns);
 
 /* Text columns of tracing output, one line with '\n'. */
 void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c);

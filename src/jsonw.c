@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <string.h>
-#include "format.h"
 #include "jsonw.h"
 
 void jw_init(struct jsonw *w, struct outbuf *ob)
@@ -122,7 +121,7 @@ void jw_time(struct jsonw *w, uint64_t wall_ns)
 {
 	value_sep(w);
 	ob_putc(w->ob, '"');
-	fmt_put_rfc3339(w->ob, wall_ns);
+	ob_rfc3339(w->ob, wall_ns);
 	ob_putc(w->ob, '"');
 }
 

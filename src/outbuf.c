@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include "outbuf.h"
 
@@ -230,6 +231,27 @@ void ob_put_printable(struct outbuf *ob, const char *s, size_t n)
 			i++;
 		}
 	}
+}
+
+void utc_seconds_text(int64_t sec, char out[19])
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	char tmp[32];
+
+	gmtime_r(&t, &tm);
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d", (tm.tm_year + 1900) % 10000,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	memcpy(out, tmp, 19);
+}
+
+void ob_rfc3339(struct outbuf *ob, uint64_t wall_ns)
+{
+	char buf[27];
+
+	utc_seconds_text((int64_t)(wall_ns / 1000000000ULL), buf);
+	rfc3339_fraction(buf, (unsigned)(wall_ns % 1000000000ULL / 1000));
+	ob_put(ob, buf, sizeof(buf));
 }
 
 int ob_write_fd(int fd, const char *buf, size_t len)

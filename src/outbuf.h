@@ -85,6 +85,26 @@ static inline void ob_json_str_or_null(struct outbuf *ob, const char *s)
  */
 void ob_put_printable(struct outbuf *ob, const char *s, size_t n);
 
+/*
+ * "YYYY-MM-DDTHH:MM:SS.uuuuuuZ": a CLOCK_REALTIME ns value as UTC in RFC 3339 (27 bytes), for
+ * times written once (headers, summaries). The per-event formatter keeps the text of the last
+ * second instead (fmt_time_rfc3339()), from the same two parts below.
+ */
+void ob_rfc3339(struct outbuf *ob, uint64_t wall_ns);
+/* "YYYY-MM-DDTHH:MM:SS" (19 bytes, no NUL) of a second since the epoch, UTC. */
+void utc_seconds_text(int64_t sec, char out[19]);
+
+/* ".uuuuuuZ" of us (microseconds into the second) after utc_seconds_text()'s 19 bytes in out. */
+static inline void rfc3339_fraction(char out[27], unsigned us)
+{
+	out[19] = '.';
+	for (int i = 25; i >= 20; i--) {
+		out[i] = (char)('0' + us % 10);
+		us /= 10;
+	}
+	out[26] = 'Z';
+}
+
 /* Writes all of buf to fd (retrying short writes); -1 with errno (EPIPE: the reader left). */
 int ob_write_fd(int fd, const char *buf, size_t len);
 

@@ -795,9 +795,9 @@ static void text_header(const struct summary *s, struct outbuf *ob)
 {
 	ob_puts(ob, "Recording: ");
 	if (s->have_time) {
-		fmt_put_rfc3339(ob, s->first_ns);
+		ob_rfc3339(ob, s->first_ns);
 		ob_puts(ob, " to ");
-		fmt_put_rfc3339(ob, s->last_ns);
+		ob_rfc3339(ob, s->last_ns);
 		ob_puts(ob, " (");
 		put_ms(ob, (s->last_ns - s->first_ns) / 1000000);
 		ob_puts(ob, " s)");
@@ -1109,7 +1109,7 @@ static void text_stuck(const struct summary *s, struct outbuf *ob)
 		const struct tt_event *e = &s->stuck[i].ev;
 
 		ob_puts(ob, "  ");
-		fmt_put_rfc3339(ob, s->stuck[i].wall_ns);
+		ob_rfc3339(ob, s->stuck[i].wall_ns);
 		ob_puts(ob, "  ");
 		put_name_col(ob, tt_state_name(e->oldstate), COL_STATE);
 		start = ob->len;

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Unit tests of src/outbuf.[ch]: appends, growth, number and JSON string encoding. */
+/*
+ * Unit tests of src/outbuf.[ch]: appends, growth, number and JSON string encoding, RFC 3339
+ * times.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -308,6 +311,23 @@ static void test_put_printable(void **state)
 }
 
 /* Output goes out and the buffer empties; a reader that left stops it quietly, a full disk not. */
+/* RFC 3339 UTC with microseconds: the epoch, a leap day, the latest representable instant. */
+static void test_rfc3339(void **state)
+{
+	struct outbuf ob;
+
+	ob_init(&ob);
+	ob_rfc3339(&ob, 0);
+	assert_ob(&ob, "1970-01-01T00:00:00.000000Z");
+	ob_reset(&ob);
+	ob_rfc3339(&ob, 951782400ULL * 1000000000ULL + 999999999);
+	assert_ob(&ob, "2000-02-29T00:00:00.999999Z");
+	ob_reset(&ob);
+	ob_rfc3339(&ob, UINT64_MAX);
+	assert_ob(&ob, "2554-07-21T23:34:33.709551Z");
+	ob_free(&ob);
+}
+
 static void test_flush_fd(void **state)
 {
 	struct outbuf ob;
@@ -362,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_put_printable),
 		cmocka_unit_test(test_fixed),
 		cmocka_unit_test(test_json_str),
+		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_flush_fd),
 	};
 
