@@ -6,6 +6,7 @@
 #include "addr.h"
 #include "causes.h"
 #include "format.h"
+#include "jsonw.h"
 #include "owners.h"
 #include "states.h"
 
@@ -120,6 +121,20 @@ void fmt_time_rfc3339(struct fmt_ctx *c, uint64_t wall_ns, char out[27])
 	}
 	memcpy(out, c->utc_stamp, 19);
 	rfc3339_fraction(out, us);
+}
+
+void fmt_lost_json(struct outbuf *ob, uint64_t wall_ns, uint64_t count, uint64_t total)
+{
+	struct jsonw j;
+
+	jw_init(&j, ob);
+	jw_obj_begin(&j);
+	jw_field_str(&j, "type", "lost");
+	jw_field_time(&j, "time", wall_ns);
+	jw_field_u64(&j, "count", count);
+	jw_field_u64(&j, "total", total);
+	jw_obj_end(&j);
+	ob_putc(ob, '\n');
 }
 
 void fmt_text_header(struct outbuf *ob, const struct fmt_ctx *c)

@@ -91,6 +91,12 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 		    const struct owners_list *holders, const struct cg_desc *cg);
 
 /*
+ * The record of events the ring buffer lost, one line: written while tracing and again by
+ * replay -o json, which must print it as it was recorded. Not per event: written with jsonw.
+ */
+void fmt_lost_json(struct outbuf *ob, uint64_t wall_ns, uint64_t count, uint64_t total);
+
+/*
  * ,"cgroup":...,"container":...,"container_id":...,"pod":...,"unit":... of cg (all null for
  * cg_none, nothing for NULL), remembered by cg->serial. Shared with snapshot's rows.
  */

@@ -402,20 +402,6 @@ static void header(struct logw *w)
 	ob_free(&ob);
 }
 
-void logw_lost_line(struct outbuf *ob, uint64_t wall_ns, uint64_t count, uint64_t total)
-{
-	struct jsonw j;
-
-	jw_init(&j, ob);
-	jw_obj_begin(&j);
-	jw_field_str(&j, "type", "lost");
-	jw_field_time(&j, "time", wall_ns);
-	jw_field_u64(&j, "count", count);
-	jw_field_u64(&j, "total", total);
-	jw_obj_end(&j);
-	ob_putc(ob, '\n');
-}
-
 /* A new file in w->fd: compression from scratch. 0, or -1 when zlib has no memory. */
 static int start_file(struct logw *w)
 {

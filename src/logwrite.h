@@ -50,12 +50,6 @@ void logw_write(struct logw *w, const char *buf, size_t len);
 struct outbuf *logw_buffer(struct logw *w);
 void logw_commit(struct logw *w, size_t start);
 
-/*
- * The record of events the ring buffer lost, one line: written while tracing and again by
- * replay -o json, which must print it as it was recorded.
- */
-void logw_lost_line(struct outbuf *ob, uint64_t wall_ns, uint64_t count, uint64_t total);
-
 /* Flushes when a second has passed since the last flush (gzip: Z_SYNC_FLUSH). */
 void logw_tick(struct logw *w, uint64_t now_mono_ns);
 

@@ -12,7 +12,6 @@
 #include "filter.h"
 #include "format.h"
 #include "logread.h"
-#include "logwrite.h"
 #include "outbuf.h"
 #include "owners.h"
 #include "parse.h"
@@ -91,7 +90,7 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 		if (rp->sum) {
 			summary_add(rp->sum, r);
 		} else if (cfg->json) {
-			logw_lost_line(&rp->out, r->wall_ns, r->lost_count, r->lost_total);
+			fmt_lost_json(&rp->out, r->wall_ns, r->lost_count, r->lost_total);
 		} else {
 			char tbuf[12];
 

@@ -416,7 +416,7 @@ static void check_lost(struct trace_ctx *c)
 		"filters\n",
 		(unsigned long long)(lost - c->lost), (unsigned long long)lost);
 	if (c->log) {
-		logw_lost_line(&c->json, tt_now_ns(CLOCK_REALTIME), lost - c->lost, lost);
+		fmt_lost_json(&c->json, tt_now_ns(CLOCK_REALTIME), lost - c->lost, lost);
 		logw_write(c->log, c->json.data, c->json.len);
 		ob_reset(&c->json);
 	}

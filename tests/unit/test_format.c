@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Unit tests of src/format.[ch]: addresses, endpoints, timestamps, text and JSON event lines. */
+/*
+ * Unit tests of src/format.[ch]: addresses, endpoints, timestamps, text and JSON event lines,
+ * the lost-events line.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -747,6 +750,21 @@ static void test_many_lines(void **state)
  * of events whose values repeat, collide in the memo and change must print exactly what a fresh
  * context prints for each event alone.
  */
+/* The lost-events line as trace records it and replay -o json prints it again. */
+static void test_lost_line(void **state)
+{
+	struct outbuf ob;
+
+	ob_init(&ob);
+	fmt_lost_json(&ob, T0_SEC * 1000000000ULL + 5000, 3, 18446744073709551615ULL);
+	fmt_lost_json(&ob, 0, 0, 0);
+	assert_ob(&ob, "{\"type\":\"lost\",\"time\":\"2023-11-14T22:13:20.000005Z\",\"count\":3,"
+		       "\"total\":18446744073709551615}\n"
+		       "{\"type\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000Z\",\"count\":0,"
+		       "\"total\":0}\n");
+	ob_free(&ob);
+}
+
 static void test_memo_matches_fresh_context(void **state)
 {
 	static const char *addrs[] = {"10.0.0.1",    "10.0.1.1", "127.0.0.1",
@@ -823,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_event_cgroup),
 		cmocka_unit_test(test_many_lines),
 		cmocka_unit_test(test_memo_matches_fresh_context),
+		cmocka_unit_test(test_lost_line),
 	};
 
 	return cmocka_run_group_tests(tests, setup_utc, NULL);

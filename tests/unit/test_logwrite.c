@@ -577,21 +577,6 @@ static void test_rotation_blocked(void **state)
 	assert_non_null(strstr(errtext, sub));
 }
 
-/* The lost-events line as trace records it and replay -o json prints it again. */
-static void test_lost_line(void **state)
-{
-	struct outbuf ob;
-
-	ob_init(&ob);
-	logw_lost_line(&ob, 1700000000 * SEC + 5000, 3, 18446744073709551615ULL);
-	logw_lost_line(&ob, 0, 0, 0);
-	assert_ob(&ob, "{\"type\":\"lost\",\"time\":\"2023-11-14T22:13:20.000005Z\",\"count\":3,"
-		       "\"total\":18446744073709551615}\n"
-		       "{\"type\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000Z\",\"count\":0,"
-		       "\"total\":0}\n");
-	ob_free(&ob);
-}
-
 /* Size of a file, -1 when there is none. */
 static long long file_size(const char *path)
 {
@@ -763,14 +748,14 @@ static void test_line_cut_by_memory(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		scratch_test(test_full_disk_plain),	  scratch_test(test_full_disk_gzip),
-		scratch_test(test_rotation_keeps_all),	  scratch_test(test_header_not_counted),
-		scratch_test(test_header_filters),	  scratch_test(test_header_stuck),
-		scratch_test(test_reopen_plain),	  scratch_test(test_reopen_gzip),
-		scratch_test(test_reopen_refused),	  scratch_test(test_rotation_blocked),
-		cmocka_unit_test(test_lost_line),	  scratch_test(test_rotation_size),
-		scratch_test(test_rotation_keep_plain),	  scratch_test(test_rotation_keep_gzip),
-		scratch_test(test_full_disk_at_rotation), scratch_test(test_line_cut_by_memory),
+		scratch_test(test_full_disk_plain),    scratch_test(test_full_disk_gzip),
+		scratch_test(test_rotation_keeps_all), scratch_test(test_header_not_counted),
+		scratch_test(test_header_filters),     scratch_test(test_header_stuck),
+		scratch_test(test_reopen_plain),       scratch_test(test_reopen_gzip),
+		scratch_test(test_reopen_refused),     scratch_test(test_rotation_blocked),
+		scratch_test(test_rotation_size),      scratch_test(test_rotation_keep_plain),
+		scratch_test(test_rotation_keep_gzip), scratch_test(test_full_disk_at_rotation),
+		scratch_test(test_line_cut_by_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
