@@ -136,15 +136,22 @@ static int resize(struct table *t, size_t ncap)
 	n.used = n.slots + ncap * t->esz;
 	n.cap = ncap;
 	n.mask = ncap - 1;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!slot_used(t, i))
+	for (size_t i = 0; i < t->cap && is_cookie_table(t); i++) {
+		uint64_t k = table_key_at(t, i, t->esz);
+
+		/* the metrics' table doubles while its sockets pile up: moved as cheaply as found */
+		if (k)
+			memcpy(table_claim_cookie(&n, k, t->esz), table_entry_at(t, i, t->esz),
+			       t->esz);
+	}
+	for (size_t i = 0; i < t->cap && !is_cookie_table(t); i++) {
+		if (!t->used[i])
 			continue;
 		size_t j = table_home(t, table_entry_at(t, i, t->esz), ncap);
 
-		while (slot_used(&n, j))
+		while (n.used[j])
 			j = (j + 1) & n.mask;
-		if (!is_cookie_table(t))
-			n.used[j] = 1;
+		n.used[j] = 1;
 		memcpy(table_entry_at(&n, j, t->esz), table_entry_at(t, i, t->esz), t->esz);
 	}
 	if (t->zero_used)
@@ -153,6 +160,7 @@ static int resize(struct table *t, size_t ncap)
 		block_free(t->slots, block_bytes(t, t->cap));
 		budget_give(t->budget, table_bytes(t, t->cap));
 	}
+	n.n = t->n; /* table_claim_cookie() counted the moves */
 	n.grow_at = t->sparse ? ncap / 2 : ncap / 4 * 3;
 	n.full_at = ncap / 8 * 7;
 	*t = n;
