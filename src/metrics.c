@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include "metrics.h"
 #include "states.h"
+#include "table.h"
 
 const uint64_t mt_bound_ns[MT_NBOUNDS] = {
 	100000ULL,	 250000ULL,	   500000ULL,	     1000000ULL,      2500000ULL,
@@ -85,7 +86,7 @@ const char *mt_by_name(enum mt_by by)
 
 /* An open socket as it is counted: 16 bytes. */
 struct mt_sock {
-	uint64_t cookie; /* 0: empty slot */
+	uint64_t cookie; /* the key */
 	uint32_t label;
 	uint8_t state;
 	uint8_t fam;
@@ -99,9 +100,7 @@ struct mt_sock {
 struct metrics {
 	enum mt_by by;
 	struct mt_counts c;
-	/* open sockets: linear probing, backward-shift deletion (no tombstones) */
-	struct mt_sock *socks;
-	size_t cap, used;
+	struct table socks; /* struct mt_sock by cookie: the open sockets */
 	int oom;
 	/* label values: interned strings, names[0] = "" */
 	char **label_store;
@@ -111,79 +110,9 @@ struct metrics {
 	uint32_t memo_label[CG_MEMO];
 };
 
-static size_t sock_slot(const struct metrics *m, uint64_t cookie)
-{
-	/* Cookies are sequential: mix before masking. */
-	return (size_t)((cookie * 0x9e3779b97f4a7c15ULL) >> 32) & (m->cap - 1);
-}
-
 static struct mt_sock *sock_find(struct metrics *m, uint64_t cookie)
 {
-	for (size_t i = sock_slot(m, cookie);; i = (i + 1) & (m->cap - 1)) {
-		if (m->socks[i].cookie == cookie)
-			return &m->socks[i];
-		if (!m->socks[i].cookie)
-			return NULL;
-	}
-}
-
-static int sock_grow(struct metrics *m)
-{
-	struct mt_sock *old = m->socks, *n = calloc(m->cap * 2, sizeof(*n));
-	size_t old_cap = m->cap;
-
-	if (!n)
-		return -1;
-	m->socks = n;
-	m->cap = old_cap * 2;
-	for (size_t i = 0; i < old_cap; i++) {
-		size_t j;
-
-		if (!old[i].cookie)
-			continue;
-		for (j = sock_slot(m, old[i].cookie); n[j].cookie; j = (j + 1) & (m->cap - 1))
-			;
-		n[j] = old[i];
-	}
-	free(old);
-	return 0;
-}
-
-static struct mt_sock *sock_insert(struct metrics *m, uint64_t cookie)
-{
-	size_t i;
-
-	/* At most half full: probes stay short. */
-	if ((m->used + 1) * 2 > m->cap && sock_grow(m))
-		return NULL;
-	for (i = sock_slot(m, cookie); m->socks[i].cookie; i = (i + 1) & (m->cap - 1))
-		;
-	m->used++;
-	memset(&m->socks[i], 0, sizeof(m->socks[i]));
-	m->socks[i].cookie = cookie;
-	return &m->socks[i];
-}
-
-static void sock_erase(struct metrics *m, struct mt_sock *s)
-{
-	size_t i = (size_t)(s - m->socks), j = i;
-
-	m->socks[i].cookie = 0;
-	m->used--;
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & (m->cap - 1);
-		if (!m->socks[j].cookie)
-			return;
-		home = sock_slot(m, m->socks[j].cookie);
-		/* Move j into the hole unless its home lies cyclically in (i, j]. */
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			m->socks[i] = m->socks[j];
-			m->socks[j].cookie = 0;
-			i = j;
-		}
-	}
+	return table_find_cookie(&m->socks, cookie, sizeof(struct mt_sock));
 }
 
 static uint32_t hash_str(const char *s, size_t n)
@@ -330,9 +259,10 @@ struct metrics *metrics_new(enum mt_by by)
 	if (!m)
 		return NULL;
 	m->by = by;
-	m->cap = 1024;
-	m->socks = calloc(m->cap, sizeof(*m->socks));
-	if (!m->socks || label_add(m, "", 0) != 0 || !m->c.nlabels) {
+	/* looked up on every event: kept at most half full */
+	table_init(&m->socks, sizeof(struct mt_sock), sizeof(uint64_t), NULL);
+	m->socks.sparse = 1;
+	if (table_reserve(&m->socks, 1024) || label_add(m, "", 0) != 0 || !m->c.nlabels) {
 		metrics_free(m);
 		return NULL;
 	}
@@ -346,7 +276,7 @@ void metrics_free(struct metrics *m)
 	for (uint32_t i = 0; i < m->c.nlabels; i++)
 		free(m->label_store[i]);
 	free(m->label_store);
-	free(m->socks);
+	table_free(&m->socks);
 	free(m->c.lab);
 	free(m->c.names);
 	free(m);
@@ -375,15 +305,17 @@ static void track(struct metrics *m, const struct tt_event *e, int newstate, uin
 	}
 	if (!counted(newstate)) {
 		if (s)
-			sock_erase(m, s);
+			table_del_cookie(&m->socks, s, sizeof(*s));
 		return;
 	}
 	if (!s) {
-		s = sock_insert(m, e->sock_cookie);
+		s = table_add_cookie_unzeroed(&m->socks, e->sock_cookie, sizeof(*s));
 		if (!s) {
 			m->oom = 1; /* not counted: a gauge too low beats one that drifts */
 			return;
 		}
+		s->stuck = 0;
+		s->pad = 0;
 	}
 	s->state = (uint8_t)newstate;
 	s->fam = (uint8_t)fam_of(e);
@@ -470,7 +402,7 @@ void metrics_set_lost(struct metrics *m, uint64_t lost)
 
 uint64_t metrics_sockets(const struct metrics *m)
 {
-	return m->used;
+	return m->socks.n;
 }
 
 int metrics_copy(const struct metrics *m, struct mt_counts *dst)
