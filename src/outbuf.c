@@ -270,7 +270,7 @@ int ob_write_fd(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int ob_write_failed(int err, int *broken)
+int ob_output_error(int err, int *broken)
 {
 	*broken = 1;
 	if (err == EPIPE)
@@ -284,7 +284,7 @@ int ob_flush_fd(struct outbuf *ob, int fd, int *broken)
 	int ret = 0;
 
 	if (ob->len && !*broken && ob_write_fd(fd, ob->data, ob->len))
-		ret = ob_write_failed(errno, broken);
+		ret = ob_output_error(errno, broken);
 	ob_reset(ob);
 	return ret;
 }

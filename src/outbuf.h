@@ -109,12 +109,12 @@ static inline void rfc3339_fraction(char out[27], unsigned us)
 int ob_write_fd(int fd, const char *buf, size_t len);
 
 /*
- * After a write of a command's output failed with errno err: *broken is set, so nothing more is
- * written. A reader that left (EPIPE: `tcptrail ... | head`) is the end, not an error: 0. Any
- * other failure is said on stderr: -1, the command exits 1.
+ * Deals with a write of a command's output that failed with errno err (not a question: it acts):
+ * sets *broken, so nothing more is written. A reader that left (EPIPE: `tcptrail ... | head`)
+ * is the end, not an error: 0. Any other failure is said on stderr: -1, the command exits 1.
  */
-int ob_write_failed(int err, int *broken);
-/* Writes ob to fd unless *broken, and empties it; ob_write_failed()'s result when it fails. */
+int ob_output_error(int err, int *broken);
+/* Writes ob to fd unless *broken, and empties it; ob_output_error()'s result when it fails. */
 int ob_flush_fd(struct outbuf *ob, int fd, int *broken);
 
 /* Decimal digits of v into buf (no NUL); returns the count (1..20). */

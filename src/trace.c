@@ -98,13 +98,13 @@ struct trace_ctx {
 
 /*
  * A write of stdout failed on out_stream's thread: replay's and snapshot's rule
- * (ob_write_failed()), and tracing stops, since nobody reads what it prints.
+ * (ob_output_error()), and tracing stops, since nobody reads what it prints.
  */
 static void output_failed(struct trace_ctx *c, int err)
 {
 	if (c->out_broken)
 		return;
-	if (ob_write_failed(err, &c->out_broken))
+	if (ob_output_error(err, &c->out_broken))
 		c->out_error = 1;
 	exiting = 1;
 }
