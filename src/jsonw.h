@@ -23,7 +23,7 @@ struct jsonw {
 	struct outbuf *ob;
 	unsigned int depth; /* containers open */
 	int after_key;	    /* a key was written: its value takes no comma */
-	int misuse;	    /* too deep, an end without a begin: output not well-formed */
+	int misuse;	    /* too deep, an end without a begin: bad JSON; for the tests */
 	uint8_t has_member[JW_DEPTH_MAX + 1]; /* per depth: a comma before the next member */
 };
 
