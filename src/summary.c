@@ -1141,14 +1141,14 @@ static void json_addr(struct jsonw *w, int family, const uint8_t a[16])
 	jw_str(w, buf, fmt_addr(buf, family, a));
 }
 
-/* "pid" and "comm", null when the owner is not known. */
-static void json_owner(struct jsonw *w, const struct tt_event *e)
+/* "pid" and "comm" (TT_COMM_LEN bytes, NUL-padded), null when the owner is not known. */
+static void json_owner(struct jsonw *w, int known, uint32_t pid, const char *comm)
 {
 	jw_key(w, "pid");
-	if (e->flags & TT_F_OWNER_KNOWN) {
-		jw_u64(w, e->pid);
+	if (known) {
+		jw_u64(w, pid);
 		jw_key(w, "comm");
-		jw_str(w, e->comm, strnlen(e->comm, TT_COMM_LEN));
+		jw_str(w, comm, strnlen(comm, TT_COMM_LEN));
 	} else {
 		jw_null(w);
 		jw_key(w, "comm");
@@ -1298,13 +1298,8 @@ static void json_durations(const struct summary *s, struct jsonw *w)
 static void json_proc_item(const struct summary *s, struct jsonw *w, const void *entry)
 {
 	const struct proc_ent *p = entry;
-	struct tt_event e;
 
-	memset(&e, 0, sizeof(e));
-	e.pid = p->k.pid;
-	memcpy(e.comm, p->k.comm, TT_COMM_LEN);
-	e.flags = p->k.known ? TT_F_OWNER_KNOWN : 0;
-	json_owner(w, &e);
+	json_owner(w, p->k.known, p->k.pid, p->k.comm);
 	json_counts(w, &p->counts);
 	json_bytes(w, p->bytes_sent, p->bytes_received);
 }
@@ -1368,7 +1363,7 @@ static void json_open(const struct summary *s, struct jsonw *w)
 
 		sock_event(se, &e);
 		jw_obj_begin(w);
-		json_owner(w, &e);
+		json_owner(w, e.flags & TT_F_OWNER_KNOWN, e.pid, e.comm);
 		json_endpoints(w, &e);
 		jw_field_str(w, "state", tt_state_name(se->state));
 		jw_field_time(w, "since", se->since_ns);
@@ -1394,7 +1389,7 @@ static void json_stuck(const struct summary *s, struct jsonw *w)
 
 		jw_obj_begin(w);
 		jw_field_time(w, "time", s->stuck[i].wall_ns);
-		json_owner(w, e);
+		json_owner(w, e->flags & TT_F_OWNER_KNOWN, e->pid, e->comm);
 		json_endpoints(w, e);
 		jw_field_str(w, "state", tt_state_name(e->oldstate));
 		jw_key(w, "ms");
