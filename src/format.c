@@ -58,6 +58,13 @@ size_t fmt_addr(char *buf, int family, const uint8_t addr[16])
 	return strlen(buf);
 }
 
+void fmt_json_addr(struct jsonw *w, int family, const uint8_t addr[16])
+{
+	char buf[TT_ADDRSTRLEN];
+
+	jw_str(w, buf, fmt_addr(buf, family, addr));
+}
+
 /* fmt_addr() through the context's memo of recent addresses. */
 static const char *addr_text(struct fmt_ctx *c, int family, const uint8_t addr[16], size_t *len)
 {

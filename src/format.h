@@ -9,6 +9,8 @@
 #include "cgroup.h"
 #include "outbuf.h"
 
+struct jsonw;
+
 #define TT_ADDRSTRLEN 46 /* INET6_ADDRSTRLEN */
 
 #define FMT_ADDR_MEMO 8 /* printed addresses remembered (a power of two) */
@@ -60,6 +62,9 @@ void fmt_ctx_init(struct fmt_ctx *c, int extended);
  * buf holds TT_ADDRSTRLEN bytes; returns the length (NUL-terminated).
  */
 size_t fmt_addr(char *buf, int family, const uint8_t addr[16]);
+
+/* fmt_addr()'s text as the next JSON string value of w (records other than events). */
+void fmt_json_addr(struct jsonw *w, int family, const uint8_t addr[16]);
 
 /* "tcp" or "tcp6", from the socket family. */
 const char *fmt_proto(int family);

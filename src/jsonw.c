@@ -151,6 +151,12 @@ void jw_field_str(struct jsonw *w, const char *k, const char *s)
 	jw_strz(w, s);
 }
 
+void jw_field_str_or_null(struct jsonw *w, const char *k, const char *s)
+{
+	jw_key(w, k);
+	jw_str_or_null(w, s);
+}
+
 void jw_field_bool(struct jsonw *w, const char *k, int v)
 {
 	jw_key(w, k);

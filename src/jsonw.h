@@ -67,6 +67,7 @@ struct outbuf *jw_members_ob(struct jsonw *w);
 /* Key and value together, for the members most records are made of. */
 void jw_field_u64(struct jsonw *w, const char *k, uint64_t v);
 void jw_field_str(struct jsonw *w, const char *k, const char *s);
+void jw_field_str_or_null(struct jsonw *w, const char *k, const char *s);
 void jw_field_bool(struct jsonw *w, const char *k, int v);
 void jw_field_time(struct jsonw *w, const char *k, uint64_t wall_ns);
 

@@ -257,20 +257,6 @@ static void json_ms_or_null(struct jsonw *j, const char *k, int64_t ns)
 		jw_u64(j, (uint64_t)ns / 1000000ULL);
 }
 
-static void json_addr(struct jsonw *j, const char *k, int family, const uint8_t addr[16])
-{
-	char abuf[TT_ADDRSTRLEN];
-
-	jw_key(j, k);
-	jw_str(j, abuf, fmt_addr(abuf, family, addr));
-}
-
-static void json_str_or_null(struct jsonw *j, const char *k, const char *s)
-{
-	jw_key(j, k);
-	jw_str_or_null(j, s);
-}
-
 void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct tt_sock_rec *r,
 		  const struct tt_owner_rec *owners, size_t nown, const char *lhost,
 		  const char *rhost, const struct cg_desc *cg)
@@ -280,15 +266,17 @@ void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 	jw_init(&j, ob);
 	jw_obj_begin(&j);
 	jw_field_str(&j, "proto", fmt_proto(r->family));
-	json_addr(&j, "laddr", r->family, r->saddr);
+	jw_key(&j, "laddr");
+	fmt_json_addr(&j, r->family, r->saddr);
 	jw_field_u64(&j, "lport", r->sport);
-	json_addr(&j, "raddr", r->family, r->daddr);
+	jw_key(&j, "raddr");
+	fmt_json_addr(&j, r->family, r->daddr);
 	jw_field_u64(&j, "rport", r->dport);
-	json_str_or_null(&j, "lservice", services_name(o->svc, r->sport));
-	json_str_or_null(&j, "rservice", r->dport ? services_name(o->svc, r->dport) : NULL);
+	jw_field_str_or_null(&j, "lservice", services_name(o->svc, r->sport));
+	jw_field_str_or_null(&j, "rservice", r->dport ? services_name(o->svc, r->dport) : NULL);
 	if (o->resolve) {
-		json_str_or_null(&j, "lhost", lhost);
-		json_str_or_null(&j, "rhost", rhost);
+		jw_field_str_or_null(&j, "lhost", lhost);
+		jw_field_str_or_null(&j, "rhost", rhost);
 	}
 	jw_field_str(&j, "state", snap_state_name(r->state));
 	jw_field_u64(&j, "recvq", r->recvq);

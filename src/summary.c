@@ -1134,13 +1134,6 @@ static void text_stuck(const struct summary *s, struct outbuf *ob)
 
 /* ---- JSON, a function per section ---- */
 
-static void json_addr(struct jsonw *w, int family, const uint8_t a[16])
-{
-	char buf[TT_ADDRSTRLEN];
-
-	jw_str(w, buf, fmt_addr(buf, family, a));
-}
-
 /* "pid" and "comm" (TT_COMM_LEN bytes, NUL-padded), null when the owner is not known. */
 static void json_owner(struct jsonw *w, int known, uint32_t pid, const char *comm)
 {
@@ -1160,10 +1153,10 @@ static void json_endpoints(struct jsonw *w, const struct tt_event *e)
 {
 	jw_field_str(w, "proto", fmt_proto(e->family));
 	jw_key(w, "laddr");
-	json_addr(w, e->family, e->saddr);
+	fmt_json_addr(w, e->family, e->saddr);
 	jw_field_u64(w, "lport", e->sport);
 	jw_key(w, "raddr");
-	json_addr(w, e->family, e->daddr);
+	fmt_json_addr(w, e->family, e->daddr);
 	jw_field_u64(w, "rport", e->dport);
 	jw_field_u64(w, "sock", e->sock_cookie);
 	jw_field_u64(w, "netns", e->netns);
@@ -1309,12 +1302,9 @@ static void json_cgrp_item(const struct summary *s, struct jsonw *w, const void 
 	const struct cgrp_ent *p = entry;
 	const char *kind = cgrp_kind_name(p->k.kind);
 
-	jw_key(w, "kind");
-	jw_str_or_null(w, kind);
-	jw_key(w, "name");
-	jw_str_or_null(w, kind ? p->name : NULL);
-	jw_key(w, "pod");
-	jw_str_or_null(w, p->pod[0] ? p->pod : NULL);
+	jw_field_str_or_null(w, "kind", kind);
+	jw_field_str_or_null(w, "name", kind ? p->name : NULL);
+	jw_field_str_or_null(w, "pod", p->pod[0] ? p->pod : NULL);
 	json_counts(w, &p->counts);
 }
 
@@ -1324,10 +1314,9 @@ static void json_remote_item(const struct summary *s, struct jsonw *w, const voi
 
 	jw_field_str(w, "proto", fmt_proto(p->k.family));
 	jw_key(w, "raddr");
-	json_addr(w, p->k.family, p->k.addr);
+	fmt_json_addr(w, p->k.family, p->k.addr);
 	jw_field_u64(w, "rport", p->k.port);
-	jw_key(w, "rservice");
-	jw_str_or_null(w, svc_of(s, p->k.port));
+	jw_field_str_or_null(w, "rservice", svc_of(s, p->k.port));
 	json_counts(w, &p->counts);
 	json_bytes(w, p->bytes_sent, p->bytes_received);
 }

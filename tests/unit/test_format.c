@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include "tt_test.h"
 #include "format.h"
+#include "jsonw.h"
 #include "owners.h"
 
 /* 2023-11-14T22:13:20Z plus 123456789 ns. */
@@ -750,6 +751,25 @@ static void test_many_lines(void **state)
  * of events whose values repeat, collide in the memo and change must print exactly what a fresh
  * context prints for each event alone.
  */
+/* An address as a JSON value of the records written with jsonw (snapshot rows, summaries). */
+static void test_json_addr(void **state)
+{
+	uint8_t v4[16] = {10, 0, 0, 1}, mapped[16] = {[10] = 0xff, [11] = 0xff, 192, 168, 1, 1};
+	uint8_t v6[16] = {[15] = 1};
+	struct outbuf ob;
+	struct jsonw w;
+
+	ob_init(&ob);
+	jw_init(&w, &ob);
+	jw_arr_begin(&w);
+	fmt_json_addr(&w, AF_INET, v4);
+	fmt_json_addr(&w, AF_INET6, mapped);
+	fmt_json_addr(&w, AF_INET6, v6);
+	jw_arr_end(&w);
+	assert_ob(&ob, "[\"10.0.0.1\",\"192.168.1.1\",\"::1\"]");
+	ob_free(&ob);
+}
+
 /* The lost-events line as trace records it and replay -o json prints it again. */
 static void test_lost_line(void **state)
 {
@@ -842,6 +862,7 @@ int main(void)
 		cmocka_unit_test(test_many_lines),
 		cmocka_unit_test(test_memo_matches_fresh_context),
 		cmocka_unit_test(test_lost_line),
+		cmocka_unit_test(test_json_addr),
 	};
 
 	return cmocka_run_group_tests(tests, setup_utc, NULL);

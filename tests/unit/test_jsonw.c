@@ -51,9 +51,11 @@ static void test_members_and_commas(void **state)
 	jw_null(&w);
 	jw_key(&w, "ms");
 	jw_fixed(&w, 2030, 3);
+	jw_field_str_or_null(&w, "svc", "http");
+	jw_field_str_or_null(&w, "host", NULL);
 	jw_obj_end(&w);
 	assert_ob(&ob, "{\"type\":\"lost\",\"count\":3,\"yes\":true,\"no\":false,"
-		       "\"none\":null,\"ms\":2.030}");
+		       "\"none\":null,\"ms\":2.030,\"svc\":\"http\",\"host\":null}");
 	assert_int_equal(w.misuse, 0);
 }
 
