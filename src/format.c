@@ -214,7 +214,8 @@ static void comm_of(const struct tt_event *e, const char **s, size_t *n)
 }
 
 /* ms with microsecond precision from ns. */
-static void put_ms(struct outbuf *ob, uint64_t ns)
+/* ns as ms with 3 decimals. */
+static void put_ns_as_ms(struct outbuf *ob, uint64_t ns)
 {
 	ob_fixed(ob, ns / 1000, 3);
 }
@@ -270,7 +271,7 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	if (e->flags & TT_F_DELTA_KNOWN) {
 		if (e->flags & TT_F_DELTA_MIN)
 			ob_putc(ob, '>');
-		put_ms(ob, e->delta_ns);
+		put_ns_as_ms(ob, e->delta_ns);
 	} else {
 		ob_putc(ob, '-');
 	}
@@ -445,7 +446,7 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	}
 	ob_json_key(ob, "ms");
 	if (e->flags & TT_F_DELTA_KNOWN)
-		put_ms(ob, e->delta_ns);
+		put_ns_as_ms(ob, e->delta_ns);
 	else
 		ob_puts(ob, "null");
 	if (e->flags & TT_F_DELTA_MIN) {

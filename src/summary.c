@@ -624,7 +624,8 @@ static size_t list_trans(const struct summary *s, struct trans *t)
 #define COL_FOR	    14 /* "86400000.000" ms, or " ms" after it */
 #define COL_ADDR    23 /* "[ffff:...]:65535" */
 
-static void put_ms(struct outbuf *ob, uint64_t us)
+/* us as ms with 3 decimals: "1500.250". */
+static void put_us_as_ms(struct outbuf *ob, uint64_t us)
 {
 	ob_fixed(ob, us, 3);
 }
@@ -662,15 +663,6 @@ static void put_msnum(struct outbuf *ob, uint64_t us, int w)
 {
 	put_ms_right(ob, us, w);
 	ob_puts(ob, "  ");
-}
-
-/* s as a column of width w. */
-static void put_name_col(struct outbuf *ob, const char *s, size_t w)
-{
-	size_t start = ob->len;
-
-	ob_puts(ob, s);
-	ob_col_end(ob, start, w);
 }
 
 static const char *state_hint(int st)
@@ -799,7 +791,7 @@ static void text_header(const struct summary *s, struct outbuf *ob)
 		ob_puts(ob, " to ");
 		ob_rfc3339(ob, s->last_ns);
 		ob_puts(ob, " (");
-		put_ms(ob, (s->last_ns - s->first_ns) / 1000000);
+		ob_fixed(ob, (s->last_ns - s->first_ns) / 1000000, 3); /* ms as s */
 		ob_puts(ob, " s)");
 	} else {
 		ob_puts(ob, "no events");
@@ -863,7 +855,7 @@ static void put_num_title(struct outbuf *ob, const char *title, int w)
 static void text_hist_header(struct outbuf *ob, const char *name_title, size_t name_w)
 {
 	ob_puts(ob, "  ");
-	put_name_col(ob, name_title, name_w);
+	ob_col(ob, name_title, strlen(name_title), name_w);
 	put_num_title(ob, "COUNT", COL_HIST_N);
 	put_num_title(ob, "P50", COL_HIST_MS);
 	put_num_title(ob, "P90", COL_HIST_MS);
@@ -880,7 +872,7 @@ static void text_hist_row(struct outbuf *ob, const char *name, size_t name_w, co
 			  const char *hint)
 {
 	ob_puts(ob, "  ");
-	put_name_col(ob, name, name_w);
+	ob_col(ob, name, strlen(name), name_w);
 	put_num(ob, h->n, COL_HIST_N);
 	put_msnum(ob, hist_pct(h, 50), COL_HIST_MS);
 	put_msnum(ob, hist_pct(h, 90), COL_HIST_MS);
@@ -919,8 +911,10 @@ static void text_ends(const struct summary *s, struct outbuf *ob, const unsigned
 	ob_puts(ob, "CAUSE\n");
 	for (size_t i = 0; i < n; i++) {
 		ob_puts(ob, "  ");
+		const char *cause = cause_name(order[i]);
+
 		put_num(ob, s->ends[order[i]], COL_COUNT);
-		put_name_col(ob, cause_name(order[i]), COL_CAUSE);
+		ob_col(ob, cause, strlen(cause), COL_CAUSE);
 		ob_puts(ob, cause_hint(order[i]));
 		ob_putc(ob, '\n');
 	}
@@ -986,9 +980,10 @@ static void text_cgrp_row(const struct summary *s, struct outbuf *ob, const void
 {
 	const struct cgrp_ent *p = entry;
 	const char *kind = cgrp_kind_name(p->k.kind);
+	const char *kind_col = kind ? kind : "-";
 	size_t n = strlen(p->name);
 
-	put_name_col(ob, kind ? kind : "-", COL_KIND);
+	ob_col(ob, kind_col, strlen(kind_col), COL_KIND);
 	/* names come from the log: printable only */
 	if (p->k.kind == CGRP_CONTAINER && n > CG_SHORT_LEN)
 		n = CG_SHORT_LEN;
@@ -1067,13 +1062,15 @@ static void text_open(const struct summary *s, struct outbuf *ob)
 		    "          FOREIGN ADDRESS        SOCK\n");
 	for (size_t i = 0; i < nopen; i++) {
 		const struct sock_ent *se = open[i];
+		const char *state;
 		struct tt_event e;
 
 		sock_event(se, &e);
+		state = tt_state_name(e.newstate);
 		ob_puts(ob, "  ");
-		put_name_col(ob, tt_state_name(e.newstate), COL_STATE);
+		ob_col(ob, state, strlen(state), COL_STATE);
 		start = ob->len;
-		put_ms(ob, (s->last_ns - se->since_ns) / 1000);
+		put_us_as_ms(ob, (s->last_ns - se->since_ns) / 1000);
 		ob_col_end(ob, start, COL_FOR);
 		start = ob->len;
 		if (e.flags & TT_F_OWNER_KNOWN)
@@ -1107,14 +1104,15 @@ static void text_stuck(const struct summary *s, struct outbuf *ob)
 	ob_putc(ob, '\n');
 	for (int i = 0; i < s->nstuck; i++) {
 		const struct tt_event *e = &s->stuck[i].ev;
+		const char *state = tt_state_name(e->oldstate);
 
 		ob_puts(ob, "  ");
 		ob_rfc3339(ob, s->stuck[i].wall_ns);
 		ob_puts(ob, "  ");
-		put_name_col(ob, tt_state_name(e->oldstate), COL_STATE);
+		ob_col(ob, state, strlen(state), COL_STATE);
 		start = ob->len;
 		if (e->flags & TT_F_DELTA_KNOWN) {
-			put_ms(ob, e->delta_ns / 1000);
+			put_us_as_ms(ob, e->delta_ns / 1000);
 			ob_puts(ob, " ms");
 		} else {
 			ob_putc(ob, '-'); /* a log that does not say: as the event lines show it */
