@@ -96,23 +96,19 @@ void table_init(struct table *t, size_t esz, size_t ksz, struct table_budget *bu
 	set_empty(t);
 }
 
-/*
- * Rounded to pages, as a mapping takes them. The byte per slot is the used array; a cookie
- * table has key 0's entry in its place.
- */
+/* Rounded to pages, as a mapping takes them; the byte per slot is the used array. */
 size_t table_bytes(const struct table *t, size_t cap)
 {
 	return (cap * (t->esz + 1) + 4095) & ~(size_t)4095;
 }
 
-/* What is allocated: the charge, unless key 0's entry is larger than a byte per slot. */
+/*
+ * What is allocated: a cookie table's slots and key 0's entry, no used array. It is charged
+ * the byte per slot all the same, so the summary's bound is reached where it always was.
+ */
 static size_t block_bytes(const struct table *t, size_t cap)
 {
-	size_t cookie_table = (cap + 1) * t->esz;
-
-	if (is_cookie_table(t) && cookie_table > table_bytes(t, cap))
-		return cookie_table;
-	return table_bytes(t, cap);
+	return is_cookie_table(t) ? (cap + 1) * t->esz : table_bytes(t, cap);
 }
 
 static int slot_used(const struct table *t, size_t i)
@@ -133,7 +129,7 @@ static int resize(struct table *t, size_t ncap)
 		t->oom = 1;
 		return -1;
 	}
-	n.used = n.slots + ncap * t->esz;
+	n.used = is_cookie_table(t) ? &no_used : n.slots + ncap * t->esz;
 	n.cap = ncap;
 	n.mask = ncap - 1;
 	for (size_t i = 0; i < t->cap && is_cookie_table(t); i++) {

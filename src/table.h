@@ -161,7 +161,7 @@ static inline void table_del_cookie(struct table *t, void *e, size_t esz)
 	memcpy(table_entry_at(t, i, esz), &none, sizeof(none));
 }
 
-/* What a table of cap slots takes, as charged to its budget. */
+/* What a table of cap slots is charged to its budget (a cookie table takes a little less). */
 size_t table_bytes(const struct table *t, size_t cap);
 
 /* Orders entries: < 0 when a comes first. */
