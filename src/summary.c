@@ -764,8 +764,9 @@ struct top_list {
 	size_t counts_at;	    /* offsetof the entry's struct top_counts */
 	uint64_t untracked;	    /* events of entries first seen past the bound */
 	const char *untracked_what; /* "processes" */
-	const char *heading;	    /* text: the title and the column names */
-	/* text: the columns after CONNS and EVENTS */
+	const char *title;	    /* text: "Top processes" */
+	/* text: the titles and the values of the columns after CONNS and EVENTS */
+	void (*text_titles)(struct outbuf *ob);
 	void (*text_row)(const struct summary *s, struct outbuf *ob, const void *entry,
 			 int numeric);
 	const char *json_key;
@@ -955,6 +956,14 @@ static void text_lifetimes(const struct summary *s, struct outbuf *ob, const uns
 	}
 }
 
+static void text_proc_titles(struct outbuf *ob)
+{
+	put_num_title(ob, "SENT", COL_BYTES);
+	put_num_title(ob, "RECEIVED", COL_BYTES);
+	ob_col(ob, "PID", strlen("PID"), COL_PID);
+	ob_puts(ob, "COMM");
+}
+
 static void text_proc_row(const struct summary *s, struct outbuf *ob, const void *entry,
 			  int numeric)
 {
@@ -973,6 +982,12 @@ static void text_proc_row(const struct summary *s, struct outbuf *ob, const void
 		ob_put_printable(ob, p->k.comm, strnlen(p->k.comm, TT_COMM_LEN));
 	else
 		ob_putc(ob, '-');
+}
+
+static void text_cgrp_titles(struct outbuf *ob)
+{
+	ob_col(ob, "KIND", strlen("KIND"), COL_KIND);
+	ob_puts(ob, "NAME");
 }
 
 static void text_cgrp_row(const struct summary *s, struct outbuf *ob, const void *entry,
@@ -999,6 +1014,13 @@ static void text_cgrp_row(const struct summary *s, struct outbuf *ob, const void
 	}
 }
 
+static void text_remote_titles(struct outbuf *ob)
+{
+	put_num_title(ob, "SENT", COL_BYTES);
+	put_num_title(ob, "RECEIVED", COL_BYTES);
+	ob_puts(ob, "ENDPOINT");
+}
+
 static void text_remote_row(const struct summary *s, struct outbuf *ob, const void *entry,
 			    int numeric)
 {
@@ -1018,8 +1040,15 @@ static void text_top(const struct summary *s, struct outbuf *ob, const struct to
 	if (!l->shown)
 		return;
 	ntop = table_top(l->t, TOP_N, l->cmp, top);
-	if (ntop || l->untracked)
-		ob_puts(ob, l->heading);
+	if (ntop || l->untracked) {
+		ob_putc(ob, '\n');
+		ob_puts(ob, l->title);
+		ob_puts(ob, ":\n  ");
+		put_num_title(ob, "CONNS", COL_COUNT);
+		put_num_title(ob, "EVENTS", COL_COUNT);
+		l->text_titles(ob);
+		ob_putc(ob, '\n');
+	}
 	for (size_t i = 0; i < ntop; i++) {
 		const struct top_counts *n =
 			(const void *)((const unsigned char *)top[i] + l->counts_at);
@@ -1058,8 +1087,14 @@ static void text_open(const struct summary *s, struct outbuf *ob)
 	}
 	if (!nopen)
 		return;
-	ob_puts(ob, "  STATE        FOR(ms)       PID       COMM             LOCAL ADDRESS"
-		    "          FOREIGN ADDRESS        SOCK\n");
+	ob_puts(ob, "  ");
+	ob_col(ob, "STATE", strlen("STATE"), COL_STATE);
+	ob_col(ob, "FOR(ms)", strlen("FOR(ms)"), COL_FOR);
+	ob_col(ob, "PID", strlen("PID"), COL_PID);
+	ob_col(ob, "COMM", strlen("COMM"), COL_COMM);
+	ob_col(ob, "LOCAL ADDRESS", strlen("LOCAL ADDRESS"), COL_ADDR);
+	ob_col(ob, "FOREIGN ADDRESS", strlen("FOREIGN ADDRESS"), COL_ADDR);
+	ob_puts(ob, "SOCK\n");
 	for (size_t i = 0; i < nopen; i++) {
 		const struct sock_ent *se = open[i];
 		const char *state;
@@ -1400,9 +1435,8 @@ static void top_lists(const struct summary *s, struct top_list l[TOP_LISTS])
 		.counts_at = offsetof(struct proc_ent, counts),
 		.untracked = s->untracked.process_events,
 		.untracked_what = "processes",
-		.heading =
-			"\nTop processes:\n       CONNS      EVENTS          SENT      RECEIVED  "
-			"PID       COMM\n",
+		.title = "Top processes",
+		.text_titles = text_proc_titles,
 		.text_row = text_proc_row,
 		.json_key = "top_processes",
 		.json_item = json_proc_item,
@@ -1415,7 +1449,8 @@ static void top_lists(const struct summary *s, struct top_list l[TOP_LISTS])
 		.counts_at = offsetof(struct cgrp_ent, counts),
 		.untracked = s->untracked.cgroup_events,
 		.untracked_what = "containers and units",
-		.heading = "\nTop containers/units:\n       CONNS      EVENTS  KIND       NAME\n",
+		.title = "Top containers/units",
+		.text_titles = text_cgrp_titles,
 		.text_row = text_cgrp_row,
 		.json_key = "top_containers",
 		.json_item = json_cgrp_item,
@@ -1427,8 +1462,8 @@ static void top_lists(const struct summary *s, struct top_list l[TOP_LISTS])
 		.counts_at = offsetof(struct remote_ent, counts),
 		.untracked = s->untracked.remote_events,
 		.untracked_what = "endpoints",
-		.heading = "\nTop remote endpoints:\n       CONNS      EVENTS          SENT      "
-			   "RECEIVED  ENDPOINT\n",
+		.title = "Top remote endpoints",
+		.text_titles = text_remote_titles,
 		.text_row = text_remote_row,
 		.json_key = "top_remotes",
 		.json_item = json_remote_item,

@@ -725,14 +725,61 @@ static void expect_aligned(const char *text, const char *title, int first, int l
 	}
 }
 
-/* Every percentile table's titles end where its numbers end (right-aligned columns). */
+/* The column where each whitespace-separated word of line starts. */
+static int word_starts(const char *line, long *starts, int max)
+{
+	int n = 0;
+
+	for (long i = 0; line[i] && n < max; i++) {
+		if (line[i] != ' ' && (!i || line[i - 1] == ' '))
+			starts[n++] = i;
+	}
+	return n;
+}
+
+/*
+ * The table under the heading section (its titles, then its first row): the first nright
+ * words are right-aligned numbers that end where their titles end, the nleft after them
+ * left-aligned values that start where their titles start.
+ */
+static void expect_table(const char *text, const char *section, int nright, int nleft)
+{
+	const char *h = strstr(text, section);
+	char hdr[256], row[256];
+	long ht[16], rt[16];
+
+	if (!h)
+		fail_msg("missing %s in:\n%s", section, text);
+	table_lines(h + strlen(section), "  ", hdr, row, sizeof(hdr));
+	assert_true(word_ends(hdr, ht, 16) >= nright && word_ends(row, rt, 16) >= nright);
+	for (int i = 0; i < nright; i++) {
+		if (ht[i] != rt[i])
+			fail_msg("column %d: title ends at %ld, value at %ld\n%s\n%s", i, ht[i],
+				 rt[i], hdr, row);
+	}
+	assert_true(word_starts(hdr, ht, 16) >= nright + nleft);
+	assert_true(word_starts(row, rt, 16) >= nright + nleft);
+	for (int i = nright; i < nright + nleft; i++) {
+		if (ht[i] != rt[i])
+			fail_msg("column %d: title starts at %ld, value at %ld\n%s\n%s", i, ht[i],
+				 rt[i], hdr, row);
+	}
+}
+
+/*
+ * Every table's titles stand over its values: numbers right-aligned (the percentile tables,
+ * the counts and bytes of the top lists), names left-aligned (the top lists' last columns,
+ * the sockets open at the end up to LOCAL ADDRESS, whose title is two words).
+ */
 static void test_columns_line_up(void **state)
 {
 	struct summary *s = summary_new();
 	struct lr_record r[] = {
-		rec(2, TT_CLOSE, TT_SYN_SENT, 10, UINT64_MAX, 5000, 80),
+		in_cgroup(rec(2, TT_CLOSE, TT_SYN_SENT, 10, UINT64_MAX, 5000, 80),
+			  "/system.slice/nginx.service"),
 		rec(2, TT_SYN_SENT, TT_ESTABLISHED, 11, 1500, 5000, 80),
 		end(2, TT_ESTABLISHED, TT_CLOSE, 6000, 5000, 80, TT_CAUSE_RESET_IN, 10, 20, 0, 20),
+		rec(3, TT_CLOSE, TT_SYN_SENT, 6001, UINT64_MAX, 5001, 443),
 	};
 
 	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
@@ -742,6 +789,10 @@ static void test_columns_line_up(void **state)
 	expect_aligned(t, "  STATE ", 1, 5); /* COUNT P50 P90 P99 MAX */
 	expect_aligned(t, "  CAUSE ", 1, 5);
 	expect_aligned(t, "       COUNT  CAUSE", 0, 0); /* COUNT */
+	expect_table(t, "\nTop processes:\n", 4, 2);	/* CONNS EVENTS SENT RECEIVED, PID COMM */
+	expect_table(t, "\nTop containers/units:\n", 2, 2); /* CONNS EVENTS, KIND NAME */
+	expect_table(t, "\nTop remote endpoints:\n", 4, 1); /* ..., ENDPOINT */
+	expect_table(t, "\nOpen at end of log: 1\n", 0, 5); /* STATE FOR(ms) PID COMM LOCAL */
 	free(t);
 	summary_free(s);
 }
