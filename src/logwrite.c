@@ -300,55 +300,60 @@ static void put_list(struct jsonw *j, const char *key, const void *v, size_t wid
 	jw_arr_end(j);
 }
 
+/* "key":["...",...] of n strings of at most maxlen bytes, stride bytes apart. */
+static void put_strs(struct jsonw *j, const char *key, const char *first, size_t stride,
+		     size_t maxlen, uint32_t n)
+{
+	if (!n)
+		return;
+	jw_key(j, key);
+	jw_arr_begin(j);
+	for (uint32_t i = 0; i < n; i++) {
+		const char *s = first + i * stride;
+
+		jw_str(j, s, strnlen(s, maxlen));
+	}
+	jw_arr_end(j);
+}
+
+/* "key":["name",...] of the bits 1 to nbits - 1 set in mask. */
+static void put_names(struct jsonw *j, const char *key, uint32_t mask, unsigned int nbits,
+		      const char *(*name)(unsigned int))
+{
+	if (!mask)
+		return;
+	jw_key(j, key);
+	jw_arr_begin(j);
+	for (unsigned int b = 1; b < nbits; b++)
+		if (mask & (1u << b))
+			jw_strz(j, name(b));
+	jw_arr_end(j);
+}
+
+static const char *state_name(unsigned int state)
+{
+	return tt_state_name((int)state);
+}
+
 /* The filters as given: a reader of the file knows what it leaves out. */
 static void put_filters(struct jsonw *j, const struct tt_filter *f)
 {
 	jw_obj_begin(j);
 	if (f->family)
 		jw_field_u64(j, "family", (uint64_t)f->family);
-	if (f->state_mask) {
-		jw_key(j, "state");
-		jw_arr_begin(j);
-		for (int s = 1; s < TT_STATE_MAX; s++)
-			if (f->state_mask & (1u << s))
-				jw_strz(j, tt_state_name(s));
-		jw_arr_end(j);
-	}
+	put_names(j, "state", f->state_mask, TT_STATE_MAX, state_name);
 	put_list(j, "pid", f->pids, sizeof(f->pids[0]), f->npids);
-	if (f->ncomms) {
-		jw_key(j, "comm");
-		jw_arr_begin(j);
-		for (uint32_t i = 0; i < f->ncomms; i++)
-			jw_str(j, f->comms[i], strnlen(f->comms[i], TT_COMM_LEN));
-		jw_arr_end(j);
-	}
+	put_strs(j, "comm", f->comms[0], sizeof(f->comms[0]), TT_COMM_LEN, f->ncomms);
 	put_list(j, "port", f->ports, sizeof(f->ports[0]), f->nports);
 	put_list(j, "lport", f->lports, sizeof(f->lports[0]), f->nlports);
 	put_list(j, "rport", f->rports, sizeof(f->rports[0]), f->nrports);
 	put_list(j, "netns", f->netns, sizeof(f->netns[0]), f->nnetns);
 	/* --cgroup as paths relative to the v2 mount: the ids mean nothing on another boot */
-	if (f->ncgroups) {
-		jw_key(j, "cgroup");
-		jw_arr_begin(j);
-		for (uint32_t i = 0; i < f->ncgroups; i++)
-			jw_strz(j, f->cgroups[i]);
-		jw_arr_end(j);
-	}
-	if (f->ncontainers) {
-		jw_key(j, "container");
-		jw_arr_begin(j);
-		for (uint32_t i = 0; i < f->ncontainers; i++)
-			jw_strz(j, f->containers[i]);
-		jw_arr_end(j);
-	}
-	if (f->cause_mask) {
-		jw_key(j, "cause");
-		jw_arr_begin(j);
-		for (unsigned int c = 1; c < TT_CAUSE_MAX; c++)
-			if (f->cause_mask & (1u << c))
-				jw_strz(j, cause_name(c));
-		jw_arr_end(j);
-	}
+	put_strs(j, "cgroup", f->cgroups[0], sizeof(f->cgroups[0]), sizeof(f->cgroups[0]),
+		 f->ncgroups);
+	put_strs(j, "container", f->containers[0], sizeof(f->containers[0]),
+		 sizeof(f->containers[0]), f->ncontainers);
+	put_names(j, "cause", f->cause_mask, TT_CAUSE_MAX, cause_name);
 	jw_obj_end(j);
 }
 
