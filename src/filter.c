@@ -36,6 +36,16 @@ static int for_each_item(const char *arg, int (*fn)(void *ctx, const char *item,
 	}
 }
 
+/* item (len bytes, not NUL-terminated) as a string in buf; -1 when it does not fit in size. */
+static int item_copy(char *buf, size_t size, const char *item, size_t len)
+{
+	if (len >= size)
+		return -1;
+	memcpy(buf, item, len);
+	buf[len] = '\0';
+	return 0;
+}
+
 struct port_ctx {
 	uint16_t *ports;
 	uint32_t *n;
@@ -49,10 +59,8 @@ static int add_port(void *vctx, const char *item, size_t len)
 	char buf[64];
 	uint64_t v;
 
-	if (len >= sizeof(buf))
+	if (item_copy(buf, sizeof(buf), item, len))
 		return -1;
-	memcpy(buf, item, len);
-	buf[len] = '\0';
 	if (parse_u64(buf, 1, 65535, &v)) {
 		int found = 0;
 
@@ -108,11 +116,7 @@ static int add_u32(void *vctx, const char *item, size_t len)
 	char buf[24];
 	uint64_t v;
 
-	if (len >= sizeof(buf))
-		return -1;
-	memcpy(buf, item, len);
-	buf[len] = '\0';
-	if (parse_u64(buf, c->min, c->max, &v))
+	if (item_copy(buf, sizeof(buf), item, len) || parse_u64(buf, c->min, c->max, &v))
 		return -1;
 	if (*c->n >= TT_MAX_FILTER) {
 		c->full = 1;
@@ -210,12 +214,10 @@ static int add_cgroup(void *vctx, const char *item, size_t len)
 		c->why = "full";
 		return -1;
 	}
-	if (len >= sizeof(raw)) {
+	if (item_copy(raw, sizeof(raw), item, len)) {
 		c->why = "long";
 		return -1;
 	}
-	memcpy(raw, item, len);
-	raw[len] = '\0';
 	/* The mount point stays in an absolute path: filter_resolve_cgroups() strips it. */
 	if (cg_normalize(NULL, raw, f->cgroups[f->ncgroups], TT_CGROUP_ARG_MAX, &level)) {
 		c->why = "dots";
