@@ -10,6 +10,10 @@
 #include "owners.h"
 #include "states.h"
 
+/*
+ * The widths of the trace's event columns (this file's table only: snapfmt.c and summary.c
+ * have COL_ names of their own, for their tables, some of other widths).
+ */
 #define COL_TIME  14
 #define COL_PID	  8
 #define COL_COMM  16

@@ -10,7 +10,10 @@
 #include "states.h"
 #include "stuck_rule.h"
 
-/* netstat's widths: "%-4s  %6ld %6ld %-23s %-23s %-11s". */
+/*
+ * The widths of snapshot's columns (this file's table only: format.c's and summary.c's COL_
+ * names are theirs), netstat's first: "%-4s  %6ld %6ld %-23s %-23s %-11s".
+ */
 #define COL_ADDR  23
 #define COL_STATE 11
 #define COL_NETNS 11

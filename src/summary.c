@@ -609,8 +609,9 @@ static size_t list_trans(const struct summary *s, struct trans *t)
 }
 
 /*
- * Text columns. A number is right-aligned in its width and followed by two spaces; a name is
- * left-aligned and padded to its width (at least one space after it).
+ * The summary's text columns (this file's tables only: format.c's and snapfmt.c's COL_ names
+ * are theirs, some of other widths). A number is right-aligned in its width and followed by two
+ * spaces; a name is left-aligned and padded to its width (at least one space after it).
  */
 #define COL_COUNT   10 /* counts of transitions, ends, connections, events */
 #define COL_BYTES   12 /* bytes sent or received */
