@@ -30,17 +30,17 @@ BPF_CFLAGS  := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall \
 BPF_OBJS    := tcptrail snapshot metrics
 SKELS       := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS))
 
-# Pure code: no libbpf, unit-testable and fuzzable without root.
-CORE_SRCS   := src/cli.c src/format.c src/services.c src/filter.c src/states.c src/jsonl.c src/logread.c \
-	       src/summary.c src/outbuf.c src/stuck.c src/table.c src/hist.c src/procnet.c src/snapfmt.c src/owners.c \
-	       src/cgroup.c src/logfile.c src/logwrite.c
-APP_SRCS    := src/main.c src/trace.c src/alerts.c src/snapshot.c src/replay.c \
+# Pure code: no libbpf, unit-testable and fuzzable without root (the README's "Repository
+# layout" has the map of these layers).
+CORE_SRCS   := src/cli.c \
+	       src/logwrite.c src/logfile.c src/logread.c src/jsonl.c src/summary.c \
+	       src/stuck.c src/metrics.c src/prom.c src/table.c src/hist.c \
+	       src/format.c src/snapfmt.c src/owners.c src/causes.c \
+	       src/outbuf.c src/jsonw.c src/filter.c src/parse.c src/services.c src/states.c \
+	       src/procnet.c src/cgroup.c
+# The commands: they load the BPF objects, walk namespaces and run the loops.
+APP_SRCS    := src/main.c src/trace.c src/snapshot.c src/replay.c src/alerts.c src/metricsrv.c \
 	       src/bpfcommon.c src/netns.c
-CORE_SRCS   += src/causes.c
-CORE_SRCS   += src/parse.c
-CORE_SRCS   += src/prom.c src/metrics.c
-CORE_SRCS   += src/jsonw.c
-APP_SRCS    += src/metricsrv.c
 CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
 
