@@ -101,7 +101,6 @@ struct metrics {
 	enum mt_by by;
 	struct mt_counts c;
 	struct table socks; /* struct mt_sock by cookie: the open sockets */
-	int oom;
 	/* label values: interned strings, names[0] = "" */
 	char **label_store;
 	uint16_t label_slot[LABEL_SLOTS]; /* label index + 1, 0 empty */
@@ -113,15 +112,6 @@ struct metrics {
 static struct mt_sock *sock_find(struct metrics *m, uint64_t cookie)
 {
 	return table_find_cookie(&m->socks, cookie, sizeof(struct mt_sock));
-}
-
-static uint32_t hash_str(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
 }
 
 /* Room for one more label in c (lab and names). 0 or -1. */
@@ -183,7 +173,7 @@ static uint32_t label_intern(struct metrics *m, const char *s, size_t n)
 		return 0;
 	if (n > PROM_LABEL_MAX)
 		n = PROM_LABEL_MAX;
-	for (i = hash_str(s, n) & (LABEL_SLOTS - 1); m->label_slot[i];
+	for (i = table_hash(s, n) & (LABEL_SLOTS - 1); m->label_slot[i];
 	     i = (i + 1) & (LABEL_SLOTS - 1)) {
 		const char *name = m->c.names[m->label_slot[i] - 1];
 
@@ -239,17 +229,6 @@ static int counted(int st)
 	return st == TT_ESTABLISHED || st == TT_SYN_SENT || st == TT_SYN_RECV ||
 	       st == TT_FIN_WAIT1 || st == TT_FIN_WAIT2 || st == TT_CLOSE_WAIT ||
 	       st == TT_LAST_ACK || st == TT_LISTEN || st == TT_CLOSING;
-}
-
-static int terminal(int st)
-{
-	return st == TT_CLOSE || st == TT_TIME_WAIT || st == TT_FIN_WAIT2_TW;
-}
-
-static int in_connection(int st)
-{
-	return st == TT_ESTABLISHED || st == TT_FIN_WAIT1 || st == TT_FIN_WAIT2 ||
-	       st == TT_CLOSING || st == TT_CLOSE_WAIT || st == TT_LAST_ACK;
 }
 
 struct metrics *metrics_new(enum mt_by by)
@@ -310,10 +289,8 @@ static void track(struct metrics *m, const struct tt_event *e, int newstate, uin
 	}
 	if (!s) {
 		s = table_add_cookie_unzeroed(&m->socks, e->sock_cookie, sizeof(*s));
-		if (!s) {
-			m->oom = 1; /* not counted: a gauge too low beats one that drifts */
-			return;
-		}
+		if (!s)
+			return; /* not counted: a gauge too low beats one that drifts */
 		s->stuck = 0;
 		s->pad = 0;
 	}
@@ -326,7 +303,7 @@ static void track(struct metrics *m, const struct tt_event *e, int newstate, uin
 
 void metrics_seed(struct metrics *m, const struct tt_event *e, const struct cg_desc *cg)
 {
-	if (e->newstate >= TT_STATE_MAX || !counted(e->newstate))
+	if (!counted(e->newstate))
 		return;
 	track(m, e, e->newstate, label_of(m, e, cg));
 }
@@ -368,8 +345,8 @@ void metrics_event(struct metrics *m, const struct tt_event *e, const struct cg_
 			m->c.opened_active++;
 		else
 			m->c.opened_passive++;
-	} else if (terminal(n)) {
-		if (in_connection(o))
+	} else if (tt_state_terminal(n)) {
+		if (tt_state_in_connection(o))
 			m->c.closed[close_index(e)]++;
 		else if (o == TT_SYN_SENT)
 			m->c.connect_failures++;

@@ -138,14 +138,10 @@ static void get_counts(struct mtsrv *s)
 
 /* ----- the socket iterator ----- */
 
-/* --state as it applies to a socket in st (FIN_WAIT2 also names the timewait substate). */
+/* --state as it applies to a socket in st (filter_add_states gives FIN_WAIT2 its substate). */
 static int state_wanted(const struct tt_filter *f, int st)
 {
-	uint32_t bits = 1u << st;
-
-	if (st == TT_FIN_WAIT2_TW)
-		bits |= 1u << TT_FIN_WAIT2;
-	return !f->state_mask || (f->state_mask & bits);
+	return !f->state_mask || (f->state_mask & (1u << st));
 }
 
 static void add_rec(struct mtsrv *s, const struct tt_mt_rec *r)
@@ -236,10 +232,10 @@ static void walk_sockets(struct mtsrv *s)
 		s->walk.ok = 0;
 		if (err != s->walk_err)
 			fprintf(stderr,
-				"tcptrail: --metrics: %s%s%s: timewait and request sockets and "
+				"tcptrail: --metrics: %s: %s: timewait and request sockets and "
 				"listen queues are not reported\n",
 				nw.failed ? nw.failed : "reading the socket iterator",
-				nw.failed ? ": " : ": ", strerror(-err));
+				strerror(-err));
 		s->walk_err = err;
 		return;
 	}

@@ -194,17 +194,6 @@ size_t summary_mem_max(const struct summary *s)
 
 /* ---- accounting ---- */
 
-static int terminal(int st)
-{
-	return st == TT_CLOSE || st == TT_TIME_WAIT || st == TT_FIN_WAIT2_TW;
-}
-
-static int in_connection(int st)
-{
-	return st == TT_ESTABLISHED || st == TT_FIN_WAIT1 || st == TT_FIN_WAIT2 ||
-	       st == TT_CLOSING || st == TT_CLOSE_WAIT || st == TT_LAST_ACK;
-}
-
 /* Sums of counts a log gives saturate rather than wrap, as the lost count does. */
 static void add_sat(uint64_t *sum, uint64_t v)
 {
@@ -362,7 +351,7 @@ static int track_socket(struct summary *s, const struct lr_record *r)
 	struct sock_ent *se = table_find(&s->socks, &e->sock_cookie);
 
 	if (se) {
-		if (terminal(e->newstate))
+		if (tt_state_terminal(e->newstate))
 			table_del(&s->socks, se);
 		else
 			sock_set(se, r);
@@ -377,7 +366,7 @@ static int track_socket(struct summary *s, const struct lr_record *r)
 		s->untracked.socket_events++;
 		return 0;
 	}
-	if (terminal(e->newstate))
+	if (tt_state_terminal(e->newstate))
 		return 1; /* a whole life in one transition, or its start was not in the log */
 	se = table_add(&s->socks, &e->sock_cookie);
 	if (!se) {
@@ -426,7 +415,7 @@ static int add_state(struct summary *s, const struct lr_record *r)
 		s->opened_active++;
 	else if (n == TT_ESTABLISHED)
 		s->opened_passive++;
-	if (terminal(n) && in_connection(o))
+	if (tt_state_terminal(n) && tt_state_in_connection(o))
 		s->closed++;
 	if (o == TT_SYN_SENT && n == TT_CLOSE)
 		s->failed++;
@@ -480,8 +469,7 @@ int summary_add(struct summary *s, const struct lr_record *r)
 		 * count is whatever the log says: a sum that wrapped would report a few lost
 		 * events for a recording that lost almost 2^64. Saturate instead.
 		 */
-		if (__builtin_add_overflow(s->lost_count, r->lost_count, &s->lost_count))
-			s->lost_count = UINT64_MAX;
+		add_sat(&s->lost_count, r->lost_count);
 		break;
 	default:
 		break;
@@ -741,12 +729,11 @@ static size_t list_ends(const struct summary *s, unsigned int order[TT_CAUSE_MAX
 	size_t n = 0;
 
 	for (unsigned int c = 1; c < TT_CAUSE_MAX; c++) {
-		size_t i = n++;
+		size_t i = n;
 
-		if (!s->ends[c]) {
-			n--;
+		if (!s->ends[c])
 			continue;
-		}
+		n++;
 		for (; i && s->ends[order[i - 1]] < s->ends[c]; i--)
 			order[i] = order[i - 1];
 		order[i] = c;
