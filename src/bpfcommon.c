@@ -324,28 +324,25 @@ int tt_btf_tracepoint_nargs(const char *name)
 	return btf_vlen(t) - 1;
 }
 
+struct helper_search {
+	const char *func;
+	int found;
+};
+
+static void match_helper(void *ctx, const char *rest, long long value)
+{
+	struct helper_search *h = ctx;
+
+	h->found |= !strcmp(rest, h->func);
+}
+
 int tt_kernel_has_helper(const char *func)
 {
-	struct btf *vmlinux = kernel_btf();
-	const struct btf_enum *v;
-	const struct btf_type *t;
-	int id;
+	struct helper_search h = {.func = func};
 
-	if (!vmlinux)
-		return 0;
 	/* The kernel's own enum bpf_func_id lists every helper it has, with no program to load. */
-	id = btf__find_by_name_kind(vmlinux, "bpf_func_id", BTF_KIND_ENUM);
-	t = id > 0 ? btf__type_by_id(vmlinux, id) : NULL;
-	if (!t)
-		return 0;
-	v = btf_enum(t);
-	for (int i = 0; i < btf_vlen(t); i++, v++) {
-		const char *name = btf__name_by_offset(vmlinux, v->name_off);
-
-		if (name && !strncmp(name, "BPF_FUNC_", 9) && !strcmp(name + 9, func))
-			return 1;
-	}
-	return 0;
+	tt_kernel_enum("bpf_func_id", "BPF_FUNC_", match_helper, &h);
+	return h.found;
 }
 
 int tt_kernel_enum(const char *name, const char *prefix,
@@ -368,7 +365,8 @@ int tt_kernel_enum(const char *name, const char *prefix,
 
 		if (!s || strncmp(s, prefix, plen))
 			continue;
-		fn(ctx, s + plen, btf_kflag(t) ? (long long)(__u32)v->val : (long long)v->val);
+		/* kind_flag: the enum is signed */
+		fn(ctx, s + plen, btf_kflag(t) ? (long long)v->val : (long long)(__u32)v->val);
 		n++;
 	}
 	return n;
