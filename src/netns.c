@@ -168,7 +168,7 @@ out:
 }
 
 /* Why a namespace could not be visited, and which capability would let us. */
-static const char *need_cap(int err, int entering)
+const char *tt_netns_need_cap(int err, int entering)
 {
 	if (err != EACCES && err != EPERM)
 		return "";
@@ -182,8 +182,8 @@ static void report_skip(const char *who, int n, int err, int entering, const cha
 		return;
 	fprintf(stderr, "tcptrail: %s: %d network namespace%s could not be %s (%s: %s%s): %s\n",
 		who, n, n == 1 ? "" : "s", entering ? "entered" : "read",
-		entering ? "setns" : "/proc/PID/ns/net", strerror(err), need_cap(err, entering),
-		consequence);
+		entering ? "setns" : "/proc/PID/ns/net", strerror(err),
+		tt_netns_need_cap(err, entering), consequence);
 }
 
 void tt_netns_report_skips(const char *who, const struct tt_netns_walk *walk,

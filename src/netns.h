@@ -24,6 +24,9 @@ struct tt_netns_walk {
 int tt_for_each_netns(int (*fn)(void *ctx, uint64_t netns_ino, uint32_t pid), void *ctx,
 		      struct tt_netns_walk *walk);
 
+/* "; needs CAP_..." for an errno that a capability would have avoided, else "". */
+const char *tt_netns_need_cap(int err, int entering);
+
 /*
  * One line on stderr per kind of skip, if any: "tcptrail: WHO: N network namespaces could not
  * be read (WHY): CONSEQUENCE".

@@ -253,7 +253,7 @@ static void hold_netns(struct trace_ctx *c, uint64_t now)
 		return;
 	if (err)
 		snprintf(why, sizeof(why), " (some could not be read: %s%s)", strerror(err),
-			 err == EACCES || err == EPERM ? "; needs CAP_SYS_PTRACE" : "");
+			 tt_netns_need_cap(err, 0));
 	for (uint32_t i = 0; i < f->nnetns; i++) {
 		if (first && c->netns_fd[i] < 0)
 			fprintf(stderr,
@@ -573,8 +573,8 @@ static void seed_metrics(struct trace_ctx *c, const struct tt_event *e)
 {
 	const struct cg_desc *cg = cg_cache_get(c->cg, e->cgroup_id);
 
-	if (filter_match(&c->cfg->filter, e) && filter_match_container(&c->cfg->filter, cg) &&
-	    filter_match_cgroup(&c->cfg->filter, cg))
+	/* filter_match_cgroup() checks --container too */
+	if (filter_match(&c->cfg->filter, e) && filter_match_cgroup(&c->cfg->filter, cg))
 		metrics_seed(c->metrics, e, cg);
 }
 
