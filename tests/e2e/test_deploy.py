@@ -123,14 +123,6 @@ def test_rules_check():
     assert p.returncode == 0 and "SUCCESS" in p.stdout, p.stdout
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port if port != 2024 else free_port()
-
-
 def unit_user():
     """The unit's user, made (as a system user) when the machine has none (DynamicUser=yes
     would make one at start)."""
@@ -148,7 +140,7 @@ def run_agent(user, caps, work):
     """The agent as user with exactly caps for one connection; (exit code, stderr, events,
     metrics text or None)."""
     spec = ",".join(["-all"] + ["+" + c[len("CAP_"):].lower() for c in caps])
-    port, mport = free_port(), free_port()
+    port, mport = tt.free_port(), tt.free_port()
     log = os.path.join(work, "ev.jsonl")
     if os.path.exists(log):
         os.unlink(log)

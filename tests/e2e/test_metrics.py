@@ -90,16 +90,6 @@ for line in sys.stdin:
 """
 
 
-def free_port(fam=socket.AF_INET, addr="127.0.0.1"):
-    while True:
-        s = socket.socket(fam)
-        s.bind((addr, 0))
-        port = s.getsockname()[1]
-        s.close()
-        if port != 2024:
-            return port
-
-
 class NetnsB:
     """A second network namespace, held by a sleeping process; commands run in it by nsenter."""
 
@@ -133,7 +123,7 @@ def ss_counts(b):
 class Prometheus:
     def __init__(self, target):
         self.dir = tempfile.mkdtemp(prefix="tt-prom-")
-        self.port = free_port()
+        self.port = tt.free_port()
         cfg = os.path.join(self.dir, "prometheus.yml")
         with open(cfg, "w") as f:
             f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
@@ -221,13 +211,13 @@ def run_step(scen, cmd):
 
 def test_prometheus_scrapes_what_ss_sees():
     b = NetnsB()
-    ports = [free_port() for _ in range(4)]
+    ports = [tt.free_port() for _ in range(4)]
     scen = subprocess.Popen(b.cmd(sys.executable, "-c", SCENARIO, *map(str, ports)),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     work = tempfile.mkdtemp(prefix="tt-metrics-")
     log = os.path.join(work, "events.jsonl")
     textfile = os.path.join(work, "tcptrail.prom")
-    mport = free_port()
+    mport = tt.free_port()
     tracer = prom = None
     try:
         run_step(scen, "pre")  # sockets older than the tracer: seeded
@@ -335,7 +325,7 @@ def test_prometheus_scrapes_what_ss_sees():
 
 
 def test_http_paths_methods_formats():
-    mport = free_port()
+    mport = tt.free_port()
     tracer = tt.Tracer("-q", "--netns", str(tt.netns_inode()), "--metrics",
                        "[::1]:%d" % mport, json_output=False)
     try:
@@ -378,8 +368,8 @@ def test_http_paths_methods_formats():
 
 def test_metrics_by_comm():
     b = NetnsB()
-    ports = [free_port() for _ in range(4)]
-    mport = free_port()
+    ports = [tt.free_port() for _ in range(4)]
+    mport = tt.free_port()
     tracer = tt.Tracer("-q", "--netns", str(b.inode), "--metrics", "127.0.0.1:%d" % mport,
                        "--metrics-by", "comm", json_output=False)
     scen = subprocess.Popen(b.cmd(sys.executable, "-c", SCENARIO, *map(str, ports)),
@@ -426,7 +416,7 @@ def test_valgrind_clean():
         return
     supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "valgrind.supp")
     work = tempfile.mkdtemp(prefix="tt-vg-")
-    mport, port = free_port(), free_port()
+    mport, port = tt.free_port(), tt.free_port()
     saved = tt.TCPTRAIL
     tt.TCPTRAIL = vg
     try:

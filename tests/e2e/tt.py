@@ -181,6 +181,17 @@ def refused_connect(port):
     return cport
 
 
+def free_port(fam=socket.AF_INET, addr="127.0.0.1"):
+    """A port nothing listens on now (never 2024, which the environment uses)."""
+    while True:
+        s = socket.socket(fam)
+        s.bind((addr, 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port != 2024:
+            return port
+
+
 def fill_send_buffer(sock):
     """Sends until the peer's receive window and sock's send buffer are full (non-blocking)."""
     sock.setblocking(False)
