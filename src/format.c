@@ -69,6 +69,20 @@ void fmt_json_addr(struct jsonw *w, int family, const uint8_t addr[16])
 	jw_str(w, buf, fmt_addr(buf, family, addr));
 }
 
+void fmt_json_owner(struct jsonw *w, int known, uint32_t pid, const char *comm)
+{
+	jw_key(w, "pid");
+	if (known)
+		jw_u64(w, pid);
+	else
+		jw_null(w);
+	jw_key(w, "comm");
+	if (known)
+		jw_str(w, comm, strnlen(comm, TT_COMM_LEN));
+	else
+		jw_null(w);
+}
+
 /* fmt_addr() through the context's memo of recent addresses. */
 static const char *addr_text(struct fmt_ctx *c, int family, const uint8_t addr[16], size_t *len)
 {

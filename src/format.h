@@ -65,6 +65,8 @@ size_t fmt_addr(char *buf, int family, const uint8_t addr[16]);
 
 /* fmt_addr()'s text as the next JSON string value of w (records other than events). */
 void fmt_json_addr(struct jsonw *w, int family, const uint8_t addr[16]);
+/* "pid" and "comm" members of w's object: null both when the owner is not known. */
+void fmt_json_owner(struct jsonw *w, int known, uint32_t pid, const char *comm);
 
 /* "tcp" or "tcp6", from the socket family. */
 const char *fmt_proto(int family);

@@ -318,16 +318,7 @@ void snapfmt_json(struct outbuf *ob, const struct snapfmt_opts *o, const struct 
 	}
 	if (o->programs) {
 		/* pid/comm: the first owner; owners: all of them, once per process. */
-		jw_key(&j, "pid");
-		if (nown)
-			jw_u64(&j, owners[0].pid);
-		else
-			jw_null(&j);
-		jw_key(&j, "comm");
-		if (nown)
-			jw_str(&j, owners[0].comm, strnlen(owners[0].comm, TT_COMM_LEN));
-		else
-			jw_null(&j);
+		fmt_json_owner(&j, nown > 0, nown ? owners[0].pid : 0, nown ? owners[0].comm : "");
 		jw_key(&j, "owners");
 		owners_json(jw_value_ob(&j), owners, nown);
 	}

@@ -1156,20 +1156,6 @@ static void text_stuck(const struct summary *s, struct outbuf *ob)
 /* ---- JSON, a function per section ---- */
 
 /* "pid" and "comm" (TT_COMM_LEN bytes, NUL-padded), null when the owner is not known. */
-static void json_owner(struct jsonw *w, int known, uint32_t pid, const char *comm)
-{
-	jw_key(w, "pid");
-	if (known) {
-		jw_u64(w, pid);
-		jw_key(w, "comm");
-		jw_str(w, comm, strnlen(comm, TT_COMM_LEN));
-	} else {
-		jw_null(w);
-		jw_key(w, "comm");
-		jw_null(w);
-	}
-}
-
 static void json_endpoints(struct jsonw *w, const struct tt_event *e)
 {
 	jw_field_str(w, "proto", fmt_proto(e->family));
@@ -1313,7 +1299,7 @@ static void json_proc_item(const struct summary *s, struct jsonw *w, const void 
 {
 	const struct proc_ent *p = entry;
 
-	json_owner(w, p->k.known, p->k.pid, p->k.comm);
+	fmt_json_owner(w, p->k.known, p->k.pid, p->k.comm);
 	json_counts(w, &p->counts);
 	json_bytes(w, p->bytes_sent, p->bytes_received);
 }
@@ -1373,7 +1359,7 @@ static void json_open(const struct summary *s, struct jsonw *w)
 
 		sock_event(se, &e);
 		jw_obj_begin(w);
-		json_owner(w, e.flags & TT_F_OWNER_KNOWN, e.pid, e.comm);
+		fmt_json_owner(w, e.flags & TT_F_OWNER_KNOWN, e.pid, e.comm);
 		json_endpoints(w, &e);
 		jw_field_str(w, "state", tt_state_name(se->state));
 		jw_field_time(w, "since", se->since_ns);
@@ -1399,7 +1385,7 @@ static void json_stuck(const struct summary *s, struct jsonw *w)
 
 		jw_obj_begin(w);
 		jw_field_time(w, "time", s->stuck[i].wall_ns);
-		json_owner(w, e->flags & TT_F_OWNER_KNOWN, e->pid, e->comm);
+		fmt_json_owner(w, e->flags & TT_F_OWNER_KNOWN, e->pid, e->comm);
 		json_endpoints(w, e);
 		jw_field_str(w, "state", tt_state_name(e->oldstate));
 		jw_key(w, "ms");
