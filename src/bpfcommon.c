@@ -246,6 +246,25 @@ uint64_t tt_now_ns(int clock_id)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+uint32_t tt_ns_per_jiffy(int verbose)
+{
+	struct timespec res;
+
+	/* The coarse clocks advance once per tick: their resolution is the kernel's TICK_NSEC. */
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) || res.tv_sec || res.tv_nsec <= 0) {
+		if (verbose)
+			fprintf(stderr, "tcptrail: cannot read the kernel's tick length; timers "
+					"assume CONFIG_HZ=250\n");
+		return 0;
+	}
+	if (verbose)
+		fprintf(stderr,
+			"tcptrail: kernel tick %ld ns (CONFIG_HZ=%ld), from "
+			"clock_getres(CLOCK_MONOTONIC_COARSE); no kernel config file needed\n",
+			(long)res.tv_nsec, (1000000000L + res.tv_nsec / 2) / res.tv_nsec);
+	return (uint32_t)res.tv_nsec;
+}
+
 uint64_t tt_realtime_offset_ns(void)
 {
 	/* Bracket the realtime read between two boottime reads to halve the skew. */

@@ -56,6 +56,12 @@ int tt_iter_read_records(int link_fd, void *rec, size_t size,
  */
 void tt_reserve_std_fds(void);
 
+/*
+ * The kernel's jiffy in ns (1e9 / CONFIG_HZ), read without a kernel config file; 0 if unknown.
+ * Says where it came from when verbose.
+ */
+uint32_t tt_ns_per_jiffy(int verbose);
+
 /* CLOCK_REALTIME - CLOCK_BOOTTIME in ns, to put wall time on BPF timestamps. */
 uint64_t tt_realtime_offset_ns(void);
 uint64_t tt_now_ns(int clock_id);
