@@ -4,8 +4,18 @@
 
 #include <stdint.h>
 
-/* libbpf's messages on stderr with -v, silence otherwise. */
+/*
+ * libbpf's messages on stderr with -v, silence otherwise; either way a failed program load is
+ * noted for tt_bpf_failed_prog().
+ */
 void tt_libbpf_logging(int verbose);
+
+/*
+ * The program whose load failed since tt_bpf_failed_clear() (NULL if none was named) and, in
+ * *reason, the verifier's last word on it (or libbpf's).
+ */
+const char *tt_bpf_failed_prog(const char **reason);
+void tt_bpf_failed_clear(void);
 
 /*
  * Checks what every BPF command needs (BTF); prints one line and returns -1 if not. nofile is
