@@ -304,7 +304,6 @@ def libbpf_layout(obj, prog):
     """The program as libbpf loads it: [(func, local index)], insns with call imms fixed."""
     funcs = [prog]
     base = {prog: 0}
-    order = []
 
     def reloc(fn):
         for i, _kind, callee in fn.refs:
@@ -327,7 +326,6 @@ def libbpf_layout(obj, prog):
                 src = PSEUDO_KFUNC_CALL  # extern kfunc, resolved by libbpf
             insns.append((code, src, off, imm))
             where.append((fn, i))
-    del order
     return insns, where
 
 
