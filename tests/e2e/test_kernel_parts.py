@@ -1,0 +1,75 @@
+"""End-to-end: each optional BPF part degrades alone (issue 19, items 3 and 7).
+
+A part the verifier refuses is switched off with one line saying what is lost, the rest traces
+with correct owners; a refused core is one clear error. The refusals are real: the loader's
+TCPTRAIL_TEST_REFUSE makes a part's programs read past a map value, which the verifier refuses.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import tt  # noqa: E402
+
+tt.enter_private_netns()
+NETNS = tt.netns_inode()
+
+
+def refusing(keys, fn):
+    os.environ["TCPTRAIL_TEST_REFUSE"] = keys
+    try:
+        return fn()
+    finally:
+        del os.environ["TCPTRAIL_TEST_REFUSE"]
+
+
+def part_lines(stderr, what):
+    return [l for l in stderr.splitlines() if what in l]
+
+
+def test_refused_parts_switch_off_alone():
+    t = refusing("io,exec", lambda: tt.Tracer("--netns", str(NETNS)))
+    port = tt.free_port()
+    server = tt.run_py(tt.CLOSE_WAIT_SERVER, "127.0.0.1", port, 0)
+    assert tt.read_line(server) == "ready"
+    client = tt.run_py(tt.HELLO_CLIENT, "127.0.0.1", port)
+    client.wait(timeout=tt.DEADLINE)
+    mine = lambda e: port in (e["lport"], e["rport"])
+    t.wait_events(lambda e: mine(e) and e["old"] == "SYN_SENT" and e["new"] == "ESTABLISHED"
+                  and e["pid"] == client.pid, 1, what="the client's ESTABLISHED")
+    t.wait_events(lambda e: mine(e) and e["old"] == "SYN_RECV" and e["new"] == "ESTABLISHED"
+                  and e["pid"] == server.pid, 1, what="the server's ESTABLISHED")
+    server.wait(timeout=tt.DEADLINE)
+    rc, err = t.stop()
+    assert rc == 0, err
+    io = part_lines(err, "refused the programs for owners followed through socket I/O")
+    ex = part_lines(err, "refused the programs for sockets renamed at exec")
+    assert len(io) == 1 and len(ex) == 1, err
+    assert "Linux 6.3+" in io[0] and io[0].endswith("-v says why"), io
+    assert "the rest runs" in ex[0] and "take the new name at their next I/O" in ex[0], ex
+    # Nothing else was switched off.
+    assert len(part_lines(err, "refused")) == 2, err
+
+
+def test_verbose_names_the_verifier_reason():
+    t = refusing("handoff", lambda: tt.Tracer("-v", "--netns", str(NETNS)))
+    rc, err = t.stop()
+    assert rc == 0, err
+    assert len(part_lines(err, "refused the programs for listeners handed on at exit")) == 1
+    reasons = [l for l in err.splitlines() if l.startswith("tcptrail:   verifier: handle_")]
+    assert len(reasons) == 1 and "memory range" in reasons[0], reasons
+
+
+def test_refused_core_is_one_clear_error():
+    p = refusing("core", lambda: tt.subprocess.run(
+        [tt.TCPTRAIL, "--netns", str(NETNS), "-d", "1"], capture_output=True, text=True,
+        timeout=tt.DEADLINE))
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("tcptrail: loading the BPF programs (handle_set_state: "), lines
+    assert "verifier" in lines[0] and "Tracing" not in p.stderr, lines
+
+
+if __name__ == "__main__":
+    tt.main([test_refused_parts_switch_off_alone, test_verbose_names_the_verifier_reason,
+             test_refused_core_is_one_clear_error])
