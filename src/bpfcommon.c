@@ -42,8 +42,9 @@ static void log_reason(const char *log, char *out, size_t size)
 }
 
 /*
- * libbpf names a failing program in its warnings as "prog 'NAME': ...": the last one named
- * is the one the load stopped at. Its verifier log, when there is one, gives the reason.
+ * libbpf names a failing program in its warnings as "prog 'NAME': ...". Only a verifier log
+ * counts as a refusal: a load that failed before the kernel saw the program (a map that could
+ * not be created, out of files or memory) is no fault of that program.
  */
 static void note_failure(const char *msg)
 {
@@ -53,21 +54,12 @@ static void note_failure(const char *msg)
 		return;
 	name += 6;
 	q = strchr(name, '\'');
-	if (!q || q[1] != ':' || (size_t)(q - name) >= sizeof(failed_prog))
+	log = q ? strstr(q, "-- BEGIN PROG LOAD LOG --\n") : NULL;
+	if (!log || q[1] != ':' || (size_t)(q - name) >= sizeof(failed_prog))
 		return;
-	log = strstr(q, "-- BEGIN PROG LOAD LOG --\n");
-	if (log) {
-		snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(q - name), name);
-		failed_reason[0] = '\0';
-		log_reason(log + 26, failed_reason, sizeof(failed_reason));
-	} else if (strstr(q, "failed") || strstr(q, "invalid") || strstr(q, "unsupported")) {
-		/* A reason of libbpf's own (a relocation it could not make) unless the log gave one. */
-		if (strncmp(failed_prog, name, (size_t)(q - name)) || !failed_reason[0]) {
-			snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(q - name), name);
-			snprintf(failed_reason, sizeof(failed_reason), "%s", q + 2);
-			failed_reason[strcspn(failed_reason, "\n")] = '\0';
-		}
-	}
+	snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(q - name), name);
+	failed_reason[0] = '\0';
+	log_reason(log + 26, failed_reason, sizeof(failed_reason));
 }
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -128,7 +120,7 @@ int tt_preflight(unsigned int nofile)
  * space it cannot read the kernel's BTF and reports it missing (ESRCH). EMFILE, ENFILE,
  * ENOMEM, or 0 when no limit explains err.
  */
-static int limit_behind(int err)
+int tt_bpf_limit_behind(int err)
 {
 	struct rlimit rl;
 	struct btf *btf;
@@ -204,7 +196,7 @@ void tt_report_bpf_error(const char *what, int err)
 			what);
 		return;
 	}
-	cause = limit_behind(err);
+	cause = tt_bpf_limit_behind(err);
 	if (cause)
 		report_limit(what, cause);
 	else if (err == EACCES)

@@ -11,8 +11,8 @@
 void tt_libbpf_logging(int verbose);
 
 /*
- * The program whose load failed since tt_bpf_failed_clear() (NULL if none was named) and, in
- * *reason, the verifier's last word on it (or libbpf's).
+ * The program the verifier refused since tt_bpf_failed_clear() (NULL if none: the load failed
+ * before the kernel verified anything) and, in *reason, the verifier's last word on it.
  */
 const char *tt_bpf_failed_prog(const char **reason);
 void tt_bpf_failed_clear(void);
@@ -42,6 +42,9 @@ int tt_kernel_enum(const char *name, const char *prefix,
 
 /* Whether a tracefs event can be attached: it exists and tracefs (or debugfs) is mounted. */
 int tt_kernel_has_trace_event(const char *category, const char *name);
+
+/* The resource limit (EMFILE, ENFILE, ENOMEM) behind a failed load's err, or 0 if none. */
+int tt_bpf_limit_behind(int err);
 
 /* One line for a failed load/attach of `what`, naming the likely fix. */
 void tt_report_bpf_error(const char *what, int err);

@@ -711,10 +711,13 @@ static int trace_bpf_load(struct trace_bpf *b, const struct config *cfg, const c
 		*what = "loading the BPF programs";
 		tt_bpf_failed_clear();
 		err = tcptrail_bpf__load(b->skel);
-		if (!err || !tt_parts_refused(b->parts, TT_PART_COUNT, &prog, &why))
+		/* Short of files or memory any program may fail: that is no part's fault. */
+		if (!err || tt_bpf_limit_behind(err))
+			return err;
+		if (!tt_parts_refused(b->parts, TT_PART_COUNT, &prog, &why))
 			break;
 	}
-	if (err && prog) {
+	if (prog) {
 		snprintf(refused, sizeof(refused), "loading the BPF programs (%s: %s)", prog, why);
 		*what = refused;
 	}
