@@ -388,6 +388,13 @@ int tt_kernel_has_btf_tracepoint(const char *name)
 	return btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) > 0;
 }
 
+int tt_kernel_has_kfunc(const char *name)
+{
+	struct btf *vmlinux = kernel_btf();
+
+	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+}
+
 int tt_btf_tracepoint_nargs(const char *name)
 {
 	struct btf *vmlinux = kernel_btf();

@@ -26,6 +26,9 @@ int tt_preflight(unsigned int nofile);
 /* Whether tp_btf can attach to tracepoint `name` (its btf_trace_ typedef is in vmlinux BTF). */
 int tt_kernel_has_btf_tracepoint(const char *name);
 
+/* Whether the kernel has function `name` in its BTF (a kfunc such as bpf_task_from_pid). */
+int tt_kernel_has_kfunc(const char *name);
+
 /* The number of arguments tp_btf gets from tracepoint `name`, or -1 if it has none. */
 int tt_btf_tracepoint_nargs(const char *name);
 

@@ -110,9 +110,8 @@ void tt_parts_report(const struct tt_part *parts, int n, int verbose)
 			break;
 		case TT_PART_ABSENT:
 			if (verbose)
-				fprintf(stderr,
-					"tcptrail: off on this kernel: %s (%s; Linux %s+): %s\n",
-					p->name, p->why, p->since, p->lost);
+				fprintf(stderr, "tcptrail: off on this kernel: %s (%s): %s\n",
+					p->name, p->why, p->lost);
 			break;
 		case TT_PART_REFUSED:
 			fprintf(stderr,

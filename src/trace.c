@@ -469,8 +469,8 @@ static const struct tt_part trace_parts_init[TT_PART_COUNT] = {
 
 /*
  * What this kernel lacks, probed before loading: the socket I/O tracepoints (6.3+), tracefs for
- * the syscall tracepoints, bpf_loop (5.17) and bpf_for_each_map_elem (5.13). The reset hook
- * that says why (6.10+) or the one before it.
+ * the syscall tracepoints, bpf_loop (5.17), bpf_for_each_map_elem (5.13) and bpf_task_from_pid
+ * (6.2).
  */
 static void probe_parts(struct tt_part *parts)
 {
@@ -480,7 +480,7 @@ static void probe_parts(struct tt_part *parts)
 	if (!tt_kernel_has_btf_tracepoint("sock_send_length") ||
 	    !tt_kernel_has_btf_tracepoint("sock_recv_length"))
 		tt_part_off(&parts[TT_PART_IO], TT_PART_ABSENT,
-			    "no sock:sock_send_length/sock_recv_length tracepoints");
+			    "no sock:sock_send_length/sock_recv_length tracepoints: Linux 6.3+");
 	for (size_t i = 0; i < sizeof(accept_events) / sizeof(accept_events[0]); i++) {
 		if (!tt_kernel_has_trace_event("syscalls", accept_events[i])) {
 			tt_part_off(&parts[TT_PART_ACCEPT], TT_PART_ABSENT,
@@ -490,11 +490,13 @@ static void probe_parts(struct tt_part *parts)
 			break;
 		}
 	}
-	if (!tt_kernel_has_helper("for_each_map_elem"))
+	/* The exit hook can tell a live heir only with bpf_task_from_pid (6.2). */
+	if (!tt_kernel_has_helper("for_each_map_elem") || !tt_kernel_has_kfunc("bpf_task_from_pid"))
 		tt_part_off(&parts[TT_PART_HANDOFF], TT_PART_ABSENT,
-			    "no bpf_for_each_map_elem helper");
+			    "no bpf_task_from_pid kfunc: Linux 6.2+");
 	if (!tt_kernel_has_helper("loop"))
-		tt_part_off(&parts[TT_PART_EXEC], TT_PART_ABSENT, "no bpf_loop helper");
+		tt_part_off(&parts[TT_PART_EXEC], TT_PART_ABSENT,
+			    "no bpf_loop helper: Linux 5.17+");
 }
 
 static void choose_programs(struct tcptrail_bpf *skel, const struct tt_part *parts)
