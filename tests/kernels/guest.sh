@@ -17,10 +17,13 @@ EVENTS_PORT=47101
 STUCK_PORT=47102
 REC=/tmp/rec.jsonl
 
+# Each result says how long its check took.
 result() {
 	name=$1 verdict=$2
 	shift 2
-	echo "TT-RESULT $name $verdict $*"
+	now=$(date +%s)
+	echo "TT-RESULT $name $verdict $* ($((now - since))s)"
+	since=$now
 }
 
 # Prints the last lines of a file as TT-LOG lines (the console is all the host gets).
@@ -141,8 +144,11 @@ stop_holder() {
 	holder_job=
 }
 
+# The alert names the holder in PID/COMM and, re-checked, as the holders (JSON: "owners").
 stuck_seen() {
 	rec_has stuck "$hpid" tt-holder "\"lport\":$STUCK_PORT," '"state":"CLOSE_WAIT"' &&
+		rec_has stuck "$hpid" tt-holder "\"owners\":\[{\"pid\":$hpid,\"comm\":\"tt-holder\"}\]" \
+			"\"lport\":$STUCK_PORT," &&
 		awk -v pid="$hpid" -v port=":$STUCK_PORT\$" '
 			$2 == pid && $3 == "tt-holder" && $5 ~ port && $7 == "CLOSE_WAIT" &&
 			$8 == ">>" && $9 == "STUCK" && $NF == pid "/tt-holder" { found = 1 }
@@ -160,7 +166,12 @@ check_stuck() {
 	else
 		grep -e '"type":"stuck"' "$REC" | sed 's/^/TT-LOG stuck: /' || true
 		grep 'STUCK' /tmp/trace.out | sed 's/^/TT-LOG stuck: /' || true
-		result stuck FAIL "no stuck alert for $hpid/tt-holder on port $STUCK_PORT"
+		if rec_has stuck "$hpid" tt-holder "\"lport\":$STUCK_PORT," '"state":"CLOSE_WAIT"'; then
+			result stuck FAIL "the alert names $hpid/tt-holder but not as its re-checked" \
+				"holders (no owners list)"
+		else
+			result stuck FAIL "no stuck alert for $hpid/tt-holder on port $STUCK_PORT"
+		fi
 	fi
 }
 
@@ -224,10 +235,12 @@ mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || echo "TT-INFO guest: n
 mount -t cgroup2 cgroup2 /sys/fs/cgroup || echo "TT-INFO guest: no cgroup2"
 mount -t bpf bpf /sys/fs/bpf || echo "TT-INFO guest: no bpffs"
 ip link set lo up
-echo "TT-KERNEL $(uname -r)"
+# A line of its own: the firmware's last line on the console has no end.
+printf '\nTT-KERNEL %s\n' "$(uname -r)"
 [ -e /proc/config.gz ] && echo "TT-INFO guest: the kernel has /proc/config.gz"
 
 spid='' cpid='' hpid=''
+since=$(date +%s)
 check_load
 check_events
 start_holder || true

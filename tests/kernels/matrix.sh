@@ -183,10 +183,10 @@ for series in $kernels; do
 	boot "$kdir"/vmlinuz-* "$initrd" || boot_rc=$?
 	secs=$(($(date +%s) - start))
 	# Carriage returns, and the escape sequences of the firmware's screen clearing.
-	sed -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[A-Za-z]//g' "$log" >"$log.tmp"
+	sed -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc/\n/g' "$log" >"$log.tmp"
 	mv "$log.tmp" "$log"
 	version=$(sed -n 's/^TT-KERNEL //p' "$log" | head -n 1)
-	printf '%-30s' "${version:-$series (no boot)}" >>"$table"
+	printf '%-30s' "${version:-$series (no guest)}" >>"$table"
 	for c in $checks; do
 		r=$(awk -v c="$c" '$1 == "TT-RESULT" && $2 == c { print $3; exit }' "$log")
 		[ "$r" = PASS ] || status=1
