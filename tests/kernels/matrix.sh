@@ -44,6 +44,11 @@ if [ ! -x ./tcptrail ] || [ ! -x "$helper" ]; then
 	say "build first: make matrix-build" >&2
 	exit 1
 fi
+case $cache in *[[:space:]]*)
+	say "TT_KERNEL_CACHE must not contain white space" >&2
+	exit 1
+	;;
+esac
 mkdir -p "$out" "$cache" 2>/dev/null || unavailable "cannot create the kernel cache $cache"
 [ -w "$cache" ] || unavailable "the kernel cache $cache is not writable (TT_KERNEL_CACHE)"
 
@@ -170,10 +175,17 @@ table=$out/summary.txt
 printf '%-30s' KERNEL >>"$table"
 for c in $checks; do printf ' %-17s' "$c" >>"$table"; done
 printf ' %5s\n' SECS >>"$table"
+# Every kernel first: a missing one skips the whole matrix, never the rest of it after a failure.
+found=
 for series in $kernels; do
 	if ! kdir=$(fetch_kernel "$series"); then
 		unavailable "no Debian $series cloud kernel could be downloaded (apt-get download)"
 	fi
+	found="$found $series=$kdir"
+done
+
+for pair in $found; do
+	series=${pair%%=*} kdir=${pair#*=}
 	initrd=$out/initrd-$series.gz
 	log=$out/console-$series.log
 	make_initrd "$kdir" "$initrd"
