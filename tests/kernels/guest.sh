@@ -91,12 +91,30 @@ check_load() {
 	result load PASS "tracing after ${secs}s"
 }
 
+# Each part of the events check: the client's and the server's ESTABLISHED in the recording
+# and on stdout, and the server's close (LAST_ACK -> CLOSE, cause closed) in the recording.
+ev_json_client() {
+	rec_has state "$cpid" tt-client "\"rport\":$EVENTS_PORT," '"old":"SYN_SENT","new":"ESTABLISHED"'
+}
+ev_json_server() {
+	rec_has state "$spid" tt-server "\"lport\":$EVENTS_PORT," '"old":"SYN_RECV","new":"ESTABLISHED"'
+}
+ev_json_close() {
+	rec_has state "$spid" tt-server "\"lport\":$EVENTS_PORT," \
+		'"old":"LAST_ACK","new":"CLOSE",.*"cause":"closed"'
+}
+ev_text_client() {
+	text_has /tmp/trace.out "$cpid" tt-client ":$EVENTS_PORT\$" SYN_SENT ESTABLISHED
+}
+ev_text_server() {
+	text_has /tmp/trace.out "$spid" tt-server ":$EVENTS_PORT\$" SYN_RECV ESTABLISHED
+}
+EV_PARTS="ev_json_client ev_json_server ev_json_close ev_text_client ev_text_server"
+
 events_seen() {
-	rec_has state "$spid" tt-server "\"lport\":$EVENTS_PORT," '"new":"ESTABLISHED"' &&
-		rec_has state "$cpid" tt-client "\"rport\":$EVENTS_PORT," \
-			'"old":"SYN_SENT","new":"ESTABLISHED"' &&
-		text_has /tmp/trace.out "$cpid" tt-client ":$EVENTS_PORT\$" SYN_SENT ESTABLISHED &&
-		text_has /tmp/trace.out "$spid" tt-server ":$EVENTS_PORT\$" SYN_RECV ESTABLISHED
+	for part in $EV_PARTS; do
+		$part || return 1
+	done
 }
 
 check_events() {
@@ -113,13 +131,16 @@ check_events() {
 	cpid=$(sed -n 's/.* client_pid=\([0-9]*\)$/\1/p' /tmp/pair.out)
 	if poll 30 events_seen; then
 		result events PASS "port $EVENTS_PORT: tt-client $cpid SYN_SENT->ESTABLISHED," \
-			"tt-server $spid SYN_RECV->ESTABLISHED (text and JSON)"
+			"tt-server $spid SYN_RECV->ESTABLISHED (text and JSON), LAST_ACK->CLOSE closed"
 		return
 	fi
+	missing=
+	for part in $EV_PARTS; do
+		$part || missing="$missing $part"
+	done
 	grep ":$EVENTS_PORT\\>" /tmp/trace.out | sed 's/^/TT-LOG events: /' || true
 	grep "\"[lr]port\":$EVENTS_PORT," "$REC" | sed 's/^/TT-LOG events: /' || true
-	result events FAIL "no ESTABLISHED lines for tt-client $cpid / tt-server $spid" \
-		"on port $EVENTS_PORT"
+	result events FAIL "tt-client $cpid / tt-server $spid on port $EVENTS_PORT; missing:$missing"
 }
 
 # Starts a holder of a CLOSE_WAIT socket (for stuck and the snapshots): sets hpid.
