@@ -40,7 +40,7 @@ CORE_SRCS   := src/cli.c \
 	       src/procnet.c src/cgroup.c
 # The commands: they load the BPF objects, walk namespaces and run the loops.
 APP_SRCS    := src/main.c src/trace.c src/snapshot.c src/replay.c src/alerts.c src/metricsrv.c \
-	       src/bpfcommon.c src/netns.c
+	       src/bpfcommon.c src/bpfparts.c src/netns.c
 CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
 
@@ -59,17 +59,38 @@ DEPFLAGS    := -MMD -MP
 FLAGS_STAMP := $(OUTPUT)/flags
 
 .SECONDARY:
-.PHONY: all run clean test unit e2e asan fuzz deps install uninstall vmlinux bench format check-format
+.PHONY: all run clean test unit e2e asan fuzz deps install uninstall vmlinux bench format check-format \
+	check-bpf
 all: tcptrail
 
 $(OUTPUT):
 	@mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(FLAGS_STAMP) | $(OUTPUT)
+# Each linked object passes tests/bpfcheck.py before it takes its name (and so before any
+# skeleton or loader is built from it): a program whose BPF-to-BPF call chain stacks more than
+# BPF_STACK_BUDGET bytes (the kernel refuses 512), or that Linux 6.1's loop check refuses,
+# fails the build. A refused object stays as $@.unchecked for study; `make check-bpf` prints
+# every program's deepest chain. BPF_CHECK=0 skips the check (not for releases);
+# BPF_CHECK_FLAGS=--no-loop61 keeps the stack check but skips the 6.1 loop one.
+BPF_STACK_BUDGET ?= 384
+BPF_CHECK   ?= 1
+BPF_CHECK_FLAGS ?=
+BPFCHECK    := python3 tests/bpfcheck.py
+BPF_CHECK_STAMP := $(OUTPUT)/bpfcheck-flags
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c tests/bpfcheck.py $(FLAGS_STAMP) $(BPF_CHECK_STAMP) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
-	$(Q)$(BPFTOOL) gen object $@ $@.tmp
-	$(Q)rm -f $@.tmp
+	$(Q)$(BPFTOOL) gen object $@.unchecked $@.tmp
+	$(Q)rm -f $@.tmp $@
+ifneq ($(BPF_CHECK),0)
+	$(Q)$(BPFCHECK) --budget $(BPF_STACK_BUDGET) $(BPF_CHECK_FLAGS) $@.unchecked
+endif
+	$(Q)mv $@.unchecked $@
+
+# Every program's deepest call chain and its total, and the 6.1 loop check, for logs.
+check-bpf: $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_OBJS))
+	@$(BPFCHECK) -v --budget $(BPF_STACK_BUDGET) $(BPF_CHECK_FLAGS) $^
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
@@ -110,6 +131,16 @@ ifneq ($(FLAGS_NOW),$(file <$(FLAGS_STAMP)))
 $(shell mkdir -p $(OUTPUT))
 $(file >$(FLAGS_STAMP),$(FLAGS_NOW))
 endif
+
+# The check's settings likewise: a new budget re-checks the BPF objects (and rebuilds only them).
+BPF_CHECK_NOW := $(BPF_CHECK) $(BPF_STACK_BUDGET) $(BPF_CHECK_FLAGS)
+ifneq ($(BPF_CHECK_NOW),$(file <$(BPF_CHECK_STAMP)))
+$(shell mkdir -p $(OUTPUT))
+$(file >$(BPF_CHECK_STAMP),$(BPF_CHECK_NOW))
+endif
+# (A rule, empty, so that on the make that first writes it the stamp is a prerequisite that
+# can be made, not one whose absence from make's cache of .output/ hides the pattern rule.)
+$(BPF_CHECK_STAMP): ;
 
 install: tcptrail
 	install -D -m 0755 tcptrail $(DESTDIR)$(PREFIX)/sbin/tcptrail

@@ -29,15 +29,16 @@
 #define TIMER_TIMEWAIT	3
 #define TIMER_PROBE	4
 
-/* Resolved by libbpf from /proc/config.gz or /boot/config-*; 0 if neither exists. */
-extern int CONFIG_HZ __kconfig __weak;
+/*
+ * Nanoseconds per jiffy (1e9 / CONFIG_HZ), set by the loader: the kernel's own figure, with no
+ * kernel config file (Debian ships no /proc/config.gz, containers see no /boot).
+ */
+const volatile __u32 ns_per_jiffy = 4000000;
 
 static __always_inline __s64 jiffies_to_ns(__s64 j)
 {
-	__u32 hz = CONFIG_HZ > 0 ? (__u32)CONFIG_HZ : 250;
-
 	/* BPF has no signed division: scale by an unsigned ns-per-jiffy. */
-	return j * (__s64)(1000000000U / hz);
+	return j * (__s64)ns_per_jiffy;
 }
 
 /* Signed distance from a u32 jiffies stamp to now; -1 if the stamp is in the future. */

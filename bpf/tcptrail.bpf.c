@@ -36,6 +36,19 @@ const volatile __u32 filter_cgroup_levels[TT_MAX_FILTER];
 /* --cause: only final transitions with these causes (bits of enum tt_cause). */
 const volatile __u32 filter_cause_mask;
 
+/* Bits of enum tt_bpf_part whose programs fail verification on purpose: tests only. */
+const volatile __u32 test_refuse;
+
+/* Verified only when asked (the branch on a read-only value is pruned): a refusal for tests. */
+#define TEST_REFUSAL(part)                                                                \
+	do {                                                                              \
+		if (test_refuse & (1u << (part))) {                                       \
+			__u32 zero = 0;                                                   \
+			__u64 *v = bpf_map_lookup_elem(&lost, &zero);                     \
+			return v ? (int)v[4096] : 0; /* past the value: always refused */ \
+		}                                                                         \
+	} while (0)
+
 /*
  * Wakeup policy: a wakeup (an irq_work self-IPI) costs the producer far more than the record
  * itself, so there is at most one per wakeup_interval_ns: forced when wakeup_fill_bytes wait
@@ -73,7 +86,8 @@ struct sk_info {
 	__u8 born_min;	  /* born_ts is the tracer's start */
 	__u8 has_pending; /* an event in `pending` waits for the addresses of an IPv6 child */
 	__u8 active;	  /* opened by connect(): the peer's ACK of our SYN counts in bytes_acked */
-	__u8 pad[5];
+	__u8 listener;	  /* in LISTEN: a clone event under its cookie is a child's (see held) */
+	__u8 pad[4];
 };
 
 #define RESET_IN  1
@@ -102,6 +116,11 @@ struct {
 	__type(value, struct sk_bucket);
 } sk_infos SEC(".maps");
 
+/*
+ * A child's first event (CLOSE -> SYN_RECV), held until its next transition, by socket address:
+ * it fires inside the clone of the listener, before the kernel gives the child its addresses
+ * (IPv6 on every kernel, IPv4 too before 6.13) and, before 6.13, its own cookie.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -494,17 +513,21 @@ static __always_inline bool same_listen_key(const struct listen_key *a, const st
 	return true;
 }
 
+/*
+ * New records start as these zeroes (global data, not the stack: a record on the stack pushed
+ * the listener path's call chain past the verifier's 512 bytes) and are filled in place.
+ */
+static const struct listen_group empty_group;
+static const struct listen_owner empty_listen_owner;
+
 static __always_inline void note_listen_owner(__u32 pid, const struct listen_key *k)
 {
 	struct listen_owner *lo = bpf_map_lookup_elem(&listen_owners, &pid);
 	__u32 n, slot;
 
 	if (!lo) {
-		struct listen_owner fresh = {.ngroups = 1};
-
-		__builtin_memcpy(&fresh.groups[0], k, sizeof(*k));
-		if (!bpf_map_update_elem(&listen_owners, &pid, &fresh, BPF_NOEXIST))
-			return;
+		/* EEXIST: another CPU noted this process first; either way, look it up. */
+		bpf_map_update_elem(&listen_owners, &pid, &empty_listen_owner, BPF_NOEXIST);
 		lo = bpf_map_lookup_elem(&listen_owners, &pid);
 		if (!lo)
 			return;
@@ -520,22 +543,19 @@ static __always_inline void note_listen_owner(__u32 pid, const struct listen_key
 		__builtin_memcpy(&lo->groups[slot], k, sizeof(*k));
 }
 
+/* Member slot i, if free, becomes cookie's. */
+static __always_inline bool claim_member(struct listen_group *g, int i, __u64 cookie)
+{
+	return !g->cookie[i] && !__sync_val_compare_and_swap(&g->cookie[i], 0, cookie);
+}
+
 static __always_inline void group_join(struct listen_key *k, __u64 cookie, const struct owner *o)
 {
 	struct listen_group *g = bpf_map_lookup_elem(&listeners, k);
 
 	if (!g) {
-		struct listen_group fresh = {.members = 1, .owner_cookie = cookie};
-
-		fresh.cookie[0] = cookie;
-		if (o)
-			__builtin_memcpy(&fresh.owner, o, sizeof(*o));
-		if (!bpf_map_update_elem(&listeners, k, &fresh, BPF_NOEXIST)) {
-			if (o)
-				note_listen_owner(o->pid, k);
-			return;
-		}
-		/* Another member got there first, or the table is full. */
+		/* EEXIST: another member got there first; a full table fails the lookup. */
+		bpf_map_update_elem(&listeners, k, &empty_group, BPF_NOEXIST);
 		g = bpf_map_lookup_elem(&listeners, k);
 		if (!g) {
 			count_lost(TT_LOST_LISTENERS);
@@ -548,10 +568,15 @@ static __always_inline void group_join(struct listen_key *k, __u64 cookie, const
 			return;
 	}
 	__sync_fetch_and_add(&g->members, 1);
-	for (int i = 0; i < TT_LISTEN_MEMBERS; i++) {
-		if (!g->cookie[i] && !__sync_val_compare_and_swap(&g->cookie[i], 0, cookie))
-			break;
-	}
+	/*
+	 * Written out: clang cannot unroll a loop around a compare-and-swap, and 6.1's verifier
+	 * refuses the loop it makes instead (a back-edge on a fall-through).
+	 */
+	_Static_assert(TT_LISTEN_MEMBERS == 8, "claim_member() list below");
+	claim_member(g, 0, cookie) || claim_member(g, 1, cookie) || claim_member(g, 2, cookie) ||
+		claim_member(g, 3, cookie) || claim_member(g, 4, cookie) ||
+		claim_member(g, 5, cookie) || claim_member(g, 6, cookie) ||
+		claim_member(g, 7, cookie);
 	if (o) {
 		g->owner_cookie = cookie;
 		__builtin_memcpy(&g->owner, o, sizeof(*o));
@@ -819,39 +844,58 @@ static __always_inline void read_totals(struct tt_event *e, struct sk_info *info
 		e->syn_retrans = tp->total_retrans;
 }
 
-/* The IPv6 child's addresses are in place now: its held SYN_RECV goes first (global). */
-__noinline int release_pending(const struct tt_event *e, int wanted)
+/*
+ * The child's addresses (and cookie) are in place now: its held SYN_RECV goes first, and a
+ * child whose clone event carried its listener's cookie starts its own memory here (global).
+ */
+__noinline int release_pending(const struct tt_event *e, struct sk_info *info, const __u64 *sk_addr,
+			       int wanted)
 {
 	struct tt_event *held;
+	__u64 key;
 
-	if (!e)
+	if (!e || !sk_addr)
 		return 0;
-	held = bpf_map_lookup_elem(&pending, &e->sock_cookie);
+	key = *sk_addr; /* 6.1 takes map keys from the stack, not from an argument's memory */
+	held = bpf_map_lookup_elem(&pending, &key);
 	if (!held)
 		return 0;
+	held->sock_cookie = e->sock_cookie;
 	held->sport = e->sport;
 	held->dport = e->dport;
 	__builtin_memcpy(held->saddr, e->saddr, 16);
 	__builtin_memcpy(held->daddr, e->daddr, 16);
+	if (info && !info->state_ts) {
+		info->state_ts = held->ts_ns;
+		info->born_ts = held->ts_ns;
+		if ((held->flags & TT_F_OWNER_KNOWN) && !info->owner_known) {
+			info->owner.pid = held->pid;
+			info->owner.exec_id = 0; /* unknown: the next I/O refreshes the name */
+			__builtin_memcpy(info->owner.comm, held->comm, TT_COMM_LEN);
+			info->owner_known = 1;
+		}
+	}
 	if (wanted)
 		submit(held);
-	bpf_map_delete_elem(&pending, &e->sock_cookie);
+	bpf_map_delete_elem(&pending, &key);
 	return 0;
 }
 
 /*
- * tcp_v6_syn_recv_sock() sets an IPv6 child's addresses only after the clone that fires its
- * SYN_RECV; the event waits for the child's next transition, microseconds later.
+ * The clone event of a child that has no addresses yet: an IPv6 child (tcp_v6_syn_recv_sock()
+ * sets them after the clone), or any child on kernels where the clone still carries its
+ * listener's cookie (info is then the listener's and is left alone). The event waits for the
+ * child's next transition, microseconds later.
  */
-static __always_inline bool hold_v6_child(const struct tt_event *e, struct sk_info *info,
-					  int newstate)
+static __always_inline bool hold_child(const struct tt_event *e, struct sk_info *info,
+				       const __u64 *sk_addr, bool inherited)
 {
-	if (!info || e->family != AF_INET6 || e->oldstate != TCP_CLOSE ||
-	    newstate != TCP_SYN_RECV || is_v4_mapped(e->daddr))
+	if (!inherited && (!info || e->family != AF_INET6 || is_v4_mapped(e->daddr)))
 		return false;
-	if (bpf_map_update_elem(&pending, &e->sock_cookie, e, BPF_ANY))
+	if (bpf_map_update_elem(&pending, sk_addr, e, BPF_ANY))
 		return false;
-	info->has_pending = 1;
+	if (!inherited)
+		info->has_pending = 1;
 	return true;
 }
 
@@ -861,9 +905,11 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	struct tcp_sock *tp;
 	struct tt_event ev;
 	struct sk_info *info;
+	__u64 sk_addr; /* the key of a held child: its cookie may not be its own yet */
 	__u16 family;
-	bool wanted;
+	bool wanted, clone;
 
+	TEST_REFUSAL(TT_PART_CORE);
 	/* The kernel stores a state again (close() after shutdown()): not a transition. */
 	if (oldstate == newstate)
 		return 0;
@@ -887,15 +933,35 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	wanted = !filter_ncgroups || cgroup_wanted(sk);
 
 	/* A child is a clone of its listener: its life starts at CLOSE, not at LISTEN. */
-	if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
+	clone = newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN;
+	if (clone)
 		ev.oldstate = TCP_CLOSE;
+	sk_addr = (__u64)sk;
 
 	info = info_get(&ev.sock_cookie, newstate != TCP_CLOSE);
+	if (clone && info && info->listener) {
+		struct owner o;
+
+		/* Before 6.13 the clone fires under its listener's cookie: that memory is not ours. */
+		if (listener_owner(&ev, &o))
+			event_owner(&ev, &o);
+		if (!hold_child(&ev, NULL, &sk_addr, true) && wanted)
+			submit(&ev);
+		return 0;
+	}
+	if (oldstate == TCP_SYN_RECV && (!info || !info->state_ts || info->has_pending)) {
+		if (info)
+			info->has_pending = 0;
+		release_pending(&ev, info, &sk_addr, wanted);
+	}
 	resolve_owner(&ev, info, oldstate, newstate);
-	if (newstate == TCP_LISTEN)
+	if (newstate == TCP_LISTEN) {
+		if (info)
+			info->listener = 1;
 		update_listeners(&ev, info && info->owner_known ? &info->owner : NULL, 0);
-	else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)
+	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
 		update_listeners(&ev, NULL, 1);
+	}
 	stamp_time(&ev, info);
 	mark_close(&ev, sk, oldstate, newstate);
 	/* The handshake's retransmits are all the socket has when it leaves it. */
@@ -907,11 +973,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		mark_active_reset(sk, tp, info, &ev, oldstate);
 		read_totals(&ev, info, tp, oldstate);
 	}
-	if (info && info->has_pending) {
-		info->has_pending = 0;
-		release_pending(&ev, wanted);
-	}
-	if (hold_v6_child(&ev, info, newstate))
+	if (clone && hold_child(&ev, info, &sk_addr, false))
 		return 0;
 	if (newstate == TCP_CLOSE && info)
 		info_delete(ev.sock_cookie);
@@ -940,6 +1002,7 @@ int BPF_PROG(handle_receive_reset, struct sock *sk)
 {
 	struct sk_info *info = reset_info(sk);
 
+	TEST_REFUSAL(TT_PART_RESETS);
 	if (info)
 		info->last_reset = RESET_IN;
 	return 0;
@@ -951,6 +1014,7 @@ int BPF_PROG(handle_send_reset, const struct sock *sk)
 {
 	struct sk_info *info = reset_info(sk);
 
+	TEST_REFUSAL(TT_PART_RESETS);
 	if (info)
 		info->last_reset = RESET_OUT;
 	return 0;
@@ -962,6 +1026,7 @@ int BPF_PROG(handle_send_reset_reason, const struct sock *sk, const struct sk_bu
 {
 	struct sk_info *info = reset_info(sk);
 
+	TEST_REFUSAL(TT_PART_RESETS);
 	if (!info)
 		return 0;
 	info->last_reset = RESET_OUT;
@@ -1002,6 +1067,7 @@ static __always_inline void learn_owner(struct sock *sk)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(handle_send, struct sock *sk, int ret, int flags)
 {
+	TEST_REFUSAL(TT_PART_IO);
 	learn_owner(sk);
 	return 0;
 }
@@ -1009,6 +1075,7 @@ int BPF_PROG(handle_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(handle_recv, struct sock *sk, int ret, int flags)
 {
+	TEST_REFUSAL(TT_PART_IO);
 	learn_owner(sk);
 	return 0;
 }
@@ -1096,6 +1163,7 @@ static __always_inline void learn_accepted(long fd)
 SEC("tracepoint/syscalls/sys_enter_accept4")
 int handle_accept4_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	TEST_REFUSAL(TT_PART_ACCEPT);
 	learn_listener((long)ctx->args[0]);
 	return 0;
 }
@@ -1103,6 +1171,7 @@ int handle_accept4_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_accept")
 int handle_accept_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	TEST_REFUSAL(TT_PART_ACCEPT);
 	learn_listener((long)ctx->args[0]);
 	return 0;
 }
@@ -1110,6 +1179,7 @@ int handle_accept_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	TEST_REFUSAL(TT_PART_ACCEPT);
 	learn_accepted(ctx->ret);
 	return 0;
 }
@@ -1117,6 +1187,7 @@ int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_accept")
 int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	TEST_REFUSAL(TT_PART_ACCEPT);
 	learn_accepted(ctx->ret);
 	return 0;
 }
@@ -1128,6 +1199,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
 	struct listen_owner *lo;
 
+	TEST_REFUSAL(TT_PART_HANDOFF);
 	if (ptgid == ctgid)
 		return 0; /* a thread */
 	lo = bpf_map_lookup_elem(&listen_owners, &ptgid);
@@ -1209,6 +1281,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	struct handoff h = {.dead = tgid};
 	struct listen_owner *lo;
 
+	TEST_REFUSAL(TT_PART_HANDOFF);
 	lo = bpf_map_lookup_elem(&listen_owners, &tgid);
 	if (!lo || task->signal->live.counter)
 		return 0;
@@ -1279,6 +1352,7 @@ int BPF_PROG(handle_exec, struct task_struct *task)
 {
 	struct exec_walk w;
 
+	TEST_REFUSAL(TT_PART_EXEC);
 	if (current_owner(&w.o))
 		rename_sockets(task, &w);
 	return 0;
@@ -1295,6 +1369,7 @@ int BPF_PROG(handle_rename, struct task_struct *task, const char *comm)
 {
 	struct exec_walk w = {};
 
+	TEST_REFUSAL(TT_PART_EXEC);
 	if (task->pid != task->tgid || (task->flags & PF_KTHREAD))
 		return 0;
 	if (bpf_core_field_exists(task->in_execve) &&
@@ -1324,6 +1399,7 @@ struct {
 SEC("iter/task_file")
 int seed_owners(struct bpf_iter__task_file *ctx)
 {
+	TEST_REFUSAL(TT_PART_WALK);
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct task_struct *leader;
@@ -1379,6 +1455,7 @@ static __always_inline void seed_owner(struct sock *sk, struct sk_info *info,
 SEC("iter/tcp")
 int seed_states(struct bpf_iter__tcp *ctx)
 {
+	TEST_REFUSAL(TT_PART_WALK);
 	struct sock_common *skc = ctx->sk_common;
 	struct seq_file *seq = ctx->meta->seq;
 	struct sk_info *info;
@@ -1405,6 +1482,8 @@ int seed_states(struct bpf_iter__tcp *ctx)
 	info = info_get(&ev.sock_cookie, ev.oldstate != TCP_CLOSE);
 	seed_owner(sk, info, &ev);
 	if (info) {
+		if (ev.oldstate == TCP_LISTEN)
+			info->listener = 1;
 		if (!info->state_ts) {
 			info->state_ts = ev.ts_ns;
 			info->delta_min = 1;

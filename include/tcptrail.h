@@ -20,6 +20,22 @@ enum tt_lost {
 	TT_LOST_MAX = 3,
 };
 
+/*
+ * The tracer's BPF programs in parts that load (and are switched off) together: the core, then
+ * the optional parts. The loader's table (trace.c) describes them; bit N of the BPF side's
+ * test_refuse makes part N's programs fail verification on purpose (TCPTRAIL_TEST_REFUSE).
+ */
+enum tt_bpf_part {
+	TT_PART_CORE = 0,    /* state events: handle_set_state */
+	TT_PART_RESETS = 1,  /* resets sent and received: close causes */
+	TT_PART_IO = 2,	     /* owners learned from socket I/O */
+	TT_PART_ACCEPT = 3,  /* owners learned at accept() */
+	TT_PART_HANDOFF = 4, /* listeners handed on at fork/exit */
+	TT_PART_EXEC = 5,    /* sockets renamed at exec/prctl */
+	TT_PART_WALK = 6,    /* the start-up walk of existing sockets */
+	TT_PART_COUNT = 7,
+};
+
 /* Kernel TCP states (include/net/tcp_states.h), plus tcptrail's own markers. */
 enum tt_state {
 	TT_ESTABLISHED = 1,

@@ -15,19 +15,95 @@
 #include <bpf/btf.h>
 #include "bpfcommon.h"
 
-static int print_verbose(enum libbpf_print_level level, const char *fmt, va_list ap)
+/* The program whose load failed last and the verifier's (or libbpf's) reason, from its messages. */
+static char failed_prog[64];
+static char failed_reason[256];
+static int print_all;
+
+/* The last line of a verifier log that says something: its summary lines come after it. */
+static void log_reason(const char *log, char *out, size_t size)
 {
-	return vfprintf(stderr, fmt, ap);
+	const char *end = log + strlen(log), *line_end, *line;
+
+	while (end > log) {
+		while (end > log && end[-1] == '\n')
+			end--;
+		line_end = end;
+		while (end > log && end[-1] != '\n')
+			end--;
+		line = end;
+		if (line_end == line || !strncmp(line, "processed ", 10) ||
+		    !strncmp(line, "verification time", 17) || !strncmp(line, "stack depth", 11) ||
+		    !strncmp(line, "-- END PROG LOAD LOG", 20))
+			continue;
+		snprintf(out, size, "%.*s", (int)(line_end - line), line);
+		return;
+	}
 }
 
-static int print_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+/*
+ * libbpf names a failing program in its warnings as "prog 'NAME': ...": the last one named
+ * is the one the load stopped at. Its verifier log, when there is one, gives the reason.
+ */
+static void note_failure(const char *msg)
 {
-	return 0;
+	const char *name = strstr(msg, "prog '"), *q, *log;
+
+	if (!name)
+		return;
+	name += 6;
+	q = strchr(name, '\'');
+	if (!q || q[1] != ':' || (size_t)(q - name) >= sizeof(failed_prog))
+		return;
+	log = strstr(q, "-- BEGIN PROG LOAD LOG --\n");
+	if (log) {
+		snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(q - name), name);
+		failed_reason[0] = '\0';
+		log_reason(log + 26, failed_reason, sizeof(failed_reason));
+	} else if (strstr(q, "failed") || strstr(q, "invalid") || strstr(q, "unsupported")) {
+		/* A reason of libbpf's own (a relocation it could not make) unless the log gave one. */
+		if (strncmp(failed_prog, name, (size_t)(q - name)) || !failed_reason[0]) {
+			snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(q - name), name);
+			snprintf(failed_reason, sizeof(failed_reason), "%s", q + 2);
+			failed_reason[strcspn(failed_reason, "\n")] = '\0';
+		}
+	}
+}
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char *msg = NULL;
+	int n;
+
+	if (level == LIBBPF_DEBUG && !print_all)
+		return 0;
+	n = vasprintf(&msg, fmt, ap);
+	if (n < 0)
+		return 0;
+	if (level != LIBBPF_DEBUG)
+		note_failure(msg);
+	if (print_all)
+		fputs(msg, stderr);
+	free(msg);
+	return n;
 }
 
 void tt_libbpf_logging(int verbose)
 {
-	libbpf_set_print(verbose ? print_verbose : print_quiet);
+	print_all = verbose;
+	libbpf_set_print(print_libbpf);
+}
+
+const char *tt_bpf_failed_prog(const char **reason)
+{
+	*reason = failed_reason[0] ? failed_reason : "no reason given";
+	return failed_prog[0] ? failed_prog : NULL;
+}
+
+void tt_bpf_failed_clear(void)
+{
+	failed_prog[0] = '\0';
+	failed_reason[0] = '\0';
 }
 
 /* Open files the command needs at once: below that, a failure is blamed on the limit. */
@@ -244,6 +320,25 @@ uint64_t tt_now_ns(int clock_id)
 
 	clock_gettime(clock_id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint32_t tt_ns_per_jiffy(int verbose)
+{
+	struct timespec res;
+
+	/* The coarse clocks advance once per tick: their resolution is the kernel's TICK_NSEC. */
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) || res.tv_sec || res.tv_nsec <= 0) {
+		if (verbose)
+			fprintf(stderr, "tcptrail: cannot read the kernel's tick length; timers "
+					"assume CONFIG_HZ=250\n");
+		return 0;
+	}
+	if (verbose)
+		fprintf(stderr,
+			"tcptrail: kernel tick %ld ns (CONFIG_HZ=%ld), from "
+			"clock_getres(CLOCK_MONOTONIC_COARSE); no kernel config file needed\n",
+			(long)res.tv_nsec, (1000000000L + res.tv_nsec / 2) / res.tv_nsec);
+	return (uint32_t)res.tv_nsec;
 }
 
 uint64_t tt_realtime_offset_ns(void)

@@ -4,8 +4,18 @@
 
 #include <stdint.h>
 
-/* libbpf's messages on stderr with -v, silence otherwise. */
+/*
+ * libbpf's messages on stderr with -v, silence otherwise; either way a failed program load is
+ * noted for tt_bpf_failed_prog().
+ */
 void tt_libbpf_logging(int verbose);
+
+/*
+ * The program whose load failed since tt_bpf_failed_clear() (NULL if none was named) and, in
+ * *reason, the verifier's last word on it (or libbpf's).
+ */
+const char *tt_bpf_failed_prog(const char **reason);
+void tt_bpf_failed_clear(void);
 
 /*
  * Checks what every BPF command needs (BTF); prints one line and returns -1 if not. nofile is
@@ -55,6 +65,12 @@ int tt_iter_read_records(int link_fd, void *rec, size_t size,
  * and receive what is printed.
  */
 void tt_reserve_std_fds(void);
+
+/*
+ * The kernel's jiffy in ns (1e9 / CONFIG_HZ), read without a kernel config file; 0 if unknown.
+ * Says where it came from when verbose.
+ */
+uint32_t tt_ns_per_jiffy(int verbose);
 
 /* CLOCK_REALTIME - CLOCK_BOOTTIME in ns, to put wall time on BPF timestamps. */
 uint64_t tt_realtime_offset_ns(void);

@@ -64,8 +64,9 @@ static void snap_bpf_close(struct snap_bpf *b)
  * Opens, loads and attaches the iterators asked for (the socket walk, the owner walk); on
  * failure *what names the step and the error is returned.
  */
-static int snap_bpf_open(struct snap_bpf *b, int tcp, int owners, const char **what)
+static int snap_bpf_open(struct snap_bpf *b, int tcp, int owners, int verbose, const char **what)
 {
+	uint32_t jiffy_ns;
 	int err;
 
 	memset(b, 0, sizeof(*b));
@@ -74,6 +75,11 @@ static int snap_bpf_open(struct snap_bpf *b, int tcp, int owners, const char **w
 	/* errno 0 must not read as success: run_snapshot would go on with NULL. */
 	if (!b->skel)
 		return errno ? -errno : -ENOMEM;
+	if (tcp) {
+		jiffy_ns = tt_ns_per_jiffy(verbose);
+		if (jiffy_ns)
+			b->skel->rodata->ns_per_jiffy = jiffy_ns;
+	}
 	bpf_program__set_autoload(b->skel->progs.dump_tcp, tcp);
 	bpf_program__set_autoload(b->skel->progs.dump_owners, owners);
 	*what = "loading the snapshot iterators";
@@ -118,7 +124,7 @@ int owner_walk_open(struct owner_walk **out, const char **what)
 		*what = "allocating the owner walk";
 		return -ENOMEM;
 	}
-	err = snap_bpf_open(&w->bpf, 0, 1, what);
+	err = snap_bpf_open(&w->bpf, 0, 1, 0, what);
 	if (err) {
 		snap_bpf_close(&w->bpf);
 		free(w);
@@ -370,7 +376,7 @@ int run_snapshot(const struct config *cfg, const struct services *svc)
 			goto out;
 		}
 	}
-	err = snap_bpf_open(&c.bpf, 1, c.need_owners, &what);
+	err = snap_bpf_open(&c.bpf, 1, c.need_owners, cfg->verbose, &what);
 	if (err) {
 		tt_report_bpf_error(what, err);
 		goto out;

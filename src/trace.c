@@ -15,6 +15,7 @@
 #include "tcptrail.skel.h"
 #include "alerts.h"
 #include "bpfcommon.h"
+#include "bpfparts.h"
 #include "causes.h"
 #include "cgroup.h"
 #include "config.h"
@@ -424,55 +425,88 @@ static void check_lost(struct trace_ctx *c)
 }
 
 /*
- * Hooks that keep owners current are optional: older kernels lack the socket I/O tracepoints
- * (6.3+), and syscall tracepoints need tracefs mounted. Without them, owners come from
- * connect, listen, close and the start-up walk alone.
+ * The tracer's programs by part (enum tt_bpf_part's order). The kernels each part is known to
+ * load on were measured in the kernel matrix (tests/kernels/, README "Kernels").
  */
-static void choose_programs(struct tcptrail_bpf *skel, int verbose)
+static const struct tt_part trace_parts_init[TT_PART_COUNT] = {
+	[TT_PART_CORE] =
+		{"core", "state events", "6.1", "nothing to trace", {"handle_set_state"}, 1},
+	[TT_PART_RESETS] = {"resets",
+			    "resets sent and received",
+			    "6.1",
+			    "close causes tell resets only by the error they leave",
+			    {"handle_receive_reset", "handle_send_reset",
+			     "handle_send_reset_reason"}},
+	[TT_PART_IO] = {"io",
+			"owners followed through socket I/O",
+			"6.3",
+			"after fork, exec, fd passing or socket activation an event names the "
+			"socket's previous holder until its next connect, listen, accept or close",
+			{"handle_send", "handle_recv"}},
+	[TT_PART_ACCEPT] = {"accept",
+			    "owners learned at accept()",
+			    "6.1",
+			    "accepted sockets name their acceptor from its first I/O",
+			    {"handle_accept4_enter", "handle_accept4_exit", "handle_accept_enter",
+			     "handle_accept_exit"}},
+	[TT_PART_HANDOFF] = {"handoff",
+			     "listeners handed on at exit",
+			     "6.1",
+			     "a listener's holder that exits stays named until the next accept()",
+			     {"handle_fork", "handle_exit"}},
+	[TT_PART_EXEC] = {"exec",
+			  "sockets renamed at exec and prctl(PR_SET_NAME)",
+			  "6.1",
+			  "a renamed process's sockets take the new name at their next I/O",
+			  {"handle_exec", "handle_rename"}},
+	[TT_PART_WALK] = {"walk",
+			  "the start-up walk of existing sockets",
+			  "6.1",
+			  "sockets older than the tracer show no owner or time in state and raise "
+			  "no --stuck alert",
+			  {"seed_owners", "seed_states"}},
+};
+
+/*
+ * What this kernel lacks, probed before loading: the socket I/O tracepoints (6.3+), tracefs for
+ * the syscall tracepoints, bpf_loop (5.17) and bpf_for_each_map_elem (5.13). The reset hook
+ * that says why (6.10+) or the one before it.
+ */
+static void probe_parts(struct tt_part *parts)
 {
 	static const char *const accept_events[] = {"sys_enter_accept4", "sys_exit_accept4",
 						    "sys_enter_accept", "sys_exit_accept"};
-	struct bpf_program *accept_progs[] = {
-		skel->progs.handle_accept4_enter, skel->progs.handle_accept4_exit,
-		skel->progs.handle_accept_enter, skel->progs.handle_accept_exit};
-	int io = tt_kernel_has_btf_tracepoint("sock_send_length") &&
-		 tt_kernel_has_btf_tracepoint("sock_recv_length");
+
+	if (!tt_kernel_has_btf_tracepoint("sock_send_length") ||
+	    !tt_kernel_has_btf_tracepoint("sock_recv_length"))
+		tt_part_off(&parts[TT_PART_IO], TT_PART_ABSENT,
+			    "no sock:sock_send_length/sock_recv_length tracepoints");
+	for (size_t i = 0; i < sizeof(accept_events) / sizeof(accept_events[0]); i++) {
+		if (!tt_kernel_has_trace_event("syscalls", accept_events[i])) {
+			tt_part_off(&parts[TT_PART_ACCEPT], TT_PART_ABSENT,
+				    "no syscalls:%s event: tracefs not mounted, or not readable "
+				    "without CAP_DAC_READ_SEARCH",
+				    accept_events[i]);
+			break;
+		}
+	}
+	if (!tt_kernel_has_helper("for_each_map_elem"))
+		tt_part_off(&parts[TT_PART_HANDOFF], TT_PART_ABSENT,
+			    "no bpf_for_each_map_elem helper");
+	if (!tt_kernel_has_helper("loop"))
+		tt_part_off(&parts[TT_PART_EXEC], TT_PART_ABSENT, "no bpf_loop helper");
+}
+
+static void choose_programs(struct tcptrail_bpf *skel, const struct tt_part *parts)
+{
 	/* Since 6.10 tcp_send_reset says why: (sk, skb, reason). */
 	int reason = tt_btf_tracepoint_nargs("tcp_send_reset") >= 3;
-	/* exec renames held sockets with bpf_loop (5.17); exit hands listeners on (5.13). */
-	int exec = tt_kernel_has_helper("loop");
-	int handoff = tt_kernel_has_helper("for_each_map_elem");
 
-	bpf_program__set_autoload(skel->progs.handle_exec, exec);
-	bpf_program__set_autoload(skel->progs.handle_rename,
-				  exec && tt_kernel_has_btf_tracepoint("task_rename"));
-	bpf_program__set_autoload(skel->progs.handle_exit, handoff);
-	bpf_program__set_autoload(skel->progs.handle_fork, handoff);
-	if (verbose && (!exec || !handoff))
-		fprintf(stderr, "tcptrail: this kernel lacks %s: %s\n",
-			!exec ? "bpf_loop" : "bpf_for_each_map_elem",
-			!exec ? "an exec renames sockets at their next I/O"
-			      : "a listener's holder that exits stays named until the next "
-				"accept()");
 	bpf_program__set_autoload(skel->progs.handle_send_reset_reason, reason);
 	bpf_program__set_autoload(skel->progs.handle_send_reset, !reason);
-	bpf_program__set_autoload(skel->progs.handle_send, io);
-	bpf_program__set_autoload(skel->progs.handle_recv, io);
-	if (!io && verbose)
-		fprintf(stderr, "tcptrail: this kernel has no sock:sock_send_length/"
-				"sock_recv_length tracepoints (6.3+): owners are not followed "
-				"through socket I/O (fork, exec, fd passing)\n");
-	for (size_t i = 0; i < sizeof(accept_progs) / sizeof(accept_progs[0]); i++) {
-		int on = tt_kernel_has_trace_event("syscalls", accept_events[i]);
-
-		bpf_program__set_autoload(accept_progs[i], on);
-		if (!on && verbose)
-			fprintf(stderr,
-				"tcptrail: no syscalls:%s event (tracefs not mounted, or not "
-				"readable without CAP_DAC_READ_SEARCH): accepted sockets name "
-				"their acceptor from its first I/O\n",
-				accept_events[i]);
-	}
+	bpf_program__set_autoload(skel->progs.handle_rename,
+				  tt_kernel_has_btf_tracepoint("task_rename"));
+	tt_parts_apply(skel->obj, parts, TT_PART_COUNT);
 }
 
 static void set_filters(struct tcptrail_bpf *skel, const struct tt_filter *f)
@@ -638,6 +672,7 @@ static void seed_states(struct tcptrail_bpf *skel, struct trace_ctx *t, int verb
 struct trace_bpf {
 	struct tcptrail_bpf *skel;
 	struct ring_buffer *rb; /* hands each record to handle_event() */
+	struct tt_part parts[TT_PART_COUNT];
 };
 
 static void trace_bpf_close(struct trace_bpf *b)
@@ -648,36 +683,63 @@ static void trace_bpf_close(struct trace_bpf *b)
 }
 
 /*
- * Opens the BPF object, fills in the filters, the programs this kernel can run and the ring
- * buffer's size, loads and attaches it, and makes the ring buffer reader for c; on failure *what
- * names the step and the error is returned.
+ * Opens the BPF object and fills in the filters, the programs this kernel can run and the ring
+ * buffer's size, then loads it: a refused optional part is switched off and the object opened
+ * and loaded again without it (one try per part at most). On failure *what names the step.
  */
+static int trace_bpf_load(struct trace_bpf *b, const struct config *cfg, const char **what)
+{
+	static char refused[400];
+	unsigned int test_refuse = tt_parts_test_refuse(b->parts, TT_PART_COUNT);
+	const char *prog, *why;
+	int err;
+
+	for (int attempt = 0; attempt <= TT_PART_COUNT; attempt++) {
+		tcptrail_bpf__destroy(b->skel);
+		*what = "opening the BPF object";
+		b->skel = tcptrail_bpf__open();
+		/* errno 0 must not read as success: run_trace would go on with NULL. */
+		if (!b->skel)
+			return errno ? -errno : -ENOMEM;
+		set_filters(b->skel, &cfg->filter);
+		b->skel->rodata->test_refuse = test_refuse;
+		choose_programs(b->skel, b->parts);
+		*what = "sizing the ring buffer";
+		err = bpf_map__set_max_entries(b->skel->maps.events, cfg->ringbuf_mb << 20);
+		if (err)
+			return err;
+		*what = "loading the BPF programs";
+		tt_bpf_failed_clear();
+		err = tcptrail_bpf__load(b->skel);
+		if (!err || !tt_parts_refused(b->parts, TT_PART_COUNT, &prog, &why))
+			break;
+	}
+	if (err && prog) {
+		snprintf(refused, sizeof(refused), "loading the BPF programs (%s: %s)", prog, why);
+		*what = refused;
+	}
+	return err;
+}
+
+/* Loads, attaches and makes the ring buffer reader for c; *what names a failed step. */
 static int trace_bpf_open(struct trace_bpf *b, struct trace_ctx *c, const char **what)
 {
 	const struct config *cfg = c->cfg;
+	const char *prog = "handle_set_state";
 	int err;
 
 	memset(b, 0, sizeof(*b));
-	*what = "opening the BPF object";
-	b->skel = tcptrail_bpf__open();
-	/* errno 0 must not read as success: run_trace would go on with NULL. */
-	if (!b->skel)
-		return errno ? -errno : -ENOMEM;
-	set_filters(b->skel, &cfg->filter);
-	choose_programs(b->skel, cfg->verbose);
+	memcpy(b->parts, trace_parts_init, sizeof(b->parts));
+	probe_parts(b->parts);
 	load_reset_reasons(cfg->verbose);
-	*what = "sizing the ring buffer";
-	err = bpf_map__set_max_entries(b->skel->maps.events, cfg->ringbuf_mb << 20);
-	if (err)
-		return err;
-	*what = "loading the BPF programs";
-	err = tcptrail_bpf__load(b->skel);
+	err = trace_bpf_load(b, cfg, what);
 	if (err)
 		return err;
 	*what = "attaching to sock:inet_sock_set_state";
-	err = tcptrail_bpf__attach(b->skel);
+	err = tt_parts_attach(b->skel->skeleton, b->parts, TT_PART_COUNT, &prog);
 	if (err)
 		return err;
+	tt_parts_report(b->parts, TT_PART_COUNT, cfg->verbose);
 	*what = "creating the ring buffer reader";
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, c, NULL);
 	if (!b->rb)
@@ -933,8 +995,10 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	if (open_outputs(&c))
 		goto out;
 	/* Attached first, so no socket falls between the walk and the first event. */
-	seed_owners(b.skel, cfg->verbose);
-	seed_states(b.skel, &c, cfg->verbose);
+	if (tt_part_on(b.parts, TT_PART_WALK)) {
+		seed_owners(b.skel, cfg->verbose);
+		seed_states(b.skel, &c, cfg->verbose);
+	}
 	c.realtime_off = tt_realtime_offset_ns();
 	/* Served once the gauges hold the sockets that predate the tracer. */
 	if (c.metrics) {

@@ -14,8 +14,13 @@ SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 E2E_HELPERS := $(patsubst tests/e2e/%.c,$(OUTPUT)/e2e/%,$(wildcard tests/e2e/*.c))
 KERNEL_HELPERS := $(patsubst tests/kernels/%.c,$(OUTPUT)/kernels/%,$(wildcard tests/kernels/*.c))
 
-.PHONY: unit-build asan-build fuzz-build e2e-build valgrind matrix matrix-build
-test: deps check-format all unit asan fuzz e2e matrix
+.PHONY: unit-build asan-build fuzz-build e2e-build valgrind bpfcheck-test matrix matrix-build
+test: deps check-format bpfcheck-test all check-bpf unit asan fuzz e2e matrix
+
+# tests/bpfcheck.py (run on every BPF object by the build) against fixtures with known answers.
+bpfcheck-test:
+	@echo "== bpfcheck self-test"
+	@python3 tests/bpfcheck/test_bpfcheck.py --clang $(CLANG) --out $(OUTPUT)/bpfcheck
 
 # The pure sources are compiled once per flavour (plain, sanitizers, fuzzing) into a library each
 # test binary links: a change to one source recompiles that source, not every test.
