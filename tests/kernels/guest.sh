@@ -1,8 +1,9 @@
 #!/bin/sh
 # The kernel matrix's checks, run by /init in the guest (busybox sh; tests/kernels/matrix.sh
 # builds the initramfs). Prints one "TT-RESULT NAME PASS|FAIL DETAIL" line per check, "TT-INFO"
-# lines with what the tracer says about optional parts, "TT-LOG" lines with the output of a
-# failed step, then TT-DONE, and powers off, whatever happens.
+# lines with what the tracer says about optional parts, "TT-TRACE" lines with the traced test
+# connection, "TT-LOG" lines with the output of a failed step, then TT-DONE, and powers off,
+# whatever happens.
 set -eu
 PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export PATH
@@ -75,7 +76,8 @@ check_load() {
 		wait "$tracer" || rc=$?
 		tracer=
 		log_tail load /tmp/trace.err 40
-		result load FAIL "tcptrail exited with $rc before tracing: $(tail -n 1 /tmp/trace.err)"
+		result load FAIL "tcptrail exited with $rc before tracing:" \
+			"$(tail -n 1 /tmp/trace.err)"
 		return
 	fi
 	if ! grep -q '^Tracing' /tmp/trace.err; then
@@ -93,11 +95,18 @@ check_load() {
 
 # Each part of the events check: the client's and the server's ESTABLISHED in the recording
 # and on stdout, and the server's close (LAST_ACK -> CLOSE, cause closed) in the recording.
+# The client's port (cport) comes from its ESTABLISHED record; the server's must name it.
 ev_json_client() {
-	rec_has state "$cpid" tt-client "\"rport\":$EVENTS_PORT," '"old":"SYN_SENT","new":"ESTABLISHED"'
+	rec_has state "$cpid" tt-client "\"rport\":$EVENTS_PORT," \
+		'"old":"SYN_SENT","new":"ESTABLISHED"' &&
+		cport=$(grep "\"pid\":$cpid,\"comm\":\"tt-client\"" "$REC" |
+			grep '"old":"SYN_SENT","new":"ESTABLISHED"' |
+			sed -n 's/.*"lport":\([0-9]*\),.*/\1/p' | head -n 1)
 }
 ev_json_server() {
-	rec_has state "$spid" tt-server "\"lport\":$EVENTS_PORT," '"old":"SYN_RECV","new":"ESTABLISHED"'
+	rec_has state "$spid" tt-server \
+		"\"lport\":$EVENTS_PORT,\"raddr\":\"127.0.0.1\",\"rport\":${cport:-none}," \
+		'"old":"SYN_RECV","new":"ESTABLISHED"'
 }
 ev_json_close() {
 	rec_has state "$spid" tt-server "\"lport\":$EVENTS_PORT," \
@@ -130,17 +139,21 @@ check_events() {
 	spid=$(sed -n 's/^server_pid=\([0-9]*\) .*/\1/p' /tmp/pair.out)
 	cpid=$(sed -n 's/.* client_pid=\([0-9]*\)$/\1/p' /tmp/pair.out)
 	if poll 30 events_seen; then
-		result events PASS "port $EVENTS_PORT: tt-client $cpid SYN_SENT->ESTABLISHED," \
-			"tt-server $spid SYN_RECV->ESTABLISHED (text and JSON), LAST_ACK->CLOSE closed"
+		# The connection's lines for the console log, to read how this kernel shows it.
+		grep ":$EVENTS_PORT\\>" /tmp/trace.out | sed 's/^/TT-TRACE /' || true
+		result events PASS "port $EVENTS_PORT: tt-client $cpid (port $cport)" \
+			"SYN_SENT->ESTABLISHED, tt-server $spid SYN_RECV->ESTABLISHED (text and" \
+			"JSON), LAST_ACK->CLOSE closed"
 		return
 	fi
-	missing=
+	missing='' cport=''
 	for part in $EV_PARTS; do
 		$part || missing="$missing $part"
 	done
 	grep ":$EVENTS_PORT\\>" /tmp/trace.out | sed 's/^/TT-LOG events: /' || true
 	grep "\"[lr]port\":$EVENTS_PORT," "$REC" | sed 's/^/TT-LOG events: /' || true
-	result events FAIL "tt-client $cpid / tt-server $spid on port $EVENTS_PORT; missing:$missing"
+	result events FAIL "tt-client $cpid / tt-server $spid on port $EVENTS_PORT;" \
+		"missing:$missing"
 }
 
 # Starts a holder of a CLOSE_WAIT socket (for stuck and the snapshots): sets hpid.
@@ -168,8 +181,8 @@ stop_holder() {
 # The alert names the holder in PID/COMM and, re-checked, as the holders (JSON: "owners").
 stuck_seen() {
 	rec_has stuck "$hpid" tt-holder "\"lport\":$STUCK_PORT," '"state":"CLOSE_WAIT"' &&
-		rec_has stuck "$hpid" tt-holder "\"owners\":\[{\"pid\":$hpid,\"comm\":\"tt-holder\"}\]" \
-			"\"lport\":$STUCK_PORT," &&
+		rec_has stuck "$hpid" tt-holder "\"lport\":$STUCK_PORT," \
+			"\"owners\":\[{\"pid\":$hpid,\"comm\":\"tt-holder\"}\]" &&
 		awk -v pid="$hpid" -v port=":$STUCK_PORT\$" '
 			$2 == pid && $3 == "tt-holder" && $5 ~ port && $7 == "CLOSE_WAIT" &&
 			$8 == ">>" && $9 == "STUCK" && $NF == pid "/tt-holder" { found = 1 }
@@ -187,9 +200,10 @@ check_stuck() {
 	else
 		grep -e '"type":"stuck"' "$REC" | sed 's/^/TT-LOG stuck: /' || true
 		grep 'STUCK' /tmp/trace.out | sed 's/^/TT-LOG stuck: /' || true
-		if rec_has stuck "$hpid" tt-holder "\"lport\":$STUCK_PORT," '"state":"CLOSE_WAIT"'; then
-			result stuck FAIL "the alert names $hpid/tt-holder but not as its re-checked" \
-				"holders (no owners list)"
+		if rec_has stuck "$hpid" tt-holder "\"lport\":$STUCK_PORT," \
+			'"state":"CLOSE_WAIT"'; then
+			result stuck FAIL "the alert names $hpid/tt-holder but not as its" \
+				"re-checked holders (no owners list)"
 		else
 			result stuck FAIL "no stuck alert for $hpid/tt-holder on port $STUCK_PORT"
 		fi
@@ -219,6 +233,10 @@ check_snapshot() {
 	fi
 }
 
+replayed() {
+	text_has /tmp/replay.out "$1" "$2" ":$EVENTS_PORT\$" "$3" ESTABLISHED
+}
+
 check_replay() {
 	if [ -z "$tracer" ]; then
 		result replay FAIL "no tracer"
@@ -240,9 +258,9 @@ check_replay() {
 	if [ "$rc" != 0 ]; then
 		log_tail replay /tmp/replay.err
 		result replay FAIL "replay exited with $rc"
-	elif text_has /tmp/replay.out "$cpid" tt-client ":$EVENTS_PORT\$" SYN_SENT ESTABLISHED &&
-		text_has /tmp/replay.out "$spid" tt-server ":$EVENTS_PORT\$" SYN_RECV ESTABLISHED; then
-		result replay PASS "$(grep -c '' "$REC") records; port $EVENTS_PORT's transitions replayed"
+	elif replayed "$cpid" tt-client SYN_SENT && replayed "$spid" tt-server SYN_RECV; then
+		result replay PASS "$(grep -c '' "$REC") records; port $EVENTS_PORT's" \
+			"transitions replayed"
 	else
 		grep ":$EVENTS_PORT\\>" /tmp/replay.out | sed 's/^/TT-LOG replay: /' || true
 		result replay FAIL "port $EVENTS_PORT's ESTABLISHED lines missing from the replay"
@@ -260,7 +278,7 @@ ip link set lo up
 printf '\nTT-KERNEL %s\n' "$(uname -r)"
 [ -e /proc/config.gz ] && echo "TT-INFO guest: the kernel has /proc/config.gz"
 
-spid='' cpid='' hpid=''
+spid='' cpid='' cport='' hpid=''
 since=$(date +%s)
 check_load
 check_events

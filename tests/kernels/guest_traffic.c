@@ -286,7 +286,7 @@ static void holder(int port, int seconds, int ready)
 	close_checked(lfd);
 	read_eof(fd); /* the peer's FIN is in: this socket is in CLOSE_WAIT */
 	say("holder_pid=%d\nready\n", (int)getpid());
-	/* Whole seconds, each cut short by SIGUSR1 (a signal just before a sleep costs a second). */
+	/* Whole seconds, cut short by SIGUSR1 (one that comes just before a sleep costs 1 s). */
 	for (int left = seconds; left > 0 && !released; left--)
 		sleep(1);
 	close_checked(fd);

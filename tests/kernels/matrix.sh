@@ -37,7 +37,9 @@ if [ "${TT_MATRIX:-1}" = 0 ]; then
 	exit 0
 fi
 for tool in qemu-system-x86_64 cpio gzip dpkg-deb apt-cache apt-get timeout; do
-	command -v "$tool" >/dev/null 2>&1 || unavailable "$tool is not installed (sh tests/deps.sh)"
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		unavailable "$tool is not installed (sh tests/deps.sh)"
+	fi
 done
 [ -x /bin/busybox ] || unavailable "/bin/busybox is missing (apt-get install busybox-static)"
 if [ ! -x ./tcptrail ] || [ ! -x "$helper" ]; then
@@ -99,9 +101,11 @@ fetch_kernel() {
 		[ -f "$1" ] && unpack "$1" "$pkg" >&2 && echo "$cache/$pkg" && return 0
 	done
 	# No apt access: the newest kernel of the series already unpacked, if any.
-	for dir in $(find "$cache" -mindepth 1 -maxdepth 1 -type d -name 'linux-image-*' | sort -rV); do
+	for dir in $(find "$cache" -mindepth 1 -maxdepth 1 -type d -name 'linux-image-*' |
+		sort -rV); do
 		if basename "$dir" | grep -Eq "$(pkg_regex "$series")"; then
-			say "WARNING: cannot download a $series kernel; using the cached $(basename "$dir")" >&2
+			say "WARNING: cannot download a $series kernel;" \
+				"using the cached $(basename "$dir")" >&2
 			echo "$dir"
 			return 0
 		fi
@@ -117,7 +121,8 @@ put() {
 
 # A program and every library it loads (at the paths ldd gives, the dynamic loader included).
 put_with_libs() {
-	for lib in $(ldd "$1" 2>/dev/null | sed -n -e 's/.*=> \(\/[^ ]*\) .*/\1/p' -e 's/^[[:space:]]*\(\/[^ ]*\) .*/\1/p'); do
+	for lib in $(ldd "$1" 2>/dev/null | sed -n -e 's/.*=> \(\/[^ ]*\) .*/\1/p' \
+		-e 's/^[[:space:]]*\(\/[^ ]*\) .*/\1/p'); do
 		put "$lib"
 	done
 }
@@ -212,7 +217,8 @@ for pair in $found; do
 		status=1
 	fi
 	if ! grep -q '^TT-DONE' "$log"; then
-		say "$series: the guest never printed TT-DONE (qemu exit $boot_rc); last 40 lines:" >&2
+		say "$series: the guest never printed TT-DONE (qemu exit $boot_rc);" \
+			"its last 40 lines:" >&2
 		tail -n 40 "$log" >&2
 		status=1
 	fi
