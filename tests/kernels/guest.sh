@@ -11,7 +11,15 @@ cd /
 
 tracer=      # pid of the background tracer
 holder_job=  # pid of the background "guest_traffic closewait"
-trap 'echo "TT-DONE"; sync; poweroff -f' EXIT
+finished=0
+on_exit() {
+	rc=$?
+	[ "$finished" = 1 ] || echo "TT-LOG guest: guest.sh stopped early (status $rc)"
+	echo "TT-DONE"
+	sync
+	poweroff -f
+}
+trap on_exit EXIT
 trap 'exit 1' INT TERM
 
 EVENTS_PORT=47101
@@ -290,3 +298,4 @@ cp /kconfig "/boot/config-$(uname -r)"
 check_snapshot snapshot-config "with /boot/config-$(uname -r)"
 stop_holder
 check_replay
+finished=1

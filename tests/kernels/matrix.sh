@@ -204,14 +204,17 @@ for pair in $found; do
 	mv "$log.tmp" "$log"
 	version=$(sed -n 's/^TT-KERNEL //p' "$log" | head -n 1)
 	printf '%-30s' "${version:-$series (no guest)}" >>"$table"
+	none=
 	for c in $checks; do
 		r=$(awk -v c="$c" '$1 == "TT-RESULT" && $2 == c { print $3; exit }' "$log")
 		[ "$r" = PASS ] || status=1
+		[ -n "$r" ] || none="$none $c"
 		printf ' %-17s' "${r:--}" >>"$table"
 	done
+	[ -z "$none" ] || say "$series: no result for:$none" >&2
 	printf ' %5s\n' "$secs" >>"$table"
 	grep '^TT-RESULT .* FAIL' "$log" | sed "s/^/  $series: /" || true
-	grep '^TT-INFO ' "$log" | sed "s/^/  $series: /" || true
+	grep -e '^TT-INFO ' -e '^TT-LOG guest:' "$log" | sed "s/^/  $series: /" || true
 	if [ "$boot_rc" = 124 ] || [ "$boot_rc" = 137 ]; then
 		say "$series: timed out after $limit s" >&2
 		status=1
