@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 out=.output/kernels
 helper=$out/guest_traffic
 cache=${TT_KERNEL_CACHE:-/var/cache/tcptrail/kernels}
-kernels=${TT_KERNELS:-6.1 6.12}
+kernels=$(echo "${TT_KERNELS:-6.1 6.12}" | tr , " ")
 limit=${TT_KERNEL_TIMEOUT:-300}
 checks="load events stuck snapshot-noconfig snapshot-config replay"
 
@@ -75,7 +75,11 @@ unpack() {
 		return 1
 	fi
 	mkdir "$tmp/keep"
-	mv "$tmp"/boot/vmlinuz-* "$tmp"/boot/config-* "$tmp/keep/"
+	if ! mv "$tmp"/boot/vmlinuz-* "$tmp"/boot/config-* "$tmp/keep/"; then
+		say "$deb has no boot/vmlinuz-* and boot/config-*" >&2
+		rm -rf "$tmp"
+		return 1
+	fi
 	mv "$tmp/keep" "$dir"
 	rm -rf "$tmp"
 }
@@ -88,14 +92,14 @@ fetch_kernel() {
 			echo "$cache/$pkg"
 			return 0
 		fi
-		# shellcheck disable=SC2086
 		set -- "$cache/${pkg}"_*.deb
 		if [ ! -f "$1" ]; then
 			say "downloading $pkg" >&2
 			# As root apt's sandbox user could not write to the cache: no sandbox.
 			sandbox=
-			[ "$(id -u)" = 0 ] && sandbox=-oAPT::Sandbox::User=root
-			(cd "$cache" && apt-get download -qq $sandbox "$pkg" >&2) || continue
+			[ "$(id -u)" != 0 ] || sandbox=-oAPT::Sandbox::User=root
+			(cd "$cache" && apt-get download -qq ${sandbox:+"$sandbox"} "$pkg" >&2) ||
+				continue
 			set -- "$cache/${pkg}"_*.deb
 		fi
 		[ -f "$1" ] && unpack "$1" "$pkg" >&2 && echo "$cache/$pkg" && return 0
@@ -157,7 +161,7 @@ make_initrd() {
 	rm -rf "$root"
 }
 
-# Boots series $series; fills $log; returns 1 on timeout or a qemu error.
+# Boots a kernel with an initrd, the console in $log: timeout's status (124: timed out).
 boot() {
 	vmlinuz=$1 initrd=$2
 	timeout -k 5 "$limit" qemu-system-x86_64 -machine q35,accel=tcg -cpu max -m 1024 -smp 2 \
