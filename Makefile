@@ -157,10 +157,10 @@ uninstall:
 	rm -f $(DESTDIR)$(SYSTEMD_UNITDIR)/tcptrail.service $(DESTDIR)$(SYSCONFDIR)/logrotate.d/tcptrail
 
 format:
-	clang-format -i bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c
+	clang-format -i bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
 
 check-format:
-	clang-format --dry-run -Werror bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c
+	clang-format --dry-run -Werror bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
 
 clean:
 	rm -rf $(OUTPUT) tcptrail

@@ -9,6 +9,9 @@ nginx gunicorn curl systemd nftables"
 # libmicrohttpd-dev builds the --metrics server; prometheus (with promtool), logrotate and
 # python3-yaml test it and the deploy/ files (tests/e2e/test_metrics.py, tests/e2e/test_deploy.py).
 pkgs="$pkgs libmicrohttpd-dev prometheus logrotate python3-yaml"
+# qemu-system-x86, busybox-static and cpio boot Debian's kernels for the kernel matrix
+# (tests/kernels/matrix.sh).
+pkgs="$pkgs qemu-system-x86 busybox-static cpio"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs libbpf-tools"
 missing=""
 for p in $pkgs; do

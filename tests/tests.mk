@@ -1,4 +1,5 @@
-# Tests: `make test` = unit tests, sanitizer build of them, fuzz smoke runs, end-to-end as root.
+# Tests: `make test` = unit tests, sanitizer build of them, fuzz smoke runs, end-to-end as root,
+# and the kernel matrix (Debian's 6.1 and 6.12 booted under qemu).
 # Included from the top-level Makefile.
 
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
@@ -11,9 +12,10 @@ TEST_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -DTCPTRAIL_VERSION='"$(VERSION)"'
 	       $(WARNINGS)
 SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 E2E_HELPERS := $(patsubst tests/e2e/%.c,$(OUTPUT)/e2e/%,$(wildcard tests/e2e/*.c))
+KERNEL_HELPERS := $(patsubst tests/kernels/%.c,$(OUTPUT)/kernels/%,$(wildcard tests/kernels/*.c))
 
-.PHONY: unit-build asan-build fuzz-build e2e-build valgrind bpfcheck-test
-test: deps check-format bpfcheck-test all check-bpf unit asan fuzz e2e
+.PHONY: unit-build asan-build fuzz-build e2e-build valgrind bpfcheck-test matrix matrix-build
+test: deps check-format bpfcheck-test all check-bpf unit asan fuzz e2e matrix
 
 # tests/bpfcheck.py (run on every BPF object by the build) against fixtures with known answers.
 bpfcheck-test:
@@ -87,6 +89,19 @@ fuzz: fuzz-build
 
 e2e: e2e-build
 	@sh tests/e2e/run.sh
+
+# The guest's helpers are static: the kernel matrix's initramfs holds busybox and little else.
+$(OUTPUT)/kernels/%: tests/kernels/%.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -static -O2 -g -Wall -Wextra -Wno-unused-parameter $(DEPFLAGS) -MF $@.d -o $@ $<
+
+matrix-build: all $(KERNEL_HELPERS)
+
+# Boots Debian's cloud kernels under qemu and runs tests/kernels/guest.sh in each
+# (TT_KERNELS, TT_MATRIX=0, TT_KERNEL_CACHE: see tests/kernels/matrix.sh).
+matrix: matrix-build
+	@sh tests/kernels/matrix.sh
 
 $(OUTPUT)/bench/%: tests/bench/%.c
 	$(call msg,CC,$@)
