@@ -1080,23 +1080,6 @@ int BPF_PROG(handle_recv, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-/* The TCP socket behind one of current's file descriptors (an untrusted pointer), or NULL. */
-static __always_inline struct sock *fd_tcp_sock(long fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *file = NULL;
-	__u64 ino;
-
-	if (fd < 0 || !fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return NULL;
-	return file_tcp_sock(file, &ino);
-}
-
 /* The listening address of a listener reached from a file (an untrusted pointer). */
 static __always_inline void listen_key_of_sock(struct listen_key *k, struct sock *sk)
 {
@@ -1114,9 +1097,8 @@ static __always_inline void listen_key_of_sock(struct listen_key *k, struct sock
  * queue name a live process (the process that called listen() may be gone: a daemon's
  * launcher, an old master after a binary upgrade).
  */
-static __always_inline void learn_listener(long fd)
+static __always_inline void learn_listener(struct sock *sk)
 {
-	struct sock *sk = fd_tcp_sock(fd);
 	struct listen_group *g;
 	struct listen_key k = {};
 	struct sk_info *info;
@@ -1145,9 +1127,8 @@ static __always_inline void learn_listener(long fd)
 }
 
 /* The accepted child belongs to the accepting process from now on. */
-static __always_inline void learn_accepted(long fd)
+static __always_inline void learn_accepted(struct sock *sk)
 {
-	struct sock *sk = fd_tcp_sock(fd);
 	struct sk_info *info;
 	struct owner o;
 	__u64 cookie;
@@ -1160,35 +1141,17 @@ static __always_inline void learn_accepted(long fd)
 		set_owner(info, &o);
 }
 
-SEC("tracepoint/syscalls/sys_enter_accept4")
-int handle_accept4_enter(struct trace_event_raw_sys_enter *ctx)
+/*
+ * inet_accept() is every TCP socket's accept (IPv4 and IPv6): on its return newsock holds the
+ * child (no socket if it failed) and current is the acceptor. A trampoline costs only the
+ * accept() calls; the syscall tracepoints used before slowed every system call of every process.
+ */
+SEC("fexit/inet_accept")
+int BPF_PROG(handle_accept, struct socket *sock, struct socket *newsock)
 {
 	TEST_REFUSAL(TT_PART_ACCEPT);
-	learn_listener((long)ctx->args[0]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_accept")
-int handle_accept_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	TEST_REFUSAL(TT_PART_ACCEPT);
-	learn_listener((long)ctx->args[0]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	TEST_REFUSAL(TT_PART_ACCEPT);
-	learn_accepted(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	TEST_REFUSAL(TT_PART_ACCEPT);
-	learn_accepted(ctx->ret);
+	learn_listener(BPF_CORE_READ(sock, sk));
+	learn_accepted(BPF_CORE_READ(newsock, sk));
 	return 0;
 }
 

@@ -42,9 +42,9 @@ static void log_reason(const char *log, char *out, size_t size)
 }
 
 /*
- * libbpf names a failing program in its warnings as "prog 'NAME': ...". Only a verifier log
- * counts as a refusal: a load that failed before the kernel saw the program (a map that could
- * not be created, out of files or memory) is no fault of that program.
+ * libbpf names a failing program in its warnings as "prog 'NAME': ...": the kernel refused it,
+ * with a verifier log or an error. A load that failed before the kernel saw the program (a map
+ * that could not be created) names none; one short of files or memory is the caller's to tell.
  */
 static void note_failure(const char *msg)
 {
@@ -54,12 +54,19 @@ static void note_failure(const char *msg)
 		return;
 	name += 6;
 	q = strchr(name, '\'');
-	log = q ? strstr(q, "-- BEGIN PROG LOAD LOG --\n") : NULL;
-	if (!log || q[1] != ':' || (size_t)(q - name) >= sizeof(failed_prog))
+	if (!q || q[1] != ':' || (size_t)(q - name) >= sizeof(failed_prog))
 		return;
-	snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(q - name), name);
-	failed_reason[0] = '\0';
-	log_reason(log + 26, failed_reason, sizeof(failed_reason));
+	log = strstr(q, "-- BEGIN PROG LOAD LOG --\n");
+	if (log) {
+		snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(q - name), name);
+		failed_reason[0] = '\0';
+		log_reason(log + 26, failed_reason, sizeof(failed_reason));
+	} else if (!strncmp(q + 2, "BPF program load failed: ", 25)) {
+		/* Refused without a log (not permitted, not supported): the kernel's error. */
+		snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(q - name), name);
+		snprintf(failed_reason, sizeof(failed_reason), "%s", q + 27);
+		failed_reason[strcspn(failed_reason, "\n")] = '\0';
+	}
 }
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -393,6 +400,33 @@ int tt_kernel_has_kfunc(const char *name)
 	struct btf *vmlinux = kernel_btf();
 
 	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+}
+
+int tt_kernel_can_fexit(const char *func)
+{
+	/* r0 = 0; exit */
+	const struct bpf_insn insns[] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+	struct btf *vmlinux = kernel_btf();
+	int id, prog, link;
+
+	id = vmlinux ? btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC) : -1;
+	if (id <= 0)
+		return 0;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+		    .attach_btf_id = (__u32)id);
+	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, "tt_probe", "GPL", insns, 2, &opts);
+	if (prog < 0)
+		return 0;
+	/* Some kernels load it and refuse the trampoline only at attach. */
+	link = bpf_link_create(prog, 0, BPF_TRACE_FEXIT, NULL);
+	close(prog);
+	if (link < 0)
+		return 0;
+	close(link);
+	return 1;
 }
 
 int tt_btf_tracepoint_nargs(const char *name)

@@ -11,8 +11,9 @@
 void tt_libbpf_logging(int verbose);
 
 /*
- * The program the verifier refused since tt_bpf_failed_clear() (NULL if none: the load failed
- * before the kernel verified anything) and, in *reason, the verifier's last word on it.
+ * The program the kernel refused since tt_bpf_failed_clear() (NULL if none: the load failed
+ * before the kernel saw a program) and, in *reason, the verifier's last word on it (or the
+ * kernel's error when it gave no log).
  */
 const char *tt_bpf_failed_prog(const char **reason);
 void tt_bpf_failed_clear(void);
@@ -28,6 +29,9 @@ int tt_kernel_has_btf_tracepoint(const char *name);
 
 /* Whether the kernel has function `name` in its BTF (a kfunc such as bpf_task_from_pid). */
 int tt_kernel_has_kfunc(const char *name);
+
+/* Whether an fexit program can be loaded and attached to kernel function `func` (trampolines). */
+int tt_kernel_can_fexit(const char *func);
 
 /* The number of arguments tp_btf gets from tracepoint `name`, or -1 if it has none. */
 int tt_btf_tracepoint_nargs(const char *name);

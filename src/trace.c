@@ -447,8 +447,7 @@ static const struct tt_part trace_parts_init[TT_PART_COUNT] = {
 			    "owners learned at accept()",
 			    "6.1",
 			    "accepted sockets name their acceptor from its first I/O",
-			    {"handle_accept4_enter", "handle_accept4_exit", "handle_accept_enter",
-			     "handle_accept_exit"}},
+			    {"handle_accept"}},
 	[TT_PART_HANDOFF] = {"handoff",
 			     "listeners handed on at exit",
 			     "6.1",
@@ -468,28 +467,19 @@ static const struct tt_part trace_parts_init[TT_PART_COUNT] = {
 };
 
 /*
- * What this kernel lacks, probed before loading: the socket I/O tracepoints (6.3+), tracefs for
- * the syscall tracepoints, bpf_loop (5.17), bpf_for_each_map_elem (5.13) and bpf_task_from_pid
- * (6.2).
+ * What this kernel lacks, probed before loading: the socket I/O tracepoints (6.3+), trampolines
+ * for fexit (not every build allows them), bpf_loop (5.17), bpf_for_each_map_elem (5.13) and
+ * bpf_task_from_pid (6.2).
  */
 static void probe_parts(struct tt_part *parts)
 {
-	static const char *const accept_events[] = {"sys_enter_accept4", "sys_exit_accept4",
-						    "sys_enter_accept", "sys_exit_accept"};
-
 	if (!tt_kernel_has_btf_tracepoint("sock_send_length") ||
 	    !tt_kernel_has_btf_tracepoint("sock_recv_length"))
 		tt_part_off(&parts[TT_PART_IO], TT_PART_ABSENT,
 			    "no sock:sock_send_length/sock_recv_length tracepoints: Linux 6.3+");
-	for (size_t i = 0; i < sizeof(accept_events) / sizeof(accept_events[0]); i++) {
-		if (!tt_kernel_has_trace_event("syscalls", accept_events[i])) {
-			tt_part_off(&parts[TT_PART_ACCEPT], TT_PART_ABSENT,
-				    "no syscalls:%s event: tracefs not mounted, or not readable "
-				    "without CAP_DAC_READ_SEARCH",
-				    accept_events[i]);
-			break;
-		}
-	}
+	if (!tt_kernel_can_fexit("inet_accept"))
+		tt_part_off(&parts[TT_PART_ACCEPT], TT_PART_ABSENT,
+			    "the kernel does not attach fexit programs to inet_accept here");
 	/* The exit hook can tell a live heir only with bpf_task_from_pid (6.2). */
 	if (!tt_kernel_has_helper("for_each_map_elem") || !tt_kernel_has_kfunc("bpf_task_from_pid"))
 		tt_part_off(&parts[TT_PART_HANDOFF], TT_PART_ABSENT,

@@ -24,6 +24,7 @@ trap 'exit 1' INT TERM
 
 EVENTS_PORT=47101
 STUCK_PORT=47102
+ACCEPT_PORT=47103
 REC=/tmp/rec.jsonl
 
 # Each result says how long its check took.
@@ -100,14 +101,13 @@ check_load() {
 		return
 	fi
 	# -v names what this kernel lacks: 6.1 has no socket I/O tracepoints (6.3) and no
-	# bpf_task_from_pid (6.2); 6.12 has everything.
+	# bpf_task_from_pid (6.2); 6.12 has everything (fexit for the accept hook included).
 	case "$(uname -r)" in
 	6.1.*) expect_off="owners followed through socket I/O|listeners handed on at exit" ;;
 	*) expect_off="" ;;
 	esac
 	off=$(grep '^tcptrail: off on this kernel: ' /tmp/trace.err |
-		sed 's/^tcptrail: off on this kernel: \([^(]*\) (.*/\1/; s/ *$//' |
-		grep -v '^owners learned at accept()$' | paste -sd'|' -)
+		sed 's/^tcptrail: off on this kernel: \([^(]*\) (.*/\1/; s/ *$//' | paste -sd'|' -)
 	if [ "$off" != "$expect_off" ]; then
 		result load FAIL "parts off on this kernel: '$off', expected '$expect_off'"
 		return
@@ -176,6 +176,33 @@ check_events() {
 	grep "\"[lr]port\":$EVENTS_PORT," "$REC" | sed 's/^/TT-LOG events: /' || true
 	result events FAIL "tt-client $cpid / tt-server $spid on port $EVENTS_PORT;" \
 		"missing:$missing"
+}
+
+# The accept hook (fexit/inet_accept, which Debian's kernels allow): a pre-forked worker that
+# accepted and did no socket I/O is named when the client's FIN puts its socket in CLOSE_WAIT;
+# without the hook that event names the master, the listener's holder.
+accept_seen() {
+	rec_has state "$wpid" tt-worker "\"lport\":$ACCEPT_PORT," \
+		'"old":"ESTABLISHED","new":"CLOSE_WAIT"'
+}
+
+check_accept() {
+	if [ -z "$tracer" ]; then
+		result accept FAIL "no tracer"
+		return
+	fi
+	if ! guest_traffic prefork $ACCEPT_PORT >/tmp/prefork.out 2>&1; then
+		log_tail accept /tmp/prefork.out
+		result accept FAIL "guest_traffic prefork failed"
+		return
+	fi
+	wpid=$(sed -n 's/.* worker_pid=\([0-9]*\)$/\1/p' /tmp/prefork.out)
+	if poll 30 accept_seen; then
+		result accept PASS "port $ACCEPT_PORT: ESTABLISHED->CLOSE_WAIT names tt-worker $wpid"
+		return
+	fi
+	grep "\"lport\":$ACCEPT_PORT," "$REC" | sed 's/^/TT-LOG accept: /' || true
+	result accept FAIL "ESTABLISHED->CLOSE_WAIT on port $ACCEPT_PORT does not name tt-worker $wpid"
 }
 
 # Starts a holder of a CLOSE_WAIT socket (for stuck and the snapshots): sets hpid.
@@ -314,6 +341,7 @@ spid='' cpid='' cport='' hpid=''
 since=$(date +%s)
 check_load
 check_events
+check_accept
 start_holder || true
 check_stuck
 check_snapshot snapshot-noconfig "no kernel config file"

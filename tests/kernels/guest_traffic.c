@@ -6,6 +6,10 @@
  *   pair PORT       a server process (tt-server) accepts one connection from a client process
  *                   (tt-client); they exchange a few bytes and both close. Prints
  *                   "server_pid=N client_pid=N" when both are done; exit 0 if all went well.
+ *   prefork PORT    a master (tt-master) listens and forks a worker (tt-worker) that accepts; a
+ *                   client (tt-pclient) closes once the worker has accepted, and the worker
+ *                   waits for that FIN with poll() (no socket I/O) before closing. Prints
+ *                   "master_pid=N worker_pid=N".
  *   closewait PORT SECONDS
  *                   a server process (tt-holder) accepts a connection from a client process
  *                   (tt-closer) that closes at once; the holder reads the EOF and keeps its
@@ -17,8 +21,10 @@
  * /proc/self/comm (the group leader's name: these processes have one thread) says the same,
  * since that is the name tcptrail reports.
  */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -315,6 +321,55 @@ static int cmd_closewait(int port, int seconds)
 	return ok ? 0 : 1;
 }
 
+/*
+ * prefork: a master listens and forks a worker that accepts; the client closes once the worker
+ * has accepted, and the worker waits for that FIN without reading (poll is no socket I/O), so
+ * only the accept hook can name the worker in ESTABLISHED -> CLOSE_WAIT.
+ */
+static void prefork_worker(int lfd, int accepted, int unused)
+{
+	struct pollfd pfd = {.events = POLLRDHUP};
+
+	set_name("tt-worker");
+	pfd.fd = accept(lfd, NULL, NULL);
+	if (pfd.fd < 0)
+		die("accept");
+	signal_ready(accepted);
+	if (poll(&pfd, 1, 20000) != 1)
+		fail("no FIN from the client");
+	close_checked(pfd.fd);
+}
+
+static void prefork_client(int port, int accepted, int unused)
+{
+	int fd;
+
+	set_name("tt-pclient");
+	fd = connect_to(port);
+	wait_ready(accepted);
+	close_checked(fd);
+}
+
+static int cmd_prefork(int port)
+{
+	int p[2], lfd, ok;
+	pid_t worker, client;
+
+	set_name("tt-master");
+	if (pipe(p))
+		die("pipe");
+	lfd = listen_on(port);
+	worker = spawn(prefork_worker, lfd, p[1], -1);
+	close(p[1]);
+	client = spawn(prefork_client, port, p[0], -1);
+	close(p[0]);
+	ok = wait_ok(client);
+	ok &= wait_ok(worker);
+	close_checked(lfd);
+	say("master_pid=%d worker_pid=%d\n", (int)getpid(), (int)worker);
+	return ok ? 0 : 1;
+}
+
 static int number(const char *s, int min, int max)
 {
 	char *end;
@@ -333,8 +388,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "pair"))
 		return cmd_pair(number(argv[2], 1, 65535));
+	if (argc == 3 && !strcmp(argv[1], "prefork"))
+		return cmd_prefork(number(argv[2], 1, 65535));
 	if (argc == 4 && !strcmp(argv[1], "closewait"))
 		return cmd_closewait(number(argv[2], 1, 65535), number(argv[3], 0, 86400));
-	fprintf(stderr, "usage: %s pair PORT | closewait PORT SECONDS\n", self);
+	fprintf(stderr, "usage: %s pair PORT | prefork PORT | closewait PORT SECONDS\n", self);
 	return 2;
 }
