@@ -70,6 +70,33 @@ def test_refused_core_is_one_clear_error():
     assert "verifier" in lines[0] and "Tracing" not in p.stderr, lines
 
 
+def test_no_hook_slows_other_processes():
+    """Issue 20: no syscall tracepoint (or any perf-event tracepoint or kprobe) is attached: each
+    of those puts every system call of every process on the slow path. Every program is a BTF
+    tracing program (tp_btf, fexit, iterators) attached through a BPF link."""
+    t = tt.Tracer("--netns", str(NETNS))
+    pid = t.proc.pid
+    kinds = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        except OSError:
+            continue
+        if "perf_event" in target:
+            kinds.append("perf_event")
+        elif "bpf-prog" in target:
+            kinds.append("prog_type %s" % info["prog_type"].strip())
+        elif "bpf_link" in target:
+            kinds.append("link %s" % info["link_type"].strip())
+    t.stop()
+    assert "perf_event" not in kinds, kinds
+    # BPF_PROG_TYPE_TRACING is 26; tracepoint (5) and kprobe (2) programs would be the taxing kind.
+    progs = [k for k in kinds if k.startswith("prog_type")]
+    assert progs and all(k == "prog_type 26" for k in progs), kinds
+
+
 if __name__ == "__main__":
     tt.main([test_refused_parts_switch_off_alone, test_verbose_names_the_verifier_reason,
-             test_refused_core_is_one_clear_error])
+             test_refused_core_is_one_clear_error, test_no_hook_slows_other_processes])
