@@ -17,6 +17,8 @@
 #include "consts.bpf.h"
 
 const volatile __u8 emit_all;
+/* Tests only (TCPTRAIL_TEST_REFUSE=metrics): the iterator fails verification on purpose. */
+const volatile __u8 test_refuse;
 
 __u64 counts[TT_MT_MAX];
 
@@ -35,6 +37,12 @@ int count_tcp(struct bpf_iter__tcp *ctx)
 	struct tcp_timewait_sock *tw;
 	struct tcp_sock *tp;
 	int v6;
+
+	if (test_refuse) {
+		volatile __u64 *past = counts + TT_MT_MAX + 4096;
+
+		return (int)*past; /* past the array: always refused */
+	}
 
 	if (!skc)
 		return 0;

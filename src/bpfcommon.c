@@ -99,6 +99,18 @@ const char *tt_bpf_failed_prog(const char **reason)
 	return failed_prog[0] ? failed_prog : NULL;
 }
 
+int tt_test_refuse(const char *key)
+{
+	const char *env = getenv("TCPTRAIL_TEST_REFUSE");
+	size_t len = strlen(key);
+
+	for (const char *s = env; s && (s = strstr(s, key)); s += len) {
+		if ((s == env || s[-1] == ',') && (s[len] == ',' || !s[len]))
+			return 1;
+	}
+	return 0;
+}
+
 void tt_bpf_failed_clear(void)
 {
 	failed_prog[0] = '\0';

@@ -18,6 +18,9 @@ void tt_libbpf_logging(int verbose);
 const char *tt_bpf_failed_prog(const char **reason);
 void tt_bpf_failed_clear(void);
 
+/* Whether TCPTRAIL_TEST_REFUSE (comma-separated) names key: tests make that BPF part fail. */
+int tt_test_refuse(const char *key);
+
 /*
  * Checks what every BPF command needs (BTF); prints one line and returns -1 if not. nofile is
  * how many files the command holds open at once: a later failure under a lower limit names it.

@@ -65,7 +65,7 @@ struct mtsrv {
 	struct mt_walk walk;
 	size_t walk_cap;
 	struct tt_mt_rec part; /* put together by tt_iter_read_records() */
-	int walk_off;	   /* --pid, --comm, --cgroup, --container: iterator counts have no owner */
+	int walk_off; /* --pid, --comm, --cgroup, --container (counts have no owner), or refused */
 	uint64_t walk_end; /* CLOCK_MONOTONIC at the end of the last walk, 0 before one */
 	uint64_t walk_dur;
 	int walk_err;	/* last walk's error reported (0: none) */
@@ -206,7 +206,7 @@ static int walk_netns(void *ctx, uint64_t netns_ino, uint32_t pid)
 /* Timewait and request sockets and listeners of every namespace, into s->walk. */
 static void walk_sockets(struct mtsrv *s)
 {
-	volatile __u64 *counts = s->skel->bss->counts;
+	volatile __u64 *counts;
 	struct tt_netns_walk nw;
 	int err, skips;
 
@@ -222,6 +222,7 @@ static void walk_sockets(struct mtsrv *s)
 	s->walk.ok = !s->walk_off;
 	if (s->walk_off)
 		return;
+	counts = s->skel->bss->counts;
 	for (int i = 0; i < TT_MT_MAX; i++)
 		counts[i] = 0;
 	err = tt_for_each_netns(walk_netns, s, &nw);
@@ -482,16 +483,27 @@ struct mtsrv *mtsrv_start(const struct mtsrv_opts *o, struct metrics *m, char *e
 	}
 	/* Address filters: records to match in userspace, as events are matched. */
 	s->skel->rodata->emit_all = f->family || f->nports || f->nlports || f->nrports;
+	s->skel->rodata->test_refuse = tt_test_refuse("metrics");
+	tt_bpf_failed_clear();
 	r = metrics_bpf__load(s->skel);
-	if (r) {
+	if (!r) {
+		s->link = bpf_program__attach_iter(s->skel->progs.count_tcp, NULL);
+		r = s->link ? 0 : errno ? -errno : -EINVAL;
+	}
+	if (r && tt_bpf_limit_behind(r)) {
 		snprintf(err, errlen, "--metrics: loading the socket iterator: %s", strerror(-r));
 		goto fail;
 	}
-	s->link = bpf_program__attach_iter(s->skel->progs.count_tcp, NULL);
-	if (!s->link) {
-		r = -errno;
-		snprintf(err, errlen, "--metrics: attaching the socket iterator: %s", strerror(-r));
-		goto fail;
+	if (r) {
+		/* The gauges of events go on: only what the walk adds is lost. */
+		const char *why, *prog = tt_bpf_failed_prog(&why);
+
+		fprintf(stderr,
+			"tcptrail: --metrics: the kernel refused the socket iterator (%s): "
+			"timewait "
+			"and request sockets and listen queues are not reported\n",
+			prog ? why : strerror(-r));
+		s->walk_off = 1;
 	}
 	/* Threads start with every signal blocked: SIGINT, SIGTERM and SIGHUP are the loop's. */
 	block_signals(&old);

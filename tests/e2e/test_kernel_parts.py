@@ -97,6 +97,23 @@ def test_no_hook_slows_other_processes():
     assert progs and all(k == "prog_type 26" for k in progs), kinds
 
 
+def test_refused_metrics_iterator_keeps_the_event_gauges():
+    """--metrics' socket walk is optional too: refused, the endpoint serves the event counters
+    and says once what it cannot report."""
+    import urllib.request
+    port = tt.free_port()
+    t = refusing("metrics", lambda: tt.Tracer("-q", "--metrics", "127.0.0.1:%d" % port,
+                                              "--netns", str(NETNS), json_output=False))
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                  timeout=tt.DEADLINE).read().decode()
+    rc, err = t.stop()
+    assert rc == 0, err
+    assert "tcptrail_transitions_total" in body and "tcptrail_build_info" in body, body[:500]
+    lines = part_lines(err, "refused the socket iterator")
+    assert len(lines) == 1 and "listen queues are not reported" in lines[0], err
+
+
 if __name__ == "__main__":
     tt.main([test_refused_parts_switch_off_alone, test_verbose_names_the_verifier_reason,
-             test_refused_core_is_one_clear_error, test_no_hook_slows_other_processes])
+             test_refused_core_is_one_clear_error, test_no_hook_slows_other_processes,
+             test_refused_metrics_iterator_keeps_the_event_gauges])
