@@ -59,7 +59,7 @@ DEPFLAGS    := -MMD -MP
 FLAGS_STAMP := $(OUTPUT)/flags
 
 .SECONDARY:
-.PHONY: all run clean test unit e2e asan fuzz deps install uninstall vmlinux bench format check-format \
+.PHONY: all run clean test unit e2e asan fuzz deps deps-run install uninstall vmlinux bench format check-format \
 	check-bpf
 all: tcptrail
 
@@ -114,11 +114,14 @@ vmlinux:
 	mkdir -p vmlinux/$(ARCH_UNAME)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)
 
+# The Debian packages: all of them (for make test), or what building and running needs.
 deps:
 	@sh tests/deps.sh
+deps-run:
+	@sh tests/deps.sh --run
 
-# Set up everything and trace: sudo make run [ARGS='-o json --port 80']
-run: deps all
+# Set up what it needs and trace: sudo make run [ARGS='-o json --port 80']
+run: deps-run all
 	./tcptrail $(ARGS)
 
 -include tests/tests.mk

@@ -1,18 +1,24 @@
 #!/bin/sh
-# Installs the Debian packages tcptrail needs to build, run and test, if any are missing.
-# nginx, gunicorn, curl and systemd (systemd-socket-activate) are real servers for tests/e2e/test_owner.py;
-# nftables drops packets for tests/e2e/test_causes.py (connect timeouts, retransmits).
+# Installs the Debian packages tcptrail needs, if any are missing: to build and run it with
+# --run (sudo make run), also to test it by default (sudo make test), also the peers the
+# benchmarks compare against with --bench.
 set -e
-pkgs="make gcc clang clang-format llvm libclang-rt-14-dev pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
-libcmocka-dev python3 iproute2 net-tools valgrind
-nginx gunicorn curl systemd nftables"
-# libmicrohttpd-dev builds the --metrics server; prometheus (with promtool), logrotate and
-# python3-yaml test it and the deploy/ files (tests/e2e/test_metrics.py, tests/e2e/test_deploy.py).
-pkgs="$pkgs libmicrohttpd-dev prometheus logrotate python3-yaml"
-# qemu-system-x86, busybox-static and cpio boot Debian's kernels for the kernel matrix
-# (tests/kernels/matrix.sh).
-pkgs="$pkgs qemu-system-x86 busybox-static cpio"
-[ "${1:-}" = "--bench" ] && pkgs="$pkgs libbpf-tools"
+# The build: clang and bpftool for the BPF objects and skeletons, python3 for the build's BPF
+# check (tests/bpfcheck.py), libmicrohttpd-dev for the --metrics server.
+build="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool libmicrohttpd-dev python3"
+# The tests: nginx, gunicorn, curl and systemd (systemd-socket-activate) are real servers for
+# tests/e2e/test_owner.py; nftables drops packets for tests/e2e/test_causes.py (connect timeouts,
+# retransmits); prometheus (with promtool), logrotate and python3-yaml test --metrics and the
+# deploy/ files; qemu-system-x86, busybox-static and cpio boot Debian's kernels for the kernel
+# matrix (tests/kernels/matrix.sh).
+test="clang-format libclang-rt-14-dev libcmocka-dev iproute2 net-tools valgrind
+nginx gunicorn curl systemd nftables prometheus logrotate python3-yaml
+qemu-system-x86 busybox-static cpio"
+case "${1:-}" in
+--run) pkgs=$build ;;
+--bench) pkgs="$build $test libbpf-tools" ;;
+*) pkgs="$build $test" ;;
+esac
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
