@@ -35,6 +35,8 @@ const volatile __u64 filter_cgroup_ids[TT_MAX_FILTER];
 const volatile __u32 filter_cgroup_levels[TT_MAX_FILTER];
 /* --cause: only final transitions with these causes (bits of enum tt_cause). */
 const volatile __u32 filter_cause_mask;
+/* Any of the filters above but --cgroup is set: without one, event_wanted() is not called. */
+const volatile __u8 any_filter = 1;
 
 /* Bits of enum tt_bpf_part whose programs fail verification on purpose: tests only. */
 const volatile __u32 test_refuse;
@@ -301,7 +303,8 @@ static __always_inline bool current_owner(struct owner *o)
 	leader = task->group_leader;
 	o->pid = task->tgid;
 	o->exec_id = (__u32)leader->self_exec_id;
-	bpf_probe_read_kernel(o->comm, sizeof(o->comm), leader->comm);
+	/* Two direct loads: leader is a BTF pointer, no helper call needed. */
+	__builtin_memcpy(o->comm, leader->comm, sizeof(o->comm));
 	return true;
 }
 
@@ -461,16 +464,25 @@ __noinline int submit(const struct tt_event *e)
 	struct tt_event *r;
 	__u64 wflags;
 
-	if (!e || !event_wanted(e))
+	if (!e || (any_filter && !event_wanted(e)))
 		return 0;
-	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		count_lost(TT_LOST_RINGBUF);
-		return 0;
+	/* Sizes are constants for the verifier: a reservation and a copy per record size. */
+	if (e->flags & TT_F_TOTALS) {
+		r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+		if (!r)
+			goto full;
+		__builtin_memcpy(r, e, sizeof(*r));
+	} else {
+		r = bpf_ringbuf_reserve(&events, TT_EVENT_BASE_SIZE, 0);
+		if (!r)
+			goto full;
+		__builtin_memcpy(r, e, TT_EVENT_BASE_SIZE);
 	}
-	__builtin_memcpy(r, e, sizeof(*r));
 	wakeup_or_not(e->ts_ns, &wflags);
 	bpf_ringbuf_submit(r, wflags);
+	return 0;
+full:
+	count_lost(TT_LOST_RINGBUF);
 	return 0;
 }
 

@@ -125,6 +125,13 @@ struct tt_event {
 	__u8 pad2[7];
 };
 
+/*
+ * A record in the ring buffer is the event up to its totals unless it carries them
+ * (TT_F_TOTALS): most transitions are not final, and the ring's cost grows with the bytes
+ * written. The reader zeroes what a short record leaves out.
+ */
+#define TT_EVENT_BASE_SIZE __builtin_offsetof(struct tt_event, bytes_sent)
+
 /* Owner record from the iter/task_file pass: one per (process, socket file). */
 struct tt_owner_rec {
 	__u64 ino;    /* socket inode */

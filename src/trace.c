@@ -77,6 +77,7 @@ struct trace_ctx {
 	uint64_t realtime_off;
 	uint64_t events;
 	uint64_t lost;
+	uint64_t short_records;	 /* too short to be an event: never expected, counted as lost */
 	uint64_t untracked;	 /* sockets the kernel's table had no room for */
 	uint64_t listeners_lost; /* listeners the kernel's listener table had no room for */
 	int prog_fd;		 /* the state program, for its recursion misses */
@@ -330,9 +331,18 @@ static int handle_event(void *vctx, void *data, size_t len)
 	struct trace_ctx *c = vctx;
 	const struct tt_event *e = data;
 	const struct cg_desc *cg;
+	struct tt_event whole;
 
-	if (len < sizeof(*e))
-		return 0;
+	/* A record without totals is the event's first TT_EVENT_BASE_SIZE bytes. */
+	if (len < sizeof(*e)) {
+		if (len < TT_EVENT_BASE_SIZE) {
+			c->short_records++;
+			return 0;
+		}
+		memcpy(&whole, data, len);
+		memset((char *)&whole + len, 0, sizeof(whole) - len);
+		e = &whole;
+	}
 	/* One hash probe: a cgroup's path is found once, when its first socket shows up. */
 	cg = cg_cache_get(c->cg, e->cgroup_id);
 	if (!filter_match_container(&c->cfg->filter, cg))
@@ -394,7 +404,8 @@ static void check_lost(struct trace_ctx *c)
 {
 	uint64_t untracked = read_lost(c->lost_fd, TT_LOST_UNTRACKED);
 	uint64_t listeners = read_lost(c->lost_fd, TT_LOST_LISTENERS);
-	uint64_t lost = read_lost(c->lost_fd, TT_LOST_RINGBUF) + read_missed(c->prog_fd);
+	uint64_t lost =
+		read_lost(c->lost_fd, TT_LOST_RINGBUF) + read_missed(c->prog_fd) + c->short_records;
 
 	if (untracked && !c->untracked)
 		fprintf(stderr,
@@ -523,6 +534,8 @@ static void set_filters(struct tcptrail_bpf *skel, const struct tt_filter *f)
 	memcpy((void *)ro->filter_cgroup_ids, f->cgroup_ids, sizeof(f->cgroup_ids));
 	memcpy((void *)ro->filter_cgroup_levels, f->cgroup_levels, sizeof(f->cgroup_levels));
 	ro->filter_cause_mask = f->cause_mask;
+	ro->any_filter = f->family || f->state_mask || f->npids || f->ncomms || f->nports ||
+			 f->nlports || f->nrports || f->nnetns || f->cause_mask;
 }
 
 static void add_reset_reason(void *ctx, const char *rest, long long value)
