@@ -114,5 +114,6 @@ $(OUTPUT)/bench/fmtbench: tests/bench/fmtbench.c $(CORE_OBJS) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) -O2 $(DEPFLAGS) -MF $@.d $< $(CORE_OBJS) -lz -o $@
 
-bench: all $(E2E_HELPERS) $(OUTPUT)/bench/churn $(OUTPUT)/bench/pingpong $(OUTPUT)/bench/fmtbench
+bench: all $(E2E_HELPERS) $(OUTPUT)/bench/churn $(OUTPUT)/bench/pingpong $(OUTPUT)/bench/fmtbench \
+	$(OUTPUT)/bench/getppid
 	@sh tests/bench/run.sh

@@ -14,6 +14,9 @@ program tcptrail loads, with kernel.bpf_stats_enabled. Environment knobs:
   BENCH_ONLY (comma list of sections to run, all others skipped: churn,graceful,kernel,rss,fmt,
     pingpong; `sh tests/bench/run.sh pingpong` sets it)
   BENCH_CASES (comma list of reset-close cases to run)  BENCH_TCPTRAIL (binary to measure)
+  BENCH_TCPTRAIL_B (a second tcptrail build, e.g. the previous release: its "B: tcptrail -q -w
+    FILE" case joins the churn, ping-pong and syscall tables, measured in the same runs)
+  BENCH_SYSCALLS (8000000: getppid calls per run of the syscall-tax section)
   BENCH_PP_SECONDS (5)  BENCH_PP_PAIRS (2)  BENCH_PP_REPS (BENCH_REPS)
   BENCH_QUIET_WAIT (30: seconds to wait before a run for other processes' BPF tracepoint
     programs to go away)  BENCH_RETRIES (2: runs again a run that overlapped other processes'
@@ -42,7 +45,7 @@ REPS = int(os.environ.get("BENCH_REPS", "3"))
 RSS_EVENTS = int(os.environ.get("BENCH_RSS_EVENTS", "10000000"))
 SCRATCH = os.environ.get("BENCH_DIR", "/var/tmp/tcptrail-bench")
 SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
-SECTIONS = ("churn", "graceful", "kernel", "rss", "fmt", "pingpong")
+SECTIONS = ("churn", "graceful", "kernel", "rss", "fmt", "pingpong", "syscalls")
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
 if ONLY - set(SECTIONS):
     sys.exit("bench: unknown section in BENCH_ONLY: %s (sections: %s)" % (
@@ -50,6 +53,10 @@ if ONLY - set(SECTIONS):
 if ONLY:
     SKIP |= set(SECTIONS) - ONLY
 PINGPONG = os.path.join(ROOT, ".output", "bench", "pingpong")
+GETPPID = os.path.join(ROOT, ".output", "bench", "getppid")
+TCPTRAIL_B = os.environ.get("BENCH_TCPTRAIL_B")
+B_CASE = "B: tcptrail -q -w FILE"
+SYSCALLS = int(os.environ.get("BENCH_SYSCALLS", "8000000"))
 PP_SECONDS = float(os.environ.get("BENCH_PP_SECONDS", "5"))
 PP_PAIRS = int(os.environ.get("BENCH_PP_PAIRS", "2"))
 PP_REPS = int(os.environ.get("BENCH_PP_REPS", str(REPS)))
@@ -112,6 +119,42 @@ def run_pingpong(seconds=None, pairs=None):
         raise RuntimeError("pingpong failed: " + (p.stderr.strip() or p.stdout.strip()))
     return {"trips": int(m.group(1)), "seconds": float(m.group(2)), "rate": int(m.group(3)),
             "all_trips": int(m.group(4))}
+
+
+def run_getppid():
+    """getppid(2) calls per second: the system call tax a tracer puts on every process."""
+    p = subprocess.run([GETPPID, "-n", str(SYSCALLS)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    m = re.search(r"calls=(\d+) seconds=([\d.]+) rate=(\d+) ns=([\d.]+)", p.stdout)
+    if p.returncode or not m:
+        raise RuntimeError("getppid failed: " + (p.stderr.strip() or p.stdout.strip()))
+    return {"rate": int(m.group(3)), "ns": float(m.group(4))}
+
+
+def with_b(cases):
+    """The cases, with the second build's after the first tcptrail case when one is given."""
+    if not TCPTRAIL_B:
+        return cases
+    i = next((n for n, c in enumerate(cases) if c.startswith("tcptrail")), len(cases) - 1)
+    return cases[:i + 1] + [B_CASE] + cases[i + 1:]
+
+
+def syscalls_section():
+    """Issue 20: while each tracer runs idle (no TCP traffic of its own), what one getppid(2)
+    costs every other process; untraced runs bracket each traced run."""
+    cases = with_b(["untraced", "tcptrail -q -w FILE", "tcpstates >FILE"])
+    rows = rate_suite(cases, 1, False, load=run_getppid, unit="calls/s")
+    out = ["### System call tax: getppid(2) while each tracer runs (%d calls per run)" % SYSCALLS,
+           "", "| case | ns per call (median) | vs untraced (rate ratio) |", "|---|---:|---:|"]
+    for c in cases:
+        rs = [r for r in rows[c] if "ns" in r]
+        if not rs:
+            out.append("| %s | n/a | |" % c)
+            continue
+        ratio = "" if c == "untraced" else fmt_num(med(rs, "ratio"), "%.2f")
+        out.append("| %s | %.1f | %s |" % (c, med(rs, "ns"), ratio))
+    out += ["", "1.00 is no tax; a syscalls:* tracepoint shows as ~0.8 (every system call slower)."]
+    return out
 
 
 def bpftool_json(*args):
@@ -234,6 +277,8 @@ def tracer_argv(case, path):
         METRICS_PORT = free_port()
     if case == "tcptrail -q -w FILE":
         return [TCPTRAIL, "-q", "-w", path], os.devnull, "tcptrail"
+    if case == B_CASE:
+        return [TCPTRAIL_B, "-q", "-w", path], os.devnull, "tcptrail"
     if case == "tcptrail -q -w FILE --metrics":
         return ([TCPTRAIL, "-q", "-w", path, "--metrics", "127.0.0.1:%d" % METRICS_PORT],
                 os.devnull, "tcptrail")
@@ -694,7 +739,7 @@ def pingpong_kernel_cost(cases):
 def pingpong_section():
     """Issue 10: 1-byte ping-pong on PP_PAIRS established loopback connections (TCP_NODELAY),
     untraced runs bracketing traced ones, then the per-program kernel cost."""
-    cases = ["untraced", "tcptrail -q -w FILE", "tcptrail text >/dev/null"]
+    cases = with_b(["untraced", "tcptrail -q -w FILE", "tcptrail text >/dev/null"])
     rows = rate_suite(cases, PP_PAIRS, False, load=run_pingpong, unit="round trips/s",
                       reps=PP_REPS)
     out = rate_table("Ping-pong: 1-byte request/response, %d established loopback connection%s "
@@ -718,6 +763,8 @@ def main():
         need.append(CHURN)
     if "pingpong" not in SKIP:
         need.append(PINGPONG)
+    if "syscalls" not in SKIP:
+        need.append(GETPPID)
     for p in need:
         if not os.access(p, os.X_OK):
             sys.exit("bench: %s missing: run make bench" % p)
@@ -741,6 +788,7 @@ def main():
              "tcpstates >FILE"]
     if os.environ.get("BENCH_CASES"):
         cases = ["untraced"] + [c for c in cases if c in os.environ["BENCH_CASES"].split(",")]
+    cases = with_b(cases)
     for workers in (counts if "churn" not in SKIP else []):
         rows = rate_suite(cases, workers, graceful=False)
         lines += rate_table("Connection churn, reset close (SO_LINGER 0, 6 events per "
@@ -755,6 +803,9 @@ def main():
         lines.append("")
     if "pingpong" not in SKIP:
         lines += pingpong_section()
+        lines.append("")
+    if "syscalls" not in SKIP:
+        lines += syscalls_section()
         lines.append("")
     if "kernel" not in SKIP:
         lines += kernel_cost(counts[0])

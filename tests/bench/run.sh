@@ -5,7 +5,7 @@
 # each tcptrail program, and the snapshot benchmark (tests/bench/snapshot.sh) when present.
 # Prints a markdown table (medians of BENCH_REPS runs); knobs are listed in tests/bench/bench.py.
 # Reproduce: sudo make bench   (or BENCH_REPS=5 BENCH_SECONDS=10 sudo make bench)
-# Some sections only: sh tests/bench/run.sh SECTION... (churn graceful kernel rss fmt pingpong
+# Some sections only: sh tests/bench/run.sh SECTION... (churn graceful kernel rss fmt pingpong syscalls
 # snapshot scrape), e.g. `sudo sh tests/bench/run.sh pingpong` after make bench has built everything,
 # or `sudo make bench BENCH_ONLY=pingpong`.
 cd "$(dirname "$0")/../.." || exit 1
