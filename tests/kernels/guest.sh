@@ -142,6 +142,22 @@ ev_text_server() {
 }
 EV_PARTS="ev_json_client ev_json_server ev_json_close ev_text_client ev_text_server"
 
+# Check $1 runs guest_traffic ${3...} with its output in $2; false (the check failed, and
+# said so) without a tracer or when the traffic failed.
+traffic() {
+	check=$1 out=$2
+	shift 2
+	if [ -z "$tracer" ]; then
+		result "$check" FAIL "no tracer"
+		return 1
+	fi
+	if ! guest_traffic "$@" >"$out" 2>&1; then
+		log_tail "$check" "$out"
+		result "$check" FAIL "guest_traffic $1 failed"
+		return 1
+	fi
+}
+
 events_seen() {
 	for part in $EV_PARTS; do
 		$part || return 1
@@ -149,15 +165,7 @@ events_seen() {
 }
 
 check_events() {
-	if [ -z "$tracer" ]; then
-		result events FAIL "no tracer"
-		return
-	fi
-	if ! guest_traffic pair $EVENTS_PORT >/tmp/pair.out 2>&1; then
-		log_tail events /tmp/pair.out
-		result events FAIL "guest_traffic pair failed"
-		return
-	fi
+	traffic events /tmp/pair.out pair $EVENTS_PORT || return 0
 	spid=$(sed -n 's/^server_pid=\([0-9]*\) .*/\1/p' /tmp/pair.out)
 	cpid=$(sed -n 's/.* client_pid=\([0-9]*\)$/\1/p' /tmp/pair.out)
 	if poll 30 events_seen; then
@@ -187,15 +195,7 @@ accept_seen() {
 }
 
 check_accept() {
-	if [ -z "$tracer" ]; then
-		result accept FAIL "no tracer"
-		return
-	fi
-	if ! guest_traffic prefork $ACCEPT_PORT >/tmp/prefork.out 2>&1; then
-		log_tail accept /tmp/prefork.out
-		result accept FAIL "guest_traffic prefork failed"
-		return
-	fi
+	traffic accept /tmp/prefork.out prefork $ACCEPT_PORT || return 0
 	wpid=$(sed -n 's/.* worker_pid=\([0-9]*\)$/\1/p' /tmp/prefork.out)
 	if poll 30 accept_seen; then
 		result accept PASS "port $ACCEPT_PORT: ESTABLISHED->CLOSE_WAIT names tt-worker $wpid"

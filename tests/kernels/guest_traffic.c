@@ -216,17 +216,26 @@ static pid_t spawn(void (*fn)(int, int, int), int port, int arg, int fd)
 	return pid;
 }
 
+/* Listens on port, says so on the ready pipe and accepts one connection (*lfd: the listener). */
+static int accept_one(int port, int ready, int *lfd)
+{
+	int fd;
+
+	*lfd = listen_on(port);
+	signal_ready(ready);
+	fd = accept(*lfd, NULL, NULL);
+	if (fd < 0)
+		die("accept");
+	return fd;
+}
+
 static void pair_server(int port, int unused, int ready)
 {
 	char buf[4];
 	int lfd, fd;
 
 	set_name("tt-server");
-	lfd = listen_on(port);
-	signal_ready(ready);
-	fd = accept(lfd, NULL, NULL);
-	if (fd < 0)
-		die("accept");
+	fd = accept_one(port, ready, &lfd);
 	recv_exact(fd, buf, 4);
 	if (memcmp(buf, "ping", 4))
 		fail("unexpected request");
@@ -284,11 +293,7 @@ static void holder(int port, int seconds, int ready)
 	if (sigaction(SIGUSR1, &sa, NULL))
 		die("sigaction");
 	set_name("tt-holder");
-	lfd = listen_on(port);
-	signal_ready(ready);
-	fd = accept(lfd, NULL, NULL);
-	if (fd < 0)
-		die("accept");
+	fd = accept_one(port, ready, &lfd);
 	close_checked(lfd);
 	read_eof(fd); /* the peer's FIN is in: this socket is in CLOSE_WAIT */
 	say("holder_pid=%d\nready\n", (int)getpid());
