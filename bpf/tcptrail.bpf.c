@@ -716,6 +716,12 @@ static __always_inline void mark_close(struct tt_event *e, struct sock *sk, int 
 				       int newstate)
 {
 	e->sk_err = sk->sk_err;
+	/*
+	 * An ICMP error for a connect that the kernel kept retrying (or that came while the socket
+	 * was busy) waits in sk_err_soft until SO_ERROR takes it: a close before that says why.
+	 */
+	if (!e->sk_err && newstate == TCP_CLOSE && oldstate == TCP_SYN_SENT)
+		e->sk_err = sk->sk_err_soft;
 	if (e->sk_err)
 		e->flags |= TT_F_RESET;
 	if (sk->__sk_common.skc_flags & (1UL << SOCK_DONE))
@@ -753,6 +759,9 @@ __noinline int close_cause(const struct tt_event *e, int reset, int oldstate)
 			return TT_CAUSE_ABORT;
 		return reset == RESET_OUT ? TT_CAUSE_RESET_OUT : TT_CAUSE_CLOSED;
 	}
+	/* A keepalive or user timeout sends a reset as it gives up: the timeout is why. */
+	if (e->sk_err == ETIMEDOUT)
+		return TT_CAUSE_TIMEOUT;
 	if (reset == RESET_IN)
 		return TT_CAUSE_RESET_IN;
 	if (reset == RESET_OUT)
@@ -806,6 +815,34 @@ static __always_inline void mark_active_reset(struct sock *sk, struct tcp_sock *
 				bpf_core_enum_value(enum sk_rst_reason, SK_RST_REASON_TCP_STATE);
 			info->has_reason = 1;
 		}
+	}
+}
+
+/*
+ * A listener's close disconnects the children never accepted (inet_csk_listen_stop): their CLOSE
+ * is stored first and the reset sent after it, so nothing on the child says why yet. Such a
+ * child has no socket file and is not orphaned yet (a closed or failed socket is SOCK_DEAD).
+ */
+static __always_inline bool forgotten_child(struct sock *sk, const struct tt_event *e,
+					    const struct sk_info *info, int oldstate)
+{
+	if (e->sk_err || (info && info->last_reset) || sk->sk_socket ||
+	    (sk->__sk_common.skc_flags & (1UL << SOCK_DEAD)))
+		return false;
+	return oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT ||
+	       oldstate == TCP_SYN_RECV;
+}
+
+static __always_inline void mark_forgotten_child(struct tt_event *e, struct sk_info *info)
+{
+	e->flags |= TT_F_RESET;
+	if (!info)
+		return;
+	info->last_reset = RESET_OUT;
+	if (bpf_core_enum_value_exists(enum sk_rst_reason, SK_RST_REASON_TCP_STATE)) {
+		info->reset_reason =
+			bpf_core_enum_value(enum sk_rst_reason, SK_RST_REASON_TCP_STATE);
+		info->has_reason = 1;
 	}
 }
 
@@ -988,8 +1025,15 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	if (info && newstate == TCP_SYN_SENT)
 		info->active = 1;
 	if (newstate == TCP_CLOSE) {
-		mark_active_reset(sk, tp, info, &ev, oldstate);
+		bool forgotten = forgotten_child(sk, &ev, info, oldstate);
+
+		if (forgotten)
+			mark_forgotten_child(&ev, info);
+		else
+			mark_active_reset(sk, tp, info, &ev, oldstate);
 		read_totals(&ev, info, tp, oldstate);
+		if (forgotten)
+			ev.cause = TT_CAUSE_LISTENER_CLOSED;
 	}
 	if (clone && hold_child(&ev, info, &sk_addr, false))
 		return 0;

@@ -356,10 +356,14 @@ void totals_json(struct outbuf *ob, const struct tt_event *e)
 	ob_u64(ob, e->sk_err);
 	/*
 	 * A reason the kernel gave a reset this end sent. The kernel may have been about to send
-	 * one that never came (a timewait handoff with data still queued): only with reset_out.
+	 * one that never came (a timewait handoff with data still queued): only with the causes
+	 * whose end is that reset (a keepalive or user timeout resets as it gives up, a listener's
+	 * close resets the children it never accepted).
 	 */
 	ob_json_key(ob, "reset_reason");
-	json_name(ob, (e->flags & TT_F_RESET_REASON) && e->cause == TT_CAUSE_RESET_OUT
+	json_name(ob, (e->flags & TT_F_RESET_REASON) && (e->cause == TT_CAUSE_RESET_OUT ||
+							 e->cause == TT_CAUSE_TIMEOUT ||
+							 e->cause == TT_CAUSE_LISTENER_CLOSED)
 			      ? rst_reason_name(e->reset_reason)
 			      : NULL);
 	ob_json_key(ob, "bytes_sent");

@@ -239,6 +239,83 @@ def test_timeout():
     assert took * 1000 - 50 <= e["life_ms"] <= took * 1000 + 50, (took, e)
 
 
+def test_keepalive_timeout():
+    """Issue 21: a keepalive that gives up sends a reset as it does (SK_RST_REASON_TCP_KEEPALIVE_
+    TIMEOUT), but the connection timed out: the application gets ETIMEDOUT and the kernel counts
+    TCPAbortOnTimeout, so the cause is timeout, with the reset's reason kept."""
+    lst = listener(7309)
+    c, cport, a = connected_pair(lst)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 1)
+    tracer = tt.Tracer(*ONLY_ME)
+    # The peer's answers to the probes are lost: the server's segments to the client.
+    nft_drop("tcp sport 7309 tcp dport %d" % cport)
+    try:
+        aborts = nstat("TcpExtTCPAbortOnTimeout")
+        wait_readable(c)
+        try:
+            c.recv(1)
+            raise AssertionError("recv on a timed-out connection succeeded")
+        except TimeoutError:
+            pass
+        e = final(tracer, cport, 7309)
+        aborts = nstat("TcpExtTCPAbortOnTimeout") - aborts
+    finally:
+        code, err = tracer.stop()
+        nft_clear()
+        for s in (c, a, lst):
+            s.close()
+    assert code == 0, err
+    assert aborts >= 1, aborts
+    assert (e["old"], e["new"]) == ("ESTABLISHED", "CLOSE"), e
+    assert e["cause"] == "timeout", e
+    assert (e["error"], e["sk_err"]) == ("ETIMEDOUT", 110), e
+    if HAS_REASON:
+        assert e["reset_reason"] == "TCP_KEEPALIVE_TIMEOUT", e
+
+
+def test_listener_closed_children():
+    """Issue 21: children still in the accept queue when their listener closes are reset by the
+    kernel (the clients get ECONNRESET, TcpOutRsts counts them): listener_closed, reset true."""
+    lst = listener(7310)
+    tracer = tt.Tracer(*ONLY_ME)
+    clients = []
+    try:
+        for _ in range(3):
+            c, cport = bound_socket()
+            c.connect(("127.0.0.1", 7310))
+            clients.append((c, cport))
+        # The three children are in the queue (ESTABLISHED) before the listener goes.
+        for _, cport in clients:
+            tracer.wait_events(lambda e, p=cport: e.get("netns") == NETNS and e["lport"] == 7310
+                               and e["rport"] == p and e["new"] == "ESTABLISHED", 1,
+                               what="the child of :%d" % cport)
+        rsts = nstat("TcpOutRsts")
+        lst.close()
+        finals = [final(tracer, 7310, cport, "the child's end") for _, cport in clients]
+        rsts = nstat("TcpOutRsts") - rsts
+        for c, _ in clients:
+            try:
+                c.recv(1)
+                raise AssertionError("recv after the listener's reset succeeded")
+            except ConnectionResetError:
+                pass
+    finally:
+        code, err = tracer.stop()
+        for c, _ in clients:
+            c.close()
+    assert code == 0, err
+    assert rsts >= 3, rsts
+    for e in finals:
+        assert (e["old"], e["new"]) == ("ESTABLISHED", "CLOSE"), e
+        assert e["cause"] == "listener_closed" and e["reset"] is True, e
+        assert e["error"] is None, e
+        if HAS_REASON:
+            assert e["reset_reason"] == "TCP_STATE", e
+
+
 def test_linger_reset():
     """close() with SO_LINGER 0 sends a reset: reset_out here, reset_in at the peer."""
     lst = listener(7303)
@@ -624,4 +701,5 @@ def test_usage():
 if __name__ == "__main__":
     tt.main([test_refused, test_timeout, test_linger_reset, test_unread_data,
              test_orderly_close, test_last_ack_unread, test_totals_exact, test_retransmits, test_cause_filter,
+             test_keepalive_timeout, test_listener_closed_children,
              test_usage])
