@@ -260,7 +260,7 @@ static void walk_sockets(struct mtsrv *s)
 		s->walk.req[0] += counts[TT_MT_REQ4];
 		s->walk.req[1] += counts[TT_MT_REQ6];
 	}
-	mt_walk_finish(&s->walk);
+	mt_walk_finish(&s->walk, MT_MAX_LISTENERS);
 }
 
 /* One exposition into s->out (under collect_lock). */
