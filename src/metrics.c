@@ -439,10 +439,23 @@ int mt_walk_add_listener(struct mt_walk *w, size_t *cap, const struct mt_listene
 	return 0;
 }
 
-void mt_walk_finish(struct mt_walk *w)
+/* Longest queue first; ties in address order, so the same listeners stay from scrape to scrape. */
+static int busiest_cmp(const void *a, const void *b)
+{
+	const struct mt_listener *x = a, *y = b;
+
+	if (x->qlen != y->qlen)
+		return x->qlen > y->qlen ? -1 : 1;
+	return listener_cmp(a, b);
+}
+
+void mt_walk_finish(struct mt_walk *w, size_t max)
 {
 	size_t k = 0;
 
+	w->nother = 0;
+	w->other_qlen = 0;
+	w->other_qmax = 0;
 	if (!w->nlisteners)
 		return;
 	qsort(w->listeners, w->nlisteners, sizeof(*w->listeners), listener_cmp);
@@ -456,6 +469,16 @@ void mt_walk_finish(struct mt_walk *w)
 		}
 	}
 	w->nlisteners = k + 1;
+	if (w->nlisteners <= max)
+		return;
+	qsort(w->listeners, w->nlisteners, sizeof(*w->listeners), busiest_cmp);
+	for (size_t i = max; i < w->nlisteners; i++) {
+		w->other_qlen += w->listeners[i].qlen;
+		w->other_qmax += w->listeners[i].qmax;
+	}
+	w->nother = w->nlisteners - max;
+	w->nlisteners = max;
+	qsort(w->listeners, w->nlisteners, sizeof(*w->listeners), listener_cmp);
 }
 
 /* ----- formatting ----- */
@@ -710,6 +733,19 @@ static void fmt_listeners(struct fmt *x, const struct mt_walk *w)
 			end_labels(x->ob, first);
 			sample_u64(x->ob, pass ? l->qmax : l->qlen);
 		}
+		if (w && w->ok && w->nother) {
+			ob_puts(x->ob, name);
+			ob_puts(x->ob, "{laddr=\"" MT_OTHER_LABEL "\",lport=\"" MT_OTHER_LABEL
+				       "\",netns=\"" MT_OTHER_LABEL "\"} ");
+			sample_u64(x->ob, pass ? w->other_qmax : w->other_qlen);
+		}
+	}
+	prom_family(x->ob, x->f, "tcptrail_listeners", PROM_GAUGE,
+		    "Listening addresses the last walk found; past the busiest, their queues are "
+		    "summed in the laddr=\"_other\" series.");
+	if (w && w->ok) {
+		ob_puts(x->ob, "tcptrail_listeners ");
+		sample_u64(x->ob, w->nlisteners + w->nother);
 	}
 }
 

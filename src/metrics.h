@@ -103,15 +103,28 @@ struct mt_walk {
 	uint64_t req[MT_FAMILIES];     /* request sockets (ss: SYN-RECV) */
 	struct mt_listener *listeners; /* sorted, one per (netns, family, address, port) */
 	size_t nlisteners;
+	/* Listeners past MT_MAX_LISTENERS, summed into one MT_OTHER_LABEL series */
+	size_t nother;
+	uint64_t other_qlen;
+	uint64_t other_qmax;
 };
+
+/*
+ * Listener series kept per scrape: the longest queues (ties by address), the rest summed. Any
+ * user can open listeners, and each costs two series: this bounds the body (~190 kB of them).
+ */
+#define MT_MAX_LISTENERS 1000
 
 /*
  * Adds one listening socket to w (grown as needed): one with the same netns, family, address
  * and port adds its queue to the entry's. 0, or -1 when out of memory.
  */
 int mt_walk_add_listener(struct mt_walk *w, size_t *cap, const struct mt_listener *l);
-/* Sorts the listeners for a stable output. */
-void mt_walk_finish(struct mt_walk *w);
+/*
+ * Merges the sockets of one address, keeps the max busiest listeners (the rest in w->other_*)
+ * and sorts them for a stable output.
+ */
+void mt_walk_finish(struct mt_walk *w, size_t max);
 
 struct metrics;
 

@@ -43,6 +43,44 @@
  */
 #define WALK_GAP_FACTOR 9
 
+/*
+ * The HTTP server. One thread per connection: a scrape that waits for its numbers, or a client
+ * that reads slowly, holds only its own thread, never another scrape or the probe. Limits keep
+ * the threads and their memory bounded (~48 KiB each: the request pool and the stack touched).
+ */
+#define HTTP_MAX_CONNS	  256
+#define HTTP_MAX_PER_ADDR 16
+#define HTTP_CONN_MEMORY  (16 * 1024) /* a request's headers; Prometheus sends ~300 bytes */
+#define HTTP_STACK	  (512 * 1024)
+/* MHD's timeout is of idleness: a byte every few seconds keeps a connection forever */
+#define HTTP_IDLE_S 10
+/* so the headers of a request must all be in this long after the connection or last answer */
+#define HEADER_DEADLINE_NS (5 * 1000000000ULL)
+#define REAP_EVERY_NS	   (250 * 1000000ULL)
+
+/* Scrapes within this of a body's build share it; no more than one build per format meanwhile */
+#define BODY_FRESH_NS (500 * 1000000ULL)
+/* Bodies alive per format (held by slow readers): past it, the newest is served however old */
+#define BODY_MAX_LIVE 3
+
+/* An exposition as served: shared by the responses that send it, freed by the last one */
+struct mtsrv;
+struct body {
+	struct mtsrv *s;
+	int refs; /* under body_lock */
+	enum prom_format f;
+	size_t len;
+	char data[];
+};
+
+/* A connection whose request headers are awaited (the reaper shuts down the late ones) */
+struct conn {
+	struct conn *prev, *next;
+	int fd;
+	int waiting; /* for the headers of a request, since `since` */
+	uint64_t since;
+};
+
 struct mtsrv {
 	struct mtsrv_opts opts;
 	struct metrics *m; /* the event loop's */
@@ -73,6 +111,18 @@ struct mtsrv {
 	struct outbuf out;
 
 	struct MHD_Daemon *httpd;
+
+	/* the cached bodies, one per format */
+	pthread_mutex_t body_lock;
+	struct body *cur[2];
+	uint64_t built[2]; /* CLOCK_MONOTONIC of cur[f]'s build */
+	int live[2];	   /* bodies of format f alive */
+
+	/* connections, for the header deadline */
+	pthread_mutex_t conn_lock;
+	struct conn *conns;
+	pthread_t reap_thread;
+	int reap_started;
 
 	/* the file writer */
 	pthread_t file_thread;
@@ -260,7 +310,7 @@ static void walk_sockets(struct mtsrv *s)
 		s->walk.req[0] += counts[TT_MT_REQ4];
 		s->walk.req[1] += counts[TT_MT_REQ6];
 	}
-	mt_walk_finish(&s->walk);
+	mt_walk_finish(&s->walk, MT_MAX_LISTENERS);
 }
 
 /* One exposition into s->out (under collect_lock). */
@@ -291,6 +341,211 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, c
 	return ret;
 }
 
+static void body_put(struct mtsrv *s, struct body *b)
+{
+	int last;
+
+	pthread_mutex_lock(&s->body_lock);
+	last = !--b->refs;
+	if (last)
+		s->live[b->f]--;
+	pthread_mutex_unlock(&s->body_lock);
+	if (last)
+		free(b);
+}
+
+static void body_put_cb(void *cls)
+{
+	struct body *b = cls;
+
+	body_put(b->s, b);
+}
+
+/* The current body of format f with a reference for the caller (under body_lock), or NULL. */
+static struct body *body_ref(struct mtsrv *s, enum prom_format f)
+{
+	struct body *b = s->cur[f];
+
+	if (b)
+		b->refs++;
+	return b;
+}
+
+/*
+ * The body of a scrape in format f, with a reference: the cached one while it is fresh, while
+ * another scrape builds the next (no scrape waits for another), or when slow readers already
+ * hold BODY_MAX_LIVE of them (memory stays bounded whatever the number of clients). NULL when
+ * out of memory.
+ */
+static struct body *body_get(struct mtsrv *s, enum prom_format f)
+{
+	struct body *b, *old = NULL;
+	uint64_t now = tt_now_ns(CLOCK_MONOTONIC);
+	int busy;
+
+	pthread_mutex_lock(&s->body_lock);
+	if (s->cur[f] && (now - s->built[f] < BODY_FRESH_NS || s->live[f] >= BODY_MAX_LIVE)) {
+		b = body_ref(s, f);
+		pthread_mutex_unlock(&s->body_lock);
+		return b;
+	}
+	pthread_mutex_unlock(&s->body_lock);
+	/* The first scrape ever waits for the build; later ones serve the previous body. */
+	busy = pthread_mutex_trylock(&s->collect_lock);
+	if (busy) {
+		pthread_mutex_lock(&s->body_lock);
+		b = body_ref(s, f);
+		pthread_mutex_unlock(&s->body_lock);
+		if (b)
+			return b;
+		pthread_mutex_lock(&s->collect_lock);
+	}
+	pthread_mutex_lock(&s->body_lock);
+	now = tt_now_ns(CLOCK_MONOTONIC);
+	if (s->cur[f] && (now - s->built[f] < BODY_FRESH_NS || s->live[f] >= BODY_MAX_LIVE)) {
+		b = body_ref(s, f);
+		pthread_mutex_unlock(&s->body_lock);
+		pthread_mutex_unlock(&s->collect_lock);
+		return b;
+	}
+	pthread_mutex_unlock(&s->body_lock);
+	collect(s, f);
+	b = s->out.oom ? NULL : malloc(sizeof(*b) + s->out.len);
+	if (b) {
+		b->s = s;
+		b->refs = 2; /* the cache's and the caller's */
+		b->f = f;
+		b->len = s->out.len;
+		memcpy(b->data, s->out.data, b->len);
+	}
+	pthread_mutex_lock(&s->body_lock);
+	if (b) {
+		old = s->cur[f];
+		s->cur[f] = b;
+		s->built[f] = tt_now_ns(CLOCK_MONOTONIC);
+		s->live[f]++;
+	} else {
+		b = body_ref(s, f); /* out of memory: the last body, if there is one */
+	}
+	pthread_mutex_unlock(&s->body_lock);
+	pthread_mutex_unlock(&s->collect_lock);
+	if (old)
+		body_put(s, old);
+	return b;
+}
+
+static enum MHD_Result reply_body(struct MHD_Connection *conn, struct mtsrv *s, struct body *b)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+		b->len, b->data, body_put_cb, b);
+	enum MHD_Result ret;
+
+	if (!r) {
+		body_put(s, b);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, prom_content_type(b->f));
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* The connection's headers are all in: off the reaper's watch until its answer is sent. */
+static void conn_mark(struct MHD_Connection *conn, struct mtsrv *s, int waiting)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *c = ci ? ci->socket_context : NULL;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&s->conn_lock);
+	c->waiting = waiting;
+	c->since = tt_now_ns(CLOCK_MONOTONIC);
+	pthread_mutex_unlock(&s->conn_lock);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	(void)req_cls;
+	(void)toe;
+	/* keep-alive: the next request's headers have the same deadline */
+	conn_mark(conn, cls, 1);
+}
+
+static void notify_conn(void *cls, struct MHD_Connection *conn, void **sock_ctx,
+			enum MHD_ConnectionNotificationCode what)
+{
+	struct mtsrv *s = cls;
+	struct conn *c = *sock_ctx;
+
+	if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		c = ci ? calloc(1, sizeof(*c)) : NULL;
+		if (!c)
+			return; /* not watched: its idle timeout still ends it */
+		c->fd = ci->connect_fd;
+		c->waiting = 1;
+		c->since = tt_now_ns(CLOCK_MONOTONIC);
+		pthread_mutex_lock(&s->conn_lock);
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		pthread_mutex_unlock(&s->conn_lock);
+		*sock_ctx = c;
+		return;
+	}
+	if (!c)
+		return;
+	/* MHD closes the socket after this: the reaper never sees a reused descriptor. */
+	pthread_mutex_lock(&s->conn_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&s->conn_lock);
+	free(c);
+	*sock_ctx = NULL;
+}
+
+/*
+ * Shuts down connections whose request headers are late: MHD would keep one that sends a byte
+ * every few seconds, and enough of them would take every connection slot.
+ */
+static void *reap_main(void *arg)
+{
+	struct mtsrv *s = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		uint64_t now = tt_now_ns(CLOCK_MONOTONIC);
+
+		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_lock(&s->conn_lock);
+		for (struct conn *c = s->conns; c; c = c->next) {
+			if (c->waiting == 1 && now - c->since > HEADER_DEADLINE_NS) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->waiting = 2; /* once */
+			}
+		}
+		pthread_mutex_unlock(&s->conn_lock);
+		pthread_mutex_lock(&s->lock);
+		deadline_after(&until, REAP_EVERY_NS);
+		while (!s->stopping &&
+		       pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
 static const char index_page[] =
 	"<!DOCTYPE html>\n<html><head><title>tcptrail</title></head><body>\n"
 	"<h1>tcptrail</h1>\n<p>TCP state metrics: <a href=\"/metrics\">/metrics</a></p>\n"
@@ -302,18 +557,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 {
 	struct mtsrv *s = cls;
 	const char *accept;
-	enum prom_format f;
-	enum MHD_Result ret;
+	struct body *b;
 
+	conn_mark(conn, s, 0);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
 		static const char msg[] = "405 method not allowed: GET or HEAD\n";
 
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", msg,
 			     sizeof(msg) - 1, "GET, HEAD");
 	}
+	/* / and /healthz never wait for the numbers: liveness probes ask them */
 	if (!strcmp(url, "/"))
 		return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", index_page,
 			     sizeof(index_page) - 1, NULL);
+	if (!strcmp(url, "/healthz"))
+		return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3, NULL);
 	if (strcmp(url, "/metrics")) {
 		static const char msg[] = "404 not found: the metrics are at /metrics\n";
 
@@ -321,19 +579,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			     sizeof(msg) - 1, NULL);
 	}
 	accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-	f = prom_negotiate(accept, accept ? strlen(accept) : 0);
-	pthread_mutex_lock(&s->collect_lock);
-	collect(s, f);
-	if (s->out.oom) {
+	b = body_get(s, prom_negotiate(accept, accept ? strlen(accept) : 0));
+	if (!b) {
 		static const char msg[] = "500 out of memory\n";
 
-		pthread_mutex_unlock(&s->collect_lock);
 		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", msg,
 			     sizeof(msg) - 1, NULL);
 	}
-	ret = reply(conn, MHD_HTTP_OK, prom_content_type(f), s->out.data, s->out.len, NULL);
-	pthread_mutex_unlock(&s->collect_lock);
-	return ret;
+	return reply_body(conn, s, b);
 }
 
 /* Blocks the signals the main thread handles, for the threads started meanwhile. */
@@ -347,13 +600,20 @@ static void block_signals(sigset_t *old)
 
 static struct MHD_Daemon *start_httpd(struct mtsrv *s, const struct sockaddr_storage *sa, int any)
 {
-	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD;
+	/* poll, not select: the tracer's descriptors may pass FD_SETSIZE */
+	unsigned int flags =
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
 
 	if (sa->ss_family == AF_INET6)
 		flags |= any ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
 	return MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, sa,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_PER_ADDR,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_S,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+				MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_STACK,
+				MHD_OPTION_NOTIFY_CONNECTION, notify_conn, s,
+				MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
 }
 
 /* ----- the textfile ----- */
@@ -425,6 +685,21 @@ static void *file_main(void *arg)
 
 /* ----- life cycle ----- */
 
+static void stop_http(struct mtsrv *s)
+{
+	if (s->reap_started) {
+		pthread_mutex_lock(&s->lock);
+		s->stopping = 1;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->reap_thread, NULL);
+		s->reap_started = 0;
+	}
+	if (s->httpd)
+		MHD_stop_daemon(s->httpd);
+	s->httpd = NULL;
+}
+
 static void mtsrv_free(struct mtsrv *s)
 {
 	bpf_link__destroy(s->link);
@@ -432,6 +707,12 @@ static void mtsrv_free(struct mtsrv *s)
 	mt_counts_free(&s->copy);
 	free(s->walk.listeners);
 	ob_free(&s->out);
+	for (int f = 0; f < 2; f++) {
+		if (s->cur[f])
+			body_put(s, s->cur[f]);
+	}
+	pthread_mutex_destroy(&s->body_lock);
+	pthread_mutex_destroy(&s->conn_lock);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->collect_lock);
 	pthread_cond_destroy(&s->cond);
@@ -457,6 +738,8 @@ struct mtsrv *mtsrv_start(const struct mtsrv_opts *o, struct metrics *m, char *e
 	s->m = m;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->collect_lock, NULL);
+	pthread_mutex_init(&s->body_lock, NULL);
+	pthread_mutex_init(&s->conn_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cond, &ca);
@@ -531,6 +814,12 @@ struct mtsrv *mtsrv_start(const struct mtsrv_opts *o, struct metrics *m, char *e
 				 r ? strerror(r) : "address in use?");
 			goto fail;
 		}
+		if (pthread_create(&s->reap_thread, NULL, reap_main, s)) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			snprintf(err, errlen, "--metrics: cannot start a thread");
+			goto fail;
+		}
+		s->reap_started = 1;
 	}
 	if (o->file) {
 		if (pthread_create(&s->file_thread, NULL, file_main, s)) {
@@ -543,8 +832,7 @@ struct mtsrv *mtsrv_start(const struct mtsrv_opts *o, struct metrics *m, char *e
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return s;
 fail:
-	if (s->httpd)
-		MHD_stop_daemon(s->httpd);
+	stop_http(s);
 	mtsrv_free(s);
 	return NULL;
 }
@@ -561,8 +849,7 @@ int mtsrv_stop(struct mtsrv *s, uint64_t lost)
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	if (s->httpd)
-		MHD_stop_daemon(s->httpd);
+	stop_http(s);
 	if (s->file_started) {
 		pthread_join(s->file_thread, NULL);
 		/* The final numbers, so the file does not keep those of up to an interval ago. */

@@ -443,7 +443,7 @@ static void test_format(void **state)
 	assert_int_equal(mt_walk_add_listener(&w, &cap, &l), 0);
 	l.port = 22;
 	assert_int_equal(mt_walk_add_listener(&w, &cap, &l), 0);
-	mt_walk_finish(&w);
+	mt_walk_finish(&w, MT_MAX_LISTENERS);
 	assert_int_equal(w.nlisteners, 2);
 	assert_int_equal(w.listeners[0].port, 22);
 	assert_int_equal(w.listeners[1].qmax, 256);
@@ -513,6 +513,48 @@ static void test_format(void **state)
 	assert_null(mt_by_name(MT_BY_NONE));
 }
 
+/* Past the cap: the longest queues stay (ties in address order), the rest are summed. */
+static void test_listener_cap(void **state)
+{
+	struct mt_info info = {.version = "9.9", .kernel = "6.1"};
+	struct mt_counts c = {0};
+	struct mt_listener l;
+	struct mt_walk w;
+	struct outbuf ob;
+	size_t cap = 0;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	w.ok = 1;
+	memset(&l, 0, sizeof(l));
+	l.family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.1", l.addr);
+	l.qmax = 10;
+	for (int i = 0; i < 10; i++) {
+		l.port = (uint16_t)(1000 + i);
+		l.qlen = i == 7 ? 3 : 0;
+		assert_int_equal(mt_walk_add_listener(&w, &cap, &l), 0);
+	}
+	mt_walk_finish(&w, 3);
+	assert_int_equal(w.nlisteners, 3);
+	assert_int_equal(w.nother, 7);
+	assert_int_equal(w.other_qlen, 0);
+	assert_int_equal(w.other_qmax, 70);
+	/* Sorted by address again: 1000 and 1001 (first ties), then the busy 1007. */
+	assert_int_equal(w.listeners[0].port, 1000);
+	assert_int_equal(w.listeners[1].port, 1001);
+	assert_int_equal(w.listeners[2].port, 1007);
+	ob_init(&ob);
+	mt_format(&ob, PROM_TEXT, &info, &c, &w);
+	assert_true(
+		contains(&ob, "tcptrail_listen_queue_length{laddr=\"127.0.0.1\",lport=\"1007\","));
+	assert_true(contains(&ob, "tcptrail_listen_queue_limit{laddr=\"_other\",lport=\"_other\","
+				  "netns=\"_other\"} 70\n"));
+	assert_true(contains(&ob, "tcptrail_listeners 10\n"));
+	ob_free(&ob);
+	free(w.listeners);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_stuck),
 		cmocka_unit_test(test_random_model),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_listener_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
