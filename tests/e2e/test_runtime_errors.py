@@ -166,7 +166,8 @@ def test_unreadable_namespaces_are_counted():
                             str(port)], capture_output=True, text=True, timeout=tt.DEADLINE)
         assert p.returncode == 0, p.stderr
         m = re.search(r"tcptrail: --all-netns: (\d+) network namespaces? could not be entered "
-                      r"\(setns: Operation not permitted; needs CAP_SYS_ADMIN\): their sockets "
+                      r"\(setns: Operation not permitted; needs CAP_SYS_ADMIN; first "
+                      r"/proc/\d+/ns/net\): their sockets "
                       r"are not listed\n", p.stderr)
         assert m and int(m.group(1)) >= 1 and str(other_ns) not in p.stdout, p.stderr
         # Without -v, snapshot lists what it can and says nothing.
