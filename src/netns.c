@@ -431,35 +431,73 @@ static void try_hold(const char *path, const uint32_t *inos, int *fds, int n, in
 		close(fd);
 }
 
+struct hold_ctx {
+	const uint32_t *inos;
+	int *fds;
+	int n, held, *first_err;
+};
+
+static int count_held(struct hold_ctx *h)
+{
+	h->held = 0;
+	for (int i = 0; i < h->n; i++)
+		h->held += h->fds[i] >= 0;
+	return h->held;
+}
+
+static int hold_path(struct hold_ctx *h, const char *path)
+{
+	try_hold(path, h->inos, h->fds, h->n, h->first_err);
+	return count_held(h) == h->n; /* all held: stop looking */
+}
+
+static int hold_mount(void *ctx, const char *path, uint64_t ino)
+{
+	return hold_path(ctx, path);
+}
+
+/* Threads in another namespace than their process's: one may be the only task in it. */
+static int hold_threads(struct hold_ctx *h, const char *pid)
+{
+	char path[600];
+	struct dirent *de;
+	DIR *d;
+	int done = 0;
+
+	snprintf(path, sizeof(path), "/proc/%s/task", pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while (!done && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || !strcmp(de->d_name, pid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task/%s/ns/net", pid, de->d_name);
+		done = hold_path(h, path);
+	}
+	closedir(d);
+	return done;
+}
+
 int tt_netns_hold(const uint32_t *inos, int *fds, int n, int *first_err)
 {
-	static const char *const dirs[] = {"/run/netns", "/proc"};
+	struct hold_ctx h = {.inos = inos, .fds = fds, .n = n, .first_err = first_err};
 	struct dirent *de;
-	int held = 0;
+	int done;
+	DIR *d;
 
 	*first_err = 0;
-	for (int i = 0; i < n; i++)
-		held += fds[i] >= 0;
-	for (size_t k = 0; k < sizeof(dirs) / sizeof(dirs[0]) && held < n; k++) {
-		int is_proc = k == 1;
-		DIR *d = opendir(dirs[k]);
+	/* Bind mounts first (a read of mountinfo), then a stat per process and per thread. */
+	done = count_held(&h) == n || for_each_nsfs_mount(hold_mount, &h);
+	d = done ? NULL : opendir("/proc");
+	while (d && !done && (de = readdir(d)) != NULL) {
+		char path[300];
 
-		if (!d)
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		while (held < n && (de = readdir(d)) != NULL) {
-			char path[300];
-
-			if (is_proc ? de->d_name[0] < '1' || de->d_name[0] > '9'
-				    : de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), is_proc ? "/proc/%s/ns/net" : "/run/netns/%s",
-				 de->d_name);
-			try_hold(path, inos, fds, n, first_err);
-			held = 0;
-			for (int i = 0; i < n; i++)
-				held += fds[i] >= 0;
-		}
-		closedir(d);
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+		done = hold_path(&h, path) || hold_threads(&h, de->d_name);
 	}
-	return held;
+	if (d)
+		closedir(d);
+	return count_held(&h);
 }

@@ -54,8 +54,8 @@ void tt_netns_report_found(const char *who, const struct tt_netns_walk *walk);
 /*
  * Opens each namespace of inos[0..n) not yet held (fds[i] < 0) and puts the fd in fds[i]: an
  * open nsfs file keeps its namespace, and so its inode number, from being freed and given to a
- * new namespace. Looks in /proc/PID/ns/net and /run/netns (ip netns). Returns how many of the n
- * are held after the call; *first_err gets the first error other than "gone" met on the way
+ * new namespace. Looks in nsfs bind mounts (ip netns), /proc/PID/ns/net and
+ * /proc/PID/task/TID/ns/net. Returns how many of the n are held after the call; *first_err gets the first error other than "gone" met on the way
  * (EACCES without CAP_SYS_PTRACE: a namespace may have gone unseen), or 0.
  */
 int tt_netns_hold(const uint32_t *inos, int *fds, int n, int *first_err);
