@@ -106,8 +106,9 @@ struct mtsrv {
 	int walk_off; /* --pid, --comm, --cgroup, --container (counts have no owner), or refused */
 	uint64_t walk_end; /* CLOCK_MONOTONIC at the end of the last walk, 0 before one */
 	uint64_t walk_dur;
-	int walk_err;	/* last walk's error reported (0: none) */
-	int skips_said; /* namespaces the walk could not visit, as last reported */
+	int walk_err;	   /* last walk's error reported (0: none) */
+	int skips_said;	   /* namespaces the walk could not visit, as last reported */
+	int found_said[3]; /* namespaces it found, each way, as last reported (-v) */
 	struct outbuf out;
 
 	struct MHD_Daemon *httpd;
@@ -291,12 +292,19 @@ static void walk_sockets(struct mtsrv *s)
 		return;
 	}
 	s->walk_err = 0;
-	skips = nw.unreadable + nw.unentered;
+	skips = nw.unreadable + nw.unentered + nw.mount_unreadable;
 	if (skips != s->skips_said)
 		tt_netns_report_skips("--metrics", &nw,
 				      "their timewait and request sockets and listeners are not "
 				      "counted");
 	s->skips_said = skips;
+	if (s->opts.verbose &&
+	    (nw.by_process != s->found_said[0] || nw.by_thread != s->found_said[1] ||
+	     nw.by_mount != s->found_said[2]))
+		tt_netns_report_found("--metrics", &nw);
+	s->found_said[0] = nw.by_process;
+	s->found_said[1] = nw.by_thread;
+	s->found_said[2] = nw.by_mount;
 	/* Counted in the kernel when no address filter asks for records (the usual case). */
 	if (state_wanted(f, TT_TIME_WAIT)) {
 		s->walk.tw[0] += counts[TT_MT_TW4];

@@ -26,6 +26,7 @@ struct mtsrv_opts {
 	const struct tt_filter *filter;
 	const struct stuck_rule *stuck; /* at most TT_MAX_STUCK; copied */
 	int nstuck;
+	int verbose; /* -v: how many namespaces each walk found each way, when that changes */
 };
 
 /*

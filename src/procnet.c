@@ -70,3 +70,82 @@ int procnet_counter(const char *buf, size_t len, const char *group, const char *
 	}
 	return -1;
 }
+
+/* Next space-separated field of [*p, end): its start and length; -1 if none is left. */
+static int next_field(const char **p, const char *end, const char **f, size_t *flen)
+{
+	const char *s = *p;
+
+	while (s < end && *s == ' ')
+		s++;
+	if (s >= end)
+		return -1;
+	*f = s;
+	while (s < end && *s != ' ')
+		s++;
+	*flen = (size_t)(s - *f);
+	*p = s;
+	return 0;
+}
+
+/* Copies a mount point, undoing the kernel's \ooo escapes of space, tab, newline, backslash. */
+static int unescape_path(const char *s, size_t len, char *out, size_t outsz)
+{
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		char c = s[i++];
+
+		if (c == '\\' && len - i >= 3 && s[i] >= '0' && s[i] <= '3' && s[i + 1] >= '0' &&
+		    s[i + 1] <= '7' && s[i + 2] >= '0' && s[i + 2] <= '7') {
+			c = (char)((s[i] - '0') << 6 | (s[i + 1] - '0') << 3 | (s[i + 2] - '0'));
+			i += 3;
+		}
+		if (!c || o + 1 >= outsz)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int procnet_nsfs_net_mount(const char *line, size_t len, char *path, size_t pathsz, uint64_t *ino)
+{
+	static const char prefix[] = "net:[";
+	const size_t plen = sizeof(prefix) - 1;
+	const char *p = line, *end = line + len, *f, *root, *mnt;
+	size_t flen, rlen, mlen;
+	uint64_t v = 0;
+	int i;
+
+	/* mount ID, parent ID, major:minor, root, mount point, options, optional fields, "-" */
+	for (i = 0; i < 3; i++) {
+		if (next_field(&p, end, &f, &flen))
+			return -1;
+	}
+	if (next_field(&p, end, &root, &rlen) || next_field(&p, end, &mnt, &mlen) ||
+	    next_field(&p, end, &f, &flen))
+		return -1;
+	do {
+		if (next_field(&p, end, &f, &flen))
+			return -1;
+	} while (flen != 1 || *f != '-');
+	if (next_field(&p, end, &f, &flen))
+		return -1;
+	if (flen != 4 || memcmp(f, "nsfs", 4))
+		return 0;
+	/* The root of an nsfs mount names the namespace: "net:[4026531840]". */
+	if (rlen < plen + 2 || memcmp(root, prefix, plen) || root[rlen - 1] != ']')
+		return 0;
+	if (rlen - plen - 1 > 19)
+		return -1;
+	for (size_t k = plen; k < rlen - 1; k++) {
+		if (root[k] < '0' || root[k] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(root[k] - '0');
+	}
+	if (unescape_path(mnt, mlen, path, pathsz))
+		return -1;
+	*ino = v;
+	return 1;
+}

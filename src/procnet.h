@@ -12,4 +12,12 @@
 int procnet_counter(const char *buf, size_t len, const char *group, const char *name,
 		    uint64_t *value);
 
+/*
+ * One line of /proc/PID/mountinfo (without its '\n'). When it is an nsfs mount of a network
+ * namespace (as `ip netns add` makes at /run/netns/NAME), puts its mount point, unescaped and
+ * NUL-terminated, in path[pathsz] and the namespace's inode number in *ino and returns 1.
+ * 0 for any other mount; -1 if the line is malformed or the mount point does not fit.
+ */
+int procnet_nsfs_net_mount(const char *line, size_t len, char *path, size_t pathsz, uint64_t *ino);
+
 #endif

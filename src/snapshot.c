@@ -227,7 +227,8 @@ static int read_socks_in_netns(void *ctx, uint64_t netns_ino, uint32_t pid)
 
 /*
  * --all-netns: the iterator walks the netns of whoever creates its fd, so visit each one. With
- * -v, says which namespaces could not be visited (again with -c only when that changes).
+ * -v, says how many were found each way and which could not be visited (again with -c only when
+ * that changes).
  */
 static int read_socks_all_netns(struct snap_ctx *c)
 {
@@ -235,7 +236,12 @@ static int read_socks_all_netns(struct snap_ctx *c)
 	int err = tt_for_each_netns(read_socks_in_netns, c, &walk);
 
 	if (c->cfg->verbose &&
-	    (walk.unreadable != c->skipped.unreadable || walk.unentered != c->skipped.unentered))
+	    (walk.by_process != c->skipped.by_process || walk.by_thread != c->skipped.by_thread ||
+	     walk.by_mount != c->skipped.by_mount))
+		tt_netns_report_found("--all-netns", &walk);
+	if (c->cfg->verbose &&
+	    (walk.unreadable != c->skipped.unreadable || walk.unentered != c->skipped.unentered ||
+	     walk.mount_unreadable != c->skipped.mount_unreadable))
 		tt_netns_report_skips("--all-netns", &walk, "their sockets are not listed");
 	c->skipped = walk;
 	if (err == -EINTR)

@@ -666,6 +666,8 @@ static void seed_states(struct tcptrail_bpf *skel, struct trace_ctx *t, int verb
 		fprintf(stderr, "tcptrail: warning: walking existing sockets: %s%s%s\n",
 			walk.failed ? walk.failed : "", walk.failed ? ": " : "", strerror(-err));
 	/* Always with --stuck: its alerts for sockets stuck before the start depend on it. */
+	if (verbose)
+		tt_netns_report_found("walking existing sockets", &walk);
 	if (verbose || t->stuck)
 		tt_netns_report_skips("walking existing sockets", &walk,
 				      "their sockets older than the tracer show no time in state "
@@ -1018,6 +1020,7 @@ int run_trace(const struct config *cfg, const struct services *svc)
 			.filter = &cfg->filter,
 			.stuck = cfg->stuck,
 			.nstuck = cfg->nstuck,
+			.verbose = cfg->verbose,
 		};
 
 		c.msrv = mtsrv_start(&mo, c.metrics, why, sizeof(why));

@@ -166,7 +166,8 @@ def test_unreadable_namespaces_are_counted():
                             str(port)], capture_output=True, text=True, timeout=tt.DEADLINE)
         assert p.returncode == 0, p.stderr
         m = re.search(r"tcptrail: --all-netns: (\d+) network namespaces? could not be entered "
-                      r"\(setns: Operation not permitted; needs CAP_SYS_ADMIN\): their sockets "
+                      r"\(setns: Operation not permitted; needs CAP_SYS_ADMIN; first "
+                      r"/proc/\d+/ns/net\): their sockets "
                       r"are not listed\n", p.stderr)
         assert m and int(m.group(1)) >= 1 and str(other_ns) not in p.stdout, p.stderr
         # Without -v, snapshot lists what it can and says nothing.
@@ -239,22 +240,29 @@ def test_netns_filter_holds_its_namespace():
 
 
 def test_netns_filter_finds_a_namespace_later():
-    """A --netns namespace no process is in (bound to a file tcptrail does not look at) is
-    missing at the start, said once; when a process enters it, the next search (every 5 s)
-    finds it, holds it and says so."""
-    bound = os.path.join(TMP, "net")
-    open(bound, "w").close()
-    subprocess.run(["unshare", "--net=" + bound, "true"], check=True)
+    """A --netns namespace no task is in and no mount holds (only an open fd, which tcptrail
+    does not look at) is missing at the start, said once; when a process enters it, the next
+    search (every 5 s) finds it, holds it and says so."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", tt.SETNS_PY +
+         "import os,sys\n"
+         "home = os.open('/proc/self/ns/net', os.O_RDONLY)\n"
+         "unshare_net()\n"
+         "fd = os.open('/proc/self/ns/net', os.O_RDONLY)\n"
+         "setns_net(home)\n"
+         "print(os.fstat(fd).st_ino, fd, flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     sleeper = None
     try:
-        ino = os.stat(bound).st_ino
+        ino, fd = map(int, tt.read_line(holder).split())
         t = tt.Tracer("--netns", str(ino))
         try:
             err = lambda: "".join(t.stderr_lines)
             assert "tcptrail: warning: --netns %d: no network namespace has this number now" \
                 % ino in err(), err()
             assert ino not in held_namespaces(t.proc.pid)
-            sleeper = subprocess.Popen(["nsenter", "--net=" + bound, "sleep", "60"])
+            sleeper = subprocess.Popen(["nsenter", "--net=/proc/%d/fd/%d" % (holder.pid, fd),
+                                        "sleep", "60"])
             tt.wait_until(lambda: "tcptrail: --netns %d: the namespace exists now\n" % ino
                           in err(), timeout=15, what="the namespace to be found")
             assert ino in held_namespaces(t.proc.pid)
@@ -266,7 +274,8 @@ def test_netns_filter_finds_a_namespace_later():
         if sleeper:
             sleeper.kill()
             sleeper.wait()
-        subprocess.run(["umount", bound], check=True)
+        holder.stdin.close()
+        holder.wait(timeout=tt.DEADLINE)
 
 
 def test_stalled_reader_lines_dropped_are_lost():

@@ -31,6 +31,15 @@ def enter_private_netns():
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 
+# Python 3.11 has no os.unshare/os.setns; for CLONE_NEWNET both change only the calling thread.
+SETNS_PY = ("import ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "def unshare_net():\n"
+            "    if libc.unshare(0x40000000): raise OSError(ctypes.get_errno(), 'unshare')\n"
+            "def setns_net(fd):\n"
+            "    if libc.setns(fd, 0x40000000): raise OSError(ctypes.get_errno(), 'setns')\n")
+
+
 def netns_inode(pid="self"):
     return os.stat("/proc/%s/ns/net" % pid).st_ino
 
