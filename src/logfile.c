@@ -87,9 +87,12 @@ int logfile_open(const char *path, const struct stat *live, char *err, size_t er
 	struct stat st;
 	int fd;
 
-	/* Create or open existing, again if the name changes in between. */
+	/*
+	 * Create or open existing, again if the name changes in between. Read too: after a
+	 * failed write the writer reads back what a reader would get (logwrite.c).
+	 */
 	for (int tries = 0; tries < 16; tries++) {
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			if (own_mode(fd)) {
 				snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -104,7 +107,7 @@ int logfile_open(const char *path, const struct stat *live, char *err, size_t er
 			return -1;
 		}
 		/* O_NONBLOCK: a planted FIFO must not hang us before it can be refused. */
-		fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0) {
 			int e = errno;
 
