@@ -362,6 +362,29 @@ uint64_t tt_realtime_offset_ns(void)
 	return r - (b1 + (b2 - b1) / 2);
 }
 
+static sigset_t held_mask;
+static int held;
+
+void tt_hold_stop_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	/* Blocked, a signal stays pending even while its action is still SIG_IGN (Linux). */
+	if (!sigprocmask(SIG_BLOCK, &set, &held_mask))
+		held = 1;
+}
+
+void tt_release_stop_signals(void)
+{
+	if (held)
+		sigprocmask(SIG_SETMASK, &held_mask, NULL);
+	held = 0;
+}
+
 void tt_on_stop_signals(void (*handler)(int))
 {
 	struct sigaction sa;
@@ -369,9 +392,12 @@ void tt_on_stop_signals(void (*handler)(int))
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handler;
 	sigemptyset(&sa.sa_mask);
+	/* Also over an inherited SIG_IGN (a background job's SIGINT): a stop is a stop. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A stop sent during start-up was held pending: it is delivered here, and acted on. */
+	tt_release_stop_signals();
 }
 
 /* The running kernel's BTF, loaded once for the feature checks and freed at exit. */

@@ -90,8 +90,17 @@ uint64_t tt_realtime_offset_ns(void);
 uint64_t tt_now_ns(int clock_id);
 
 /*
+ * First thing in main: SIGINT, SIGTERM and SIGHUP are blocked (threads started meanwhile keep
+ * them blocked), so one sent during start-up waits instead of killing the process half set up
+ * or being discarded. tt_release_stop_signals() restores the mask (commands without handlers).
+ */
+void tt_hold_stop_signals(void);
+void tt_release_stop_signals(void);
+
+/*
  * SIGINT and SIGTERM call handler without SA_RESTART, so a blocking wait (epoll, the -c sleep)
- * returns and the caller sees its stop flag; SIGPIPE is ignored (a closed pipe is EPIPE).
+ * returns and the caller sees its stop flag; SIGPIPE is ignored (a closed pipe is EPIPE). Call
+ * it once start-up is done and the SIGHUP action is set: the held signals are delivered then.
  */
 void tt_on_stop_signals(void (*handler)(int));
 

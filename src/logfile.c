@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,9 +88,12 @@ int logfile_open(const char *path, const struct stat *live, char *err, size_t er
 	struct stat st;
 	int fd;
 
-	/* Create or open existing, again if the name changes in between. */
+	/*
+	 * Create or open existing, again if the name changes in between. Read too: after a
+	 * failed write the writer reads back what a reader would get (logwrite.c).
+	 */
 	for (int tries = 0; tries < 16; tries++) {
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			if (own_mode(fd)) {
 				snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -104,7 +108,7 @@ int logfile_open(const char *path, const struct stat *live, char *err, size_t er
 			return -1;
 		}
 		/* O_NONBLOCK: a planted FIFO must not hang us before it can be refused. */
-		fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0) {
 			int e = errno;
 
@@ -142,13 +146,30 @@ int logfile_open(const char *path, const struct stat *live, char *err, size_t er
 	return -1;
 }
 
-/* path, or path.k */
+void logfile_sibling(char *buf, size_t n, const char *path, const char *prefix, const char *suffix)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t dir = (size_t)(base - path), blen = strlen(base);
+	size_t extra = strlen(prefix) + strlen(suffix);
+
+	/* A name that was valid stays valid: the end of its last part gives way, not the suffix. */
+	if (blen + extra > NAME_MAX)
+		blen = extra < NAME_MAX ? NAME_MAX - extra : 0;
+	snprintf(buf, n, "%.*s%s%.*s%s", (int)dir, path, prefix, (int)blen, base, suffix);
+}
+
+/* path, or path.k (cut to fit in NAME_MAX) */
 static void rot_name(char *buf, size_t n, const char *path, uint32_t k)
 {
-	if (k)
-		snprintf(buf, n, "%s.%u", path, k);
-	else
+	char suffix[16];
+
+	if (!k) {
 		snprintf(buf, n, "%s", path);
+		return;
+	}
+	snprintf(suffix, sizeof(suffix), ".%u", k);
+	logfile_sibling(buf, n, path, "", suffix);
 }
 
 static void problem(const struct logfile_rotation *r, const char *fmt, ...)
@@ -225,7 +246,7 @@ static int shift(const struct logfile_rotation *r, uint32_t top, const struct st
 
 int logfile_rotate(const struct logfile_rotation *r)
 {
-	size_t n = strlen(r->path) + 16;
+	size_t n = strlen(r->path) + 32;
 	char *from = malloc(n), *to = malloc(n), *tmp = malloc(n);
 	uid_t euid = geteuid();
 	struct stat live, st;
@@ -242,7 +263,7 @@ int logfile_rotate(const struct logfile_rotation *r)
 		goto out;
 	}
 	/* The new file first: when it cannot be made, nothing has moved. */
-	snprintf(tmp, n, "%s.XXXXXX", r->path);
+	logfile_sibling(tmp, n, r->path, ".", ".XXXXXX");
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		problem(r,

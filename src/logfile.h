@@ -29,6 +29,13 @@ const char *logfile_kind(const struct stat *st, uid_t euid, char *buf, size_t le
  */
 int logfile_open(const char *path, const struct stat *live, char *err, size_t errlen);
 
+/*
+ * dir/PREFIX BASE SUFFIX for path = dir/BASE, in buf (n bytes: strlen(path) + the affixes + 1
+ * is enough): BASE is cut at its end when the whole would pass NAME_MAX, so a name derived
+ * from any valid name (a temporary one, FILE.1) is valid too.
+ */
+void logfile_sibling(char *buf, size_t n, const char *path, const char *prefix, const char *suffix);
+
 struct logfile_rotation {
 	const char *path;
 	uint32_t keep; /* rotated files to keep, at least 1 */
@@ -40,7 +47,8 @@ struct logfile_rotation {
 
 /*
  * logrotate style: path.(k) -> path.(k+1), path -> path.1, and a new empty path (made under a
- * temporary name with O_EXCL, then renamed). Names that are not ours are left alone: a foreign
+ * hidden temporary name with O_EXCL, then renamed). With a name too long for .k, path.k is cut
+ * at its end to fit (logfile_sibling). Names that are not ours are left alone: a foreign
  * path.1 stops the rotation, one further up makes the file below it the oldest kept. Returns
  * the new file's fd, or -1 when path was not rotated (the caller goes on writing live_fd).
  */

@@ -73,6 +73,13 @@ struct logw {
 	uint64_t gz_good_crc;
 	uint64_t gz_good_isize;
 	uint64_t gz_pending; /* events handed to deflate since */
+	int gz_hdr_pending;  /* and the header line among them (a file's first flush) */
+	/*
+	 * The compressor's window at that point: when the cut fails (EROFS), the lines a reader
+	 * still decodes from what is left past it are found by inflating it from there.
+	 */
+	unsigned char *gz_dict;
+	uInt gz_dict_len;
 
 	uint64_t rotations, rotations_failed;
 	uint64_t reopens, reopens_failed;
@@ -192,6 +199,51 @@ static void put_le32(unsigned char *p, uint32_t v)
 }
 
 /*
+ * Whole lines a reader decodes from the file past the last flush, which a failed cut left
+ * there: inflated from there with the window the compressor had. -1 if it cannot be read.
+ */
+static int64_t gz_tail_lines(struct logw *w)
+{
+	unsigned char in[16384], out[65536];
+	uint64_t off = w->gz_good_bytes, lines = 0;
+	int64_t ret = -1;
+	z_stream zs;
+	int z = Z_OK;
+
+	memset(&zs, 0, sizeof(zs));
+	/* before the first flush the gzip header itself is past the cut: a whole gzip stream */
+	if (inflateInit2(&zs, off ? -15 : 15 + 16) != Z_OK)
+		return -1;
+	if (off && w->gz_dict_len && inflateSetDictionary(&zs, w->gz_dict, w->gz_dict_len) != Z_OK)
+		goto out;
+	while (off < w->file_bytes && z == Z_OK) {
+		size_t want = w->file_bytes - off < sizeof(in) ? w->file_bytes - off : sizeof(in);
+		ssize_t n = pread(w->fd, in, want, (off_t)off);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			goto out;
+		}
+		off += (uint64_t)n;
+		zs.next_in = in;
+		zs.avail_in = (uInt)n;
+		do {
+			zs.next_out = out;
+			zs.avail_out = sizeof(out);
+			z = inflate(&zs, Z_NO_FLUSH);
+			lines += count_lines((char *)out, sizeof(out) - zs.avail_out);
+		} while (z == Z_OK && !zs.avail_out);
+	}
+	/* Z_BUF_ERROR: the input ends mid-block, as a cut-off file does */
+	if (z == Z_OK || z == Z_BUF_ERROR || z == Z_STREAM_END)
+		ret = (int64_t)lines;
+out:
+	inflateEnd(&zs);
+	return ret;
+}
+
+/*
  * gzip after a failed write: back to where the last flush ended, so the file decodes to its end
  * without a broken block, and count every event handed to the compressor since. Then a final
  * empty block and the trailer of what was kept make it a whole gzip file, if they fit.
@@ -201,11 +253,25 @@ static void gz_cut(struct logw *w)
 	unsigned char tail[13] = {0x01, 0x00, 0x00, 0xff, 0xff}; /* final stored block, empty */
 	size_t done;
 
+	if (ftruncate(w->fd, (off_t)w->gz_good_bytes)) {
+		/*
+		 * Read-only now (EROFS), or worse: what was written past the flush stays, and the
+		 * lines a reader gets from it are not missing. Unreadable: all of them are.
+		 */
+		int64_t kept = gz_tail_lines(w);
+
+		if (kept > 0 && w->gz_hdr_pending)
+			kept--;
+		if (kept < 0 || (uint64_t)kept > w->gz_pending)
+			kept = 0;
+		w->errors += w->gz_pending - (uint64_t)kept;
+		w->gz_pending = 0;
+		return;
+	}
 	w->errors += w->gz_pending;
 	w->gz_pending = 0;
 	/* the offset too: writing on from the old one would leave a hole of zeros */
-	if (ftruncate(w->fd, (off_t)w->gz_good_bytes) ||
-	    lseek(w->fd, (off_t)w->gz_good_bytes, SEEK_SET) < 0)
+	if (lseek(w->fd, (off_t)w->gz_good_bytes, SEEK_SET) < 0)
 		return;
 	w->file_bytes = w->gz_good_bytes;
 	if (!w->file_bytes)
@@ -245,6 +311,7 @@ static void push_lines(struct logw *w, const char *buf, size_t len, int flush, s
 	if (!len && flush == Z_SYNC_FLUSH && !w->zpending)
 		return;
 	w->gz_pending += events_in(buf, len, 0, hdr);
+	w->gz_hdr_pending |= hdr > 0;
 	w->zs.next_in = (unsigned char *)buf;
 	w->zs.avail_in = (uInt)len;
 	for (;;) {
@@ -276,6 +343,10 @@ static void push_lines(struct logw *w, const char *buf, size_t len, int flush, s
 		w->gz_good_crc = w->zs.adler; /* the CRC-32 of the input, with a gzip wrapper */
 		w->gz_good_isize = w->zs.total_in;
 		w->gz_pending = 0;
+		w->gz_hdr_pending = 0;
+		w->gz_dict_len = 32768;
+		if (deflateGetDictionary(&w->zs, w->gz_dict, &w->gz_dict_len) != Z_OK)
+			w->gz_dict_len = 0;
 	}
 }
 
@@ -413,6 +484,8 @@ static int start_file(struct logw *w)
 	w->file_bytes = 0;
 	w->rotate_at = w->rotate_bytes;
 	w->gz_good_bytes = w->gz_good_crc = w->gz_good_isize = w->gz_pending = 0;
+	w->gz_hdr_pending = 0;
+	w->gz_dict_len = 0;
 	if (!w->gz)
 		return 0;
 	memset(&w->zs, 0, sizeof(w->zs));
@@ -529,6 +602,7 @@ static void logw_free(struct logw *w)
 {
 	free(w->in);
 	free(w->zout);
+	free(w->gz_dict);
 	free(w);
 }
 
@@ -547,7 +621,8 @@ static struct logw *logw_alloc(void)
 
 	if (!w)
 		return NULL;
-	if (!(w->in = malloc(IN_CAP)) || !(w->zout = malloc(ZOUT_CAP))) {
+	if (!(w->in = malloc(IN_CAP)) || !(w->zout = malloc(ZOUT_CAP)) ||
+	    !(w->gz_dict = malloc(32768))) {
 		logw_free(w);
 		return NULL;
 	}

@@ -10,6 +10,18 @@
 #include "snapshot.h"
 #include "trace.h"
 
+/*
+ * Held before the libraries' initializers (gnutls, through libmicrohttpd, takes milliseconds):
+ * the executable's pre-init functions run first, leaving only the loader's own work before.
+ */
+static void hold_early(void)
+{
+	tt_hold_stop_signals();
+}
+
+__attribute__((section(".preinit_array"),
+	       used)) static void (*const hold_early_p)(void) = hold_early;
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -50,6 +62,8 @@ int main(int argc, char **argv)
 		ret = run_snapshot(&cfg, svc);
 		break;
 	case CMD_REPLAY:
+		/* no handler: SIGINT and SIGTERM end it as they always did */
+		tt_release_stop_signals();
 		ret = run_replay(&cfg, svc);
 		break;
 	default:

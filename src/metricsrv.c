@@ -28,6 +28,7 @@
 #include "metrics.skel.h"
 #include "bpfcommon.h"
 #include "filter.h"
+#include "logfile.h"
 #include "metricsrv.h"
 #include "netns.h"
 #include "outbuf.h"
@@ -629,18 +630,21 @@ static struct MHD_Daemon *start_httpd(struct mtsrv *s, const struct sockaddr_sto
 /* Writes s->out to the file atomically: a temporary file in its directory, then rename. */
 static int write_file(struct mtsrv *s)
 {
-	const char *path = s->opts.file, *slash = strrchr(path, '/');
-	char tmp[PATH_MAX];
+	const char *path = s->opts.file;
+	size_t n = strlen(path) + 16;
+	char *tmp = malloc(n);
 	int fd, err = 0;
 
-	if (slash)
-		snprintf(tmp, sizeof(tmp), "%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1);
-	else
-		snprintf(tmp, sizeof(tmp), ".%s.XXXXXX", path);
-	/* The temporary name does not end in .prom: the textfile collector skips it. */
+	if (!tmp)
+		return ENOMEM;
+	/* Hidden, not ending in .prom (the textfile collector skips it), cut to fit NAME_MAX. */
+	logfile_sibling(tmp, n, path, ".", ".XXXXXX");
 	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return errno;
+	if (fd < 0) {
+		err = errno;
+		free(tmp);
+		return err;
+	}
 	/* node_exporter runs as another user: the file is for it to read, whatever the umask. */
 	if (fchmod(fd, 0644) || ob_write_fd(fd, s->out.data, s->out.len) || fsync(fd))
 		err = errno;
@@ -650,6 +654,7 @@ static int write_file(struct mtsrv *s)
 		err = errno;
 	if (err)
 		unlink(tmp);
+	free(tmp);
 	return err;
 }
 

@@ -317,6 +317,28 @@ def test_sighup_without_file():
             assert len(lines) == events
 
 
+def test_long_names():
+    """Any name the file system takes works: a 255-byte -w name rotates (its FILE.k and the
+    temporary name are cut to fit in 255 bytes), a 250-byte --metrics-file name is written."""
+    d = os.path.join(TMP, "long")
+    os.mkdir(d, 0o700)
+    name = "l" * (255 - len(".jsonl")) + ".jsonl"
+    rc, err, events = rotating_run(os.path.join(d, name), 8106)
+    assert rc == 0 and "rotat" not in err, err
+    names = sorted(os.listdir(d))
+    assert name in names and len(names) == 6, names  # the live file and --keep 5
+    for n in names:
+        assert len(n) <= 255 and n[:200] == name[:200], n
+        with open(os.path.join(d, n)) as f:
+            assert json.loads(f.readline())["type"] == "header", n
+    prom = os.path.join(d, "m" * (250 - len(".prom")) + ".prom")
+    rc, err = trace("--metrics-file", prom)
+    assert rc == 0, err
+    with open(prom) as f:
+        assert "tcptrail_" in f.read()
+    assert len(os.listdir(d)) == 7, os.listdir(d)  # no temporary file left
+
+
 def test_full_disk():
     """A 64 KiB tmpfs fills up: 'N events could not be written' is exactly the events missing
     from what replays, gzip and plain, and the header is no event."""
@@ -355,4 +377,4 @@ def test_full_disk():
 if __name__ == "__main__":
     tt.main([test_planted_symlink, test_planted_file, test_rotation_planted_first,
              test_rotation_planted_higher, test_sighup_reopens, test_sighup_without_file,
-             test_full_disk])
+             test_long_names, test_full_disk])

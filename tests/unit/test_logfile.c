@@ -391,6 +391,27 @@ static void test_kind(void **state)
 	assert_string_equal(logfile_kind(&st, 7, buf, sizeof(buf)), "a symbolic link");
 }
 
+/* Derived names of a valid name are valid: its end gives way to the affixes. */
+static void test_sibling(void **state)
+{
+	char name[300], buf[600], want[600];
+
+	logfile_sibling(buf, sizeof(buf), "/var/log/t.jsonl", ".", ".XXXXXX");
+	assert_string_equal(buf, "/var/log/.t.jsonl.XXXXXX");
+	logfile_sibling(buf, sizeof(buf), "t.jsonl", "", ".12");
+	assert_string_equal(buf, "t.jsonl.12");
+	memset(name, 'a', 255);
+	name[255] = 0;
+	snprintf(want, sizeof(want), "d/%.252s.12", name);
+	snprintf(buf, sizeof(buf), "d/%s", name);
+	logfile_sibling(buf, sizeof(buf), strdupa(buf), "", ".12");
+	assert_string_equal(buf, want);
+	snprintf(want, sizeof(want), ".%.247s.XXXXXX", name);
+	logfile_sibling(buf, sizeof(buf), name, ".", ".XXXXXX");
+	assert_string_equal(buf, want);
+	assert_int_equal(strlen(buf), 255);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +429,7 @@ int main(void)
 		scratch_test(test_rotate_planted_higher),
 		scratch_test(test_rotate_moved_away),
 		cmocka_unit_test(test_kind),
+		cmocka_unit_test(test_sibling),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
