@@ -689,7 +689,8 @@ GUNICORN_APP = """
 import time
 
 def app(environ, start_response):
-    time.sleep(2)
+    # Long enough for 1 s of CLOSE_WAIT after the test's ss polling on a loaded machine.
+    time.sleep(5)
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "6")])
     return [b"hello\\n"]
 """
@@ -712,7 +713,7 @@ def test_gunicorn_worker():
         c = sc.connect("127.0.0.1", port)
         cport = c.getsockname()[1]
         c.sendall(b"GET / HTTP/1.0\r\nHost: t\r\n\r\n")
-        # The handler sleeps 2 s: meanwhile ss shows who holds the connection.
+        # The handler sleeps 5 s: meanwhile ss shows who holds the connection.
         cookie, s = tt.wait_until(
             lambda: [(k, v) for k, v in ss().items() if v.local == local and
                      v.peer == ep("127.0.0.1", cport) and v.users],
@@ -761,15 +762,16 @@ while True:
             c.close()
             print("released", flush=True)
         signal.signal(signal.SIGUSR1, release)
-        print("child", os.getpid(), flush=True)
+        # One write(2) per line: the parent prints to the same pipe at the same time.
+        os.write(1, b"child %d\n" % os.getpid())
         req = b""
         while not req.endswith(b"\n"):
             req += c.recv(100)
-        print("read", os.getpid(), flush=True)  # and leaks it
+        os.write(1, b"read %d\n" % os.getpid())  # and leaks it
         while True:
             signal.pause()
     c.close()  # the parent's copy
-    print("forked", pid, peer[1], flush=True)
+    os.write(1, b"forked %d %d\n" % (pid, peer[1]))
 """
 
 
