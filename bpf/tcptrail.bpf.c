@@ -121,7 +121,7 @@ struct {
 /*
  * A child's first event (CLOSE -> SYN_RECV), held until its next transition, by socket address:
  * it fires inside the clone of the listener, before the kernel gives the child its addresses
- * (IPv6 on every kernel, IPv4 too before 6.13) and, before 6.13, its own cookie.
+ * (IPv6 on every kernel, IPv4 too on 6.1 and 6.12) and, on 6.1 and 6.12, its own cookie.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -997,7 +997,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	if (clone && info && info->listener) {
 		struct owner o;
 
-		/* Before 6.13 the clone fires under its listener's cookie: that memory is not ours. */
+		/* On 6.1 and 6.12 the clone fires under its listener's cookie: not our memory. */
 		if (listener_owner(&ev, &o))
 			event_owner(&ev, &o);
 		if (!hold_child(&ev, NULL, &sk_addr, true) && wanted)
