@@ -534,12 +534,17 @@ static void *reap_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
-		uint64_t now = tt_now_ns(CLOCK_MONOTONIC);
+		uint64_t now;
 
 		pthread_mutex_unlock(&s->lock);
 		pthread_mutex_lock(&s->conn_lock);
+		/*
+		 * Read under conn_lock and compared without a subtraction: a connection that came
+		 * (or was answered) after `now` would otherwise be years late and shut down unanswered.
+		 */
+		now = tt_now_ns(CLOCK_MONOTONIC);
 		for (struct conn *c = s->conns; c; c = c->next) {
-			if (c->waiting == 1 && now - c->since > HEADER_DEADLINE_NS) {
+			if (c->waiting == 1 && c->since + HEADER_DEADLINE_NS < now) {
 				shutdown(c->fd, SHUT_RDWR);
 				c->waiting = 2; /* once */
 			}
