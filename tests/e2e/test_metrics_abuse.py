@@ -106,5 +106,62 @@ def test_many_listeners_capped():
     assert code == 0, err
 
 
+def ptrace(req, tid):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    if libc.ptrace(req, tid, None, None) == -1:
+        e = ctypes.get_errno()
+        raise OSError(e, "ptrace(%#x, %d): %s" % (req, tid, os.strerror(e)))
+
+
+PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 17, 0x4206, 0x4207
+WALL = 0x40000000
+
+
+def test_healthz_says_wedged_loop():
+    """/healthz is 503 with its reason once the event loop has not turned for 30 s, and 200
+    again when it turns: the main thread (the event loop) alone is stopped by ptrace, the
+    metrics server's threads go on answering."""
+    mport = tt.free_port()
+    tracer = tt.Tracer("-q", "--metrics", "127.0.0.1:%d" % mport, json_output=False)
+    seized = False
+    try:
+        dt, status, body = timed_get(mport, "/healthz")
+        assert status.endswith("200 OK") and body == "ok\n", (status, body)
+        pid = tracer.proc.pid
+        # SEIZE and INTERRUPT stop this one thread; a SIGSTOP would stop them all.
+        ptrace(PTRACE_SEIZE, pid)
+        seized = True
+        ptrace(PTRACE_INTERRUPT, pid)
+        os.waitpid(pid, WALL)
+        start = time.monotonic()
+        # Healthy for the limit's length (each probe answered within a second), then not.
+        def unhealthy():
+            dt, status, body = timed_get(mport, "/healthz")
+            return None if status.endswith("200 OK") else (status, body)
+
+        status, body = tt.wait_until(unhealthy, 45, "/healthz to say the loop is wedged")
+        took = time.monotonic() - start
+        print("   wedged loop: %s after %.1f s: %r" % (status, took, body))
+        assert status.endswith("503 Service Unavailable"), status
+        assert re.fullmatch(r"unhealthy: the event loop has not turned for 3\d s "
+                            r"\(limit 30 s\)\n", body), body
+        assert 29 < took < 35, took
+        # / still answers; a scrape serves the last numbers after waiting a second for them.
+        assert timed_get(mport, "/")[1].endswith("200 OK")
+        dt, status, body = timed_get(mport, "/metrics", 5)
+        assert status.endswith("200 OK") and "tcptrail_events_total" in body, status
+        ptrace(PTRACE_DETACH, pid)
+        seized = False
+        tt.wait_until(lambda: timed_get(mport, "/healthz")[2] == "ok\n", 5, "healthy again")
+    finally:
+        if seized:
+            ptrace(PTRACE_DETACH, tracer.proc.pid)
+        code, err = tracer.stop()
+    assert code == 0, err
+
+
 if __name__ == "__main__":
-    tt.main([test_slowloris_and_non_readers, test_header_deadline, test_many_listeners_capped])
+    tt.main([test_slowloris_and_non_readers, test_header_deadline, test_many_listeners_capped,
+             test_healthz_says_wedged_loop])
