@@ -8,6 +8,7 @@
  * a gauge drift or go below zero.
  */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -380,6 +381,17 @@ void metrics_set_lost(struct metrics *m, uint64_t lost)
 uint64_t metrics_sockets(const struct metrics *m)
 {
 	return m->socks.n;
+}
+
+int mt_health(uint64_t now, uint64_t last_tick, uint64_t stall_ns, char *why, size_t len)
+{
+	/* a turn read after now is recent; no subtraction that could wrap */
+	if (last_tick + stall_ns >= now)
+		return 0;
+	snprintf(why, len, "unhealthy: the event loop has not turned for %llu s (limit %llu s)",
+		 (unsigned long long)((now - last_tick) / 1000000000ULL),
+		 (unsigned long long)(stall_ns / 1000000000ULL));
+	return -1;
 }
 
 int metrics_copy(const struct metrics *m, struct mt_counts *dst)

@@ -146,6 +146,17 @@ void metrics_set_lost(struct metrics *m, uint64_t lost);
 /* Full sockets in the table (tests, memory checks). */
 uint64_t metrics_sockets(const struct metrics *m);
 
+/*
+ * /healthz: the event loop turns at least every poll timeout (10 ms) with or without events, so
+ * a last turn older than this means it is wedged; scrapes, however slow or many, never delay it.
+ */
+#define MT_STALL_NS (30 * 1000000000ULL)
+/*
+ * /healthz's verdict at now (CLOCK_MONOTONIC ns) for an event loop last turned at last_tick: 0
+ * (healthy), or -1 with a one-line reason (no newline) in why when it is older than stall_ns.
+ */
+int mt_health(uint64_t now, uint64_t last_tick, uint64_t stall_ns, char *why, size_t len);
+
 /* Copies m's numbers into dst (its arrays grown as needed). 0, or -1 when out of memory. */
 int metrics_copy(const struct metrics *m, struct mt_counts *dst);
 void mt_counts_free(struct mt_counts *c);

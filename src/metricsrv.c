@@ -93,8 +93,9 @@ struct mtsrv {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	atomic_int want;
-	uint64_t gen;  /* copies made */
-	int loop_done; /* the event loop has ended: copy m directly */
+	_Atomic uint64_t last_tick; /* CLOCK_MONOTONIC of the event loop's last turn (/healthz) */
+	uint64_t gen;		    /* copies made */
+	int loop_done;		    /* the event loop has ended: copy m directly */
 	struct mt_counts copy;
 
 	/* one collection at a time: the iterator's counters, the copy, the buffers */
@@ -136,8 +137,9 @@ struct mtsrv {
 
 /* ----- hand-over ----- */
 
-void mtsrv_tick(struct mtsrv *s, uint64_t lost)
+void mtsrv_tick(struct mtsrv *s, uint64_t lost, uint64_t now)
 {
+	atomic_store_explicit(&s->last_tick, now, memory_order_relaxed);
 	metrics_set_lost(s->m, lost);
 	if (!atomic_load_explicit(&s->want, memory_order_acquire))
 		return;
@@ -534,12 +536,17 @@ static void *reap_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
-		uint64_t now = tt_now_ns(CLOCK_MONOTONIC);
+		uint64_t now;
 
 		pthread_mutex_unlock(&s->lock);
 		pthread_mutex_lock(&s->conn_lock);
+		/*
+		 * Read under conn_lock and compared without a subtraction: a connection that came
+		 * (or was answered) after `now` would otherwise be years late and shut down unanswered.
+		 */
+		now = tt_now_ns(CLOCK_MONOTONIC);
 		for (struct conn *c = s->conns; c; c = c->next) {
-			if (c->waiting == 1 && now - c->since > HEADER_DEADLINE_NS) {
+			if (c->waiting == 1 && c->since + HEADER_DEADLINE_NS < now) {
 				shutdown(c->fd, SHUT_RDWR);
 				c->waiting = 2; /* once */
 			}
@@ -579,8 +586,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (!strcmp(url, "/"))
 		return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", index_page,
 			     sizeof(index_page) - 1, NULL);
-	if (!strcmp(url, "/healthz"))
-		return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3, NULL);
+	if (!strcmp(url, "/healthz")) {
+		uint64_t last = atomic_load_explicit(&s->last_tick, memory_order_relaxed);
+		char why[128];
+		size_t n;
+
+		/* healthy while the event loop turns: a busy or abused server never fails it */
+		if (!mt_health(tt_now_ns(CLOCK_MONOTONIC), last, MT_STALL_NS, why, sizeof(why) - 1))
+			return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3,
+				     NULL);
+		n = strlen(why); /* at most sizeof(why) - 2: room for the newline */
+		why[n++] = '\n';
+		return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", why,
+			     n, NULL);
+	}
 	if (strcmp(url, "/metrics")) {
 		static const char msg[] = "404 not found: the metrics are at /metrics\n";
 
@@ -749,6 +768,8 @@ struct mtsrv *mtsrv_start(const struct mtsrv_opts *o, struct metrics *m, char *e
 	}
 	s->opts = *o;
 	s->m = m;
+	/* the loop starts after this: its start-up counts as a turn */
+	atomic_init(&s->last_tick, tt_now_ns(CLOCK_MONOTONIC));
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->collect_lock, NULL);
 	pthread_mutex_init(&s->body_lock, NULL);

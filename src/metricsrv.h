@@ -35,8 +35,11 @@ struct mtsrv_opts {
  */
 struct mtsrv *mtsrv_start(const struct mtsrv_opts *o, struct metrics *m, char *err, size_t errlen);
 
-/* Event loop, every turn: lost is the tracer's count; makes the copy a scrape asked for. */
-void mtsrv_tick(struct mtsrv *s, uint64_t lost);
+/*
+ * Event loop, every turn: lost is the tracer's count; now (CLOCK_MONOTONIC) is the turn's time,
+ * which /healthz compares with its own (mt_health); makes the copy a scrape asked for.
+ */
+void mtsrv_tick(struct mtsrv *s, uint64_t lost, uint64_t now);
 
 /*
  * After the event loop's end: stops the server, writes the file a last time (the final numbers)

@@ -846,7 +846,7 @@ static void trace_tick(struct trace_ctx *c, uint64_t now)
 		alerts_raise(c->alerts);
 	}
 	if (c->msrv)
-		mtsrv_tick(c->msrv, c->lost);
+		mtsrv_tick(c->msrv, c->lost, now);
 	if (reopen_log && c->log) {
 		reopen_log = 0;
 		logw_reopen(c->log);

@@ -6,6 +6,11 @@
   traces with owners, serves metrics and reports no namespace it could not see; with any one
   capability fewer it says what is missing (a load failure, or the capability named).
 - The Kubernetes DaemonSet parses and asks for the same capabilities (drop ALL, add the list).
+- The agent run as the unit runs it (its ExecStart, user, capabilities, no new privileges) and
+  as the DaemonSet's container does (its args, root with only the added capabilities), each on
+  a free port of the test's loopback, keeps answering scrapes, its liveness probe's path and `/`
+  within a second under issue 22's attack (tests/e2e/abuse.py), with RSS under the unit's
+  MemoryMax and the container's memory limit.
 - The Prometheus rule file passes `promtool check rules`.
 - logrotate (with deploy/tcptrail.logrotate, its own state file) rotates the live log under
   churn twice: the rotated files and the new one replay to exactly the tracer's event count.
@@ -15,6 +20,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -25,6 +31,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import tt  # noqa: E402
+import abuse  # noqa: E402
 
 tt.enter_private_netns()
 NETNS = tt.netns_inode()
@@ -213,6 +220,103 @@ def test_setpriv_unit_user_and_caps():
             subprocess.run(["userdel", user], check=False)
 
 
+def daemonset_container():
+    import yaml
+    with open(os.path.join(DEPLOY, "kubernetes", "daemonset.yaml")) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    (ds,) = [d for d in docs if d["kind"] == "DaemonSet"]
+    (c,) = ds["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+def mem_kib(q):
+    """KiB of a systemd (512M) or Kubernetes (512Mi) memory size."""
+    m = re.fullmatch(r"(\d+)(K|M|G|Ki|Mi|Gi)?", q)
+    assert m, q
+    return int(m.group(1)) * {None: 1.0 / 1024, "K": 1, "M": 1024, "G": 1 << 20,
+                              "Ki": 1, "Mi": 1024, "Gi": 1 << 20}[m.group(2)]
+
+
+def retarget(args, mport, log):
+    """args with --metrics's port made mport (its address kept: every address, here only
+    the test's loopback) and -w made log; the metrics port it had."""
+    args = list(args)
+    i = args.index("--metrics") + 1
+    host, port = args[i].rsplit(":", 1)
+    args[i] = "%s:%d" % (host, mport)
+    args[args.index("-w") + 1] = log
+    return args, int(port)
+
+
+def setpriv(caps, user=None):
+    """setpriv's arguments for exactly caps (user, or root), with no new privileges."""
+    spec = ",".join(["-all"] + ["+" + c[len("CAP_"):].lower() for c in caps])
+    who = ["--reuid=" + user, "--regid=" + user, "--clear-groups"] if user else []
+    return ["setpriv"] + who + ["--inh-caps=" + spec, "--ambient-caps=" + spec,
+                                "--bounding-set=" + spec, "--no-new-privs"]
+
+
+def attack_agent(cmd, mport, probe, limit_kib):
+    """Runs cmd (an agent serving --metrics on mport) under the attack: scrapes, the probe's
+    path and / within a second each, RSS under limit_kib; it then stops cleanly."""
+    helper = abuse.open_listeners(20000)
+    attack = None
+    try:
+        tracer = TracerCmd(cmd)
+        try:
+            dt, status, _ = abuse.timed_get(mport, "/metrics", 20)
+            assert status.endswith("200 OK"), status
+            attack = abuse.Attack(mport)
+            worst, rss = abuse.probe_under_attack(mport, tracer.proc.pid,
+                                                  ("/metrics", probe, "/"))
+            print("   under attack: %s (limit %d KiB)" % (abuse.report(worst, rss), limit_kib))
+            assert rss < limit_kib, (rss, limit_kib)
+        finally:
+            if attack:
+                attack.close()
+            code, err = tracer.stop()
+        assert code == 0, err
+    finally:
+        abuse.close_helper(helper)
+
+
+def test_unit_under_metrics_abuse():
+    s = unit_settings()
+    user, made = unit_user()
+    work = tempfile.mkdtemp(prefix="tt-unit-abuse-")
+    os.chown(work, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
+    try:
+        argv = shlex.split(s["ExecStart"][0])
+        assert argv[0] == "/usr/local/sbin/tcptrail", argv
+        mport = tt.free_port()
+        args, _ = retarget(argv[1:], mport, os.path.join(work, "events.jsonl"))
+        # The unit has no liveness probe: what a probe of it would ask is /healthz.
+        attack_agent(setpriv(unit_caps(), user) + [tt.TCPTRAIL] + args, mport, "/healthz",
+                     mem_kib(s["MemoryMax"][0]))
+    finally:
+        shutil.rmtree(work)
+        if made:
+            subprocess.run(["userdel", user], check=False)
+
+
+def test_daemonset_under_metrics_abuse():
+    c = daemonset_container()
+    sc = c["securityContext"]
+    assert sc["runAsUser"] == 0 and sc["capabilities"]["drop"] == ["ALL"]
+    caps = ["CAP_" + x for x in sc["capabilities"]["add"]]
+    assert sc["allowPrivilegeEscalation"] is False  # no_new_privs
+    work = tempfile.mkdtemp(prefix="tt-ds-abuse-")
+    try:
+        mport = tt.free_port()
+        args, port = retarget(c["args"], mport, os.path.join(work, "events.jsonl"))
+        probe = c["livenessProbe"]["httpGet"]
+        assert probe["port"] in (port, "metrics"), (probe, port)
+        attack_agent(setpriv(caps) + [tt.TCPTRAIL] + args, mport, probe["path"],
+                     mem_kib(c["resources"]["limits"]["memory"]))
+    finally:
+        shutil.rmtree(work)
+
+
 def test_logrotate_under_churn():
     work = tempfile.mkdtemp(prefix="tt-logrotate-")
     log = os.path.join(work, "events.jsonl")
@@ -283,4 +387,5 @@ def test_logrotate_under_churn():
 
 if __name__ == "__main__":
     tt.main([test_unit_verifies_and_is_hardened, test_daemonset_matches_unit, test_rules_check,
-             test_setpriv_unit_user_and_caps, test_logrotate_under_churn])
+             test_setpriv_unit_user_and_caps, test_unit_under_metrics_abuse,
+             test_daemonset_under_metrics_abuse, test_logrotate_under_churn])

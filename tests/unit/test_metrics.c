@@ -555,6 +555,32 @@ static void test_listener_cap(void **state)
 	free(w.listeners);
 }
 
+/* /healthz: healthy while the loop's last turn is within the limit, however close to it. */
+static void test_health(void **state)
+{
+	const uint64_t s = 1000000000ULL, t0 = 1000 * s;
+	char why[128];
+
+	why[0] = 0;
+	assert_int_equal(mt_health(t0, t0, MT_STALL_NS, why, sizeof(why)), 0);
+	assert_int_equal(mt_health(t0 + MT_STALL_NS, t0, MT_STALL_NS, why, sizeof(why)), 0);
+	/* a turn made after the probe read its clock */
+	assert_int_equal(mt_health(t0, t0 + s, MT_STALL_NS, why, sizeof(why)), 0);
+	assert_string_equal(why, "");
+	/* the clock's start: no wrap */
+	assert_int_equal(mt_health(5 * s, 0, MT_STALL_NS, why, sizeof(why)), 0);
+	assert_int_equal(mt_health(t0 + MT_STALL_NS + 1, t0, MT_STALL_NS, why, sizeof(why)), -1);
+	assert_string_equal(why, "unhealthy: the event loop has not turned for 30 s (limit 30 s)");
+	assert_int_equal(mt_health(t0 + 3600 * s, t0, MT_STALL_NS, why, sizeof(why)), -1);
+	assert_string_equal(why,
+			    "unhealthy: the event loop has not turned for 3600 s (limit 30 s)");
+	/* a short buffer is cut, not overrun */
+	memset(why, 'x', sizeof(why));
+	assert_int_equal(mt_health(t0 + 3600 * s, t0, MT_STALL_NS, why, 10), -1);
+	assert_string_equal(why, "unhealthy");
+	assert_int_equal(why[10], 'x');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_random_model),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_listener_cap),
+		cmocka_unit_test(test_health),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
