@@ -131,6 +131,19 @@ class Tracer:
         return self.proc.returncode, "".join(self.stderr_lines)
 
 
+def stop_after_write_error(tracer, log):
+    """Stops a tracer whose -w log hit a write error: (events seen, events not written), after
+    checking the exit status 1, no lost events and the 'could not be written' line."""
+    import re
+    rc, err = tracer.stop()
+    assert rc == 1, err
+    events, lost = summary_counts(err)
+    assert lost == 0, err
+    m = re.search(r"(\d+) events could not be written to %s\n" % re.escape(log), err)
+    assert m, err
+    return events, int(m.group(1))
+
+
 def summary_counts(stderr):
     """(events, lost) from the exit summary line 'N events, M lost'."""
     import re
