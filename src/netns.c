@@ -188,42 +188,71 @@ static int visit_path(struct walker *w, const char *path, uint64_t ino, uint32_t
 }
 
 /*
- * Notes the threads of process pid (in namespace ino, 0 if unreadable) that live in another
- * namespace, for a later pass: a thread that called setns() or unshare(CLONE_NEWNET) may be the
- * only task in its namespace. Returns 0 or -ENOMEM.
+ * Calls fn with each thread of process pid but its main one (the process's own entry covers
+ * that), and the path of the thread's /proc/PID/task/TID/ns/net, until fn returns nonzero;
+ * returns that, or 0. A process gone meanwhile has no threads.
  */
-static int note_threads(struct walker *w, const char *pid, uint64_t ino)
+static int each_other_thread(const char *pid,
+			     int (*fn)(void *ctx, const char *tid, const char *ns_path), void *ctx)
 {
 	char path[300];
 	struct dirent *de;
-	struct stat st;
-	uint64_t key;
-	int err = 0;
+	int ret = 0;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%s/task", pid);
 	d = opendir(path);
 	if (!d)
 		return 0;
-	while (!err && (de = readdir(d)) != NULL) {
+	while (!ret && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' || !strcmp(de->d_name, pid))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/task/%s/ns/net", pid, de->d_name);
-		if (stat(path, &st) == 0) {
-			if (st.st_ino != ino && !u64set_has(&w->seen, st.st_ino))
-				err = u64set_add(&w->threads, strtoull(de->d_name, NULL, 10));
-			continue;
-		}
-		if (gone(errno))
-			continue;
-		if (!w->walk->unreadable_err)
-			w->walk->unreadable_err = errno;
-		snprintf(path, sizeof(path), "%s/task/%s", pid, de->d_name);
-		if (!proc_net_key(path, &key))
-			err = u64set_add(&w->unknown, key);
+		ret = fn(ctx, de->d_name, path);
 	}
 	closedir(d);
-	return err;
+	return ret;
+}
+
+struct thread_note {
+	struct walker *w;
+	const char *pid;
+	uint64_t ino; /* the process's namespace, 0 if unreadable */
+};
+
+static int note_thread(void *ctx, const char *tid, const char *ns_path)
+{
+	struct thread_note *n = ctx;
+	struct walker *w = n->w;
+	char path[300];
+	struct stat st;
+	uint64_t key;
+
+	if (stat(ns_path, &st) == 0) {
+		if (st.st_ino != n->ino && !u64set_has(&w->seen, st.st_ino))
+			return u64set_add(&w->threads, strtoull(tid, NULL, 10));
+		return 0;
+	}
+	if (gone(errno))
+		return 0;
+	if (!w->walk->unreadable_err)
+		w->walk->unreadable_err = errno;
+	snprintf(path, sizeof(path), "%s/task/%s", n->pid, tid);
+	if (!proc_net_key(path, &key))
+		return u64set_add(&w->unknown, key);
+	return 0;
+}
+
+/*
+ * Notes the threads of process pid (in namespace ino, 0 if unreadable) that live in another
+ * namespace, for a later pass: a thread that called setns() or unshare(CLONE_NEWNET) may be the
+ * only task in its namespace. Returns 0 or -ENOMEM.
+ */
+static int note_threads(struct walker *w, const char *pid, uint64_t ino)
+{
+	struct thread_note n = {.w = w, .pid = pid, .ino = ino};
+
+	return each_other_thread(pid, note_thread, &n);
 }
 
 static int visit_mount(void *ctx, const char *path, uint64_t ino)
@@ -457,25 +486,14 @@ static int hold_mount(void *ctx, const char *path, uint64_t ino)
 }
 
 /* Threads in another namespace than their process's: one may be the only task in it. */
+static int hold_thread(void *ctx, const char *tid, const char *ns_path)
+{
+	return hold_path(ctx, ns_path);
+}
+
 static int hold_threads(struct hold_ctx *h, const char *pid)
 {
-	char path[600];
-	struct dirent *de;
-	DIR *d;
-	int done = 0;
-
-	snprintf(path, sizeof(path), "/proc/%s/task", pid);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while (!done && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' || !strcmp(de->d_name, pid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/task/%s/ns/net", pid, de->d_name);
-		done = hold_path(h, path);
-	}
-	closedir(d);
-	return done;
+	return each_other_thread(pid, hold_thread, h);
 }
 
 int tt_netns_hold(const uint32_t *inos, int *fds, int n, int *first_err)
