@@ -15,7 +15,7 @@
 #include <bpf/btf.h>
 #include "bpfcommon.h"
 
-/* The program whose load failed last and the verifier's (or libbpf's) reason, from its messages. */
+/* The program the kernel refused last and why (the verifier's log, or the kernel's error). */
 static char failed_prog[64];
 static char failed_reason[256];
 static int print_all;
@@ -433,11 +433,17 @@ int tt_kernel_has_btf_tracepoint(const char *name)
 	return btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) > 0;
 }
 
-int tt_kernel_has_kfunc(const char *name)
+/* The BTF id of kernel function name, or a value <= 0 if the kernel's BTF has none. */
+static int kernel_func_id(const char *name)
 {
 	struct btf *vmlinux = kernel_btf();
 
-	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+	return vmlinux ? btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) : -1;
+}
+
+int tt_kernel_has_kfunc(const char *name)
+{
+	return kernel_func_id(name) > 0;
 }
 
 int tt_kernel_can_fexit(const char *func)
@@ -447,10 +453,8 @@ int tt_kernel_can_fexit(const char *func)
 		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0},
 		{.code = BPF_JMP | BPF_EXIT},
 	};
-	struct btf *vmlinux = kernel_btf();
-	int id, prog, link;
+	int id = kernel_func_id(func), prog, link;
 
-	id = vmlinux ? btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC) : -1;
 	if (id <= 0)
 		return 0;
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
@@ -537,18 +541,4 @@ int tt_kernel_enum(const char *name, const char *prefix,
 		n++;
 	}
 	return n;
-}
-
-int tt_kernel_has_trace_event(const char *category, const char *name)
-{
-	static const char *const roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
-	char path[256];
-	struct stat st;
-
-	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
-		snprintf(path, sizeof(path), "%s/events/%s/%s/id", roots[i], category, name);
-		if (stat(path, &st) == 0)
-			return 1;
-	}
-	return 0;
 }

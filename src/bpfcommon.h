@@ -50,9 +50,6 @@ int tt_kernel_has_helper(const char *func);
 int tt_kernel_enum(const char *name, const char *prefix,
 		   void (*fn)(void *ctx, const char *rest, long long value), void *ctx);
 
-/* Whether a tracefs event can be attached: it exists and tracefs (or debugfs) is mounted. */
-int tt_kernel_has_trace_event(const char *category, const char *name);
-
 /* The resource limit (EMFILE, ENFILE, ENOMEM) behind a failed load's err, or 0 if none. */
 int tt_bpf_limit_behind(int err);
 

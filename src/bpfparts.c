@@ -65,7 +65,7 @@ static int is_iterator(const struct bpf_program *prog)
 	       bpf_program__expected_attach_type(prog) == BPF_TRACE_ITER;
 }
 
-int tt_parts_attach(struct bpf_object_skeleton *s, struct tt_part *parts, int n, const char **prog)
+int tt_parts_attach(struct bpf_object_skeleton *s, struct tt_part *parts, int n)
 {
 	for (int i = 0; i < s->prog_cnt; i++) {
 		struct bpf_program *p = *s->progs[i].prog;
@@ -80,10 +80,8 @@ int tt_parts_attach(struct bpf_object_skeleton *s, struct tt_part *parts, int n,
 			continue;
 		err = errno ? -errno : -EINVAL;
 		part = tt_part_of(parts, n, s->progs[i].name);
-		if (!part || part->core) {
-			*prog = s->progs[i].name;
+		if (!part || part->core)
 			return err;
-		}
 		if (part->state == TT_PART_ON)
 			tt_part_off(part, TT_PART_UNATTACHED, "%s: %s", s->progs[i].name,
 				    strerror(-err));

@@ -47,9 +47,10 @@ int tt_parts_refused(struct tt_part *parts, int n, const char **prog, const char
 
 /*
  * Attaches every loaded program of the skeleton except iterators (attached when they run): an
- * optional part that fails is switched off; the core's failure is returned (-errno) with *prog.
+ * optional part that fails is switched off; the core's failure (or a program of no part) is
+ * returned (-errno).
  */
-int tt_parts_attach(struct bpf_object_skeleton *s, struct tt_part *parts, int n, const char **prog);
+int tt_parts_attach(struct bpf_object_skeleton *s, struct tt_part *parts, int n);
 
 /*
  * One line per part that is off: always for a refusal or a failed attach (they are not expected
