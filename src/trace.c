@@ -461,7 +461,7 @@ static const struct tt_part trace_parts_init[TT_PART_COUNT] = {
 			    {"handle_accept"}},
 	[TT_PART_HANDOFF] = {"handoff",
 			     "listeners handed on at exit",
-			     "6.1",
+			     "6.2",
 			     "a listener's holder that exits stays named until the next accept()",
 			     {"handle_fork", "handle_exit"}},
 	[TT_PART_EXEC] = {"exec",
@@ -735,7 +735,6 @@ static int trace_bpf_load(struct trace_bpf *b, const struct config *cfg, const c
 static int trace_bpf_open(struct trace_bpf *b, struct trace_ctx *c, const char **what)
 {
 	const struct config *cfg = c->cfg;
-	const char *prog = "handle_set_state";
 	int err;
 
 	memset(b, 0, sizeof(*b));
@@ -746,7 +745,7 @@ static int trace_bpf_open(struct trace_bpf *b, struct trace_ctx *c, const char *
 	if (err)
 		return err;
 	*what = "attaching to sock:inet_sock_set_state";
-	err = tt_parts_attach(b->skel->skeleton, b->parts, TT_PART_COUNT, &prog);
+	err = tt_parts_attach(b->skel->skeleton, b->parts, TT_PART_COUNT);
 	if (err)
 		return err;
 	tt_parts_report(b->parts, TT_PART_COUNT, cfg->verbose);
