@@ -13,6 +13,7 @@
 #include "consts.bpf.h"
 #include "sockfile.bpf.h"
 #include "cgroup.bpf.h"
+#include "holder.bpf.h"
 
 /* Filters, set by the loader before load; zero counts mean "no filter". */
 const volatile __u8 filter_family; /* 4 or 6 */
@@ -81,16 +82,20 @@ struct sk_info {
 	struct owner owner;
 	__u16 reset_reason; /* of the last reset sent, with has_reason */
 	__u16 syn_retrans;  /* retransmits while in SYN_SENT / SYN_RECV */
-	__u8 owner_known;
-	__u8 last_reset;  /* RESET_IN or RESET_OUT: the last reset seen */
-	__u8 has_reason;  /* the kernel gave reset_reason */
-	__u8 delta_min;	  /* state_ts is the tracer's start, not the state's */
-	__u8 born_min;	  /* born_ts is the tracer's start */
-	__u8 has_pending; /* an event in `pending` waits for the addresses of an IPv6 child */
-	__u8 active;	  /* opened by connect(): the peer's ACK of our SYN counts in bytes_acked */
-	__u8 listener;	  /* in LISTEN: a clone event under its cookie is a child's (see held) */
-	__u8 pad[4];
+	__u8 owner_known;   /* OWNER_KNOWN, or OWNER_MOVED: the holder known last let it go */
+	__u8 last_reset;    /* RESET_IN or RESET_OUT: the last reset seen */
+	__u8 has_reason;    /* the kernel gave reset_reason */
+	__u8 delta_min;	    /* state_ts is the tracer's start, not the state's */
+	__u8 born_min;	    /* born_ts is the tracer's start */
+	__u8 has_pending;   /* an event in `pending` waits for the addresses of an IPv6 child */
+	__u8 active;	 /* opened by connect(): the peer's ACK of our SYN counts in bytes_acked */
+	__u8 listener;	 /* in LISTEN: a clone event under its cookie is a child's (see held) */
+	__u32 holder_fd; /* with holder_task: where the owner keeps the socket's file */
+	__u64 holder_task; /* the owner's leader task (holder.bpf.h), 0 if unknown */
 };
+
+#define OWNER_KNOWN 1
+#define OWNER_MOVED 2
 
 #define RESET_IN  1
 #define RESET_OUT 2
@@ -155,10 +160,14 @@ struct listen_key {
 
 struct listen_group {
 	__u32 members;
-	__u32 pad;
+	__u32 holder_fd; /* with holder_task: where the owner keeps `file` */
 	__u64 cookie[TT_LISTEN_MEMBERS];
 	__u64 owner_cookie; /* the member whose holder `owner` is */
 	struct owner owner;
+	__u64 holder_task; /* the owner's leader task (holder.bpf.h), 0 if unknown */
+	__u64 file;	   /* the owner member's socket file, 0 if unknown */
+	__u32 moved;	   /* the owner let the listener go to a process not known yet */
+	__u32 pad;
 };
 
 struct {
@@ -313,7 +322,53 @@ static __always_inline bool current_owner(struct owner *o)
 static __always_inline void set_owner(struct sk_info *info, const struct owner *o)
 {
 	__builtin_memcpy(&info->owner, o, sizeof(*o));
-	info->owner_known = 1;
+	info->owner_known = OWNER_KNOWN;
+	info->holder_task = 0;
+	info->holder_fd = 0;
+}
+
+/* No fd of the system call's held the socket: not looked for again until the owner changes. */
+#define HOLDER_UNFOUND ((__u32)-1)
+
+/*
+ * Where current, the owner just set, keeps the socket's file (holder.bpf.h). A global
+ * function: its frame stays off the state handler's.
+ */
+__noinline int note_holder(struct sk_info *info, __u64 file)
+{
+	__u64 leader;
+	__u32 fd;
+
+	if (!info)
+		return 0;
+	if (syscall_fd_of(bpf_get_current_task_btf(), file, &leader, &fd)) {
+		info->holder_task = leader;
+		info->holder_fd = fd;
+	} else {
+		info->holder_fd = HOLDER_UNFOUND;
+	}
+	return 0;
+}
+
+/*
+ * Whether the owner known still holds the socket (an orphan's owner is the process that closed
+ * it): the event is about to name it. When it no longer does, the socket's owner is unknown
+ * until its next holder shows itself.
+ */
+__noinline int owner_still_holds(struct sk_info *info, __u64 file)
+{
+	int fd;
+
+	if (!info || !info->holder_task || !file)
+		return 1;
+	fd = holder_still_holds(info->holder_task, info->holder_fd, file);
+	if (fd >= 0) {
+		info->holder_fd = fd;
+		return 1;
+	}
+	info->owner_known = OWNER_MOVED;
+	info->holder_task = 0;
+	return 0;
 }
 
 static __always_inline void wakeup_or_not(__u64 now, __u64 *flags)
@@ -563,7 +618,15 @@ static __always_inline bool claim_member(struct listen_group *g, int i, __u64 co
 	return !g->cookie[i] && !__sync_val_compare_and_swap(&g->cookie[i], 0, cookie);
 }
 
-static __always_inline void group_join(struct listen_key *k, __u64 cookie, const struct owner *o)
+/* Where a group's owner keeps its member: task 0 when unknown. */
+struct group_holder {
+	__u64 task;
+	__u64 file;
+	__u32 fd;
+};
+
+static __always_inline void group_join(struct listen_key *k, __u64 cookie, const struct owner *o,
+				       const struct group_holder *h)
 {
 	struct listen_group *g = bpf_map_lookup_elem(&listeners, k);
 
@@ -594,6 +657,10 @@ static __always_inline void group_join(struct listen_key *k, __u64 cookie, const
 	if (o) {
 		g->owner_cookie = cookie;
 		__builtin_memcpy(&g->owner, o, sizeof(*o));
+		g->moved = 0;
+		g->holder_task = h ? h->task : 0;
+		g->holder_fd = h ? h->fd : 0;
+		g->file = h ? h->file : 0;
 		note_listen_owner(o->pid, k);
 	}
 }
@@ -622,9 +689,11 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
 		if (!c)
 			continue;
 		other = info_get(&c, false);
-		if (other && other->owner_known) {
+		if (other && other->owner_known == OWNER_KNOWN) {
 			g->owner_cookie = c;
 			__builtin_memcpy(&g->owner, &other->owner, sizeof(other->owner));
+			g->moved = 0;
+			g->holder_task = 0;
 			note_listen_owner(other->owner.pid, k);
 			return;
 		}
@@ -638,8 +707,11 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
  */
 /*
  * The owner a child not yet accepted takes from the listener it arrived on (a global function,
- * verified once: the listener paths are branchy and rare). 1 if there is one.
+ * verified once: the listener paths are branchy and rare). 1 if there is one, LISTENER_MOVED if
+ * the listener's holder known last let it go.
  */
+#define LISTENER_MOVED 2
+
 __noinline int listener_owner(const struct tt_event *e, struct owner *o)
 {
 	struct listen_group *g;
@@ -651,23 +723,59 @@ __noinline int listener_owner(const struct tt_event *e, struct owner *o)
 	g = group_of(&k);
 	if (!g)
 		return 0;
+	if (g->moved)
+		return LISTENER_MOVED;
+	/*
+	 * Passed to another process (haproxy -x), its holder gone or closed. Only the slot is read
+	 * (no search of the table: the verifier's stack budget), so a listener moved to another
+	 * fd of the same process counts as let go too.
+	 */
+	if (g->holder_task && fd_slot_file(task_files(g->holder_task), g->holder_fd) != g->file) {
+		g->moved = 1;
+		g->holder_task = 0;
+		return LISTENER_MOVED;
+	}
 	__builtin_memcpy(o, &g->owner, sizeof(*o));
 	return o->pid != 0;
 }
 
-static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *info, int oldstate,
-					  int newstate)
+static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *info, struct sock *sk,
+					  int oldstate, int newstate)
 {
+	bool own_call = in_owner_context(oldstate, newstate);
 	struct owner o;
+	int found;
 
-	if (in_owner_context(oldstate, newstate) && current_owner(&o)) {
-		if (info)
+	if (own_call && current_owner(&o)) {
+		if (info) {
 			set_owner(info, &o);
+			note_holder(info, sock_file_of(sk));
+		}
 		event_owner(e, &o);
-	} else if (info && info->owner_known) {
-		event_owner(e, &info->owner);
-	} else if ((newstate == TCP_SYN_RECV || oldstate == TCP_SYN_RECV) &&
-		   listener_owner(e, &o)) {
+		return;
+	}
+	if (info && info->owner_known == OWNER_KNOWN) {
+		/*
+		 * A close by a kernel thread (the AF_UNIX garbage collector dropping a file in
+		 * flight) names the last holder, who let it go: no check.
+		 */
+		if (own_call || !info->holder_task || owner_still_holds(info, sock_file_of(sk))) {
+			event_owner(e, &info->owner);
+			return;
+		}
+	}
+	if (info && info->owner_known == OWNER_MOVED) {
+		e->flags |= TT_F_OWNER_MOVED;
+		return;
+	}
+	if (newstate != TCP_SYN_RECV && oldstate != TCP_SYN_RECV)
+		return;
+	found = listener_owner(e, &o);
+	if (found == LISTENER_MOVED) {
+		e->flags |= TT_F_OWNER_MOVED;
+		if (info)
+			info->owner_known = OWNER_MOVED;
+	} else if (found) {
 		if (info)
 			set_owner(info, &o);
 		event_owner(e, &o);
@@ -675,17 +783,27 @@ static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *in
 }
 
 /* A listener opens or closes: its group gains or loses a member (global: verified once). */
-__noinline int update_listeners(const struct tt_event *e, const struct owner *o, int closing)
+__noinline int update_listeners(const struct tt_event *e, const struct sk_info *info, __u64 file,
+				int closing)
 {
+	struct group_holder h;
 	struct listen_key k;
 
 	if (!e)
 		return 0;
 	listen_key_of(&k, e);
-	if (closing)
+	if (closing) {
 		group_leave(&k, e->sock_cookie);
-	else
-		group_join(&k, e->sock_cookie, o);
+		return 0;
+	}
+	if (!info || info->owner_known != OWNER_KNOWN) {
+		group_join(&k, e->sock_cookie, NULL, NULL);
+		return 0;
+	}
+	h.task = info->holder_task;
+	h.fd = info->holder_fd;
+	h.file = file;
+	group_join(&k, e->sock_cookie, &info->owner, &h);
 	return 0;
 }
 
@@ -928,7 +1046,9 @@ static __always_inline void release_pending(const struct tt_event *e, struct sk_
 			info->owner.pid = held->pid;
 			info->owner.exec_id = 0; /* unknown: the next I/O refreshes the name */
 			__builtin_memcpy(info->owner.comm, held->comm, TT_COMM_LEN);
-			info->owner_known = 1;
+			info->owner_known = OWNER_KNOWN;
+		} else if ((held->flags & TT_F_OWNER_MOVED) && !info->owner_known) {
+			info->owner_known = OWNER_MOVED;
 		}
 	}
 	if (wanted)
@@ -998,7 +1118,11 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		struct owner o;
 
 		/* On 6.1 and 6.12 the clone fires under its listener's cookie: not our memory. */
-		if (listener_owner(&ev, &o))
+		int found = listener_owner(&ev, &o);
+
+		if (found == LISTENER_MOVED)
+			ev.flags |= TT_F_OWNER_MOVED;
+		else if (found)
 			event_owner(&ev, &o);
 		if (!hold_child(&ev, NULL, &sk_addr, true) && wanted)
 			submit(&ev);
@@ -1009,13 +1133,13 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 			info->has_pending = 0;
 		release_pending(&ev, info, sk_addr, wanted);
 	}
-	resolve_owner(&ev, info, oldstate, newstate);
+	resolve_owner(&ev, info, sk, oldstate, newstate);
 	if (newstate == TCP_LISTEN) {
 		if (info)
 			info->listener = 1;
-		update_listeners(&ev, info && info->owner_known ? &info->owner : NULL, 0);
+		update_listeners(&ev, info, sock_file_of(sk), 0);
 	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
-		update_listeners(&ev, NULL, 1);
+		update_listeners(&ev, NULL, 0, 1);
 	}
 	stamp_time(&ev, info);
 	mark_close(&ev, sk, oldstate, newstate);
@@ -1119,11 +1243,17 @@ static __always_inline void learn_owner(struct sock *sk)
 	if (!info)
 		return;
 	task = bpf_get_current_task_btf();
-	if (info->owner_known && info->owner.pid == task->tgid &&
-	    info->owner.exec_id == (__u32)task->group_leader->self_exec_id)
+	if (info->owner_known == OWNER_KNOWN && info->owner.pid == task->tgid &&
+	    info->owner.exec_id == (__u32)task->group_leader->self_exec_id) {
+		/* Named from its listener or an exec, not yet seen in a system call on it. */
+		if (!info->holder_task && info->holder_fd != HOLDER_UNFOUND)
+			note_holder(info, sock_file_of(sk));
 		return;
-	if (current_owner(&o))
+	}
+	if (current_owner(&o)) {
 		set_owner(info, &o);
+		note_holder(info, sock_file_of(sk));
+	}
 }
 
 SEC("tp_btf/sock_send_length")
@@ -1159,13 +1289,15 @@ static __always_inline void listen_key_of_sock(struct listen_key *k, struct sock
  * queue name a live process (the process that called listen() may be gone: a daemon's
  * launcher, an old master after a binary upgrade).
  */
-static __always_inline void learn_listener(struct sock *sk)
+static __always_inline void learn_listener(struct socket *sock, struct sock *sk)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct listen_group *g;
 	struct listen_key k = {};
 	struct sk_info *info;
 	struct owner o;
-	__u64 cookie;
+	__u64 cookie, file, leader;
+	__u32 fd;
 
 	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
 		return;
@@ -1174,16 +1306,26 @@ static __always_inline void learn_listener(struct sock *sk)
 	if (!current_owner(&o))
 		return;
 	/* The same process as last time, not since exec'd (socket activation execs the server). */
-	if (info && info->owner_known && info->owner.pid == o.pid &&
-	    info->owner.exec_id == o.exec_id)
+	if (info && info->owner_known == OWNER_KNOWN && info->owner.pid == o.pid &&
+	    info->owner.exec_id == o.exec_id && info->holder_task)
 		return;
-	if (info)
+	file = (__u64)BPF_CORE_READ(sock, file);
+	if (!syscall_fd_of(task, file, &leader, &fd))
+		leader = 0;
+	if (info) {
 		set_owner(info, &o);
+		info->holder_task = leader;
+		info->holder_fd = fd;
+	}
 	listen_key_of_sock(&k, sk);
 	g = bpf_map_lookup_elem(&listeners, &k);
 	if (g) {
 		g->owner_cookie = cookie;
 		__builtin_memcpy(&g->owner, &o, sizeof(o));
+		g->moved = 0;
+		g->holder_task = leader;
+		g->holder_fd = fd;
+		g->file = file;
 		note_listen_owner(o.pid, &k);
 	}
 }
@@ -1212,7 +1354,7 @@ SEC("fexit/inet_accept")
 int BPF_PROG(handle_accept, struct socket *sock, struct socket *newsock)
 {
 	TEST_REFUSAL(TT_PART_ACCEPT);
-	learn_listener(BPF_CORE_READ(sock, sk));
+	learn_listener(sock, BPF_CORE_READ(sock, sk));
 	learn_accepted(BPF_CORE_READ(newsock, sk));
 	return 0;
 }
@@ -1233,7 +1375,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-static __always_inline bool live_owner(__u32 pid, struct owner *o)
+static __always_inline bool live_owner(__u32 pid, struct owner *o, __u64 *leader)
 {
 	struct task_struct *t;
 	bool alive;
@@ -1246,6 +1388,7 @@ static __always_inline bool live_owner(__u32 pid, struct owner *o)
 	o->pid = t->tgid;
 	o->exec_id = (__u32)t->group_leader->self_exec_id;
 	bpf_probe_read_kernel(o->comm, sizeof(o->comm), t->group_leader->comm);
+	*leader = (__u64)BPF_CORE_READ(t, group_leader);
 	alive = o->pid == pid && !(t->flags & PF_EXITING);
 	bpf_task_release(t);
 	return alive;
@@ -1254,14 +1397,31 @@ static __always_inline bool live_owner(__u32 pid, struct owner *o)
 struct handoff {
 	__u32 dead;
 	struct owner heir;
+	__u64 heir_task;
 };
 
+/*
+ * The heir takes the group if it holds the listener; one that does not (the listener was
+ * passed to a process that is not a child, as haproxy -x does) leaves it to no one known.
+ */
 static __always_inline void hand_over(struct listen_key *k, struct listen_group *g,
 				      const struct handoff *h)
 {
+	int fd = 0;
+
 	if (g->owner.pid != h->dead)
 		return;
+	if (g->file) {
+		fd = holder_fd(task_files(h->heir_task), g->file);
+		if (fd < 0) {
+			g->moved = 1;
+			g->holder_task = 0;
+			return;
+		}
+	}
 	__builtin_memcpy(&g->owner, &h->heir, sizeof(h->heir));
+	g->holder_task = g->file ? h->heir_task : 0;
+	g->holder_fd = fd;
 	note_listen_owner(h->heir.pid, k);
 }
 
@@ -1310,7 +1470,8 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	lo = bpf_map_lookup_elem(&listen_owners, &tgid);
 	if (!lo || task->signal->live.counter)
 		return 0;
-	if ((live_owner(lo->heir, &h.heir) || live_owner(task->real_parent->tgid, &h.heir)) &&
+	if ((live_owner(lo->heir, &h.heir, &h.heir_task) ||
+	     live_owner(task->real_parent->tgid, &h.heir, &h.heir_task)) &&
 	    !hand_over_noted(lo, &h))
 		bpf_for_each_map_elem(&listeners, hand_over_group, &h, 0);
 	bpf_map_delete_elem(&listen_owners, &tgid);
@@ -1327,6 +1488,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 
 struct exec_walk {
 	struct file **fds;
+	__u64 leader;
 	struct owner o;
 };
 
@@ -1346,15 +1508,22 @@ static long rename_fd_owner(__u64 i, struct exec_walk *w)
 		return 0;
 	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	info = info_get(&cookie, false);
-	if (!info || !info->owner_known || info->owner.pid != w->o.pid)
+	if (!info || info->owner_known != OWNER_KNOWN || info->owner.pid != w->o.pid)
 		return 0;
 	set_owner(info, &w->o);
+	info->holder_task = w->leader;
+	info->holder_fd = (__u32)i;
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
 		return 0;
 	listen_key_of_sock(&k, sk);
 	g = bpf_map_lookup_elem(&listeners, &k);
-	if (g && g->owner.pid == w->o.pid)
+	if (g && g->owner.pid == w->o.pid) {
 		__builtin_memcpy(&g->owner, &w->o, sizeof(w->o));
+		g->moved = 0;
+		g->holder_task = w->leader;
+		g->holder_fd = (__u32)i;
+		g->file = (__u64)file;
+	}
 	return 0;
 }
 
@@ -1364,6 +1533,7 @@ static __always_inline void rename_sockets(struct task_struct *task, struct exec
 	struct fdtable *fdt;
 	__u32 n;
 
+	w->leader = (__u64)BPF_CORE_READ(task, group_leader);
 	fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt)
 		return;
@@ -1461,7 +1631,8 @@ static __always_inline void seed_owner(struct sock *sk, struct sk_info *info,
 		set_owner(info, o);
 	if (e->oldstate == TCP_LISTEN) {
 		listen_key_of(&k, e);
-		group_join(&k, e->sock_cookie, info && info->owner_known ? &info->owner : o);
+		group_join(&k, e->sock_cookie,
+			   info && info->owner_known == OWNER_KNOWN ? &info->owner : o, NULL);
 	} else if (!o && info && !info->owner_known && !sk->sk_socket &&
 		   !(sk->__sk_common.skc_flags & (1UL << SOCK_DEAD))) {
 		listen_key_of(&k, e);
@@ -1519,7 +1690,7 @@ int seed_states(struct bpf_iter__tcp *ctx)
 		}
 		if (info->delta_min)
 			ev.flags |= TT_F_DELTA_MIN;
-		if (info->owner_known)
+		if (info->owner_known == OWNER_KNOWN)
 			event_owner(&ev, &info->owner);
 	}
 	bpf_seq_write(seq, &ev, sizeof(ev));

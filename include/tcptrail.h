@@ -74,6 +74,7 @@ enum tt_event_flags {
 	TT_F_TOTALS = 1 << 6,	    /* a final transition: cause and the totals are valid */
 	TT_F_LIFE_MIN = 1 << 7,	    /* life_ns is a lower bound (socket predates the tracer) */
 	TT_F_RESET_REASON = 1 << 8, /* reset_reason is the kernel's enum sk_rst_reason value */
+	TT_F_OWNER_MOVED = 1 << 9,  /* no owner: the holder known last let the socket go */
 };
 
 /* Why a connection ended: the cause of a final transition (TT_F_TOTALS). */

@@ -223,8 +223,9 @@ static void event_endpoint(struct outbuf *ob, struct fmt_ctx *c, int family, con
 static void comm_of(const struct tt_event *e, const char **s, size_t *n)
 {
 	if (!(e->flags & TT_F_OWNER_KNOWN)) {
-		*s = "-";
-		*n = 1;
+		/* Named no one because the holder known last let the socket go: say so. */
+		*s = (e->flags & TT_F_OWNER_MOVED) ? "(moved)" : "-";
+		*n = strlen(*s);
 		return;
 	}
 	*s = e->comm;
@@ -416,6 +417,10 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 		ob_puts(ob, "null");
 		ob_json_key(ob, "comm");
 		ob_puts(ob, "null");
+		if (e->flags & TT_F_OWNER_MOVED) {
+			ob_json_key(ob, "owner_moved");
+			ob_puts(ob, "true");
+		}
 	}
 	if (holders) {
 		ob_json_key(ob, "owners");

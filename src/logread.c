@@ -444,6 +444,12 @@ static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err
 	if (pid->type == JSONL_NULL) {
 		if (has)
 			return bad(err, errlen, "pid is null but not", "comm");
+		if (jsonl_get(o, "owner_moved")) {
+			if (get_bool(o, "owner_moved", &b, err, errlen))
+				return -1;
+			if (b)
+				e->flags |= TT_F_OWNER_MOVED;
+		}
 	} else {
 		if (!has)
 			return bad(err, errlen, "comm is null but not", "pid");

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Does the process an event is about to name still hold the socket? Where a holder is learned
+ * in a system call on the socket (connect, listen, accept, send, receive), its thread-group
+ * leader (a kernel address) and the fd are kept. A later transition made by a packet (softirq),
+ * where nothing says who holds the socket, reads the leader's fd table at that fd again: a
+ * holder that closed its fd, or passed the socket on and closed it, no longer has the file
+ * there, and one that exited has no fd table (exit clears task->files; a task freed since
+ * reads as nothing or as another task's table). The event then names no one rather than a
+ * process that does not hold the socket. Everything is read as numbers with probe reads: the
+ * addresses may be stale by design.
+ */
+#ifndef TT_HOLDER_BPF_H
+#define TT_HOLDER_BPF_H
+
+/* A holder's fd past this is not looked for (the same bound as exec's walk of the table). */
+#define TT_HOLDER_MAX_FDS 4096
+
+/* The file in slot fd of the fd table `files` (a kernel address), or 0. */
+static __always_inline __u64 fd_slot_file(__u64 files, __u32 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ((struct files_struct *)files, fdt);
+	struct file **fds;
+	__u64 f = 0;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+struct fd_search {
+	struct file **fds;
+	__u64 file;
+	__s32 found;
+};
+
+static long fd_search_step(__u64 i, struct fd_search *s)
+{
+	__u64 f = 0;
+
+	bpf_probe_read_kernel(&f, sizeof(f), &s->fds[i]);
+	if (f != s->file)
+		return 0;
+	s->found = (__s32)i;
+	return 1;
+}
+
+/*
+ * The fd at which the table `files` holds `file`, or -1: the holder may keep the socket at
+ * another fd than the one it last used (dup2 then close, an inetd service's stdin and stdout).
+ */
+static __always_inline int search_fd(__u64 files, __u64 file)
+{
+	struct fd_search s = {.file = file, .found = -1};
+	struct fdtable *fdt;
+	__u32 n;
+
+	if (!files || !file)
+		return -1;
+	fdt = BPF_CORE_READ((struct files_struct *)files, fdt);
+	if (!fdt)
+		return -1;
+	n = BPF_CORE_READ(fdt, max_fds);
+	s.fds = BPF_CORE_READ(fdt, fd);
+	bpf_loop(n < TT_HOLDER_MAX_FDS ? n : TT_HOLDER_MAX_FDS, fd_search_step, &s, 0);
+	return s.found;
+}
+
+/* search_fd() as a global function, verified once (the exit hook's hand-overs). */
+__noinline int holder_fd(__u64 files, __u64 file)
+{
+	return search_fd(files, file);
+}
+
+/* The fd table of the task at `task` (a kernel address), 0 once it exited. */
+static __always_inline __u64 task_files(__u64 task)
+{
+	return task ? (__u64)BPF_CORE_READ((struct task_struct *)task, files) : 0;
+}
+
+/*
+ * Where the holder (its leader at `task`) keeps file now: fd if that slot still holds it, else
+ * the fd found by a search of its table, else -1 (it closed every fd of it, or exited).
+ */
+static __always_inline int holder_still_holds(__u64 task, __u32 fd, __u64 file)
+{
+	__u64 files = task_files(task);
+
+	if (!files)
+		return -1;
+	if (fd_slot_file(files, fd) == file)
+		return (int)fd;
+	return search_fd(files, file);
+}
+
+/*
+ * The socket's file while some process holds it, else 0 (closed: an orphan, or never had one).
+ * Read as a number (a probe read), not as the verifier's pointer: it is only compared.
+ */
+static __always_inline __u64 sock_file_of(struct sock *sk)
+{
+	struct socket *so = BPF_CORE_READ(sk, sk_socket);
+
+	return so ? (__u64)BPF_CORE_READ(so, file) : 0;
+}
+
+/*
+ * The leader of current's thread group and the fd of the system call current is in, when its
+ * first argument is the fd of `file` (connect, listen, accept, read, write, send*, recv*,
+ * sendfile's output); else false.
+ */
+static __always_inline bool syscall_fd_of(struct task_struct *task, __u64 file, __u64 *leader,
+					  __u32 *fd)
+{
+	struct pt_regs *regs;
+	long arg;
+
+	if (!file)
+		return false;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return false;
+	arg = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	if (arg < 0 || arg >= TT_HOLDER_MAX_FDS ||
+	    fd_slot_file((__u64)BPF_CORE_READ(task, files), (__u32)arg) != file)
+		return false;
+	*leader = (__u64)BPF_CORE_READ(task, group_leader);
+	*fd = (__u32)arg;
+	return true;
+}
+
+#endif /* TT_HOLDER_BPF_H */

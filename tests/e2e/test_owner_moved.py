@@ -1,0 +1,255 @@
+"""End-to-end: owner truth, round 2 (issue 21, items 1-3). An event never names a process that
+no longer holds the socket: the holder it remembers closed its fd, passed the socket on and
+closed it, or exited, and the transition comes later, from a packet (softirq), where nothing
+says who holds the socket now. Such an event names no one and says the owner moved
+(`"owner_moved": true`, COMM `(moved)` in text); `ss -tanp` is the ground truth at that moment.
+
+The scenarios, each with real processes in this file's private network namespace:
+* an inetd service (systemd-socket-activate --inetd) that reads the request, leaves
+  `sleep 20 &` holding the connection on its stdout and exits;
+* a connection passed with SCM_RIGHTS and closed by the sender, the receiver doing no I/O;
+* fork, then the parent closes its copy, the child doing no I/O;
+* a listening socket passed to a process that is not a child (as haproxy -x does on reload),
+  the old holder exiting: the next connections' pre-accept events.
+"""
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import tt  # noqa: E402
+
+tt.enter_private_netns()
+import test_owner as ow  # noqa: E402  (its helpers; it is in this namespace already)
+
+PY = sys.executable
+
+
+def check_truth(e, holders, what):
+    """The event names one of `holders` ({pid: comm}, as ss listed them), or no one with the
+    moved flag; never a process that does not hold the socket."""
+    if e["pid"] is None:
+        assert e.get("owner_moved") is True, "%s: %s names no one and no moved flag: %s" % (
+            what, ow.desc(e), e)
+        return
+    assert e["pid"] in holders, "%s: %s names %s/%s (%s); ss: %s" % (
+        what, ow.desc(e), e["pid"], e["comm"],
+        "alive" if ow.alive(e["pid"]) else "exited", holders)
+
+
+def test_inetd_service_exits_leaving_a_child():
+    if not os.path.exists("/usr/bin/systemd-socket-activate"):
+        print("SKIP: systemd-socket-activate is not installed")
+        return
+    port = 8701
+    local = ow.ep("127.0.0.1", port)
+    script = "read line; sleep 20 & exit 0"
+    with ow.Scenario() as sc:
+        main = sc.trace()
+        sc.start(["systemd-socket-activate", "--inetd", "-a", "-l", "127.0.0.1:%d" % port,
+                  "sh", "-c", script])
+        ow.ss_listener(local)
+        c = tt.wait_until(lambda: _try_connect(sc, port), what="the inetd listener")
+        cport = c.getsockname()[1]
+        c.sendall(b"hello\n")
+        peer = ow.ep("127.0.0.1", cport)
+        # The script has exited: only sleep holds the connection.
+        cookie, s = tt.wait_until(lambda: _held_by(local, peer, "sleep"),
+                                  what="ss: the connection held by sleep alone")
+        holders = s.users
+        c.close()
+        e = ow.wait_transition(main, cookie, "ESTABLISHED", "CLOSE_WAIT")
+        _, s = ow.ss_find(local, peer, "CLOSE-WAIT")
+        assert s.users == holders, s
+        check_truth(e, holders, "inetd service exited, sleep holds the connection")
+
+
+def test_scm_rights_sender_closes_receiver_idle():
+    port = 8702
+    local = ow.ep("127.0.0.1", port)
+    with ow.Scenario() as sc:
+        main = sc.trace()
+        us, ur = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            snd = sc.py(READ_THEN_SEND, port, us.fileno(), pass_fds=[us.fileno()])
+            rcv = sc.py(RECEIVE_IDLE, ur.fileno(), pass_fds=[ur.fileno()])
+        finally:
+            us.close()
+            ur.close()
+        snd.expect("^ready")
+        c = sc.connect("127.0.0.1", port)
+        cport = c.getsockname()[1]
+        c.sendall(b"request\n")
+        snd.expect(r"^passed %d$" % cport)
+        rcv.expect("^got")
+        peer = ow.ep("127.0.0.1", cport)
+        cookie, s = ow.ss_find(local, peer, "ESTAB")
+        assert s.users == {rcv.pid: ow.comm_of(rcv.pid)}, s
+        c.close()
+        e = ow.wait_transition(main, cookie, "ESTABLISHED", "CLOSE_WAIT")
+        check_truth(e, s.users, "passed with SCM_RIGHTS, the sender closed its copy")
+
+
+def test_fork_parent_closes_child_idle():
+    port = 8703
+    local = ow.ep("127.0.0.1", port)
+    with ow.Scenario() as sc:
+        main = sc.trace()
+        srv = sc.py(READ_THEN_FORK, port)
+        srv.expect("^ready")
+        c = sc.connect("127.0.0.1", port)
+        cport = c.getsockname()[1]
+        c.sendall(b"request\n")
+        child = int(srv.expect(r"^forked (\d+)$").group(1))
+        peer = ow.ep("127.0.0.1", cport)
+        cookie, s = tt.wait_until(lambda: _held_by(local, peer, None, {child}),
+                                  what="ss: the connection held by the child alone")
+        c.close()
+        e = ow.wait_transition(main, cookie, "ESTABLISHED", "CLOSE_WAIT")
+        check_truth(e, s.users, "fork, the parent closed its copy")
+
+
+def test_listener_passed_to_a_non_child():
+    port = 8704
+    local = ow.ep("127.0.0.1", port)
+    with ow.Scenario() as sc:
+        main = sc.trace()
+        us, ur = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            old = sc.py(LISTEN_THEN_PASS, port, us.fileno(), pass_fds=[us.fileno()])
+            new = sc.py(RECEIVE_LISTENER, ur.fileno(), pass_fds=[ur.fileno()])
+        finally:
+            us.close()
+            ur.close()
+        old.expect("^ready")
+        # One connection served by the old holder: its accept and I/O make it the owner.
+        c = sc.connect("127.0.0.1", port)
+        c.sendall(b"one\n")
+        old.expect("^served")
+        c.close()
+        old.send("pass")
+        new.expect("^got")
+        old.p.wait(timeout=tt.DEADLINE)  # the old holder exits, as haproxy's old process does
+        newh = {new.pid: ow.comm_of(new.pid)}
+        _, users = ow.ss_listener(local, set(newh))
+        c = sc.connect("127.0.0.1", port)
+        cport = c.getsockname()[1]
+        peer = ow.ep("127.0.0.1", cport)
+        cookie, _ = ow.ss_find(local, peer)
+        e = ow.wait_transition(main, cookie, "SYN_RECV", "ESTABLISHED")
+        first = ow.wait_transition(main, cookie, "CLOSE", "SYN_RECV")
+        for ev in (first, e):
+            check_truth(ev, users, "listener passed to a non-child, the old holder exited")
+        c.sendall(b"two\n")
+        new.expect("^served")
+        c.close()
+        ow.wait_transition(main, cookie, "ESTABLISHED", "CLOSE_WAIT")
+        for ev in ow.sock_events(main, cookie):
+            if (ev["old"], ev["new"]) not in ow.PRE_ACCEPT:
+                check_truth(ev, newh, "after the new holder's accept and I/O")
+
+
+def _try_connect(sc, port):
+    try:
+        return sc.connect("127.0.0.1", port)
+    except ConnectionRefusedError:
+        return None
+
+
+def _held_by(local, peer, comm=None, pids=None):
+    for cookie, s in ow.ss().items():
+        if s.local != local or s.peer != peer or not s.users:
+            continue
+        if comm is not None and set(s.users.values()) == {comm}:
+            return cookie, s
+        if pids is not None and set(s.users) == pids:
+            return cookie, s
+    return None
+
+
+READ_THEN_SEND = r"""
+import socket, sys
+port, ufd = int(sys.argv[1]), int(sys.argv[2])
+u = socket.socket(fileno=ufd)
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port))
+l.listen(16)
+print("ready", flush=True)
+c, peer = l.accept()
+req = b""
+while not req.endswith(b"\n"):
+    req += c.recv(100)
+socket.send_fds(u, [b"c"], [c.fileno()])
+c.close()
+print("passed", peer[1], flush=True)
+sys.stdin.readline()
+"""
+
+RECEIVE_IDLE = r"""
+import socket, sys
+u = socket.socket(fileno=int(sys.argv[1]))
+_, fds, _, _ = socket.recv_fds(u, 10, 1)
+print("got", flush=True)
+sys.stdin.readline()
+"""
+
+READ_THEN_FORK = r"""
+import os, socket, sys, time
+port = int(sys.argv[1])
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port))
+l.listen(16)
+print("ready", flush=True)
+c, peer = l.accept()
+req = b""
+while not req.endswith(b"\n"):
+    req += c.recv(100)
+pid = os.fork()
+if pid == 0:
+    l.close()
+    time.sleep(60)
+    os._exit(0)
+c.close()
+print("forked", pid, flush=True)
+sys.stdin.readline()
+"""
+
+LISTEN_THEN_PASS = r"""
+import socket, sys
+port, ufd = int(sys.argv[1]), int(sys.argv[2])
+u = socket.socket(fileno=ufd)
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port))
+l.listen(16)
+print("ready", flush=True)
+c, peer = l.accept()
+req = b""
+while not req.endswith(b"\n"):
+    req += c.recv(100)
+c.close()
+print("served", flush=True)
+sys.stdin.readline()
+socket.send_fds(u, [b"l"], [l.fileno()])
+"""
+
+RECEIVE_LISTENER = r"""
+import socket, sys
+u = socket.socket(fileno=int(sys.argv[1]))
+_, fds, _, _ = socket.recv_fds(u, 10, 1)
+l = socket.socket(fileno=fds[0])
+print("got", flush=True)
+c, peer = l.accept()
+req = b""
+while not req.endswith(b"\n"):
+    req += c.recv(100)
+print("served", flush=True)
+sys.stdin.readline()
+"""
+
+if __name__ == "__main__":
+    tt.main([test_inetd_service_exits_leaving_a_child,
+             test_scm_rights_sender_closes_receiver_idle, test_fork_parent_closes_child_idle,
+             test_listener_passed_to_a_non_child])
