@@ -35,7 +35,7 @@ SKELS       := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS))
 CORE_SRCS   := src/cli.c \
 	       src/logwrite.c src/logfile.c src/logread.c src/jsonl.c src/summary.c \
 	       src/stuck.c src/metrics.c src/prom.c src/table.c src/hist.c \
-	       src/format.c src/snapfmt.c src/owners.c src/causes.c \
+	       src/format.c src/snapfmt.c src/owners.c src/causes.c src/html.c \
 	       src/outbuf.c src/jsonw.c src/filter.c src/parse.c src/services.c src/states.c \
 	       src/procnet.c src/cgroup.c
 # The commands: they load the BPF objects, walk namespaces and run the loops.
@@ -108,6 +108,20 @@ $(foreach s,$(APP_SRCS),$(eval $(patsubst src/%.c,$(OUTPUT)/%.o,$(s)): $(call sk
 tcptrail: $(APP_OBJS) $(CORE_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) -o $@
+
+# replay --html's page (src/html_page.html: markup, CSS and JavaScript) as two C strings, the
+# parts before and after the line where src/html.c writes the title and the data.
+HTML_PAGE_H := $(OUTPUT)/html_page.h
+$(HTML_PAGE_H): src/html_page.html | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)python3 -c 'import sys; t = open(sys.argv[1], encoding="ascii").read(); \
+		head, tail = t.split("<!-- tcptrail:data -->\n"); \
+		c = lambda s: "".join("\"%s\\n\"\n" % l.replace("\\", "\\\\").replace("\"", "\\\"") \
+				      for l in s.split("\n")[:-1]); \
+		sys.stdout.write("/* generated from %s */\nstatic const char html_page_head[] =\n%s;\n" \
+				 "static const char html_page_tail[] =\n%s;\n" % (sys.argv[1], c(head), c(tail)))' \
+		$< > $@.tmp && mv $@.tmp $@
+$(OUTPUT)/html.o: $(HTML_PAGE_H)
 
 # Regenerate the vendored vmlinux.h from the running kernel's BTF.
 vmlinux:

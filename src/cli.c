@@ -26,6 +26,7 @@ enum long_only {
 	OPT_ALL_NETNS,
 	OPT_RESOLVE,
 	OPT_SUMMARY,
+	OPT_HTML,
 	OPT_SINCE,
 	OPT_UNTIL,
 	OPT_RINGBUF,
@@ -68,6 +69,7 @@ static const struct option long_options[] = {
 	{"all-netns", no_argument, NULL, OPT_ALL_NETNS},
 	{"resolve", no_argument, NULL, OPT_RESOLVE},
 	{"summary", no_argument, NULL, OPT_SUMMARY},
+	{"html", required_argument, NULL, OPT_HTML},
 	{"since", required_argument, NULL, OPT_SINCE},
 	{"until", required_argument, NULL, OPT_UNTIL},
 	{"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
@@ -140,6 +142,9 @@ void cli_usage(FILE *out)
 	      "\n"
 	      "Replay:\n"
 	      "      --summary          counts, durations and top talkers instead of events\n"
+	      "      --html FILE        a page for a browser instead: a timeline per connection,\n"
+	      "                         sockets per state, resets, CLOSE_WAIT holders (no "
+	      "network)\n"
 	      "      --since TIME       events at or after TIME (RFC 3339 or epoch seconds)\n"
 	      "      --until TIME       events before TIME\n"
 	      "\n"
@@ -347,6 +352,11 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const stru
 	case OPT_SUMMARY:
 		cfg->summary = 1;
 		return 0;
+	case OPT_HTML:
+		if (!*arg)
+			return bad(err, errlen, "--html wants a file name", arg);
+		cfg->html_path = arg;
+		return 0;
 	case OPT_SINCE:
 		cfg->has_since = 1;
 		return parse_time_opt("--since", arg, &cfg->since_ns, err, errlen);
@@ -423,6 +433,7 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 		{OPT_COMM, "--comm", 1 << CMD_TRACE | 1 << CMD_REPLAY | 1 << CMD_SNAPSHOT},
 		{OPT_CAUSE, "--cause", 1 << CMD_TRACE | 1 << CMD_REPLAY},
 		{OPT_SUMMARY, "--summary", 1 << CMD_REPLAY},
+		{OPT_HTML, "--html", 1 << CMD_REPLAY},
 		{OPT_SINCE, "--since", 1 << CMD_REPLAY},
 		{OPT_UNTIL, "--until", 1 << CMD_REPLAY},
 	};
@@ -484,6 +495,13 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 	}
 	if (cfg->has_since && cfg->has_until && cfg->until_ns <= cfg->since_ns) {
 		snprintf(err, errlen, "--until must be after --since");
+		return -1;
+	}
+	if (cfg->html_path && (cfg->summary || cfg->json || cfg->extended)) {
+		snprintf(err, errlen, "--html writes a page: not with %s",
+			 cfg->summary ? "--summary"
+			 : cfg->json  ? "-o json"
+				      : "-e");
 		return -1;
 	}
 	if (cfg->all && cfg->listening) {

@@ -53,7 +53,8 @@ struct config {
 
 	/* replay */
 	int summary;
-	int has_since; /* --since given: since_ns 0 is the epoch, not "open" */
+	const char *html_path; /* --html FILE: the page instead of events */
+	int has_since;	       /* --since given: since_ns 0 is the epoch, not "open" */
 	int has_until;
 	uint64_t since_ns; /* CLOCK_REALTIME */
 	uint64_t until_ns;

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "filter.h"
 #include "format.h"
+#include "html.h"
 #include "logread.h"
 #include "outbuf.h"
 #include "owners.h"
@@ -25,6 +26,7 @@ struct replay {
 	struct fmt_ctx fmt;
 	struct outbuf out;
 	struct summary *sum;
+	struct html *html; /* --html: the page's records, written at the end */
 	int out_broken;
 	int out_error;	 /* writing failed other than by a closed pipe: exit 1 */
 	int header_done; /* text column titles, before the first event as live */
@@ -69,6 +71,15 @@ static int match(const struct tt_filter *f, const struct lr_record *r)
 	return filter_match(&rest, &r->ev) && owners_match(f, r->holders->recs, r->holders->n);
 }
 
+static void add_html(struct replay *rp, const struct lr_record *r, const char *line, size_t len)
+{
+	if (html_add(rp->html, r, line, len) && !rp->out_broken) {
+		snprintf(rp->err, sizeof(rp->err), "out of memory");
+		rp->out_broken = 1;
+		rp->out_error = 1;
+	}
+}
+
 static void record(struct replay *rp, const struct lr_record *r, const char *line, size_t len)
 {
 	const struct config *cfg = rp->cfg;
@@ -77,7 +88,9 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 	case LR_HEADER:
 	case LR_OTHER:
 		/* describes the file: kept whatever the filters */
-		if (rp->sum)
+		if (rp->html)
+			add_html(rp, r, line, len);
+		else if (rp->sum)
 			summary_add(rp->sum, r);
 		else if (cfg->json) {
 			ob_put(&rp->out, line, len);
@@ -87,7 +100,9 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 	case LR_LOST:
 		if (!in_time(cfg, r->wall_ns))
 			return;
-		if (rp->sum) {
+		if (rp->html) {
+			add_html(rp, r, line, len);
+		} else if (rp->sum) {
 			summary_add(rp->sum, r);
 		} else if (cfg->json) {
 			fmt_lost_json(&rp->out, r->wall_ns, r->lost_count, r->lost_total);
@@ -109,6 +124,10 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 	}
 	if (!in_time(cfg, r->wall_ns) || !match(&cfg->filter, r))
 		return;
+	if (rp->html) {
+		add_html(rp, r, line, len);
+		return;
+	}
 	if (rp->sum)
 		summary_add(rp->sum, r);
 	else if (cfg->json)
@@ -212,6 +231,64 @@ static size_t summary_mem_env(void)
 	return (size_t)parse_env_bound("TCPTRAIL_SUMMARY_MEM", 0, SUMMARY_MEM_MAX, 0);
 }
 
+/*
+ * --html FILE: the page goes to a temporary file beside FILE, renamed over it once it is
+ * whole, so FILE is never half a page. "-" is standard output. 0, or -1 after saying why.
+ */
+static int write_html(struct replay *rp, const char *path)
+{
+	struct outbuf ob;
+	char *tmp = NULL, *slash;
+	mode_t mask;
+	int fd = -1, ret = -1;
+
+	ob_init(&ob);
+	html_write(rp->html, &ob);
+	if (ob.oom) {
+		fprintf(stderr, "tcptrail: out of memory\n");
+		goto out;
+	}
+	if (!strcmp(path, "-")) {
+		ret = ob_flush_fd(&ob, STDOUT_FILENO, &rp->out_broken);
+		goto out;
+	}
+	slash = strrchr(path, '/');
+	if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
+		     slash ? slash + 1 : path) < 0) {
+		tmp = NULL;
+		fprintf(stderr, "tcptrail: out of memory\n");
+		goto out;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		fprintf(stderr, "tcptrail: %s: cannot create %s: %s\n", path, tmp, strerror(errno));
+		goto out;
+	}
+	/* mkstemp's 0600, widened to what the umask allows for a new file */
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) || ob_write_fd(fd, ob.data, ob.len) || fsync(fd) ||
+	    close(fd)) {
+		fprintf(stderr, "tcptrail: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		unlink(tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path)) {
+		fprintf(stderr, "tcptrail: %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(tmp);
+	ob_free(&ob);
+	return ret;
+}
+
 int run_replay(const struct config *cfg, const struct services *svc)
 {
 	struct replay rp;
@@ -229,6 +306,13 @@ int run_replay(const struct config *cfg, const struct services *svc)
 			return 1;
 		}
 	}
+	if (cfg->html_path) {
+		rp.html = html_new(&(struct html_opts){.numeric = cfg->numeric});
+		if (!rp.html) {
+			fprintf(stderr, "tcptrail: out of memory\n");
+			return 1;
+		}
+	}
 	for (int i = 0; i < cfg->nfiles && !rp.out_broken; i++) {
 		if (replay_file(&rp, cfg->files[i])) {
 			ret = 1;
@@ -241,6 +325,12 @@ int run_replay(const struct config *cfg, const struct services *svc)
 		else
 			summary_text(rp.sum, &rp.out, cfg->numeric);
 		summary_free(rp.sum);
+	}
+	if (rp.html) {
+		/* the page of everything that could be read, as replay prints it, unless memory ran out */
+		if (!rp.out_error && write_html(&rp, cfg->html_path))
+			ret = 1;
+		html_free(rp.html);
 	}
 	flush_out(&rp);
 	if (rp.out_error)

@@ -8,7 +8,7 @@ ASAN_BINS   := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 15
-TEST_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -DTCPTRAIL_VERSION='"$(VERSION)"' -Iinclude -Isrc -Itests/unit \
+TEST_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -DTCPTRAIL_VERSION='"$(VERSION)"' -Iinclude -Isrc -Itests/unit -I$(OUTPUT) \
 	       $(WARNINGS)
 SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 E2E_HELPERS := $(patsubst tests/e2e/%.c,$(OUTPUT)/e2e/%,$(wildcard tests/e2e/*.c))
@@ -42,6 +42,9 @@ $(OUTPUT)/lib/fuzz/%.o: src/%.c $(FLAGS_STAMP)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(TEST_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+
+# the page replay --html writes, generated (Makefile)
+$(OUTPUT)/lib/unit/html.o $(OUTPUT)/lib/asan/html.o $(OUTPUT)/lib/fuzz/html.o: $(HTML_PAGE_H)
 
 $(call core_lib,unit): $(call core_objs,unit)
 $(call core_lib,asan): $(call core_objs,asan)
