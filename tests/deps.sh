@@ -10,8 +10,9 @@ build="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool l
 # tests/e2e/test_owner.py; nftables drops packets for tests/e2e/test_causes.py (connect timeouts,
 # retransmits); prometheus (with promtool), logrotate and python3-yaml test --metrics and the
 # deploy/ files; qemu-system-x86, busybox-static and cpio boot Debian's kernels for the kernel
-# matrix (tests/kernels/matrix.sh).
-test="clang-format libclang-rt-14-dev libcmocka-dev iproute2 net-tools valgrind
+# matrix (tests/kernels/matrix.sh); chromium opens the page of replay --html
+# (tests/e2e/test_html.py).
+test="clang-format libclang-rt-14-dev libcmocka-dev iproute2 net-tools valgrind chromium
 nginx gunicorn curl systemd nftables prometheus logrotate python3-yaml
 qemu-system-x86 busybox-static cpio"
 case "${1:-}" in
