@@ -229,7 +229,7 @@ struct html {
 	uint32_t *heap;
 
 	uint64_t folded;    /* connections without a lane */
-	uint64_t untracked; /* sockets not followed (too many open at once) */
+	uint64_t untracked; /* events of sockets not followed (too many open at once) */
 	uint64_t conns, transitions, stucks, lost, resets;
 
 	/* the overview */
@@ -294,7 +294,7 @@ uint64_t html_lanes(const struct html *h)
 
 uint64_t html_folded(const struct html *h)
 {
-	return h->folded + h->untracked;
+	return h->folded;
 }
 
 static uint32_t conn_hash(uint64_t cookie, uint32_t netns)
@@ -1053,7 +1053,7 @@ static void put_data(struct html *h, struct outbuf *ob)
 	jw_field_u64(&w, "stuck", h->stucks);
 	jw_field_u64(&w, "lost", h->lost);
 	jw_field_u64(&w, "resets", h->resets);
-	jw_field_u64(&w, "connections", h->conns + h->untracked);
+	jw_field_u64(&w, "connections", h->conns);
 	jw_field_u64(&w, "folded", h->folded);
 	jw_field_u64(&w, "untracked", h->untracked);
 	jw_field_u64(&w, "lanes_max", HTML_LANES_MAX);

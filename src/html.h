@@ -42,7 +42,7 @@ int html_add(struct html *h, const struct lr_record *r, const char *line, size_t
 /* The whole page. */
 void html_write(struct html *h, struct outbuf *ob);
 
-/* What html_write() said in its note, for tests: lanes drawn, connections folded. */
+/* What html_write() said, for tests: lanes drawn, connections folded into the overview. */
 uint64_t html_lanes(const struct html *h);
 uint64_t html_folded(const struct html *h);
 
