@@ -6,7 +6,7 @@
 # Prints a markdown table (medians of BENCH_REPS runs); knobs are listed in tests/bench/bench.py.
 # Reproduce: sudo make bench   (or BENCH_REPS=5 BENCH_SECONDS=10 sudo make bench)
 # Some sections only: sh tests/bench/run.sh SECTION... (churn graceful kernel rss fmt pingpong syscalls
-# snapshot scrape), e.g. `sudo sh tests/bench/run.sh pingpong` after make bench has built everything,
+# snapshot scrape html), e.g. `sudo sh tests/bench/run.sh pingpong` after make bench has built everything,
 # or `sudo make bench BENCH_ONLY=pingpong`.
 cd "$(dirname "$0")/../.." || exit 1
 # Arguments (or BENCH_ONLY, comma-separated) name the sections to run; snapshot is this
@@ -15,20 +15,24 @@ sections="$*"
 [ -n "$sections" ] || sections=$(echo "$BENCH_ONLY" | tr ',' ' ')
 snapshot=1
 scrape=1
+html=1
 if [ -n "$sections" ]; then
 	BENCH_ONLY=
 	snapshot=0
 	scrape=0
+	html=0
 	for s in $sections; do
 		if [ "$s" = snapshot ]; then
 			snapshot=1
 		elif [ "$s" = scrape ]; then
 			scrape=1
+		elif [ "$s" = html ]; then
+			html=1
 		else
 			BENCH_ONLY="${BENCH_ONLY:+$BENCH_ONLY,}$s"
 		fi
 	done
-	# Only the snapshot or the scrape: bench.py has nothing to run.
+	# Only the snapshot, the scrape or the page: bench.py has nothing to run.
 	[ -n "$BENCH_ONLY" ] || BENCH_ONLY=none
 fi
 export BENCH_ONLY
@@ -69,6 +73,12 @@ if [ "$scrape" = 1 ]; then
 	echo
 	sh tests/bench/scrape.sh | tee .output/bench/scrape.md
 	cat .output/bench/scrape.md >> .output/bench/results.md
+fi
+# replay --html of a generated 1M-event recording: time, peak RSS, page size (tests/bench/html.py).
+if [ "$html" = 1 ]; then
+	echo
+	python3 tests/bench/html.py | tee .output/bench/html.md
+	cat .output/bench/html.md >> .output/bench/results.md
 fi
 echo
 echo "bench: table saved to .output/bench/results.md"
