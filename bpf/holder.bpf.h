@@ -16,6 +16,34 @@
 /* A holder's fd past this is not looked for (the same bound as exec's walk of the table). */
 #define TT_HOLDER_MAX_FDS 4096
 
+/* Since 6.2: a kernel address read through the BTF type, with direct (fault-safe) loads. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* The file in slot fd of t's fd table, or 0; t a BTF pointer: loads, no helper calls. */
+static __always_inline __u64 task_slot_file(struct task_struct *t, __u32 fd)
+{
+	struct files_struct *files = t->files;
+	struct fdtable *fdt;
+	struct kiocb *slot;
+	__u64 f = 0;
+
+	if (!files)
+		return 0;
+	fdt = files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
+		return 0;
+	if (!bpf_rdonly_cast) {
+		bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+		return f;
+	}
+	/*
+	 * The table is an array of struct file pointers, which BTF cannot walk: the slot is read
+	 * as a struct that starts with one (a kiocb's ki_filp), a load instead of a probe read.
+	 */
+	slot = bpf_rdonly_cast((void *)&fdt->fd[fd], bpf_core_type_id_kernel(struct kiocb));
+	return (__u64)slot->ki_filp;
+}
+
 /* The file in slot fd of the fd table `files` (a kernel address), or 0. */
 static __always_inline __u64 fd_slot_file(__u64 files, __u32 fd)
 {
@@ -80,19 +108,28 @@ static __always_inline __u64 task_files(__u64 task)
 	return task ? (__u64)BPF_CORE_READ((struct task_struct *)task, files) : 0;
 }
 
+/* The file in slot fd of the fd table of the task at `task` (a kernel address), or 0. */
+static __always_inline __u64 holder_slot_file(__u64 task, __u32 fd)
+{
+	if (!task)
+		return 0;
+	/* A cast and loads cost a fraction of the four probe reads they replace. */
+	if (bpf_rdonly_cast)
+		return task_slot_file(
+			bpf_rdonly_cast((void *)task, bpf_core_type_id_kernel(struct task_struct)),
+			fd);
+	return fd_slot_file(task_files(task), fd);
+}
+
 /*
  * Where the holder (its leader at `task`) keeps file now: fd if that slot still holds it, else
  * the fd found by a search of its table, else -1 (it closed every fd of it, or exited).
  */
 static __always_inline int holder_still_holds(__u64 task, __u32 fd, __u64 file)
 {
-	__u64 files = task_files(task);
-
-	if (!files)
-		return -1;
-	if (fd_slot_file(files, fd) == file)
+	if (holder_slot_file(task, fd) == file)
 		return (int)fd;
-	return search_fd(files, file);
+	return search_fd(task_files(task), file);
 }
 
 /*
@@ -107,12 +144,10 @@ static __always_inline __u64 sock_file_of(struct sock *sk)
 }
 
 /*
- * The leader of current's thread group and the fd of the system call current is in, when its
- * first argument is the fd of `file` (connect, listen, accept, read, write, send*, recv*,
- * sendfile's output); else false.
+ * The fd of the system call current is in, when its first argument is the fd of `file`
+ * (connect, listen, accept, read, write, send*, recv*, sendfile's output); else false.
  */
-static __always_inline bool syscall_fd_of(struct task_struct *task, __u64 file, __u64 *leader,
-					  __u32 *fd)
+static __always_inline bool syscall_fd_of(struct task_struct *task, __u64 file, __u32 *fd)
 {
 	struct pt_regs *regs;
 	long arg;
@@ -122,11 +157,9 @@ static __always_inline bool syscall_fd_of(struct task_struct *task, __u64 file, 
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!regs)
 		return false;
-	arg = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	if (arg < 0 || arg >= TT_HOLDER_MAX_FDS ||
-	    fd_slot_file((__u64)BPF_CORE_READ(task, files), (__u32)arg) != file)
+	arg = PT_REGS_PARM1_SYSCALL(regs);
+	if (arg < 0 || arg >= TT_HOLDER_MAX_FDS || task_slot_file(task, (__u32)arg) != file)
 		return false;
-	*leader = (__u64)BPF_CORE_READ(task, group_leader);
 	*fd = (__u32)arg;
 	return true;
 }

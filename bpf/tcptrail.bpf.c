@@ -330,24 +330,19 @@ static __always_inline void set_owner(struct sk_info *info, const struct owner *
 /* No fd of the system call's held the socket: not looked for again until the owner changes. */
 #define HOLDER_UNFOUND ((__u32)-1)
 
-/*
- * Where current, the owner just set, keeps the socket's file (holder.bpf.h). A global
- * function: its frame stays off the state handler's.
- */
-__noinline int note_holder(struct sk_info *info, __u64 file)
+/* Where current, the owner just set, keeps the socket's file (holder.bpf.h). */
+static __always_inline void note_holder(struct sk_info *info, struct sock *sk)
 {
-	__u64 leader;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct socket *so = sk->sk_socket;
 	__u32 fd;
 
-	if (!info)
-		return 0;
-	if (syscall_fd_of(bpf_get_current_task_btf(), file, &leader, &fd)) {
-		info->holder_task = leader;
+	if (so && syscall_fd_of(task, (__u64)so->file, &fd)) {
+		info->holder_task = (__u64)task->group_leader;
 		info->holder_fd = fd;
 	} else {
 		info->holder_fd = HOLDER_UNFOUND;
 	}
-	return 0;
 }
 
 /*
@@ -730,7 +725,7 @@ __noinline int listener_owner(const struct tt_event *e, struct owner *o)
 	 * (no search of the table: the verifier's stack budget), so a listener moved to another
 	 * fd of the same process counts as let go too.
 	 */
-	if (g->holder_task && fd_slot_file(task_files(g->holder_task), g->holder_fd) != g->file) {
+	if (g->holder_task && holder_slot_file(g->holder_task, g->holder_fd) != g->file) {
 		g->moved = 1;
 		g->holder_task = 0;
 		return LISTENER_MOVED;
@@ -749,17 +744,25 @@ static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *in
 	if (own_call && current_owner(&o)) {
 		if (info) {
 			set_owner(info, &o);
-			note_holder(info, sock_file_of(sk));
+			/*
+			 * A listener's fd, for its children's events. A connection's is learned at
+			 * its first I/O instead: a connect() that never sends costs nothing.
+			 */
+			if (newstate == TCP_LISTEN)
+				note_holder(info, sk);
 		}
 		event_owner(e, &o);
 		return;
 	}
 	if (info && info->owner_known == OWNER_KNOWN) {
 		/*
-		 * A close by a kernel thread (the AF_UNIX garbage collector dropping a file in
-		 * flight) names the last holder, who let it go: no check.
+		 * No check when the holder itself runs (its close() takes the fd out of its table
+		 * before the socket closes), nor for a close by a kernel thread (the AF_UNIX garbage
+		 * collector dropping a file in flight): both name the last holder, who let it go.
 		 */
-		if (own_call || !info->holder_task || owner_still_holds(info, sock_file_of(sk))) {
+		if (own_call || !info->holder_task ||
+		    bpf_get_current_pid_tgid() >> 32 == info->owner.pid ||
+		    owner_still_holds(info, sock_file_of(sk))) {
 			event_owner(e, &info->owner);
 			return;
 		}
@@ -1247,12 +1250,12 @@ static __always_inline void learn_owner(struct sock *sk)
 	    info->owner.exec_id == (__u32)task->group_leader->self_exec_id) {
 		/* Named from its listener or an exec, not yet seen in a system call on it. */
 		if (!info->holder_task && info->holder_fd != HOLDER_UNFOUND)
-			note_holder(info, sock_file_of(sk));
+			note_holder(info, sk);
 		return;
 	}
 	if (current_owner(&o)) {
 		set_owner(info, &o);
-		note_holder(info, sock_file_of(sk));
+		note_holder(info, sk);
 	}
 }
 
@@ -1310,8 +1313,7 @@ static __always_inline void learn_listener(struct socket *sock, struct sock *sk)
 	    info->owner.exec_id == o.exec_id && info->holder_task)
 		return;
 	file = (__u64)BPF_CORE_READ(sock, file);
-	if (!syscall_fd_of(task, file, &leader, &fd))
-		leader = 0;
+	leader = syscall_fd_of(task, file, &fd) ? (__u64)BPF_CORE_READ(task, group_leader) : 0;
 	if (info) {
 		set_owner(info, &o);
 		info->holder_task = leader;
