@@ -168,3 +168,16 @@ void jw_field_time(struct jsonw *w, const char *k, uint64_t wall_ns)
 	jw_key(w, k);
 	jw_time(w, wall_ns);
 }
+
+void jw_line_seq(struct outbuf *ob, uint64_t seq)
+{
+	if (ob->len < 3 || ob->data[ob->len - 2] != '}' || ob->data[ob->len - 1] != '\n')
+		return;
+	ob->len -= 2;
+	if (ob->data[ob->len - 1] == '{')
+		ob_puts(ob, "\"seq\":");
+	else
+		ob_puts(ob, ",\"seq\":");
+	ob_u64(ob, seq);
+	ob_put(ob, "}\n", 2);
+}

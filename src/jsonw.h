@@ -71,4 +71,10 @@ void jw_field_str_or_null(struct jsonw *w, const char *k, const char *s);
 void jw_field_bool(struct jsonw *w, const char *k, int v);
 void jw_field_time(struct jsonw *w, const char *k, uint64_t wall_ns);
 
+/*
+ * The recording's per-run record counter as the last member of the line that ends ob, which
+ * must end in "}\n": ...} becomes ...,"seq":N}. Nothing is done to anything else.
+ */
+void jw_line_seq(struct outbuf *ob, uint64_t seq);
+
 #endif

@@ -515,6 +515,67 @@ static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err
 	return parse_cgroup(o, r, err, errlen);
 }
 
+/*
+ * "seq", optional (logs before it have none), an unsigned integer when present; a record of a
+ * type this version does not know keeps its number only when it is one.
+ */
+static int get_seq(const struct jsonl_obj *o, struct lr_record *r, char *err, size_t errlen)
+{
+	if (!jsonl_get(o, "seq"))
+		return 0;
+	if (get_u64(o, "seq", UINT64_MAX, &r->seq, err, errlen)) {
+		if (r->type != LR_OTHER)
+			return -1;
+		r->seq = 0;
+		return 0;
+	}
+	r->has_seq = 1;
+	return 0;
+}
+
+/* A header's "start_time", which tells runs apart; unreadable or absent: not known. */
+static void get_start(const struct jsonl_obj *o, struct lr_record *r)
+{
+	const struct jsonl_member *m = jsonl_get(o, "start_time");
+
+	if (!m || m->type != JSONL_STRING || m->val_esc || m->val_len >= 64 ||
+	    lr_parse_time(m->val, m->val_len, &r->start_ns))
+		r->start_ns = 0;
+}
+
+void lr_seq_init(struct lr_seq *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+int lr_seq_check(struct lr_seq *s, const struct lr_record *r, struct lr_gap *g)
+{
+	int gap = 0;
+
+	memset(g, 0, sizeof(*g));
+	if (r->type == LR_HEADER) {
+		/* another run (or one not known) starts afresh; the same run goes on */
+		int same = r->start_ns && r->start_ns == s->run_ns;
+
+		if (same && s->known && r->has_seq && r->seq != s->next) {
+			g->at_header = 1;
+			gap = 1;
+		}
+		s->run_ns = r->start_ns;
+	} else if (s->known && r->has_seq && r->seq != s->next) {
+		gap = 1;
+	}
+	if (gap) {
+		g->back = r->seq < s->next;
+		g->from = g->back ? s->next - 1 : s->next;
+		g->to = g->back ? r->seq : r->seq - 1;
+	}
+	/* a record without a number (an older version's) leaves the next one unchecked */
+	s->known = r->has_seq;
+	s->next = r->has_seq && r->type != LR_HEADER ? r->seq + 1 : r->seq;
+	return gap;
+}
+
 int lr_parse_line(const char *line, size_t len, struct lr_record *r, char *err, size_t errlen)
 {
 	struct jsonl_obj o;
@@ -541,10 +602,14 @@ int lr_parse_line(const char *line, size_t len, struct lr_record *r, char *err, 
 	else
 		r->type = LR_OTHER;
 
+	if (get_seq(&o, r, err, errlen))
+		return -1;
 	if (r->type == LR_HEADER || r->type == LR_OTHER) {
 		/* time is optional here, but must be a time when given */
 		if (jsonl_get(&o, "time") && get_time(&o, &r->wall_ns, err, errlen))
 			return -1;
+		if (r->type == LR_HEADER)
+			get_start(&o, r);
 		return 0;
 	}
 	if (get_time(&o, &r->wall_ns, err, errlen))

@@ -23,7 +23,14 @@ enum lr_type {
 
 struct lr_record {
 	enum lr_type type;
-	uint64_t wall_ns;   /* CLOCK_REALTIME; 0 when a header has no "time" */
+	uint64_t wall_ns; /* CLOCK_REALTIME; 0 when a header has no "time" */
+	/*
+	 * "seq": the record's number in its run (a header: the first record's after it), when
+	 * the line has one (has_seq); logs before it have none.
+	 */
+	uint64_t seq;
+	int has_seq;
+	uint64_t start_ns;  /* a header's "start_time" (which run), 0 when it has none */
 	struct tt_event ev; /* ev.ts_ns = wall_ns */
 	const char *lsvc;   /* recorded service names: NULL, or the bufs below */
 	const char *rsvc;
@@ -53,6 +60,31 @@ int lr_parse_line(const char *line, size_t len, struct lr_record *r, char *err, 
 
 /* "2026-11-26T13:07:01.123456Z" (any RFC 3339 form parse_time_ns takes) -> ns. 0 or -1. */
 int lr_parse_time(const char *s, size_t len, uint64_t *ns);
+
+/*
+ * Checking that every record of a run is there: each record's "seq" must be the one after the
+ * previous record's, and a header's the one after the last record of the same run (the file
+ * before it, read first). What breaks that is a gap: records written and then lost on their
+ * way to the file (or cut out of it). The kernel's lost events never had a number: they are
+ * in the `lost` records, which do.
+ */
+struct lr_seq {
+	uint64_t next;	 /* the seq the next record must carry, when known */
+	uint64_t run_ns; /* start_time of the run it belongs to (0: not known) */
+	int known;
+};
+
+struct lr_gap {
+	uint64_t from, to; /* the seqs missing, from..to; or when back: to came after from - 1 */
+	int back;	   /* the seq went back (files out of order, or repeated) */
+	int at_header;	   /* between files: the header does not follow the previous file */
+};
+
+/* Before the first record of the input. */
+void lr_seq_init(struct lr_seq *s);
+
+/* Takes record r in: 1 with g filled when r does not follow the records before it, else 0. */
+int lr_seq_check(struct lr_seq *s, const struct lr_record *r, struct lr_gap *g);
 
 #define LR_MAX_LINE (64 * 1024)
 

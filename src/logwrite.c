@@ -58,6 +58,13 @@ struct logw {
 	uint64_t rotate_bytes;
 	uint64_t rotate_at; /* file_bytes that start a rotation */
 	uint32_t part;	    /* files started after the first (rotations, reopens) */
+	/*
+	 * "seq": the event loop numbers the records it hands over (seq, the next one's), and
+	 * the writer reads back the number of the last line it took (wseq: the next one's), for
+	 * the header of a file it starts. A stream numbers nothing.
+	 */
+	uint64_t seq;
+	uint64_t wseq;
 	uint64_t last_flush;
 	int unsynced; /* written since the last fdatasync */
 	int failed;   /* a write failed: the rest is dropped and counted */
@@ -120,6 +127,30 @@ static uint64_t count_lines(const char *buf, size_t len)
 		p++;
 	}
 	return n;
+}
+
+/*
+ * The "seq" that ends the last line of buf[0, len) (each line ...,"seq":N}\n), plus one: what
+ * the next line carries. 0 when the last line has none.
+ */
+static uint64_t seq_after(const char *buf, size_t len)
+{
+	static const char key[] = "\"seq\":";
+	const size_t klen = sizeof(key) - 1;
+	uint64_t v = 0, mul = 1;
+	size_t i;
+
+	if (len < klen + 3 || buf[len - 1] != '\n' || buf[len - 2] != '}')
+		return 0;
+	for (i = len - 2; i > 0 && buf[i - 1] >= '0' && buf[i - 1] <= '9'; i--) {
+		if (len - 2 - i >= 19)
+			return 0;
+		v += (uint64_t)(buf[i - 1] - '0') * mul;
+		mul *= 10;
+	}
+	if (i == len - 2 || i < klen || memcmp(buf + i - klen, key, klen))
+		return 0;
+	return v + 1;
 }
 
 /* Event lines in buf[off, len): buf's first hdr bytes are a header line, not an event. */
@@ -452,6 +483,8 @@ static void header(struct logw *w)
 	jw_field_time(&j, "boot_time", boot);
 	jw_field_time(&j, "start_time", w->start_ns);
 	jw_field_u64(&j, "part", w->part);
+	/* the "seq" of the first record after this header */
+	jw_field_u64(&j, "seq", w->wseq);
 	jw_key(&j, "filters");
 	put_filters(&j, w->opts.filter);
 	jw_key(&j, "stuck");
@@ -628,6 +661,7 @@ static struct logw *logw_alloc(void)
 	}
 	w->fd = -1;
 	w->queue_max = queue_max_env();
+	w->seq = w->wseq = 1;
 	return w;
 }
 
@@ -700,6 +734,11 @@ int logw_failed(const struct logw *w)
 /* Appends whole lines to the file (runs on the writer thread once tracing is under way). */
 static void engine_write(struct logw *w, const char *buf, size_t len)
 {
+	uint64_t next = w->stream ? 0 : seq_after(buf, len);
+
+	/* before a rotation below: the new file's header names the line after these */
+	if (next)
+		w->wseq = next;
 	if (w->failed) {
 		w->errors += count_lines(buf, len);
 		return;
@@ -856,6 +895,11 @@ struct outbuf *logw_buffer(struct logw *w)
 
 void logw_commit(struct logw *w, size_t start)
 {
+	/* a recording's line gets its number: also one that is dropped, which leaves a gap */
+	if (!w->stream && !w->front.oom && w->front.len > start)
+		jw_line_seq(&w->front, w->seq);
+	if (!w->stream)
+		w->seq++;
 	if (w->front.oom) {
 		w->front.len = start;
 		w->front.oom = 0;
@@ -865,12 +909,37 @@ void logw_commit(struct logw *w, size_t start)
 		handoff(w, 0, w->front_handoff);
 }
 
+/* Each whole line of buf, numbered. */
+static void put_numbered(struct logw *w, const char *buf, size_t len)
+{
+	const char *end = buf + len, *nl;
+
+	while (buf < end) {
+		size_t start = w->front.len;
+
+		nl = memchr(buf, '\n', (size_t)(end - buf));
+		nl = nl ? nl + 1 : end;
+		ob_put(&w->front, buf, (size_t)(nl - buf));
+		jw_line_seq(&w->front, w->seq++);
+		if (w->front.oom) {
+			w->front.len = start;
+			w->front.oom = 0;
+			w->dropped++;
+		}
+		buf = nl;
+	}
+}
+
 void logw_write(struct logw *w, const char *buf, size_t len)
 {
-	ob_put(&w->front, buf, len);
-	if (w->front.oom) {
-		w->dropped += count_lines(buf, len);
-		ob_reset(&w->front);
+	if (!w->stream) {
+		put_numbered(w, buf, len);
+	} else {
+		ob_put(&w->front, buf, len);
+		if (w->front.oom) {
+			w->dropped += count_lines(buf, len);
+			ob_reset(&w->front);
+		}
 	}
 	if (w->front.len >= HANDOFF_BYTES)
 		handoff(w, 0, w->front_handoff);

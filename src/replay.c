@@ -12,6 +12,7 @@
 #include "filter.h"
 #include "format.h"
 #include "html.h"
+#include "jsonw.h"
 #include "logread.h"
 #include "outbuf.h"
 #include "owners.h"
@@ -20,6 +21,7 @@
 #include "summary.h"
 
 #define OUT_FLUSH (64 * 1024)
+#define GAPS_SAID 20 /* seq gaps said one by one; the rest are only counted */
 
 struct replay {
 	const struct config *cfg;
@@ -30,7 +32,9 @@ struct replay {
 	int out_broken;
 	int out_error;	 /* writing failed other than by a closed pipe: exit 1 */
 	int header_done; /* text column titles, before the first event as live */
-	char err[512];	 /* the one error, printed after everything that could be read */
+	struct lr_seq seq;
+	uint64_t gaps, missing; /* seq gaps found, and the records they leave out */
+	char err[512];		/* the one error, printed after everything that could be read */
 };
 
 static void flush_out(struct replay *rp)
@@ -106,6 +110,8 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 			summary_add(rp->sum, r);
 		} else if (cfg->json) {
 			fmt_lost_json(&rp->out, r->wall_ns, r->lost_count, r->lost_total);
+			if (r->has_seq)
+				jw_line_seq(&rp->out, r->seq);
 		} else {
 			char tbuf[12];
 
@@ -130,9 +136,13 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 	}
 	if (rp->sum)
 		summary_add(rp->sum, r);
-	else if (cfg->json)
+	else if (cfg->json) {
 		fmt_event_json(&rp->out, &rp->fmt, &r->ev, r->wall_ns, r->lsvc, r->rsvc, r->holders,
 			       r->cg);
+		/* as it was recorded: the number too */
+		if (r->has_seq)
+			jw_line_seq(&rp->out, r->seq);
+	}
 	if (rp->sum || cfg->json)
 		return;
 	if (!rp->header_done) {
@@ -147,6 +157,32 @@ static void record(struct replay *rp, const struct lr_record *r, const char *lin
 			       r->cg);
 }
 
+/*
+ * A record that does not follow the one before it in its run: said on stderr (in order with
+ * the events, as lost events are), the first GAPS_SAID of them one by one.
+ */
+static void seq_gap(struct replay *rp, const char *name, uint64_t lineno, const struct lr_gap *g)
+{
+	rp->gaps++;
+	if (!g->back)
+		rp->missing += g->to - g->from + 1;
+	if (rp->gaps > GAPS_SAID)
+		return;
+	flush_out(rp);
+	if (g->back)
+		fprintf(stderr,
+			"tcptrail: %s:%llu: seq goes back from %llu to %llu: records repeated or "
+			"files out of order\n",
+			name, (unsigned long long)lineno, (unsigned long long)g->from,
+			(unsigned long long)g->to);
+	else
+		fprintf(stderr, "tcptrail: %s:%llu: %llu records missing (seq %llu to %llu)%s\n",
+			name, (unsigned long long)lineno, (unsigned long long)(g->to - g->from + 1),
+			(unsigned long long)g->from, (unsigned long long)g->to,
+			g->at_header ? " before this file: a file of the recording is missing"
+				     : ": not written, or cut out of the file");
+}
+
 /* One file; 0, or -1 after printing the error. */
 static int replay_file(struct replay *rp, const char *path)
 {
@@ -154,6 +190,7 @@ static int replay_file(struct replay *rp, const char *path)
 	const char *name = is_stdin ? "stdin" : path;
 	struct lr_reader *rd;
 	struct lr_record rec;
+	struct lr_gap gap;
 	struct stat st;
 	char err[256];
 	const char *line;
@@ -189,6 +226,8 @@ static int replay_file(struct replay *rp, const char *path)
 			headers++;
 		else
 			records++;
+		if (lr_seq_check(&rp->seq, &rec, &gap))
+			seq_gap(rp, name, lr_lineno(rd), &gap);
 		record(rp, &rec, line, len);
 		if (rp->out.len >= OUT_FLUSH)
 			flush_out(rp);
@@ -296,6 +335,7 @@ int run_replay(const struct config *cfg, const struct services *svc)
 
 	memset(&rp, 0, sizeof(rp));
 	rp.cfg = cfg;
+	lr_seq_init(&rp.seq);
 	fmt_ctx_init(&rp.fmt, cfg->extended);
 	ob_init(&rp.out);
 	signal(SIGPIPE, SIG_IGN);
@@ -333,6 +373,9 @@ int run_replay(const struct config *cfg, const struct services *svc)
 		html_free(rp.html);
 	}
 	flush_out(&rp);
+	if (rp.gaps > GAPS_SAID)
+		fprintf(stderr, "tcptrail: %llu seq gaps in all (%llu records missing)\n",
+			(unsigned long long)rp.gaps, (unsigned long long)rp.missing);
 	if (rp.out_error)
 		ret = 1;
 	ob_free(&rp.out);

@@ -3,6 +3,7 @@ import gzip
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -75,6 +76,24 @@ def read_log(path):
     return data.decode().splitlines(keepends=True)
 
 
+SEQ = re.compile(r',"seq":(\d+)\}\n$')
+
+
+def unseq(line):
+    """A log line without its "seq", as live -o json prints it."""
+    return SEQ.sub("}\n", line)
+
+
+def seqs(lines):
+    """The "seq" of each record line (not the header)."""
+    out = []
+    for l in lines:
+        m = SEQ.search(l)
+        assert m, "no seq at the end: " + l
+        out.append(int(m.group(1)))
+    return out
+
+
 def path(name):
     return os.path.join(TMP, name)
 
@@ -105,16 +124,38 @@ def test_record_replay():
         head = json.loads(rec[0])
         assert head["type"] == "header" and head["version"] and head["hostname"], rec[0]
         assert head["kernel"] == os.uname().release and "start_time" in head
-        assert rec[1:] == t.lines, "file differs from live output"
+        assert [unseq(l) for l in rec[1:]] == t.lines, "file differs from live output"
+        # every record numbered from where the header says, one by one
+        assert head["seq"] == 1, rec[0]
+        assert seqs(rec[1:]) == list(range(1, len(rec))), rec
         rc, out, err = replay("-o", "json", f)
-        assert rc == 0, err
+        assert rc == 0 and err == "", err
         assert out.splitlines(keepends=True) == rec, "replay -o json differs from the file"
         # the netns' own lines, through the filters too
         rc, out, err = replay("-o", "json", "--netns", str(NETNS), "--port", "80", f)
         assert rc == 0, err
         live = [l for l in t.lines if mine(json.loads(l))]
-        assert [l for l in out.splitlines(keepends=True) if l.startswith('{"type":"state"')] \
-            == live
+        assert [unseq(l) for l in out.splitlines(keepends=True)
+                if l.startswith('{"type":"state"')] == live
+    # a hole cut out of the log: replay names it, in order with the events, and goes on
+    rec = read_log(plain)
+    assert len(rec) > 8, rec
+    holed = path("holed.jsonl")
+    with open(holed, "w") as f:
+        f.writelines(rec[:4] + rec[7:])
+    rc, out, err = replay(holed)
+    assert rc == 0, err
+    assert err == "tcptrail: %s:5: 3 records missing (seq 4 to 6): not written, or cut out of " \
+        "the file\n" % holed, err
+    assert len(out.splitlines()) == len(rec) - 3, out  # column titles and the other records
+    rc, out, err = replay("--summary", holed)
+    assert rc == 0 and "3 records missing (seq 4 to 6)" in err, err
+    # a log of a version before "seq": no gap said
+    old = path("old.jsonl")
+    with open(old, "w") as f:
+        f.writelines([SEQ.sub("}\n", l).replace(',"seq":1,', ',') for l in rec[:4] + rec[7:]])
+    rc, out, err = replay(old)
+    assert rc == 0 and err == "", err
     # text replay prints what live text tracing printed
     rc, out, err = replay(text)
     assert rc == 0, err
@@ -284,6 +325,23 @@ def test_rotation():
                               *reversed(files))
         assert rc == 0, err
         assert sum('"type":"state"' in l for l in out.splitlines()) == n
+        assert err == "", err  # no seq gap across the files
+        # each file starts where the one before it ended
+        nxt = 1
+        for x in reversed(files):
+            rec = read_log(x)
+            assert json.loads(rec[0])["seq"] == nxt, (x, rec[0], nxt)
+            s = seqs(rec[1:])
+            assert s == list(range(nxt, nxt + len(s))), x
+            nxt += len(s)
+        # a file left out: the next one's header says how many records are missing
+        gone = files[-2]
+        ahead = json.loads(read_log(files[-3])[0])["seq"]
+        rc, out, err = replay(*[x for x in reversed(files) if x != gone])
+        assert rc == 0, err
+        assert err == "tcptrail: %s:1: %d records missing (seq %d to %d) before this file: a " \
+            "file of the recording is missing\n" % (files[-3], ahead - json.loads(
+                read_log(gone)[0])["seq"], json.loads(read_log(gone)[0])["seq"], ahead - 1), err
         totals.append(n)
     assert totals[0] == totals[1], totals
 

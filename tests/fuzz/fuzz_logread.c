@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for the replay reader: bytes -> plain/gzip line reader -> record parser ->
  * formatters and the summary. Checks that a parsed record formats back to a line that parses
- * to the same output (what `replay -o json` relies on), that text output never carries a
+ * to the same output (what `replay -o json` relies on), "seq" included, that the seq check's
+ * gaps are well formed, that text output never carries a
  * control character from the log, and that a summary with a small memory bound stays under it
  * and keeps the same counts as an unbounded one.
  */
@@ -11,6 +12,7 @@
 #include <string.h>
 #include "causes.h"
 #include "format.h"
+#include "jsonw.h"
 #include "logread.h"
 #include "summary.h"
 
@@ -61,6 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct outbuf a, b;
 	struct fmt_ctx c;
 	struct lr_record rec, again;
+	struct lr_seq seq;
+	struct lr_gap gap;
 	const char *line;
 	size_t len;
 	char err[256];
@@ -77,9 +81,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ob_init(&a);
 	ob_init(&b);
 	fmt_ctx_init(&c, 1);
+	lr_seq_init(&seq);
 	while (lr_next(r, &line, &len, err, sizeof(err)) > 0) {
 		if (lr_parse_line(line, len, &rec, err, sizeof(err)))
 			continue;
+		if (lr_seq_check(&seq, &rec, &gap)) {
+			/* a gap names the records missing (or the step back), never an empty range */
+			if (!rec.has_seq || (!gap.back && gap.from > gap.to) ||
+			    (gap.back && gap.to > gap.from))
+				abort();
+		} else if (gap.from || gap.to || gap.back || gap.at_header) {
+			abort();
+		}
 		summary_add(s, &rec);
 		summary_add(bs, &rec);
 		if (summary_mem_used(bs) > summary_mem_max(bs))
@@ -90,10 +103,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ob_reset(&b);
 		fmt_event_json(&a, &c, &rec.ev, rec.wall_ns, rec.lsvc, rec.rsvc, rec.holders,
 			       rec.cg);
+		if (rec.has_seq)
+			jw_line_seq(&a, rec.seq);
 		if (lr_parse_line(a.data, a.len - 1, &again, err, sizeof(err)))
 			abort(); /* our own output must parse */
+		if (again.has_seq != rec.has_seq || again.seq != rec.seq)
+			abort(); /* with its number */
 		fmt_event_json(&b, &c, &again.ev, again.wall_ns, again.lsvc, again.rsvc,
 			       again.holders, again.cg);
+		if (again.has_seq)
+			jw_line_seq(&b, again.seq);
 		if (a.len != b.len || memcmp(a.data, b.data, a.len))
 			abort(); /* and reproduce itself */
 		ob_reset(&a);

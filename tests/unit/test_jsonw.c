@@ -86,6 +86,27 @@ static void test_nesting(void **state)
 }
 
 /* One JSON object per line: nothing between top-level values but the caller's newline. */
+/* The recording's number goes last in a line, inside its object; nothing else is touched. */
+static void test_line_seq(void **state)
+{
+	struct outbuf o;
+
+	ob_init(&o);
+	ob_puts(&o, "{\"a\":1}\n{\"type\":\"state\",\"x\":[1]}\n");
+	jw_line_seq(&o, 0);
+	ob_puts(&o, "{}\n");
+	jw_line_seq(&o, 18446744073709551615ULL);
+	ob_puts(&o, "{\"a\":2}");
+	jw_line_seq(&o, 3); /* no '\n': not a line */
+	ob_putc(&o, '\0');
+	assert_string_equal(o.data, "{\"a\":1}\n{\"type\":\"state\",\"x\":[1],\"seq\":0}\n"
+				    "{\"seq\":18446744073709551615}\n{\"a\":2}");
+	ob_reset(&o);
+	jw_line_seq(&o, 1);
+	assert_int_equal(o.len, 0);
+	ob_free(&o);
+}
+
 static void test_lines(void **state)
 {
 	for (int i = 0; i < 3; i++) {
@@ -252,6 +273,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_members_and_commas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nesting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lines, setup, teardown),
+		cmocka_unit_test(test_line_seq),
 		cmocka_unit_test_setup_teardown(test_strings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_str_or_null_outbuf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time, setup, teardown),

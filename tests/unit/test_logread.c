@@ -14,6 +14,7 @@
 #include "causes.h"
 #include "format.h"
 #include "jsonl.h"
+#include "jsonw.h"
 #include "logread.h"
 
 /* ---- jsonl ---- */
@@ -568,6 +569,152 @@ static void test_record_types(void **state)
 	assert_int_equal(r.wall_ns, t);
 }
 
+/* "seq": optional, an unsigned integer when present (ignored when bad on an unknown type). */
+static void test_record_seq(void **state)
+{
+	static const char *const bad[] = {
+		"{\"type\":\"lost\",\"time\":\"2026-11-26T13:07:01Z\",\"count\":1,\"total\":1,"
+		"\"seq\":-1}",
+		"{\"type\":\"lost\",\"time\":\"2026-11-26T13:07:01Z\",\"count\":1,\"total\":1,"
+		"\"seq\":\"7\"}",
+		"{\"type\":\"header\",\"seq\":1.5}",
+		"{\"type\":\"header\",\"seq\":18446744073709551616}",
+	};
+	struct lr_record r;
+	char err[256];
+	const char *l;
+
+	l = "{\"type\":\"lost\",\"time\":\"2026-11-26T13:07:01Z\",\"count\":3,\"total\":10}";
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_false(r.has_seq);
+	l = "{\"type\":\"lost\",\"time\":\"2026-11-26T13:07:01Z\",\"count\":3,\"total\":10,"
+	    "\"seq\":18446744073709551615}";
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_true(r.has_seq);
+	assert_true(r.seq == UINT64_MAX);
+	l = "{\"type\":\"header\",\"start_time\":\"2026-11-26T13:07:01.5Z\",\"part\":3,\"seq\":42}";
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_true(r.has_seq);
+	assert_int_equal(r.seq, 42);
+	assert_true(r.start_ns % 1000000000ULL == 500000000ULL);
+	/* an unreadable start_time is no error: the run is not known */
+	l = "{\"type\":\"header\",\"start_time\":\"soon\"}";
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_false(r.has_seq);
+	assert_true(r.start_ns == 0);
+	l = "{\"type\":\"future\",\"seq\":\"x\"}";
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_false(r.has_seq);
+	l = "{\"type\":\"future\",\"seq\":9}";
+	assert_int_equal(lr_parse_line(l, strlen(l), &r, err, sizeof(err)), 0);
+	assert_true(r.has_seq);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (lr_parse_line(bad[i], strlen(bad[i]), &r, err, sizeof(err)) != -1)
+			fail_msg("accepted: %s", bad[i]);
+	}
+	assert_string_equal(err, "want an unsigned integer for \"seq\"");
+
+	/* a state record: fmt_event_json's line with the number after it, as logs have it */
+	struct tt_event e = base_event();
+	struct fmt_ctx c;
+	struct outbuf ob;
+
+	fmt_ctx_init(&c, 0);
+	ob_init(&ob);
+	fmt_event_json(&ob, &c, &e, 1795000000123456789ULL, NULL, NULL, NULL, NULL);
+	jw_line_seq(&ob, 77);
+	assert_int_equal(lr_parse_line(ob.data, ob.len - 1, &r, err, sizeof(err)), 0);
+	assert_true(r.has_seq);
+	assert_int_equal(r.seq, 77);
+	ob_free(&ob);
+}
+
+/* One record for the seq check: type, seq (-1: none), start_time in seconds (0: none). */
+static struct lr_record seq_rec(enum lr_type type, long long seq, uint64_t start)
+{
+	struct lr_record r;
+
+	memset(&r, 0, offsetof(struct lr_record, lsvc_buf));
+	r.type = type;
+	r.has_seq = seq >= 0;
+	r.seq = seq >= 0 ? (uint64_t)seq : 0;
+	r.start_ns = start * 1000000000ULL;
+	return r;
+}
+
+static int seq_step(struct lr_seq *s, enum lr_type type, long long seq, uint64_t start,
+		    struct lr_gap *g)
+{
+	struct lr_record r = seq_rec(type, seq, start);
+
+	return lr_seq_check(s, &r, g);
+}
+
+/* Gaps: within a file, between the files of a run; none for old logs or a new run. */
+static void test_seq_gaps(void **state)
+{
+	struct lr_seq s;
+	struct lr_gap g;
+
+	lr_seq_init(&s);
+	assert_int_equal(seq_step(&s, LR_HEADER, 1, 100, &g), 0);
+	assert_int_equal(seq_step(&s, LR_STATE, 1, 0, &g), 0);
+	assert_int_equal(seq_step(&s, LR_STUCK, 2, 0, &g), 0);
+	assert_int_equal(seq_step(&s, LR_LOST, 3, 0, &g), 0);
+	/* 4 to 6 cut out */
+	assert_int_equal(seq_step(&s, LR_STATE, 7, 0, &g), 1);
+	assert_int_equal(g.from, 4);
+	assert_int_equal(g.to, 6);
+	assert_false(g.back);
+	assert_false(g.at_header);
+	assert_int_equal(seq_step(&s, LR_STATE, 8, 0, &g), 0);
+	/* the next file of the run, rotated: it starts where the last one ended */
+	assert_int_equal(seq_step(&s, LR_HEADER, 9, 100, &g), 0);
+	assert_int_equal(seq_step(&s, LR_STATE, 9, 0, &g), 0);
+	/* the file after it is missing: the header says so */
+	assert_int_equal(seq_step(&s, LR_HEADER, 30, 100, &g), 1);
+	assert_true(g.at_header);
+	assert_int_equal(g.from, 10);
+	assert_int_equal(g.to, 29);
+	/* a header first in its file, then its first record missing */
+	assert_int_equal(seq_step(&s, LR_STATE, 31, 0, &g), 1);
+	assert_int_equal(g.from, 30);
+	assert_int_equal(g.to, 30);
+	/* going back: repeated records */
+	assert_int_equal(seq_step(&s, LR_STATE, 20, 0, &g), 1);
+	assert_true(g.back);
+	assert_int_equal(g.from, 31);
+	assert_int_equal(g.to, 20);
+	assert_int_equal(seq_step(&s, LR_STATE, 21, 0, &g), 0);
+	/* another run: a header with another start_time starts afresh */
+	assert_int_equal(seq_step(&s, LR_HEADER, 1, 200, &g), 0);
+	assert_int_equal(seq_step(&s, LR_STATE, 1, 0, &g), 0);
+	/* a header without start_time is no run we know: no check across it */
+	assert_int_equal(seq_step(&s, LR_HEADER, 50, 0, &g), 0);
+	assert_int_equal(seq_step(&s, LR_STATE, 50, 0, &g), 0);
+
+	/* an old log: no numbers anywhere, no gap ever */
+	lr_seq_init(&s);
+	assert_int_equal(seq_step(&s, LR_HEADER, -1, 100, &g), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(seq_step(&s, LR_STATE, -1, 0, &g), 0);
+	assert_int_equal(seq_step(&s, LR_HEADER, -1, 100, &g), 0);
+	assert_int_equal(seq_step(&s, LR_LOST, -1, 0, &g), 0);
+	/* an old file, then a new one of another run */
+	assert_int_equal(seq_step(&s, LR_HEADER, 1, 300, &g), 0);
+	assert_int_equal(seq_step(&s, LR_STATE, 1, 0, &g), 0);
+	/* a record without a number leaves the next one unchecked */
+	assert_int_equal(seq_step(&s, LR_OTHER, -1, 0, &g), 0);
+	assert_int_equal(seq_step(&s, LR_STATE, 5, 0, &g), 0);
+	assert_int_equal(seq_step(&s, LR_STATE, 6, 0, &g), 0);
+	/* records read without a header first (a file cut at the top) are checked from there */
+	lr_seq_init(&s);
+	assert_int_equal(seq_step(&s, LR_STATE, 1000, 0, &g), 0);
+	assert_int_equal(seq_step(&s, LR_STATE, 1002, 0, &g), 1);
+	assert_int_equal(g.from, 1001);
+	assert_int_equal(g.to, 1001);
+}
+
 static void test_record_errors(void **state)
 {
 	static const char *const bad[] = {
@@ -906,6 +1053,8 @@ int main(void)
 		cmocka_unit_test(test_cgroup_keys),
 		cmocka_unit_test(test_record_types),
 		cmocka_unit_test(test_record_errors),
+		cmocka_unit_test(test_record_seq),
+		cmocka_unit_test(test_seq_gaps),
 		cmocka_unit_test(test_stuck_holders),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_reader_plain),

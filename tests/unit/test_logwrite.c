@@ -221,14 +221,24 @@ static struct decoded decode(const char *path)
 	return d;
 }
 
+/* The job's line cut by lack of memory (> 0): it took a "seq" of its own. */
+static int seq_cut;
+
+/* The "seq" of event n: the records are numbered from 1, the cut line among them. */
+static int seq_of(int n)
+{
+	return n + 1 + (seq_cut > 0 && n >= seq_cut);
+}
+
 /*
- * The events of a file: it is whole lines, one header first (part `part`), then events
- * *next, *next + 1, ... (updated). An empty file has none.
+ * The events of a file: it is whole lines, one header first (part `part`, "seq" its first
+ * event's), then events *next, *next + 1, ... (updated), each ending in its "seq". An empty
+ * file has none.
  */
 static int events_of(const char *path, int part, int *next)
 {
 	struct decoded d = decode(path);
-	char want[64];
+	char want[64], tail[64];
 	int n = 0, line = 0;
 
 	assert_false(d.bad);
@@ -242,10 +252,19 @@ static int events_of(const char *path, int part, int *next)
 			snprintf(want, sizeof(want), ",\"part\":%d,", part);
 			if (strncmp(p, "{\"type\":\"header\",", 17) || !strstr(p, want))
 				fail_msg("%s: no header of part %d first: %.80s", path, part, p);
+			snprintf(want, sizeof(want), ",\"seq\":%d,", seq_of(*next));
+			if (!strstr(p, want))
+				fail_msg("%s: header without %s: %.200s", path, want, p);
 		} else {
+			size_t tl =
+				(size_t)snprintf(tail, sizeof(tail), ",\"seq\":%d}", seq_of(*next));
+			size_t pl = strlen(p);
+
 			snprintf(want, sizeof(want), "{\"type\":\"state\",\"n\":%d,", *next);
 			if (strncmp(p, want, strlen(want)))
 				fail_msg("%s:%d: want event %d: %.60s", path, line + 1, *next, p);
+			if (pl < tl || strcmp(p + pl - tl, tail))
+				fail_msg("%s:%d: want %s at the end: %s", path, line + 1, tail, p);
 			(*next)++;
 			n++;
 		}
@@ -737,11 +756,13 @@ static void test_line_cut_by_memory(void **state)
 		struct outcome o = run(&j);
 		int next = 0;
 
+		seq_cut = j.cut_at;
 		assert_int_equal(o.ret, -1);
 		assert_int_equal(o.rep.unwritten, 1);
 		assert_int_equal(count_after(errtext, " events could not be written to "), 1);
 		assert_int_equal(events_of(j.file, 0, &next), j.events);
 		assert_true(whole(j.file));
+		seq_cut = 0;
 	}
 }
 
