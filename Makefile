@@ -8,6 +8,10 @@ PREFIX      ?= /usr/local
 DESTDIR     ?=
 SYSCONFDIR  ?= /etc
 SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# The program's path: make deb builds one of its own elsewhere (with Debian's flags).
+BIN         ?= tcptrail
+LDFLAGS     ?=
 VERSION     := 0.1.0
 
 ARCH_UNAME  := $(shell uname -m)
@@ -60,8 +64,8 @@ FLAGS_STAMP := $(OUTPUT)/flags
 
 .SECONDARY:
 .PHONY: all run clean test unit e2e asan fuzz deps deps-run install uninstall vmlinux bench format check-format \
-	check-bpf
-all: tcptrail
+	check-bpf deb image
+all: $(BIN)
 
 $(OUTPUT):
 	@mkdir -p $@
@@ -105,9 +109,9 @@ $(OUTPUT)/%.o: src/%.c $(FLAGS_STAMP) | $(OUTPUT)
 skels_of = $(patsubst %,$(OUTPUT)/%,$(shell sed -n 's/^\#include "\(.*\.skel\.h\)".*/\1/p' $(1)))
 $(foreach s,$(APP_SRCS),$(eval $(patsubst src/%.c,$(OUTPUT)/%.o,$(s)): $(call skels_of,$(s))))
 
-tcptrail: $(APP_OBJS) $(CORE_OBJS)
+$(BIN): $(APP_OBJS) $(CORE_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBBPF_LIBS) -o $@
 
 # replay --html's page (src/html_page.html: markup, CSS and JavaScript) as two C strings, the
 # parts before and after the line where src/html.c writes the title and the data.
@@ -159,8 +163,8 @@ endif
 # can be made, not one whose absence from make's cache of .output/ hides the pattern rule.)
 $(BPF_CHECK_STAMP): ;
 
-install: tcptrail
-	install -D -m 0755 tcptrail $(DESTDIR)$(PREFIX)/sbin/tcptrail
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/tcptrail
 	install -D -m 0644 src/tcptrail.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcptrail.8
 	@# The agent (deploy/): its unit, pointed at this PREFIX, and its logrotate file.
 	@mkdir -p $(DESTDIR)$(SYSTEMD_UNITDIR)
@@ -168,10 +172,21 @@ install: tcptrail
 		> $(DESTDIR)$(SYSTEMD_UNITDIR)/tcptrail.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNITDIR)/tcptrail.service
 	install -D -m 0644 deploy/tcptrail.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/tcptrail
+	install -D -m 0644 deploy/completions/tcptrail $(DESTDIR)$(BASHCOMPDIR)/tcptrail
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/tcptrail $(DESTDIR)$(PREFIX)/share/man/man8/tcptrail.8
 	rm -f $(DESTDIR)$(SYSTEMD_UNITDIR)/tcptrail.service $(DESTDIR)$(SYSCONFDIR)/logrotate.d/tcptrail
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/tcptrail
+
+# tcptrail_$(VERSION)_ARCH.deb (deploy/debian/build-deb.sh: Debian's flags, dpkg-shlibdeps,
+# dpkg-gencontrol, dpkg-deb), built in $(OUTPUT)/deb.
+deb:
+	@sh deploy/debian/build-deb.sh $(VERSION) $(OUTPUT)/deb
+
+# The OCI image localhost/tcptrail:$(VERSION) (podman, offline: deploy/image/build-image.sh).
+image: deb
+	@sh deploy/image/build-image.sh $(VERSION) $(OUTPUT)/image
 
 format:
 	clang-format -i bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
@@ -180,4 +195,4 @@ check-format:
 	clang-format --dry-run -Werror bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
 
 clean:
-	rm -rf $(OUTPUT) tcptrail
+	rm -rf $(OUTPUT) tcptrail tcptrail_*.deb

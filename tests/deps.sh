@@ -4,17 +4,20 @@
 # benchmarks compare against with --bench.
 set -e
 # The build: clang and bpftool for the BPF objects and skeletons, python3 for the build's BPF
-# check (tests/bpfcheck.py), libmicrohttpd-dev for the --metrics server.
-build="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool libmicrohttpd-dev python3"
+# check (tests/bpfcheck.py), libmicrohttpd-dev for the --metrics server, dpkg-dev for make deb
+# (dpkg-buildflags, dpkg-shlibdeps, dpkg-gencontrol).
+build="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool libmicrohttpd-dev python3
+dpkg-dev"
 # The tests: nginx, gunicorn, curl and systemd (systemd-socket-activate) are real servers for
 # tests/e2e/test_owner.py; nftables drops packets for tests/e2e/test_causes.py (connect timeouts,
 # retransmits); prometheus (with promtool), logrotate and python3-yaml test --metrics and the
 # deploy/ files; qemu-system-x86, busybox-static and cpio boot Debian's kernels for the kernel
 # matrix (tests/kernels/matrix.sh); chromium opens the page of replay --html
-# (tests/e2e/test_html.py).
+# (tests/e2e/test_html.py); lintian checks the package of make deb and podman builds and runs the
+# image of make image (tests/pkg/).
 test="clang-format libclang-rt-14-dev libcmocka-dev iproute2 net-tools valgrind chromium
 nginx gunicorn curl systemd nftables prometheus logrotate python3-yaml
-qemu-system-x86 busybox-static cpio"
+qemu-system-x86 busybox-static cpio lintian podman"
 case "${1:-}" in
 --run) pkgs=$build ;;
 --bench) pkgs="$build $test libbpf-tools" ;;

@@ -14,8 +14,8 @@ SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 E2E_HELPERS := $(patsubst tests/e2e/%.c,$(OUTPUT)/e2e/%,$(wildcard tests/e2e/*.c))
 KERNEL_HELPERS := $(patsubst tests/kernels/%.c,$(OUTPUT)/kernels/%,$(wildcard tests/kernels/*.c))
 
-.PHONY: unit-build asan-build fuzz-build e2e-build valgrind bpfcheck-test matrix matrix-build
-test: deps check-format bpfcheck-test all check-bpf unit asan fuzz e2e matrix
+.PHONY: unit-build asan-build fuzz-build e2e-build valgrind bpfcheck-test matrix matrix-build pkg
+test: deps check-format bpfcheck-test all check-bpf unit asan fuzz e2e pkg matrix
 
 # tests/bpfcheck.py (run on every BPF object by the build) against fixtures with known answers.
 bpfcheck-test:
@@ -100,6 +100,11 @@ $(OUTPUT)/kernels/%: tests/kernels/%.c
 	$(Q)$(CC) -static -O2 -g -Wall -Wextra -Wno-unused-parameter $(DEPFLAGS) -MF $@.d -o $@ $<
 
 matrix-build: all $(KERNEL_HELPERS)
+
+# Packaging (tests/pkg/): the bash completion against --help, make deb installed and removed,
+# make image run as the DaemonSet runs it. The deb and image tests build what they test.
+pkg: all
+	@sh tests/pkg/run.sh
 
 # Boots Debian's cloud kernels under qemu and runs tests/kernels/guest.sh in each
 # (TT_KERNELS, TT_MATRIX=0, TT_KERNEL_CACHE: see tests/kernels/matrix.sh).
