@@ -64,7 +64,7 @@ FLAGS_STAMP := $(OUTPUT)/flags
 
 .SECONDARY:
 .PHONY: all run clean test unit e2e asan fuzz deps deps-run install uninstall vmlinux bench format check-format \
-	check-bpf deb image
+	check-bpf deb image print-image
 all: $(BIN)
 
 $(OUTPUT):
@@ -184,9 +184,15 @@ uninstall:
 deb:
 	@sh deploy/debian/build-deb.sh $(VERSION) $(OUTPUT)/deb
 
-# The OCI image localhost/tcptrail:$(VERSION) (podman, offline: deploy/image/build-image.sh).
+# The OCI image $(IMAGE):$(VERSION), the name deploy/kubernetes/daemonset.yaml uses (podman,
+# offline, FROM scratch: deploy/image/build-image.sh). IMAGE=REGISTRY/tcptrail for your registry.
+IMAGE       ?= registry.example/tcptrail
 image: deb
-	@sh deploy/image/build-image.sh $(VERSION) $(OUTPUT)/image
+	@IMAGE=$(IMAGE) sh deploy/image/build-image.sh $(VERSION) $(OUTPUT)/image
+
+# The image's name, for scripts (tests/pkg/test_image.sh).
+print-image:
+	@echo $(IMAGE):$(VERSION)
 
 format:
 	clang-format -i bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c

@@ -14,10 +14,10 @@ dpkg-dev"
 # deploy/ files; qemu-system-x86, busybox-static and cpio boot Debian's kernels for the kernel
 # matrix (tests/kernels/matrix.sh); chromium opens the page of replay --html
 # (tests/e2e/test_html.py); lintian checks the package of make deb and podman builds and runs the
-# image of make image (tests/pkg/).
+# image of make image (tests/pkg/), with runc where crun refuses hybrid cgroups.
 test="clang-format libclang-rt-14-dev libcmocka-dev iproute2 net-tools valgrind chromium
 nginx gunicorn curl systemd nftables prometheus logrotate python3-yaml
-qemu-system-x86 busybox-static cpio lintian podman"
+qemu-system-x86 busybox-static cpio lintian podman runc"
 case "${1:-}" in
 --run) pkgs=$build ;;
 --bench) pkgs="$build $test libbpf-tools" ;;
