@@ -171,6 +171,8 @@ def with_image(info, ds, image, version, logdir):
 
     port = free_port()
     _, opts, args, c = podman_args(ds, logdir, port)
+    check(cfg.get("Cmd") == [str(a) for a in c.get("args", [])],
+          "the image's default args %r are not the DaemonSet's" % cfg.get("Cmd"))
     # runc where crun refuses this machine's hybrid cgroups (a v2 hierarchy holding
     # controllers); the limits of this process, as a node's runtime passes its own (podman's
     # default raises them, which needs CAP_SYS_RESOURCE).
