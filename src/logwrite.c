@@ -896,10 +896,11 @@ struct outbuf *logw_buffer(struct logw *w)
 void logw_commit(struct logw *w, size_t start)
 {
 	/* a recording's line gets its number: also one that is dropped, which leaves a gap */
-	if (!w->stream && !w->front.oom && w->front.len > start)
-		jw_line_seq(&w->front, w->seq);
-	if (!w->stream)
+	if (!w->stream && (w->front.oom || w->front.len > start)) {
+		if (!w->front.oom)
+			jw_line_seq(&w->front, w->seq);
 		w->seq++;
+	}
 	if (w->front.oom) {
 		w->front.len = start;
 		w->front.oom = 0;
