@@ -1300,7 +1300,7 @@ static __always_inline void learn_listener(struct socket *sock, struct sock *sk)
 	struct sk_info *info;
 	struct owner o;
 	__u64 cookie, file, leader;
-	__u32 fd;
+	__u32 fd = 0;
 
 	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
 		return;
