@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Stuck alerts with the holders of their socket, from one owner walk per tick. */
+/*
+ * Stuck alerts with the holders of their socket. The owner walk runs on a thread of its own, one
+ * batch of alerts at a time: the event loop queues the alerts that fall due, hands the queue to
+ * the walker when it is idle (and the walks' spacing allows), and emits the walked batch a
+ * bounded number per loop turn, so the ring buffer is drained between them.
+ */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +17,15 @@
 #include "snapshot.h"
 
 #define WALK_GAP_FACTOR 9 /* idle time after a walk, in walk durations */
+/* Alerts queued at most (168 bytes each): past it stuck keeps them due. */
+#define QUEUE_MAX  (256 * 1024)
+#define BATCH_KEEP 4096 /* a batch array larger than this is freed once emitted */
+
+enum batch_state {
+	BATCH_IDLE,
+	BATCH_WALKING,
+	BATCH_READY
+};
 
 struct alerts {
 	const struct tt_filter *filter;
@@ -18,61 +33,30 @@ struct alerts {
 	alerts_emit_fn emit;
 	void *ctx;
 	struct owner_walk *walk; /* NULL: could not be loaded, alerts keep the known owner */
-	struct outbuf recs;	 /* a walk's struct tt_owner_rec, while its alerts go out */
+
+	/* The event loop's: alerts queued for the next walk, and the batch being walked/emitted. */
 	struct tt_event *queue;
 	size_t n, cap;
-	uint64_t next_ns; /* CLOCK_MONOTONIC: no tick before this */
+	struct tt_event *batch;
+	size_t bn, bcap, bpos; /* bpos: the next alert of the batch to emit */
+	enum batch_state state;
+
+	/*
+	 * The walker's while a batch is BATCH_WALKING, the loop's once it is BATCH_READY: the
+	 * mutex hands them over.
+	 */
+	struct outbuf recs; /* the walk's struct tt_owner_rec, sorted by cookie */
+	long nrecs;	    /* records in recs, or -errno: no holders for this batch */
+	uint64_t next_ns;   /* CLOCK_MONOTONIC: no walk before this */
 	int warned;
+
+	pthread_t walker;
+	int walker_running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* go or stop set */
+	pthread_cond_t done_cond;
+	int go, done, stop;
 };
-
-struct alerts *alerts_new(const struct tt_filter *f, alerts_emit_fn emit, void *ctx)
-{
-	struct alerts *a = calloc(1, sizeof(*a));
-	const char *what;
-	int err;
-
-	if (!a)
-		return NULL;
-	a->filter = f;
-	a->rest = *f;
-	a->rest.npids = 0;
-	a->rest.ncomms = 0;
-	a->emit = emit;
-	a->ctx = ctx;
-	ob_init(&a->recs);
-	err = owner_walk_open(&a->walk, &what);
-	if (err) {
-		fprintf(stderr,
-			"tcptrail: warning: %s: %s: stuck alerts name the owner the tracer knew, "
-			"not re-checked\n",
-			what, strerror(-err));
-		a->warned = 1;
-	}
-	return a;
-}
-
-void alerts_add(struct alerts *a, const struct tt_event *alert)
-{
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 16;
-		struct tt_event *q = realloc(a->queue, cap * sizeof(*q));
-
-		if (!q) {
-			/* Out of memory: better the alert with the owner known so far than none. */
-			if (filter_match(a->filter, alert))
-				a->emit(a->ctx, alert, NULL);
-			return;
-		}
-		a->queue = q;
-		a->cap = cap;
-	}
-	a->queue[a->n++] = *alert;
-}
-
-int alerts_may_tick(const struct alerts *a, uint64_t now)
-{
-	return now >= a->next_ns;
-}
 
 /* One walk into a->recs, sorted by cookie; the number of records, or -errno. */
 static long walk(struct alerts *a)
@@ -97,48 +81,208 @@ static long walk(struct alerts *a)
 				 a->recs.len / sizeof(struct tt_owner_rec), OWNERS_BY_COOKIE);
 }
 
-void alerts_raise(struct alerts *a)
+/* A walk, timed: the next waits WALK_GAP_FACTOR times as long as this one took. */
+static void timed_walk(struct alerts *a, long *nrecs, uint64_t *next_ns)
 {
-	uint64_t start, took;
-	long nrecs;
+	uint64_t start = tt_now_ns(CLOCK_MONOTONIC), took;
 
-	if (!a->n)
-		return;
-	start = tt_now_ns(CLOCK_MONOTONIC);
-	nrecs = walk(a);
+	*nrecs = walk(a);
 	took = tt_now_ns(CLOCK_MONOTONIC) - start;
-	a->next_ns = start + took + WALK_GAP_FACTOR * took;
-	for (size_t i = 0; i < a->n; i++) {
-		struct tt_event *e = &a->queue[i];
-		struct owners_list h;
+	*next_ns = start + took + WALK_GAP_FACTOR * took;
+}
 
-		/*
-		 * Sockets that predate the tracer are watched whatever the filters (the kernel
-		 * filters events, not the start-up walk): the filters apply here.
-		 */
-		if (!filter_match(&a->rest, e))
-			continue;
-		if (nrecs < 0) {
-			if (filter_match(a->filter, e))
-				a->emit(a->ctx, e, NULL);
-			continue;
-		}
-		owners_for_alert(e, (const struct tt_owner_rec *)a->recs.data, (size_t)nrecs, &h);
-		/* As in snapshot: the socket is shown when any process holding it matches. */
-		if (owners_match(a->filter, h.recs, h.n + h.more))
-			a->emit(a->ctx, e, &h);
+static void *walker_thread(void *arg)
+{
+	struct alerts *a = arg;
+
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		long nrecs;
+		uint64_t next;
+
+		while (!a->go && !a->stop)
+			pthread_cond_wait(&a->cond, &a->lock);
+		if (!a->go)
+			break;
+		pthread_mutex_unlock(&a->lock);
+		timed_walk(a, &nrecs, &next);
+		pthread_mutex_lock(&a->lock);
+		a->nrecs = nrecs;
+		a->next_ns = next;
+		a->go = 0;
+		a->done = 1;
+		pthread_cond_signal(&a->done_cond);
 	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+struct alerts *alerts_new(const struct tt_filter *f, alerts_emit_fn emit, void *ctx)
+{
+	struct alerts *a = calloc(1, sizeof(*a));
+	const char *what;
+	int err;
+
+	if (!a)
+		return NULL;
+	a->filter = f;
+	a->rest = *f;
+	a->rest.npids = 0;
+	a->rest.ncomms = 0;
+	a->emit = emit;
+	a->ctx = ctx;
+	ob_init(&a->recs);
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	pthread_cond_init(&a->done_cond, NULL);
+	err = owner_walk_open(&a->walk, &what);
+	if (err) {
+		fprintf(stderr,
+			"tcptrail: warning: %s: %s: stuck alerts name the owner the tracer knew, "
+			"not re-checked\n",
+			what, strerror(-err));
+		a->warned = 1;
+		return a;
+	}
+	/* Without the thread the walk runs on the loop, as it did before there was one. */
+	a->walker_running = !pthread_create(&a->walker, NULL, walker_thread, a);
+	return a;
+}
+
+size_t alerts_room(const struct alerts *a)
+{
+	return a->n < QUEUE_MAX ? QUEUE_MAX - a->n : 0;
+}
+
+void alerts_add(struct alerts *a, const struct tt_event *alert)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		struct tt_event *q = realloc(a->queue, cap * sizeof(*q));
+
+		if (!q) {
+			/* Out of memory: better the alert with the owner known so far than none. */
+			if (filter_match(a->filter, alert))
+				a->emit(a->ctx, alert, NULL);
+			return;
+		}
+		a->queue = q;
+		a->cap = cap;
+	}
+	a->queue[a->n++] = *alert;
+}
+
+/* The queued alerts become the batch, and the walker (or, without it, the loop) walks. */
+static void start_batch(struct alerts *a)
+{
+	struct tt_event *q = a->batch;
+	size_t cap = a->bcap;
+
+	a->batch = a->queue;
+	a->bcap = a->cap;
+	a->bn = a->n;
+	a->bpos = 0;
+	a->queue = q;
+	a->cap = cap;
 	a->n = 0;
-	/* 40 bytes per open socket file of the whole machine, for an event that is rare. */
-	ob_free(&a->recs);
+	if (!a->walker_running) {
+		timed_walk(a, &a->nrecs, &a->next_ns);
+		a->state = BATCH_READY;
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	a->go = 1;
+	pthread_cond_signal(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+	a->state = BATCH_WALKING;
+}
+
+/* Whether the walker is done with the batch (wait: block until it is). */
+static int batch_walked(struct alerts *a, int wait)
+{
+	pthread_mutex_lock(&a->lock);
+	while (wait && !a->done)
+		pthread_cond_wait(&a->done_cond, &a->lock);
+	if (a->done) {
+		a->done = 0;
+		a->state = BATCH_READY;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return a->state == BATCH_READY;
+}
+
+static void emit_one(struct alerts *a, struct tt_event *e)
+{
+	struct owners_list h;
+
+	/*
+	 * Sockets that predate the tracer are watched whatever the filters (the kernel filters
+	 * events, not the start-up walk): the filters apply here.
+	 */
+	if (!filter_match(&a->rest, e))
+		return;
+	if (a->nrecs < 0) {
+		if (filter_match(a->filter, e))
+			a->emit(a->ctx, e, NULL);
+		return;
+	}
+	owners_for_alert(e, (const struct tt_owner_rec *)a->recs.data, (size_t)a->nrecs, &h);
+	/* As in snapshot: the socket is shown when any process holding it matches. */
+	if (owners_match(a->filter, h.recs, h.n + h.more))
+		a->emit(a->ctx, e, &h);
+}
+
+void alerts_pump(struct alerts *a, uint64_t now, size_t max)
+{
+	if (a->state == BATCH_WALKING && !batch_walked(a, 0))
+		return;
+	if (a->state == BATCH_READY) {
+		while (max && a->bpos < a->bn) {
+			emit_one(a, &a->batch[a->bpos++]);
+			max--;
+		}
+		if (a->bpos < a->bn)
+			return;
+		a->state = BATCH_IDLE;
+		a->bn = a->bpos = 0;
+		/* 40 bytes per open socket file of the whole machine, for an event that is rare. */
+		ob_free(&a->recs);
+		if (a->bcap > BATCH_KEEP) {
+			free(a->batch);
+			a->batch = NULL;
+			a->bcap = 0;
+		}
+	}
+	if (a->state == BATCH_IDLE && a->n && now >= a->next_ns)
+		start_batch(a);
+}
+
+void alerts_flush(struct alerts *a)
+{
+	while (a->state != BATCH_IDLE || a->n) {
+		if (a->state == BATCH_WALKING)
+			batch_walked(a, 1);
+		alerts_pump(a, UINT64_MAX, SIZE_MAX);
+	}
 }
 
 void alerts_free(struct alerts *a)
 {
 	if (!a)
 		return;
+	if (a->walker_running) {
+		pthread_mutex_lock(&a->lock);
+		a->stop = 1;
+		pthread_cond_signal(&a->cond);
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(a->walker, NULL);
+	}
+	pthread_cond_destroy(&a->cond);
+	pthread_cond_destroy(&a->done_cond);
+	pthread_mutex_destroy(&a->lock);
 	owner_walk_close(a->walk);
 	ob_free(&a->recs);
 	free(a->queue);
+	free(a->batch);
 	free(a);
 }

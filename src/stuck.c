@@ -147,8 +147,10 @@ void stuck_seed_socket(struct stuck *s, const struct tt_event *e)
 		watch(s, e, r, !!(e->flags & TT_F_DELTA_MIN));
 }
 
-void stuck_tick(struct stuck *s, uint64_t now)
+size_t stuck_tick(struct stuck *s, uint64_t now, size_t max)
 {
+	size_t raised = 0;
+
 	for (int i = 0; i < s->nrules; i++) {
 		struct rule *r = &s->rules[i];
 		struct fifo *q = &r->q;
@@ -163,6 +165,10 @@ void stuck_tick(struct stuck *s, uint64_t now)
 				if (!w->alerted) {
 					struct tt_event a = w->ev;
 
+					/* Left at the head: raised by a later tick, with more time. */
+					if (raised == max)
+						return raised;
+					raised++;
 					w->alerted = 1;
 					a.type = TT_EV_STUCK;
 					a.oldstate = (uint8_t)r->state;
@@ -179,6 +185,7 @@ void stuck_tick(struct stuck *s, uint64_t now)
 			q->len--;
 		}
 	}
+	return raised;
 }
 
 uint64_t stuck_tracked(const struct stuck *s)

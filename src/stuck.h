@@ -2,6 +2,7 @@
 #ifndef TT_STUCK_H
 #define TT_STUCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
 #include "stuck_rule.h"
@@ -19,8 +20,11 @@ struct stuck *stuck_new(const struct stuck_rule *rules, int nrules, stuck_alert_
 void stuck_update(struct stuck *s, const struct tt_event *e);
 /* Registers a socket that predates the tracer as in its state since at least `now`. */
 void stuck_seed_socket(struct stuck *s, const struct tt_event *e);
-/* Raises the alerts that are due at `now`. */
-void stuck_tick(struct stuck *s, uint64_t now);
+/*
+ * Raises the alerts that are due at `now`, at most max of them (the oldest first): the rest stay
+ * due for a later tick. Returns how many it raised.
+ */
+size_t stuck_tick(struct stuck *s, uint64_t now, size_t max);
 /* Sockets watched right now (memory bound checks). */
 uint64_t stuck_tracked(const struct stuck *s);
 void stuck_free(struct stuck *s);

@@ -34,6 +34,13 @@
 #define FLUSH_INTERVAL_NS 50000000ULL /* pipes and files see output at least this often */
 #define FLUSH_BYTES	  (64 * 1024)
 #define LOST_CHECK_NS	  1000000000ULL
+/*
+ * Stuck alerts per loop turn: raised (a hash probe and a copy each), and emitted with their
+ * holders (formatted like an event). Fewer while the ring buffer has a backlog: draining first.
+ */
+#define ALERTS_RAISE_TURN 16384
+#define ALERTS_EMIT_TURN  2048
+#define ALERTS_EMIT_BUSY  256
 /* Files held at once: maps, programs, links, the ring buffer, the log, the owner walk, probes. */
 #define NOFILE_NEEDED 64
 
@@ -307,7 +314,7 @@ static void emit(struct trace_ctx *c, const struct tt_event *e, const struct own
 		flush_stdout(c, c->last_flush);
 }
 
-/* A stuck alert falls due: it waits for the owner walk at the end of the tick. */
+/* A stuck alert falls due: it waits for the owner walk (alerts.c). */
 static void queue_alert(void *vctx, const struct tt_event *e)
 {
 	alerts_add(((struct trace_ctx *)vctx)->alerts, e);
@@ -828,8 +835,19 @@ static int open_outputs(struct trace_ctx *c)
 	return 0;
 }
 
-/* What the loop does between reads of the ring buffer. */
-static void trace_tick(struct trace_ctx *c, uint64_t now)
+/* Stuck alerts: raised into alerts' bounded queue, emitted a bounded number per turn. */
+static void stuck_turn(struct trace_ctx *c, uint64_t now, int busy)
+{
+	size_t room = alerts_room(c->alerts);
+
+	if (room)
+		stuck_tick(c->stuck, tt_now_ns(CLOCK_BOOTTIME),
+			   room < ALERTS_RAISE_TURN ? room : ALERTS_RAISE_TURN);
+	alerts_pump(c->alerts, now, busy ? ALERTS_EMIT_BUSY : ALERTS_EMIT_TURN);
+}
+
+/* What the loop does between reads of the ring buffer; busy: records are waiting in it. */
+static void trace_tick(struct trace_ctx *c, uint64_t now, int busy)
 {
 	if (c->out.len && (c->out_tty || now - c->last_flush >= FLUSH_INTERVAL_NS))
 		flush_stdout(c, now);
@@ -840,10 +858,8 @@ static void trace_tick(struct trace_ctx *c, uint64_t now)
 		hold_netns(c, now);
 		check_out_dropped(c);
 	}
-	if (c->stuck && alerts_may_tick(c->alerts, now)) {
-		stuck_tick(c->stuck, tt_now_ns(CLOCK_BOOTTIME));
-		alerts_raise(c->alerts);
-	}
+	if (c->stuck)
+		stuck_turn(c, now, busy);
 	if (c->msrv)
 		mtsrv_tick(c->msrv, c->lost, now);
 	if (reopen_log && c->log) {
@@ -887,7 +903,7 @@ static void trace_loop(struct trace_ctx *c, struct ring_buffer *rb)
 			break;
 		}
 		now = tt_now_ns(CLOCK_MONOTONIC);
-		trace_tick(c, now);
+		trace_tick(c, now, more);
 		if (deadline && now >= deadline)
 			break;
 	}
@@ -937,6 +953,9 @@ static int finish_trace(struct trace_ctx *c, struct ring_buffer *rb)
 		     (c->cfg->ringbuf_mb << 20) / sizeof(struct tt_event) / BATCH_EVENTS + 2;
 	     batches && ring_buffer__consume(rb) == -ECANCELED; batches--)
 		;
+	/* Alerts already due still go out, after the events drained before them. */
+	if (c->alerts)
+		alerts_flush(c->alerts);
 	check_lost(c);
 	tw_check(c);
 	flush_stdout(c, 0);

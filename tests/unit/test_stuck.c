@@ -140,22 +140,22 @@ static void test_one_alert_per_stay(void **state)
 	assert_int_equal(stuck_tracked(s), 0);
 	update(s, 7, TT_CLOSE, TT_SYN_SENT, T0 + S, TT_F_OWNER_KNOWN | TT_F_DELTA_KNOWN);
 	assert_int_equal(stuck_tracked(s), 1);
-	stuck_tick(s, T0 + S);
-	stuck_tick(s, T0 + 2 * S);
-	stuck_tick(s, T0 + 3 * S - 1);
+	stuck_tick(s, T0 + S, SIZE_MAX);
+	stuck_tick(s, T0 + 2 * S, SIZE_MAX);
+	stuck_tick(s, T0 + 3 * S - 1, SIZE_MAX);
 	assert_int_equal(al.n, 0);
-	stuck_tick(s, T0 + 3 * S);
+	stuck_tick(s, T0 + 3 * S, SIZE_MAX);
 	assert_int_equal(al.n, 1);
 	check_alert(&al.v[0], 7, TT_SYN_SENT, T0 + S, T0 + 3 * S,
 		    TT_F_DELTA_KNOWN | TT_F_OWNER_KNOWN);
 	for (int i = 0; i < 50; i++)
-		stuck_tick(s, T0 + 3 * S + (uint64_t)i * 10 * S);
+		stuck_tick(s, T0 + 3 * S + (uint64_t)i * 10 * S, SIZE_MAX);
 	assert_int_equal(al.n, 1);
 	/* Still watched (it has not left), until it leaves. */
 	assert_int_equal(stuck_tracked(s), 1);
 	update(s, 7, TT_SYN_SENT, TT_CLOSE, T0 + 600 * S, 0);
 	assert_int_equal(stuck_tracked(s), 0);
-	stuck_tick(s, T0 + 700 * S);
+	stuck_tick(s, T0 + 700 * S, SIZE_MAX);
 	assert_int_equal(al.n, 1);
 	stuck_free(s);
 	alerts_free(&al);
@@ -169,8 +169,8 @@ static void test_late_tick(void **state)
 	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 
 	update(s, 9, TT_ESTABLISHED, TT_CLOSE_WAIT, T0, 0);
-	stuck_tick(s, T0 + 3600 * S);
-	stuck_tick(s, T0 + 3601 * S);
+	stuck_tick(s, T0 + 3600 * S, SIZE_MAX);
+	stuck_tick(s, T0 + 3601 * S, SIZE_MAX);
 	assert_int_equal(al.n, 1);
 	check_alert(&al.v[0], 9, TT_CLOSE_WAIT, T0, T0 + 3600 * S, TT_F_DELTA_KNOWN);
 	stuck_free(s);
@@ -187,7 +187,7 @@ static void test_alert_flags(void **state)
 	update(s, 1, TT_ESTABLISHED, TT_CLOSE_WAIT, T0,
 	       TT_F_OWNER_KNOWN | TT_F_DELTA_KNOWN | TT_F_FIN_SEEN | TT_F_RESET | TT_F_DELTA_MIN);
 	update(s, 2, TT_ESTABLISHED, TT_CLOSE_WAIT, T0, TT_F_FIN_SEEN | TT_F_TW_HANDOFF);
-	stuck_tick(s, T0 + S);
+	stuck_tick(s, T0 + S, SIZE_MAX);
 	assert_int_equal(al.n, 2);
 	for (size_t i = 0; i < al.n; i++) {
 		if (al.v[i].sock_cookie == 1)
@@ -207,16 +207,16 @@ static void test_leave_cancels(void **state)
 	struct stuck *s = stuck_new(rs.r, rs.n, record, &al);
 
 	update(s, 5, TT_CLOSE, TT_SYN_SENT, T0, 0);
-	stuck_tick(s, T0 + S);
+	stuck_tick(s, T0 + S, SIZE_MAX);
 	update(s, 5, TT_SYN_SENT, TT_ESTABLISHED, T0 + 2 * S - 1, 0);
 	assert_int_equal(stuck_tracked(s), 0);
-	stuck_tick(s, T0 + 2 * S);
-	stuck_tick(s, T0 + 100 * S);
+	stuck_tick(s, T0 + 2 * S, SIZE_MAX);
+	stuck_tick(s, T0 + 100 * S, SIZE_MAX);
 	assert_int_equal(al.n, 0);
 	/* Leaving without any tick in between cancels too. */
 	update(s, 6, TT_CLOSE, TT_SYN_SENT, T0 + 200 * S, 0);
 	update(s, 6, TT_SYN_SENT, TT_CLOSE, T0 + 201 * S, 0);
-	stuck_tick(s, T0 + 300 * S);
+	stuck_tick(s, T0 + 300 * S, SIZE_MAX);
 	assert_int_equal(al.n, 0);
 	assert_int_equal(stuck_tracked(s), 0);
 	stuck_free(s);
@@ -231,28 +231,28 @@ static void test_reenter_new_episode(void **state)
 
 	/* Alerted, left, back: a second episode with its own alert. */
 	update(s, 3, TT_ESTABLISHED, TT_CLOSE_WAIT, T0, 0);
-	stuck_tick(s, T0 + 2 * S);
+	stuck_tick(s, T0 + 2 * S, SIZE_MAX);
 	assert_int_equal(al.n, 1);
 	update(s, 3, TT_CLOSE_WAIT, TT_ESTABLISHED, T0 + 3 * S, 0);
 	update(s, 3, TT_ESTABLISHED, TT_CLOSE_WAIT, T0 + 4 * S, TT_F_OWNER_KNOWN);
-	stuck_tick(s, T0 + 6 * S - 1);
+	stuck_tick(s, T0 + 6 * S - 1, SIZE_MAX);
 	assert_int_equal(al.n, 1);
-	stuck_tick(s, T0 + 6 * S);
+	stuck_tick(s, T0 + 6 * S, SIZE_MAX);
 	assert_int_equal(al.n, 2);
 	check_alert(&al.v[1], 3, TT_CLOSE_WAIT, T0 + 4 * S, T0 + 6 * S,
 		    TT_F_DELTA_KNOWN | TT_F_OWNER_KNOWN);
-	stuck_tick(s, T0 + 60 * S);
+	stuck_tick(s, T0 + 60 * S, SIZE_MAX);
 	assert_int_equal(al.n, 2);
 
 	/* Left and back before the first stay was due: the clock restarts, still one alert. */
 	update(s, 4, TT_ESTABLISHED, TT_CLOSE_WAIT, T0 + 100 * S, 0);
 	update(s, 4, TT_CLOSE_WAIT, TT_LAST_ACK, T0 + 101 * S, 0);
 	update(s, 4, TT_LAST_ACK, TT_CLOSE_WAIT, T0 + 101 * S + 500 * MS, 0);
-	stuck_tick(s, T0 + 102 * S);
-	stuck_tick(s, T0 + 103 * S + 499 * MS);
+	stuck_tick(s, T0 + 102 * S, SIZE_MAX);
+	stuck_tick(s, T0 + 103 * S + 499 * MS, SIZE_MAX);
 	assert_int_equal(al.n, 2);
-	stuck_tick(s, T0 + 103 * S + 500 * MS);
-	stuck_tick(s, T0 + 200 * S);
+	stuck_tick(s, T0 + 103 * S + 500 * MS, SIZE_MAX);
+	stuck_tick(s, T0 + 200 * S, SIZE_MAX);
 	assert_int_equal(al.n, 3);
 	check_alert(&al.v[2], 4, TT_CLOSE_WAIT, T0 + 101 * S + 500 * MS, T0 + 103 * S + 500 * MS,
 		    TT_F_DELTA_KNOWN);
@@ -277,25 +277,25 @@ static void test_several_rules(void **state)
 	update(s, 14, TT_CLOSE, TT_LISTEN, T0, 0);
 	assert_int_equal(stuck_tracked(s), 3);
 
-	stuck_tick(s, T0 + S);
+	stuck_tick(s, T0 + S, SIZE_MAX);
 	assert_int_equal(al.n, 0);
-	stuck_tick(s, T0 + 2 * S);
+	stuck_tick(s, T0 + 2 * S, SIZE_MAX);
 	assert_int_equal(al.n, 1);
 	check_alert(&al.v[0], 10, TT_SYN_SENT, T0, T0 + 2 * S, TT_F_DELTA_KNOWN);
-	stuck_tick(s, T0 + 5 * S + 500 * MS);
+	stuck_tick(s, T0 + 5 * S + 500 * MS, SIZE_MAX);
 	assert_int_equal(al.n, 2);
 	check_alert(&al.v[1], 12, TT_FIN_WAIT2, T0 + 500 * MS, T0 + 5 * S + 500 * MS,
 		    TT_F_DELTA_KNOWN);
-	stuck_tick(s, T0 + 30 * S);
+	stuck_tick(s, T0 + 30 * S, SIZE_MAX);
 	assert_int_equal(al.n, 3);
 	check_alert(&al.v[2], 11, TT_CLOSE_WAIT, T0, T0 + 30 * S, TT_F_DELTA_KNOWN);
 
 	/* Alerted in one watched state, then into another: a new alert for that one. */
 	update(s, 10, TT_SYN_SENT, TT_FIN_WAIT1, T0 + 40 * S, 0);
-	stuck_tick(s, T0 + 41 * S);
+	stuck_tick(s, T0 + 41 * S, SIZE_MAX);
 	assert_int_equal(al.n, 4);
 	check_alert(&al.v[3], 10, TT_FIN_WAIT1, T0 + 40 * S, T0 + 41 * S, TT_F_DELTA_KNOWN);
-	stuck_tick(s, T0 + 100 * S);
+	stuck_tick(s, T0 + 100 * S, SIZE_MAX);
 	assert_int_equal(al.n, 4);
 
 	update(s, 10, TT_FIN_WAIT1, TT_CLOSE, T0 + 101 * S, 0);
@@ -336,8 +336,8 @@ static void test_ignored(void **state)
 	update(n, 1, TT_CLOSE, TT_SYN_SENT, T0, 0);
 	seed(n, 2, TT_SYN_SENT, T0, 0);
 	assert_int_equal(stuck_tracked(n), 0);
-	stuck_tick(s, T0 + 10 * S);
-	stuck_tick(n, T0 + 10 * S);
+	stuck_tick(s, T0 + 10 * S, SIZE_MAX);
+	stuck_tick(n, T0 + 10 * S, SIZE_MAX);
 	assert_int_equal(al.n, 0);
 	stuck_free(s);
 	stuck_free(n);
@@ -372,34 +372,34 @@ static void test_seeded(void **state)
 	update(s, 25, TT_ESTABLISHED, TT_CLOSE_WAIT, T0 + 2 * S, 0);
 	assert_int_equal(stuck_tracked(s), 5);
 
-	stuck_tick(s, T0 + 10 * S - 1);
+	stuck_tick(s, T0 + 10 * S - 1, SIZE_MAX);
 	assert_int_equal(al.n, 0);
-	stuck_tick(s, T0 + 10 * S);
+	stuck_tick(s, T0 + 10 * S, SIZE_MAX);
 	assert_int_equal(al.n, 1);
 	check_alert(&al.v[0], 20, TT_CLOSE_WAIT, T0, T0 + 10 * S,
 		    TT_F_DELTA_KNOWN | TT_F_OWNER_KNOWN | TT_F_DELTA_MIN);
-	stuck_tick(s, T0 + 10 * S + 1 * MS);
+	stuck_tick(s, T0 + 10 * S + 1 * MS, SIZE_MAX);
 	assert_int_equal(al.n, 2);
 	check_alert(&al.v[1], 21, TT_CLOSE_WAIT, T0 + 1 * MS, T0 + 10 * S + 1 * MS,
 		    TT_F_DELTA_KNOWN);
-	stuck_tick(s, T0 + 10 * S + 4 * MS);
+	stuck_tick(s, T0 + 10 * S + 4 * MS, SIZE_MAX);
 	assert_int_equal(al.n, 3);
 	check_alert(&al.v[2], 22, TT_CLOSE_WAIT, T0 + 2 * MS, T0 + 10 * S + 4 * MS,
 		    TT_F_DELTA_KNOWN | TT_F_OWNER_KNOWN);
-	stuck_tick(s, T0 + 10 * S + 5 * MS);
+	stuck_tick(s, T0 + 10 * S + 5 * MS, SIZE_MAX);
 	assert_int_equal(al.n, 4);
 	check_alert(&al.v[3], 23, TT_CLOSE_WAIT, T0 + 5 * MS, T0 + 10 * S + 5 * MS,
 		    TT_F_DELTA_KNOWN);
-	stuck_tick(s, T0 + 12 * S);
+	stuck_tick(s, T0 + 12 * S, SIZE_MAX);
 	assert_int_equal(al.n, 5);
 	check_alert(&al.v[4], 25, TT_CLOSE_WAIT, T0 + 2 * S, T0 + 12 * S, TT_F_DELTA_KNOWN);
-	stuck_tick(s, T0 + 1000 * S);
+	stuck_tick(s, T0 + 1000 * S, SIZE_MAX);
 	assert_int_equal(al.n, 5);
 
 	/* A seeded ESTABLISHED socket gets its hour-long alert too, once. */
 	seed(s, 26, TT_ESTABLISHED, T0 + 1000 * S, TT_F_DELTA_MIN);
-	stuck_tick(s, T0 + 4600 * S);
-	stuck_tick(s, T0 + 9000 * S);
+	stuck_tick(s, T0 + 4600 * S, SIZE_MAX);
+	stuck_tick(s, T0 + 9000 * S, SIZE_MAX);
 	assert_int_equal(al.n, 6);
 	check_alert(&al.v[5], 26, TT_ESTABLISHED, T0 + 1000 * S, T0 + 4600 * S,
 		    TT_F_DELTA_KNOWN | TT_F_DELTA_MIN);
@@ -420,10 +420,10 @@ static void test_out_of_order_entry(void **state)
 
 	seed(s, 30, TT_CLOSE_WAIT, T0, TT_F_DELTA_MIN);
 	update(s, 31, TT_ESTABLISHED, TT_CLOSE_WAIT, T0 - 2 * MS, 0);
-	stuck_tick(s, T0 + 10 * S - 2 * MS - 1);
+	stuck_tick(s, T0 + 10 * S - 2 * MS - 1, SIZE_MAX);
 	assert_int_equal(al.n, 0);
-	stuck_tick(s, T0 + 10 * S);
-	stuck_tick(s, T0 + 20 * S);
+	stuck_tick(s, T0 + 10 * S, SIZE_MAX);
+	stuck_tick(s, T0 + 20 * S, SIZE_MAX);
 	assert_int_equal(al.n, 2);
 	assert_int_equal(al.v[1].sock_cookie, 31);
 	assert_int_equal(al.v[1].delta_ns, 10 * S + 2 * MS);
@@ -456,7 +456,7 @@ static void test_many_sockets_in_order(void **state)
 			update(s, (i - 300) * 2654435761ULL + 1, TT_SYN_SENT, TT_ESTABLISHED, now,
 			       0);
 		if (i % 200 == 0)
-			stuck_tick(s, now);
+			stuck_tick(s, now, SIZE_MAX);
 		for (; checked < al.n; checked++) {
 			const struct tt_event *a = &al.v[checked];
 			uint64_t entered = a->ts_ns - a->delta_ns;
@@ -472,7 +472,7 @@ static void test_many_sockets_in_order(void **state)
 			seen[k] = 1;
 		}
 	}
-	stuck_tick(s, now + 3 * S);
+	stuck_tick(s, now + 3 * S, SIZE_MAX);
 	for (; checked < al.n; checked++) {
 		const struct tt_event *a = &al.v[checked];
 		uint64_t k = (a->ts_ns - a->delta_ns - T0) / 50000;
@@ -566,7 +566,7 @@ static void model_run(size_t n, int ops, uint64_t seedval)
 		case 0: /* time passes, in quarter seconds so deadlines are hit exactly */
 			now += ((r >> 20) % 9) * 250 * MS;
 			al.n = 0;
-			stuck_tick(s, now);
+			stuck_tick(s, now, SIZE_MAX);
 			nwant = 0;
 			for (size_t i = 0; i < n; i++) {
 				uint64_t ns = m[i].state == TT_SYN_SENT	    ? 2 * S
@@ -634,7 +634,7 @@ static void model_run(size_t n, int ops, uint64_t seedval)
 	}
 	assert_int_equal(stuck_tracked(s), 0);
 	al.n = 0;
-	stuck_tick(s, now + 100 * S);
+	stuck_tick(s, now + 100 * S, SIZE_MAX);
 	assert_int_equal(al.n, 0);
 	assert_true(nalerts > 0);
 	assert_true(max_tracked > n / 4);
@@ -708,7 +708,7 @@ static void test_collision_erase(void **state)
 		for (int i = 0; i < N; i++)
 			seed(s, cookies[i], TT_CLOSE_WAIT, alive[i] ? T0 + 5 * S : T0, 0);
 		assert_int_equal(stuck_tracked(s), N);
-		stuck_tick(s, T0 + S);
+		stuck_tick(s, T0 + S, SIZE_MAX);
 		assert_int_equal(al.n, N);
 		qsort(al.v, al.n, sizeof(*al.v), by_cookie);
 		for (int i = 0; i < N; i++) {
@@ -761,7 +761,7 @@ static void test_million_churn_bounded(void **state)
 			update(s, c - 100, TT_LAST_ACK, TT_CLOSE, now, 0);
 		}
 		if (i % 200 == 0)
-			stuck_tick(s, now);
+			stuck_tick(s, now, SIZE_MAX);
 		if (stuck_tracked(s) > max_tracked)
 			max_tracked = stuck_tracked(s);
 		if (i == 700000)
@@ -770,7 +770,7 @@ static void test_million_churn_bounded(void **state)
 	heap_end = heap_bytes();
 	for (uint64_t c = N - 99; c <= N; c++)
 		update(s, c, TT_CLOSE_WAIT, TT_CLOSE, now, 0);
-	stuck_tick(s, now + S);
+	stuck_tick(s, now + S, SIZE_MAX);
 	/* Only the two stuck for good alerted, once each. */
 	assert_int_equal(al.n, 2);
 	assert_int_equal(stuck_tracked(s), 2);
