@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * mksockets N [PORT]: opens about N TCP sockets on loopback for the snapshot benchmark, spread
- * over worker processes of at most 18000 fds each: per worker a listener (PORT, PORT+1, ...) and
- * established pairs to it (client + accepted server side). Prints "ready N" when all are up and
+ * mksockets N [PORT [HOLDERS]]: opens about N TCP sockets on loopback for the snapshot benchmark,
+ * spread over worker processes of at most 18000 fds each: per worker a listener (PORT, PORT+1,
+ * ...) and established pairs to it (client + accepted server side). With HOLDERS > 1 each worker
+ * then forks HOLDERS - 1 children that hold the same sockets, as the workers of a pre-forking
+ * server share theirs (every socket has HOLDERS owners). Prints "ready N" when all are up and
  * holds them until stdin closes. Run it in a private netns.
  */
 #include <arpa/inet.h>
@@ -38,8 +40,17 @@ static void raise_nofile(void)
 	}
 }
 
-/* One worker: a listener on port and `pairs` established pairs to it. */
-static void worker(int port, long pairs, int ready_fd)
+/* Holds what was inherited until stdin closes. */
+static void hold(void)
+{
+	char c;
+
+	while (read(0, &c, 1) > 0)
+		;
+}
+
+/* One worker: a listener on port and `pairs` established pairs to it, held by `holders`. */
+static void worker(int port, long pairs, int holders, int ready_fd)
 {
 	struct sockaddr_in sa;
 	int one = 1, lfd;
@@ -66,10 +77,22 @@ static void worker(int port, long pairs, int ready_fd)
 		if (accept(lfd, NULL, NULL) < 0)
 			die("accept");
 	}
+	for (int i = 1; i < holders; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			close(ready_fd);
+			hold();
+			exit(0);
+		}
+	}
 	if (write(ready_fd, &c, 1) != 1)
 		die("write");
 	close(ready_fd);
-	while (read(0, &c, 1) > 0)
+	hold();
+	while (wait(NULL) > 0)
 		;
 	exit(0);
 }
@@ -78,12 +101,13 @@ int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 100000;
 	int port = argc > 2 ? atoi(argv[2]) : 20000;
+	int holders = argc > 3 ? atoi(argv[3]) : 1;
 	long left, made = 0;
 	int nproc = 0, p[2];
 	char c;
 
-	if (n < 3 || port < 1 || port > 60000) {
-		fprintf(stderr, "usage: mksockets N [PORT]\n");
+	if (n < 3 || port < 1 || port > 60000 || holders < 1 || holders > 64) {
+		fprintf(stderr, "usage: mksockets N [PORT [HOLDERS]]\n");
 		return 2;
 	}
 	raise_nofile();
@@ -98,7 +122,7 @@ int main(int argc, char **argv)
 			die("fork");
 		if (pid == 0) {
 			close(p[0]);
-			worker(port + nproc, pairs, p[1]);
+			worker(port + nproc, pairs, holders, p[1]);
 		}
 		made += 1 + 2 * pairs;
 		left -= share;
