@@ -49,6 +49,7 @@ struct alerts {
 	long nrecs;	    /* records in recs, or -errno: no holders for this batch */
 	uint64_t next_ns;   /* CLOCK_MONOTONIC: no walk before this */
 	int warned;
+	struct alerts_stats st; /* walks and walk_max_ns under the mutex, the rest the loop's */
 
 	pthread_t walker;
 	int walker_running;
@@ -81,14 +82,25 @@ static long walk(struct alerts *a)
 				 a->recs.len / sizeof(struct tt_owner_rec), OWNERS_BY_COOKIE);
 }
 
-/* A walk, timed: the next waits WALK_GAP_FACTOR times as long as this one took. */
-static void timed_walk(struct alerts *a, long *nrecs, uint64_t *next_ns)
+/*
+ * A walk, timed: the next waits WALK_GAP_FACTOR times as long as this one took. Returns how long
+ * it took.
+ */
+static uint64_t timed_walk(struct alerts *a, long *nrecs, uint64_t *next_ns)
 {
 	uint64_t start = tt_now_ns(CLOCK_MONOTONIC), took;
 
 	*nrecs = walk(a);
 	took = tt_now_ns(CLOCK_MONOTONIC) - start;
 	*next_ns = start + took + WALK_GAP_FACTOR * took;
+	return took;
+}
+
+static void count_walk(struct alerts *a, uint64_t took)
+{
+	a->st.walks++;
+	if (took > a->st.walk_max_ns)
+		a->st.walk_max_ns = took;
 }
 
 static void *walker_thread(void *arg)
@@ -98,15 +110,16 @@ static void *walker_thread(void *arg)
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		long nrecs;
-		uint64_t next;
+		uint64_t next, took;
 
 		while (!a->go && !a->stop)
 			pthread_cond_wait(&a->cond, &a->lock);
 		if (!a->go)
 			break;
 		pthread_mutex_unlock(&a->lock);
-		timed_walk(a, &nrecs, &next);
+		took = timed_walk(a, &nrecs, &next);
 		pthread_mutex_lock(&a->lock);
+		count_walk(a, took);
 		a->nrecs = nrecs;
 		a->next_ns = next;
 		a->go = 0;
@@ -162,8 +175,11 @@ void alerts_add(struct alerts *a, const struct tt_event *alert)
 
 		if (!q) {
 			/* Out of memory: better the alert with the owner known so far than none. */
-			if (filter_match(a->filter, alert))
+			if (filter_match(a->filter, alert)) {
+				a->st.emitted++;
+				a->st.unchecked++;
 				a->emit(a->ctx, alert, NULL);
+			}
 			return;
 		}
 		a->queue = q;
@@ -186,7 +202,7 @@ static void start_batch(struct alerts *a)
 	a->cap = cap;
 	a->n = 0;
 	if (!a->walker_running) {
-		timed_walk(a, &a->nrecs, &a->next_ns);
+		count_walk(a, timed_walk(a, &a->nrecs, &a->next_ns));
 		a->state = BATCH_READY;
 		return;
 	}
@@ -222,14 +238,19 @@ static void emit_one(struct alerts *a, struct tt_event *e)
 	if (!filter_match(&a->rest, e))
 		return;
 	if (a->nrecs < 0) {
-		if (filter_match(a->filter, e))
+		if (filter_match(a->filter, e)) {
+			a->st.emitted++;
+			a->st.unchecked++;
 			a->emit(a->ctx, e, NULL);
+		}
 		return;
 	}
 	owners_for_alert(e, (const struct tt_owner_rec *)a->recs.data, (size_t)a->nrecs, &h);
 	/* As in snapshot: the socket is shown when any process holding it matches. */
-	if (owners_match(a->filter, h.recs, h.n + h.more))
+	if (owners_match(a->filter, h.recs, h.n + h.more)) {
+		a->st.emitted++;
 		a->emit(a->ctx, e, &h);
+	}
 }
 
 void alerts_pump(struct alerts *a, uint64_t now, size_t max)
@@ -264,6 +285,13 @@ void alerts_flush(struct alerts *a)
 			batch_walked(a, 1);
 		alerts_pump(a, UINT64_MAX, SIZE_MAX);
 	}
+}
+
+void alerts_stats(struct alerts *a, struct alerts_stats *st)
+{
+	pthread_mutex_lock(&a->lock);
+	*st = a->st;
+	pthread_mutex_unlock(&a->lock);
 }
 
 void alerts_free(struct alerts *a)

@@ -18,6 +18,14 @@
 
 struct alerts;
 
+/* What alerts did, for the final report. */
+struct alerts_stats {
+	uint64_t emitted;     /* alerts handed on (those the filters pass) */
+	uint64_t unchecked;   /* of them, without re-checked holders: no walk, or out of memory */
+	uint64_t walks;	      /* owner walks */
+	uint64_t walk_max_ns; /* the longest */
+};
+
 /* holders is NULL when the walk could not run: the alert keeps the owner the tracer knew. */
 typedef void (*alerts_emit_fn)(void *ctx, const struct tt_event *alert,
 			       const struct owners_list *holders);
@@ -45,6 +53,7 @@ void alerts_add(struct alerts *a, const struct tt_event *alert);
 void alerts_pump(struct alerts *a, uint64_t now, size_t max);
 /* At the end: waits for the walks and emits every alert queued. */
 void alerts_flush(struct alerts *a);
+void alerts_stats(struct alerts *a, struct alerts_stats *st);
 void alerts_free(struct alerts *a);
 
 #endif

@@ -40,7 +40,7 @@ struct stuck {
 	struct rule rules[TT_MAX_STUCK];
 	stuck_alert_fn alert;
 	void *ctx;
-	int oom;
+	uint64_t unwatched; /* sockets not watched: out of memory */
 };
 
 static struct watched *find(struct stuck *s, uint64_t cookie)
@@ -110,7 +110,7 @@ static void watch(struct stuck *s, const struct tt_event *e, struct rule *r, int
 	if (!w)
 		w = table_add_cookie_unzeroed(&s->watched, e->sock_cookie, sizeof(*w));
 	if (!w || fifo_push(&r->q, e->sock_cookie, e->ts_ns)) {
-		s->oom = 1;
+		s->unwatched++;
 		if (w)
 			table_del_cookie(&s->watched, w, sizeof(*w));
 		return;
@@ -186,6 +186,11 @@ size_t stuck_tick(struct stuck *s, uint64_t now, size_t max)
 		}
 	}
 	return raised;
+}
+
+uint64_t stuck_unwatched(const struct stuck *s)
+{
+	return s->unwatched;
 }
 
 uint64_t stuck_tracked(const struct stuck *s)

@@ -27,6 +27,8 @@ void stuck_seed_socket(struct stuck *s, const struct tt_event *e);
 size_t stuck_tick(struct stuck *s, uint64_t now, size_t max);
 /* Sockets watched right now (memory bound checks). */
 uint64_t stuck_tracked(const struct stuck *s);
+/* Sockets that entered a watched state but could not be watched (out of memory): no alert. */
+uint64_t stuck_unwatched(const struct stuck *s);
 void stuck_free(struct stuck *s);
 
 #endif

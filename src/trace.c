@@ -941,6 +941,31 @@ static int close_outputs(struct trace_ctx *c)
 }
 
 /*
+ * The stuck alerts, after the events: none is dropped or merged, but an alert may have gone out
+ * without its holders re-checked, and a socket the tracer had no memory for was not watched.
+ */
+static void report_alerts(struct trace_ctx *c)
+{
+	uint64_t unwatched = stuck_unwatched(c->stuck);
+	struct alerts_stats st;
+
+	alerts_stats(c->alerts, &st);
+	fprintf(stderr, "tcptrail: %llu stuck alerts", (unsigned long long)st.emitted);
+	if (st.unchecked)
+		fprintf(stderr, ", %llu with the owner the tracer knew (holders not re-checked)",
+			(unsigned long long)st.unchecked);
+	if (unwatched)
+		fprintf(stderr, ", %llu sockets not watched (out of memory): no alert for them",
+			(unsigned long long)unwatched);
+	fputc('\n', stderr);
+	if (c->cfg->verbose)
+		fprintf(stderr,
+			"tcptrail: %llu owner walks for stuck alerts, the longest %llu ms\n",
+			(unsigned long long)st.walks,
+			(unsigned long long)(st.walk_max_ns / 1000000));
+}
+
+/*
  * Drains what the kernel already produced, accounts for every event, closes the outputs and
  * reports the totals: the exit code.
  */
@@ -953,9 +978,17 @@ static int finish_trace(struct trace_ctx *c, struct ring_buffer *rb)
 		     (c->cfg->ringbuf_mb << 20) / sizeof(struct tt_event) / BATCH_EVENTS + 2;
 	     batches && ring_buffer__consume(rb) == -ECANCELED; batches--)
 		;
-	/* Alerts already due still go out, after the events drained before them. */
-	if (c->alerts)
-		alerts_flush(c->alerts);
+	/*
+	 * Alerts already due still go out, after the events drained before them: all of them,
+	 * alerts' bounded queue a batch at a time, none left behind in stuck.
+	 */
+	if (c->alerts) {
+		uint64_t now = tt_now_ns(CLOCK_BOOTTIME);
+
+		do
+			alerts_flush(c->alerts);
+		while (stuck_tick(c->stuck, now, alerts_room(c->alerts)));
+	}
 	check_lost(c);
 	tw_check(c);
 	flush_stdout(c, 0);
@@ -973,6 +1006,8 @@ static int finish_trace(struct trace_ctx *c, struct ring_buffer *rb)
 	else
 		fprintf(stderr, "tcptrail: %llu events, %llu lost\n", (unsigned long long)c->events,
 			(unsigned long long)c->lost);
+	if (c->alerts)
+		report_alerts(c);
 	return ret;
 }
 
