@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The command line: one table (cli_options[]) says every option's name, letter, value, the
+ * commands it applies to, its --help text and the function that takes it. getopt's table, the
+ * check that an option applies to the command and --help are all made from it.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,150 +14,7 @@
 #include "prom.h"
 #include "states.h"
 
-enum long_only {
-	OPT_PID = 256,
-	OPT_COMM,
-	OPT_PORT,
-	OPT_LPORT,
-	OPT_RPORT,
-	OPT_STATE,
-	OPT_NETNS,
-	OPT_CGROUP,
-	OPT_CONTAINER,
-	OPT_CAUSE,
-	OPT_STUCK,
-	OPT_ROTATE,
-	OPT_KEEP,
-	OPT_ALL_NETNS,
-	OPT_RESOLVE,
-	OPT_SUMMARY,
-	OPT_HTML,
-	OPT_SINCE,
-	OPT_UNTIL,
-	OPT_RINGBUF,
-	OPT_METRICS,
-	OPT_METRICS_FILE,
-	OPT_METRICS_INTERVAL,
-	OPT_METRICS_BY,
-	OPT_LAST, /* size of the seen[] array */
-};
-
-static const struct option long_options[] = {
-	{"output", required_argument, NULL, 'o'},
-	{"numeric", no_argument, NULL, 'n'},
-	{"extended", no_argument, NULL, 'e'},
-	{"ipv4", no_argument, NULL, '4'},
-	{"ipv6", no_argument, NULL, '6'},
-	{"duration", required_argument, NULL, 'd'},
-	{"write", required_argument, NULL, 'w'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{"all", no_argument, NULL, 'a'},
-	{"listening", no_argument, NULL, 'l'},
-	{"programs", no_argument, NULL, 'p'},
-	{"continuous", required_argument, NULL, 'c'},
-	{"pid", required_argument, NULL, OPT_PID},
-	{"comm", required_argument, NULL, OPT_COMM},
-	{"port", required_argument, NULL, OPT_PORT},
-	{"lport", required_argument, NULL, OPT_LPORT},
-	{"rport", required_argument, NULL, OPT_RPORT},
-	{"state", required_argument, NULL, OPT_STATE},
-	{"netns", required_argument, NULL, OPT_NETNS},
-	{"cgroup", required_argument, NULL, OPT_CGROUP},
-	{"container", required_argument, NULL, OPT_CONTAINER},
-	{"cause", required_argument, NULL, OPT_CAUSE},
-	{"stuck", required_argument, NULL, OPT_STUCK},
-	{"rotate", required_argument, NULL, OPT_ROTATE},
-	{"keep", required_argument, NULL, OPT_KEEP},
-	{"all-netns", no_argument, NULL, OPT_ALL_NETNS},
-	{"resolve", no_argument, NULL, OPT_RESOLVE},
-	{"summary", no_argument, NULL, OPT_SUMMARY},
-	{"html", required_argument, NULL, OPT_HTML},
-	{"since", required_argument, NULL, OPT_SINCE},
-	{"until", required_argument, NULL, OPT_UNTIL},
-	{"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
-	{"metrics", required_argument, NULL, OPT_METRICS},
-	{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
-	{"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
-	{"metrics-by", required_argument, NULL, OPT_METRICS_BY},
-	{NULL, 0, NULL, 0},
-};
-
-void cli_usage(FILE *out)
-{
-	fputs("Usage: tcptrail [trace] [OPTIONS]       trace TCP state transitions live (default)\n"
-	      "       tcptrail snapshot [OPTIONS]      list the TCP sockets open now, like netstat "
-	      "-at\n"
-	      "       tcptrail replay [OPTIONS] FILE...  print or summarise a recorded log\n"
-	      "\n"
-	      "Output:\n"
-	      "  -o, --output FORMAT    text (default) or json (one object per line)\n"
-	      "  -n, --numeric          port numbers, no service names\n"
-	      "  -e, --extended         more columns (trace: why a connection ended and its\n"
-	      "                         tx/rx bytes, socket cookie, netns, cgroup;\n"
-	      "                         snapshot: uid, inode, cookie, timer, retransmits, rtt,\n"
-	      "                         lastrcv, lastsnd, cgroup)\n"
-	      "  -q, --quiet            trace: no live output (with -w or --stuck)\n"
-	      "  -v, --verbose          libbpf and verifier messages on stderr\n"
-	      "\n"
-	      "Filters (LIST is comma-separated; options may repeat):\n"
-	      "  -4, --ipv4 / -6, --ipv6  IPv4 (with v4-mapped IPv6) or IPv6 only\n"
-	      "      --pid LIST         owner process ids (snapshot, stuck alerts: any holder)\n"
-	      "      --comm LIST        owner process names (snapshot, stuck alerts: any holder)\n"
-	      "      --port LIST        local or remote port (numbers or service names)\n"
-	      "      --lport LIST       local port\n"
-	      "      --rport LIST       remote port\n"
-	      "      --state LIST       old or new state, e.g. CLOSE_WAIT,TIME_WAIT\n"
-	      "      --netns LIST       network namespace inodes\n"
-	      "      --cgroup LIST      cgroup v2 paths (under the v2 mount, or relative to it),\n"
-	      "                         each with the cgroups below it\n"
-	      "      --container LIST   container ids or their prefixes\n"
-	      "      --cause LIST       trace, replay: only connections that ended so: closed,\n"
-	      "                         timewait, refused, timeout, reset_in, reset_out, abort,\n"
-	      "                         listener_closed, unknown (their final transition)\n"
-	      "\n"
-	      "Trace:\n"
-	      "  -d, --duration SECONDS stop after this long\n"
-	      "  -w, --write FILE       record every event to FILE as JSON Lines (gzip if *.gz)\n"
-	      "      --rotate SIZE      start FILE.1, FILE.2 ... when FILE reaches SIZE (e.g. "
-	      "100M)\n"
-	      "      --keep N           rotated files to keep (default 10)\n"
-	      "      --stuck STATE=DURATION  alert when a socket stays in STATE this long\n"
-	      "                         (e.g. CLOSE_WAIT=30s; units ms s m h; repeatable), naming\n"
-	      "                         every process holding it then, as snapshot -p does\n"
-	      "      --ringbuf-mb N     ring buffer size in MiB (default 16)\n"
-	      "      --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
-	      "                         (:PORT for every address)\n"
-	      "      --metrics-file FILE  write them to FILE (node_exporter textfile collector)\n"
-	      "      --metrics-interval SECONDS  how often --metrics-file is written (default "
-	      "15s)\n"
-	      "      --metrics-by LABEL   comm, container or unit: a label on the socket,\n"
-	      "                         transition and stuck metrics\n"
-	      "\n"
-	      "Snapshot:\n"
-	      "  -a, --all              listening and non-listening sockets\n"
-	      "  -l, --listening        listening sockets only\n"
-	      "  -p, --programs         PID/Program name of every process holding the socket\n"
-	      "      --stuck STATE=DURATION  only sockets idle in STATE at least that long\n"
-	      "      --all-netns        every network namespace in /proc/*/ns/net\n"
-	      "      --resolve          host names (may block on DNS)\n"
-	      "  -c, --continuous SECONDS  repeat every SECONDS\n"
-	      "\n"
-	      "Replay:\n"
-	      "      --summary          counts, durations and top talkers instead of events\n"
-	      "      --html FILE        a page for a browser instead: a timeline per connection,\n"
-	      "                         sockets per state, resets, CLOSE_WAIT holders (no "
-	      "network)\n"
-	      "      --since TIME       events at or after TIME (RFC 3339 or epoch seconds)\n"
-	      "      --until TIME       events before TIME\n"
-	      "\n"
-	      "  -h, --help             this text;  -V, --version  the version\n"
-	      "\n"
-	      "Exit status: 0 ok, 1 runtime error, 2 usage error. See tcptrail(8).\n",
-	      out);
-}
+static const char *const cmd_names[] = {"trace", "snapshot", "replay"};
 
 static int parse_stuck(struct config *cfg, const char *arg, char *err, size_t errlen)
 {
@@ -220,232 +82,412 @@ static int bad_list(char *err, size_t errlen, const char *what, const char *reas
 	return -1;
 }
 
-/* One option; 0 ok, -1 usage error, 1 help/version printed. */
-static int apply_option(struct config *cfg, int opt, const char *arg, const struct services *svc,
-			FILE *out, char *err, size_t errlen)
+/* The handlers: 0 ok, -1 usage error (x->err says why), 1 help or version printed. */
+#define FLAG_HANDLER(field)                                        \
+	static int set_##field(struct cli_ctx *x, const char *arg) \
+	{                                                          \
+		x->cfg->field = 1;                                 \
+		return 0;                                          \
+	}
+FLAG_HANDLER(numeric)
+FLAG_HANDLER(extended)
+FLAG_HANDLER(quiet)
+FLAG_HANDLER(verbose)
+FLAG_HANDLER(all)
+FLAG_HANDLER(listening)
+FLAG_HANDLER(programs)
+FLAG_HANDLER(all_netns)
+FLAG_HANDLER(resolve)
+FLAG_HANDLER(summary)
+
+static int set_output(struct cli_ctx *x, const char *arg)
 {
-	struct tt_filter *f = &cfg->filter;
-	char sub[200];
+	if (!strcmp(arg, "json"))
+		x->cfg->json = 1;
+	else if (!strcmp(arg, "text"))
+		x->cfg->json = 0;
+	else
+		return bad(x->err, x->errlen, "-o takes text or json", arg);
+	return 0;
+}
+
+static int set_family(struct cli_ctx *x, int family)
+{
+	struct tt_filter *f = &x->cfg->filter;
+
+	if (f->family && f->family != family) {
+		snprintf(x->err, x->errlen, "-4 and -6 exclude each other");
+		return -1;
+	}
+	f->family = family;
+	return 0;
+}
+
+static int set_ipv4(struct cli_ctx *x, const char *arg)
+{
+	return set_family(x, 4);
+}
+
+static int set_ipv6(struct cli_ctx *x, const char *arg)
+{
+	return set_family(x, 6);
+}
+
+static int set_duration(struct cli_ctx *x, const char *arg)
+{
+	if (parse_duration_ns(arg, &x->cfg->duration_ns) || !x->cfg->duration_ns)
+		return bad(x->err, x->errlen, "-d wants a duration in seconds (or 500ms, 2m)", arg);
+	return 0;
+}
+
+/* A file name: not empty. */
+static int set_path(struct cli_ctx *x, const char **path, const char *what, const char *arg)
+{
+	if (!*arg)
+		return bad(x->err, x->errlen, what, arg);
+	*path = arg;
+	return 0;
+}
+
+static int set_write(struct cli_ctx *x, const char *arg)
+{
+	return set_path(x, &x->cfg->write_path, "-w wants a file name", arg);
+}
+
+static int set_html(struct cli_ctx *x, const char *arg)
+{
+	return set_path(x, &x->cfg->html_path, "--html wants a file name", arg);
+}
+
+static int set_metrics_file(struct cli_ctx *x, const char *arg)
+{
+	return set_path(x, &x->cfg->metrics_file, "--metrics-file wants a file name", arg);
+}
+
+static int show_help(struct cli_ctx *x, const char *arg)
+{
+	cli_usage(x->out);
+	return 1;
+}
+
+static int show_version(struct cli_ctx *x, const char *arg)
+{
+	fprintf(x->out, "tcptrail %s\n", TCPTRAIL_VERSION);
+	return 1;
+}
+
+static int set_continuous(struct cli_ctx *x, const char *arg)
+{
+	if (parse_duration_ns(arg, &x->cfg->continuous_ns) || !x->cfg->continuous_ns)
+		return bad(x->err, x->errlen, "-c wants an interval in seconds", arg);
+	return 0;
+}
+
+/* The list filters: their parser's reason quotes the item it refused. */
+#define LIST_HANDLER(opt, what, call)                                  \
+	static int set_##opt(struct cli_ctx *x, const char *arg)       \
+	{                                                              \
+		struct tt_filter *f = &x->cfg->filter;                 \
+		char sub[200];                                         \
+                                                                       \
+		(void)f;                                               \
+		if (call)                                              \
+			return bad_list(x->err, x->errlen, what, sub); \
+		return 0;                                              \
+	}
+LIST_HANDLER(pid, "--pid", filter_add_pids(f, arg, sub, sizeof(sub)))
+LIST_HANDLER(comm, "--comm", filter_add_comms(f, arg, sub, sizeof(sub)))
+LIST_HANDLER(port, "--port (numbers 1-65535 or service names)",
+	     filter_add_ports(f->ports, &f->nports, arg, x->svc, sub, sizeof(sub)))
+LIST_HANDLER(lport, "--lport (numbers 1-65535 or service names)",
+	     filter_add_ports(f->lports, &f->nlports, arg, x->svc, sub, sizeof(sub)))
+LIST_HANDLER(rport, "--rport (numbers 1-65535 or service names)",
+	     filter_add_ports(f->rports, &f->nrports, arg, x->svc, sub, sizeof(sub)))
+LIST_HANDLER(state, "--state", filter_add_states(&f->state_mask, arg, sub, sizeof(sub)))
+LIST_HANDLER(netns, "--netns (inode numbers, see ls -L -i /proc/PID/ns/net)",
+	     filter_add_netns(f, arg, sub, sizeof(sub)))
+LIST_HANDLER(cgroup, "--cgroup", filter_add_cgroups(f, arg, sub, sizeof(sub)))
+LIST_HANDLER(container, "--container", filter_add_containers(f, arg, sub, sizeof(sub)))
+LIST_HANDLER(cause, "--cause", cause_add_list(&f->cause_mask, arg, sub, sizeof(sub)))
+
+static int set_stuck(struct cli_ctx *x, const char *arg)
+{
+	return parse_stuck(x->cfg, arg, x->err, x->errlen);
+}
+
+static int set_rotate(struct cli_ctx *x, const char *arg)
+{
+	if (parse_size(arg, &x->cfg->rotate_bytes) || x->cfg->rotate_bytes < 4096)
+		return bad(x->err, x->errlen, "--rotate wants a size of at least 4k, e.g. 100M",
+			   arg);
+	return 0;
+}
+
+static int set_keep(struct cli_ctx *x, const char *arg)
+{
 	uint64_t v;
 
-	switch (opt) {
-	case 'o':
-		if (!strcmp(arg, "json"))
-			cfg->json = 1;
-		else if (!strcmp(arg, "text"))
-			cfg->json = 0;
-		else
-			return bad(err, errlen, "-o takes text or json", arg);
-		return 0;
-	case 'n':
-		cfg->numeric = 1;
-		return 0;
-	case 'e':
-		cfg->extended = 1;
-		return 0;
-	case '4':
-	case '6':
-		if (f->family && f->family != opt - '0') {
-			snprintf(err, errlen, "-4 and -6 exclude each other");
-			return -1;
+	if (parse_u64(arg, 1, 100000, &v))
+		return bad(x->err, x->errlen, "--keep wants a count 1-100000", arg);
+	x->cfg->keep = (uint32_t)v;
+	return 0;
+}
+
+static int set_since(struct cli_ctx *x, const char *arg)
+{
+	x->cfg->has_since = 1;
+	return parse_time_opt("--since", arg, &x->cfg->since_ns, x->err, x->errlen);
+}
+
+static int set_until(struct cli_ctx *x, const char *arg)
+{
+	x->cfg->has_until = 1;
+	return parse_time_opt("--until", arg, &x->cfg->until_ns, x->err, x->errlen);
+}
+
+static int set_ringbuf(struct cli_ctx *x, const char *arg)
+{
+	uint64_t v;
+
+	if (parse_u64(arg, 1, 1024, &v) || (v & (v - 1)))
+		return bad(x->err, x->errlen, "--ringbuf-mb wants a power of two 1-1024", arg);
+	x->cfg->ringbuf_mb = (uint32_t)v;
+	return 0;
+}
+
+static int set_metrics(struct cli_ctx *x, const char *arg)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int any;
+
+	if (prom_parse_listen(arg, &sa, &salen, &any, x->err, x->errlen))
+		return -1;
+	x->cfg->metrics_addr = arg;
+	return 0;
+}
+
+static int set_metrics_interval(struct cli_ctx *x, const char *arg)
+{
+	if (parse_duration_ns(arg, &x->cfg->metrics_interval_ns) ||
+	    x->cfg->metrics_interval_ns < 100000000ULL)
+		return bad(x->err, x->errlen,
+			   "--metrics-interval wants a duration of at least 100ms (e.g. 15s)", arg);
+	return 0;
+}
+
+static int set_metrics_by(struct cli_ctx *x, const char *arg)
+{
+	int by = mt_by_parse(arg);
+
+	if (by < 0)
+		return bad(x->err, x->errlen, "--metrics-by takes comm, container or unit", arg);
+	x->cfg->metrics_by = by;
+	return 0;
+}
+
+#define T   (1u << CMD_TRACE)
+#define S   (1u << CMD_SNAPSHOT)
+#define R   (1u << CMD_REPLAY)
+#define ALL (T | S | R)
+#define OPT(n, s, a, c, h, ...)                                                                    \
+	{                                                                                          \
+		.name = n, .short_name = s, .arg = a, .cmds = c, .help = h, .handler = __VA_ARGS__ \
+	}
+#define SECTION(title)        \
+	{                     \
+		.help = title \
+	}
+
+/*
+ * Every option, in --help's order. A help text's lines after the first, and a row's help, start
+ * at column 25 (or two spaces after a longer option). Rows without a handler are --help lines
+ * only; rows without a name start a section of --help.
+ */
+const struct cli_option cli_options[] = {
+	SECTION("Output:"),
+	OPT("output", 'o', "FORMAT", ALL, "text (default) or json (one object per line)",
+	    set_output),
+	OPT("numeric", 'n', NULL, ALL, "port numbers, no service names", set_numeric),
+	OPT("extended", 'e', NULL, ALL,
+	    "more columns (trace: why a connection ended and its\n"
+	    "tx/rx bytes, socket cookie, netns, cgroup;\n"
+	    "snapshot: uid, inode, cookie, timer, retransmits, rtt,\n"
+	    "lastrcv, lastsnd, cgroup)",
+	    set_extended),
+	OPT("quiet", 'q', NULL, T, "trace: no live output (with -w or --stuck)", set_quiet),
+	OPT("verbose", 'v', NULL, ALL, "libbpf and verifier messages on stderr", set_verbose),
+	SECTION("Filters (LIST is comma-separated; options may repeat):"),
+	OPT("ipv4", '4', NULL, ALL, "IPv4 (with v4-mapped IPv6) or IPv6 only", set_ipv4),
+	OPT("ipv6", '6', NULL, ALL, NULL, set_ipv6, .layout = CLI_HELP_SAME_LEFT),
+	OPT("pid", 0, "LIST", ALL, "owner process ids (snapshot, stuck alerts: any holder)",
+	    set_pid),
+	OPT("comm", 0, "LIST", ALL, "owner process names (snapshot, stuck alerts: any holder)",
+	    set_comm),
+	OPT("port", 0, "LIST", ALL, "local or remote port (numbers or service names)", set_port),
+	OPT("lport", 0, "LIST", ALL, "local port", set_lport),
+	OPT("rport", 0, "LIST", ALL, "remote port", set_rport),
+	OPT("state", 0, "LIST", ALL, "old or new state, e.g. CLOSE_WAIT,TIME_WAIT", set_state),
+	OPT("netns", 0, "LIST", ALL, "network namespace inodes", set_netns),
+	OPT("cgroup", 0, "LIST", ALL,
+	    "cgroup v2 paths (under the v2 mount, or relative to it),\n"
+	    "each with the cgroups below it",
+	    set_cgroup),
+	OPT("container", 0, "LIST", ALL, "container ids or their prefixes", set_container),
+	OPT("cause", 0, "LIST", T | R,
+	    "trace, replay: only connections that ended so: closed,\n"
+	    "timewait, refused, timeout, reset_in, reset_out, abort,\n"
+	    "listener_closed, unknown (their final transition)",
+	    set_cause),
+	SECTION("Trace:"),
+	OPT("duration", 'd', "SECONDS", T, "stop after this long", set_duration),
+	OPT("write", 'w', "FILE", T, "record every event to FILE as JSON Lines (gzip if *.gz)",
+	    set_write),
+	OPT("rotate", 0, "SIZE", T, "start FILE.1, FILE.2 ... when FILE reaches SIZE (e.g. 100M)",
+	    set_rotate),
+	OPT("keep", 0, "N", T, "rotated files to keep (default 10)", set_keep),
+	OPT("stuck", 0, "STATE=DURATION", T | S,
+	    "alert when a socket stays in STATE this long\n"
+	    "(e.g. CLOSE_WAIT=30s; units ms s m h; repeatable), naming\n"
+	    "every process holding it then, as snapshot -p does",
+	    set_stuck),
+	OPT("ringbuf-mb", 0, "N", T, "ring buffer size in MiB (default 16)", set_ringbuf),
+	OPT("metrics", 0, "ADDR:PORT", T,
+	    "serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	    "(:PORT for every address)",
+	    set_metrics),
+	OPT("metrics-file", 0, "FILE", T, "write them to FILE (node_exporter textfile collector)",
+	    set_metrics_file),
+	OPT("metrics-interval", 0, "SECONDS", T,
+	    "how often --metrics-file is written (default 15s)", set_metrics_interval),
+	/* (its help has always stood two columns further right) */
+	OPT("metrics-by", 0, "LABEL", T,
+	    "  comm, container or unit: a label on the socket,\n"
+	    "transition and stuck metrics",
+	    set_metrics_by),
+	SECTION("Snapshot:"),
+	OPT("all", 'a', NULL, S, "listening and non-listening sockets", set_all),
+	OPT("listening", 'l', NULL, S, "listening sockets only", set_listening),
+	OPT("programs", 'p', NULL, S, "PID/Program name of every process holding the socket",
+	    set_programs),
+	OPT("stuck", 0, "STATE=DURATION", S, "only sockets idle in STATE at least that long", NULL),
+	OPT("all-netns", 0, NULL, S, "every network namespace in /proc/*/ns/net", set_all_netns),
+	OPT("resolve", 0, NULL, S, "host names (may block on DNS)", set_resolve),
+	OPT("continuous", 'c', "SECONDS", S, "repeat every SECONDS", set_continuous),
+	SECTION("Replay:"),
+	OPT("summary", 0, NULL, R, "counts, durations and top talkers instead of events",
+	    set_summary),
+	OPT("html", 0, "FILE", R,
+	    "a page for a browser instead: a timeline per connection,\n"
+	    "sockets per state, resets, CLOSE_WAIT holders (no network)",
+	    set_html),
+	OPT("since", 0, "TIME", R, "events at or after TIME (RFC 3339 or epoch seconds)",
+	    set_since),
+	OPT("until", 0, "TIME", R, "events before TIME", set_until),
+	SECTION(""),
+	OPT("help", 'h', NULL, ALL, "this text;", show_help),
+	OPT("version", 'V', NULL, ALL, "the version", show_version, .layout = CLI_HELP_SAME_LINE),
+};
+
+#define NOPTS (sizeof(cli_options) / sizeof(cli_options[0]))
+const size_t cli_noptions = NOPTS;
+
+#define HELP_COLUMN 25
+
+/* "  -o, --output FORMAT" (indent 2) or "-o, --output FORMAT" (indent 0). */
+static void put_left(FILE *out, const struct cli_option *o, int indent, int *len)
+{
+	int n;
+
+	if (o->short_name)
+		n = fprintf(out, "%*s-%c, --%s", indent, "", o->short_name, o->name);
+	else
+		n = fprintf(out, "%*s    --%s", indent, "", o->name);
+	if (o->arg)
+		n += fprintf(out, " %s", o->arg);
+	*len += n;
+}
+
+/* Its first line after the options, the others at HELP_COLUMN. */
+static void put_help(FILE *out, const char *help)
+{
+	const char *nl;
+
+	while ((nl = strchr(help, '\n'))) {
+		fprintf(out, "%.*s\n%*s", (int)(nl - help), help, HELP_COLUMN, "");
+		help = nl + 1;
+	}
+	fputs(help, out);
+}
+
+void cli_usage(FILE *out)
+{
+	fputs("Usage: tcptrail [trace] [OPTIONS]       trace TCP state transitions live (default)\n"
+	      "       tcptrail snapshot [OPTIONS]      list the TCP sockets open now, like netstat "
+	      "-at\n"
+	      "       tcptrail replay [OPTIONS] FILE...  print or summarise a recorded log\n",
+	      out);
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct cli_option *o = &cli_options[i];
+		int len = 0;
+
+		if (!o->name) {
+			fprintf(out, "\n%s%s", o->help, *o->help ? "\n" : "");
+			continue;
 		}
-		f->family = opt - '0';
-		return 0;
-	case 'd':
-		if (parse_duration_ns(arg, &cfg->duration_ns) || !cfg->duration_ns)
-			return bad(err, errlen, "-d wants a duration in seconds (or 500ms, 2m)",
-				   arg);
-		return 0;
-	case 'w':
-		if (!*arg)
-			return bad(err, errlen, "-w wants a file name", arg);
-		cfg->write_path = arg;
-		return 0;
-	case 'q':
-		cfg->quiet = 1;
-		return 0;
-	case 'v':
-		cfg->verbose = 1;
-		return 0;
-	case 'h':
-		cli_usage(out);
-		return 1;
-	case 'V':
-		fprintf(out, "tcptrail %s\n", TCPTRAIL_VERSION);
-		return 1;
-	case 'a':
-		cfg->all = 1;
-		return 0;
-	case 'l':
-		cfg->listening = 1;
-		return 0;
-	case 'p':
-		cfg->programs = 1;
-		return 0;
-	case 'c':
-		if (parse_duration_ns(arg, &cfg->continuous_ns) || !cfg->continuous_ns)
-			return bad(err, errlen, "-c wants an interval in seconds", arg);
-		return 0;
-	case OPT_PID:
-		if (filter_add_pids(f, arg, sub, sizeof(sub)))
-			return bad_list(err, errlen, "--pid", sub);
-		return 0;
-	case OPT_COMM:
-		if (filter_add_comms(f, arg, sub, sizeof(sub)))
-			return bad_list(err, errlen, "--comm", sub);
-		return 0;
-	case OPT_PORT:
-		if (filter_add_ports(f->ports, &f->nports, arg, svc, sub, sizeof(sub)))
-			return bad_list(err, errlen, "--port (numbers 1-65535 or service names)",
-					sub);
-		return 0;
-	case OPT_LPORT:
-		if (filter_add_ports(f->lports, &f->nlports, arg, svc, sub, sizeof(sub)))
-			return bad_list(err, errlen, "--lport (numbers 1-65535 or service names)",
-					sub);
-		return 0;
-	case OPT_RPORT:
-		if (filter_add_ports(f->rports, &f->nrports, arg, svc, sub, sizeof(sub)))
-			return bad_list(err, errlen, "--rport (numbers 1-65535 or service names)",
-					sub);
-		return 0;
-	case OPT_STATE:
-		if (filter_add_states(&f->state_mask, arg, sub, sizeof(sub)))
-			return bad_list(err, errlen, "--state", sub);
-		return 0;
-	case OPT_NETNS:
-		if (filter_add_netns(f, arg, sub, sizeof(sub)))
-			return bad_list(err, errlen,
-					"--netns (inode numbers, see ls -L -i /proc/PID/ns/net)",
-					sub);
-		return 0;
-	case OPT_CGROUP:
-		if (filter_add_cgroups(f, arg, sub, sizeof(sub)))
-			return bad_list(err, errlen, "--cgroup", sub);
-		return 0;
-	case OPT_CONTAINER:
-		if (filter_add_containers(f, arg, sub, sizeof(sub)))
-			return bad_list(err, errlen, "--container", sub);
-		return 0;
-	case OPT_CAUSE:
-		if (cause_add_list(&f->cause_mask, arg, sub, sizeof(sub)))
-			return bad_list(err, errlen, "--cause", sub);
-		return 0;
-	case OPT_STUCK:
-		return parse_stuck(cfg, arg, err, errlen);
-	case OPT_ROTATE:
-		if (parse_size(arg, &cfg->rotate_bytes) || cfg->rotate_bytes < 4096)
-			return bad(err, errlen, "--rotate wants a size of at least 4k, e.g. 100M",
-				   arg);
-		return 0;
-	case OPT_KEEP:
-		if (parse_u64(arg, 1, 100000, &v))
-			return bad(err, errlen, "--keep wants a count 1-100000", arg);
-		cfg->keep = (uint32_t)v;
-		return 0;
-	case OPT_ALL_NETNS:
-		cfg->all_netns = 1;
-		return 0;
-	case OPT_RESOLVE:
-		cfg->resolve = 1;
-		return 0;
-	case OPT_SUMMARY:
-		cfg->summary = 1;
-		return 0;
-	case OPT_HTML:
-		if (!*arg)
-			return bad(err, errlen, "--html wants a file name", arg);
-		cfg->html_path = arg;
-		return 0;
-	case OPT_SINCE:
-		cfg->has_since = 1;
-		return parse_time_opt("--since", arg, &cfg->since_ns, err, errlen);
-	case OPT_UNTIL:
-		cfg->has_until = 1;
-		return parse_time_opt("--until", arg, &cfg->until_ns, err, errlen);
-	case OPT_RINGBUF:
-		if (parse_u64(arg, 1, 1024, &v) || (v & (v - 1)))
-			return bad(err, errlen, "--ringbuf-mb wants a power of two 1-1024", arg);
-		cfg->ringbuf_mb = (uint32_t)v;
-		return 0;
-	case OPT_METRICS: {
-		struct sockaddr_storage sa;
-		socklen_t salen;
-		int any;
+		put_left(out, o, 2, &len);
+		/* The next rows share this one's help, on its line. */
+		for (; i + 1 < NOPTS && cli_options[i + 1].layout == CLI_HELP_SAME_LEFT; i++) {
+			len += fprintf(out, " / ");
+			put_left(out, &cli_options[i + 1], 0, &len);
+		}
+		fprintf(out, "%*s", len < HELP_COLUMN ? HELP_COLUMN - len : 2, "");
+		put_help(out, o->help);
+		for (; i + 1 < NOPTS && cli_options[i + 1].layout == CLI_HELP_SAME_LINE; i++) {
+			len = 0;
+			fputs("  ", out);
+			put_left(out, &cli_options[i + 1], 0, &len);
+			fputs("  ", out);
+			put_help(out, cli_options[i + 1].help);
+		}
+		fputc('\n', out);
+	}
+	fputs("\nExit status: 0 ok, 1 runtime error, 2 usage error. See tcptrail(8).\n", out);
+}
 
-		if (prom_parse_listen(arg, &sa, &salen, &any, err, errlen))
-			return -1;
-		cfg->metrics_addr = arg;
-		return 0;
-	}
-	case OPT_METRICS_FILE:
-		if (!*arg)
-			return bad(err, errlen, "--metrics-file wants a file name", arg);
-		cfg->metrics_file = arg;
-		return 0;
-	case OPT_METRICS_INTERVAL:
-		if (parse_duration_ns(arg, &cfg->metrics_interval_ns) ||
-		    cfg->metrics_interval_ns < 100000000ULL)
-			return bad(
-				err, errlen,
-				"--metrics-interval wants a duration of at least 100ms (e.g. 15s)",
-				arg);
-		return 0;
-	case OPT_METRICS_BY: {
-		int by = mt_by_parse(arg);
-
-		if (by < 0)
-			return bad(err, errlen, "--metrics-by takes comm, container or unit", arg);
-		cfg->metrics_by = by;
-		return 0;
-	}
-	}
-	snprintf(err, errlen, "unknown option");
-	return -1;
+/* The row of a long option, for the checks between options. */
+static int seen_opt(const unsigned char seen[], const char *name)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (cli_options[i].handler && cli_options[i].name &&
+		    !strcmp(cli_options[i].name, name))
+			return seen[i];
+	return 0;
 }
 
 /* Options that make no sense for a subcommand are errors, not silently ignored. */
-static int check_combination(struct config *cfg, int seen[], char *err, size_t errlen)
+static int check_commands(const struct config *cfg, const unsigned char seen[], char *err,
+			  size_t errlen)
 {
-	static const struct {
-		int opt;
-		const char *name;
-		unsigned cmds; /* bit per enum tt_cmd */
-	} allowed[] = {
-		{'d', "-d", 1 << CMD_TRACE},
-		{'w', "-w", 1 << CMD_TRACE},
-		{'q', "-q", 1 << CMD_TRACE},
-		{OPT_ROTATE, "--rotate", 1 << CMD_TRACE},
-		{OPT_KEEP, "--keep", 1 << CMD_TRACE},
-		{OPT_RINGBUF, "--ringbuf-mb", 1 << CMD_TRACE},
-		{OPT_METRICS, "--metrics", 1 << CMD_TRACE},
-		{OPT_METRICS_FILE, "--metrics-file", 1 << CMD_TRACE},
-		{OPT_METRICS_INTERVAL, "--metrics-interval", 1 << CMD_TRACE},
-		{OPT_METRICS_BY, "--metrics-by", 1 << CMD_TRACE},
-		{OPT_STUCK, "--stuck", 1 << CMD_TRACE | 1 << CMD_SNAPSHOT},
-		{'a', "-a", 1 << CMD_SNAPSHOT},
-		{'l', "-l", 1 << CMD_SNAPSHOT},
-		{'p', "-p", 1 << CMD_SNAPSHOT},
-		{'c', "-c", 1 << CMD_SNAPSHOT},
-		{OPT_ALL_NETNS, "--all-netns", 1 << CMD_SNAPSHOT},
-		{OPT_RESOLVE, "--resolve", 1 << CMD_SNAPSHOT},
-		{OPT_PID, "--pid", 1 << CMD_TRACE | 1 << CMD_REPLAY | 1 << CMD_SNAPSHOT},
-		{OPT_COMM, "--comm", 1 << CMD_TRACE | 1 << CMD_REPLAY | 1 << CMD_SNAPSHOT},
-		{OPT_CAUSE, "--cause", 1 << CMD_TRACE | 1 << CMD_REPLAY},
-		{OPT_SUMMARY, "--summary", 1 << CMD_REPLAY},
-		{OPT_HTML, "--html", 1 << CMD_REPLAY},
-		{OPT_SINCE, "--since", 1 << CMD_REPLAY},
-		{OPT_UNTIL, "--until", 1 << CMD_REPLAY},
-	};
-	static const char *const cmd_names[] = {"trace", "snapshot", "replay"};
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct cli_option *o = &cli_options[i];
 
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
-		if (seen[allowed[i].opt] && !(allowed[i].cmds & (1u << cfg->cmd))) {
-			snprintf(err, errlen, "%s does not apply to '%s'", allowed[i].name,
+		if (!seen[i] || (o->cmds & (1u << cfg->cmd)))
+			continue;
+		if (o->short_name)
+			snprintf(err, errlen, "-%c does not apply to '%s'", o->short_name,
 				 cmd_names[cfg->cmd]);
-			return -1;
-		}
+		else
+			snprintf(err, errlen, "--%s does not apply to '%s'", o->name,
+				 cmd_names[cfg->cmd]);
+		return -1;
 	}
+	return 0;
+}
+
+/* What --stuck and --cause mean while tracing. */
+static int check_trace_stuck(const struct config *cfg, char *err, size_t errlen)
+{
 	for (int i = 0; cfg->cmd == CMD_TRACE && i < cfg->nstuck; i++) {
 		/* A timewait socket ends without an event: an alert could name a socket long gone. */
 		if (cfg->stuck[i].state == TT_TIME_WAIT) {
@@ -465,7 +507,16 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 			 "connections that ended; a stuck one has not)");
 		return -1;
 	}
-	if ((seen[OPT_ROTATE] || seen[OPT_KEEP]) && !cfg->write_path) {
+	return 0;
+}
+
+/* Options that need another, or exclude one. */
+static int check_combination(const struct config *cfg, const unsigned char seen[], char *err,
+			     size_t errlen)
+{
+	if (check_commands(cfg, seen, err, errlen) || check_trace_stuck(cfg, err, errlen))
+		return -1;
+	if ((seen_opt(seen, "rotate") || seen_opt(seen, "keep")) && !cfg->write_path) {
 		snprintf(err, errlen, "--rotate and --keep need -w FILE");
 		return -1;
 	}
@@ -473,8 +524,8 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 		snprintf(err, errlen, "-w - writes the log to stdout: add -q");
 		return -1;
 	}
-	if ((seen[OPT_METRICS_INTERVAL] || seen[OPT_METRICS_BY]) && !cfg->metrics_addr &&
-	    !cfg->metrics_file) {
+	if ((seen_opt(seen, "metrics-interval") || seen_opt(seen, "metrics-by")) &&
+	    !cfg->metrics_addr && !cfg->metrics_file) {
 		snprintf(err, errlen,
 			 "--metrics-interval and --metrics-by need --metrics or "
 			 "--metrics-file");
@@ -511,11 +562,68 @@ static int check_combination(struct config *cfg, int seen[], char *err, size_t e
 	return 0;
 }
 
+/*
+ * getopt_long's tables from cli_options[]: an option with a letter returns it, one without
+ * returns 256 + its row.
+ */
+static void make_getopt(struct option *lo, char *shorts)
+{
+	*shorts++ = ':';
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct cli_option *o = &cli_options[i];
+
+		if (!o->handler)
+			continue;
+		*lo++ = (struct option){o->name, o->arg ? required_argument : no_argument, NULL,
+					o->short_name ? o->short_name : 256 + (int)i};
+		if (o->short_name) {
+			*shorts++ = o->short_name;
+			if (o->arg)
+				*shorts++ = ':';
+		}
+	}
+	*lo = (struct option){NULL, 0, NULL, 0};
+	*shorts = '\0';
+}
+
+static size_t option_row(int opt)
+{
+	if (opt >= 256)
+		return (size_t)opt - 256;
+	for (size_t i = 0; i < NOPTS; i++)
+		if (cli_options[i].handler && cli_options[i].short_name == opt)
+			return i;
+	return NOPTS;
+}
+
+const char *cli_cmd_name(enum tt_cmd cmd)
+{
+	return cmd_names[cmd];
+}
+
+/* The command, if argv[1] names one: 0 none, 1 one, -1 an unknown one. */
+static int parse_command(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
+{
+	if (argc < 2 || argv[1][0] == '-')
+		return 0;
+	for (size_t i = 0; i < sizeof(cmd_names) / sizeof(cmd_names[0]); i++) {
+		if (!strcmp(argv[1], cmd_names[i])) {
+			cfg->cmd = (enum tt_cmd)i;
+			return 1;
+		}
+	}
+	snprintf(err, errlen, "unknown command '%s' (trace, snapshot, replay)", argv[1]);
+	return -1;
+}
+
 enum cli_result cli_parse(int argc, char **argv, struct config *cfg, const struct services *svc,
 			  FILE *out, char *err, size_t errlen)
 {
-	int seen[OPT_LAST] = {0};
-	int first = 1, opt;
+	struct cli_ctx x = {cfg, svc, out, err, errlen};
+	struct option lo[NOPTS + 1];
+	char shorts[2 + 2 * NOPTS + 1];
+	unsigned char seen[NOPTS] = {0};
+	int cmd, opt;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->cmd = CMD_TRACE;
@@ -524,26 +632,16 @@ enum cli_result cli_parse(int argc, char **argv, struct config *cfg, const struc
 	cfg->metrics_interval_ns = 15000000000ULL;
 	err[0] = '\0';
 
-	if (argc > 1 && argv[1][0] != '-') {
-		if (!strcmp(argv[1], "trace"))
-			cfg->cmd = CMD_TRACE;
-		else if (!strcmp(argv[1], "snapshot"))
-			cfg->cmd = CMD_SNAPSHOT;
-		else if (!strcmp(argv[1], "replay"))
-			cfg->cmd = CMD_REPLAY;
-		else {
-			snprintf(err, errlen, "unknown command '%s' (trace, snapshot, replay)",
-				 argv[1]);
-			return CLI_USAGE;
-		}
-		first = 2;
-	}
-
+	cmd = parse_command(argc, argv, cfg, err, errlen);
+	if (cmd < 0)
+		return CLI_USAGE;
+	make_getopt(lo, shorts);
 	optind = 0; /* full getopt reset, so tests and fuzzers can parse repeatedly */
 	opterr = 0;
-	argv += first - 1;
-	argc -= first - 1;
-	while ((opt = getopt_long(argc, argv, ":o:ne46d:w:qvhValpc:", long_options, NULL)) != -1) {
+	argv += cmd;
+	argc -= cmd;
+	while ((opt = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+		size_t row = option_row(opt);
 		int r;
 
 		if (opt == '?') {
@@ -558,13 +656,16 @@ enum cli_result cli_parse(int argc, char **argv, struct config *cfg, const struc
 			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 			return CLI_USAGE;
 		}
-		r = apply_option(cfg, opt, optarg, svc, out, err, errlen);
+		if (row >= NOPTS) {
+			snprintf(err, errlen, "unknown option");
+			return CLI_USAGE;
+		}
+		r = cli_options[row].handler(&x, optarg);
 		if (r < 0)
 			return CLI_USAGE;
 		if (r > 0)
 			return CLI_HELP;
-		if (opt >= 0 && opt < OPT_LAST)
-			seen[opt] = 1;
+		seen[row] = 1;
 	}
 	for (int i = optind; i < argc; i++) {
 		if (cfg->nfiles >= TT_MAX_FILES) {

@@ -22,6 +22,27 @@ static void hold_early(void)
 __attribute__((section(".preinit_array"),
 	       used)) static void (*const hold_early_p)(void) = hold_early;
 
+/*
+ * The commands, as cli_parse() names them (cli_cmd_name()): what runs each, and whether it keeps
+ * the SIGINT/SIGTERM handling held from the start (a replay ends on them as it always did).
+ */
+static const struct command {
+	int (*run)(const struct config *cfg, const struct services *svc);
+	int keep_stop_signals;
+} commands[] = {
+	[CMD_TRACE] = {run_trace, 1},
+	[CMD_SNAPSHOT] = {run_snapshot, 1},
+	[CMD_REPLAY] = {run_replay, 0},
+};
+
+static int usage_error(const char *err, struct services *svc)
+{
+	fprintf(stderr, "tcptrail: %s\n", err);
+	fprintf(stderr, "Try 'tcptrail --help' for more information.\n");
+	services_free(svc);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -37,10 +58,7 @@ int main(int argc, char **argv)
 		services_free(svc);
 		return 0;
 	case CLI_USAGE:
-		fprintf(stderr, "tcptrail: %s\n", err);
-		fprintf(stderr, "Try 'tcptrail --help' for more information.\n");
-		services_free(svc);
-		return 2;
+		return usage_error(err, svc);
 	case CLI_OK:
 		break;
 	}
@@ -51,25 +69,12 @@ int main(int argc, char **argv)
 		/* Paths are checked now, so a typo is a usage error, not a trace of nothing. */
 		if (filter_resolve_cgroups(&cfg.filter, have ? mnt : NULL, depth,
 					   cfg.cmd != CMD_REPLAY, err, sizeof(err))) {
-			fprintf(stderr, "tcptrail: %s\n", err);
-			fprintf(stderr, "Try 'tcptrail --help' for more information.\n");
-			services_free(svc);
-			return 2;
+			return usage_error(err, svc);
 		}
 	}
-	switch (cfg.cmd) {
-	case CMD_SNAPSHOT:
-		ret = run_snapshot(&cfg, svc);
-		break;
-	case CMD_REPLAY:
-		/* no handler: SIGINT and SIGTERM end it as they always did */
+	if (!commands[cfg.cmd].keep_stop_signals)
 		tt_release_stop_signals();
-		ret = run_replay(&cfg, svc);
-		break;
-	default:
-		ret = run_trace(&cfg, svc);
-		break;
-	}
+	ret = commands[cfg.cmd].run(&cfg, svc);
 	services_free(svc);
 	return ret;
 }

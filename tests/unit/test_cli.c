@@ -639,6 +639,133 @@ static void test_metrics_options(void **state)
 	assert_non_null(strstr(err, "--metrics wants ADDR:PORT"));
 }
 
+/* A value each kind of option takes, by its name in cli_options[]. */
+static const char *good_value(const struct cli_option *o)
+{
+	static const struct {
+		const char *name, *value;
+	} values[] = {
+		{"output", "json"},
+		{"duration", "2"},
+		{"write", "f.jsonl"},
+		{"continuous", "1"},
+		{"pid", "1"},
+		{"comm", "a"},
+		{"port", "http"},
+		{"lport", "80"},
+		{"rport", "22"},
+		{"state", "LISTEN"},
+		{"netns", "1"},
+		{"cgroup", "/"},
+		{"container", "abc"},
+		{"cause", "closed"},
+		{"stuck", "CLOSE_WAIT=1s"},
+		{"rotate", "1M"},
+		{"keep", "3"},
+		{"since", "0"},
+		{"until", "1"},
+		{"ringbuf-mb", "4"},
+		{"metrics", ":9100"},
+		{"html", "p.html"},
+		{"metrics-file", "m.prom"},
+		{"metrics-interval", "5s"},
+		{"metrics-by", "comm"},
+	};
+
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		if (!strcmp(values[i].name, o->name))
+			return values[i].value;
+	fail_msg("no value for --%s: add one here", o->name);
+	return NULL;
+}
+
+/*
+ * Every option of the table is reachable by its long name and its letter, in each command it
+ * applies to, and refused by name in the others.
+ */
+static void test_table_reachable(void **state)
+{
+	int options = 0;
+
+	for (size_t i = 0; i < cli_noptions; i++) {
+		const struct cli_option *o = &cli_options[i];
+
+		if (!o->name || !o->handler)
+			continue;
+		options++;
+		for (int cmd = CMD_TRACE; cmd <= CMD_REPLAY; cmd++) {
+			const char *value = o->arg ? good_value(o) : NULL;
+			char name[40], letter[3] = {'-', o->short_name, '\0'};
+			/* replay takes a file; -q and the metrics' settings need their partner */
+			const char *tail = cmd == CMD_REPLAY ? "f" : NULL;
+			enum cli_result r;
+
+			snprintf(name, sizeof(name), "--%s", o->name);
+			for (int form = 0; form < (o->short_name ? 2 : 1); form++) {
+				const char *opt = form ? letter : name;
+
+				if (value)
+					r = parse(cli_cmd_name(cmd), opt, value, "-w", "x",
+						  "--metrics", ":1", tail, NULL);
+				else
+					r = parse(cli_cmd_name(cmd), opt, "-w", "x", "--metrics",
+						  ":1", tail, NULL);
+				assert_null(strstr(err, "unknown option"));
+				if (!(o->cmds & (1u << cmd))) {
+					assert_int_equal(r, CLI_USAGE);
+					assert_non_null(strstr(err, "does not apply"));
+					continue;
+				}
+				/* -w and --metrics do not apply beyond trace: said, not this one */
+				if (r == CLI_USAGE && strstr(err, "does not apply"))
+					assert_null(strstr(err, opt));
+				else if (strcmp(o->name, "help") && strcmp(o->name, "version"))
+					assert_true(r == CLI_OK || !strstr(err, name));
+			}
+		}
+	}
+	assert_true(options >= 39);
+}
+
+/* --help is made from the table: every row, its value and help, sections, the columns. */
+static void test_help_generated(void **state)
+{
+	char left[80], first[200];
+
+	assert_int_equal(parse("--help", NULL), CLI_HELP);
+	for (size_t i = 0; i < cli_noptions; i++) {
+		const struct cli_option *o = &cli_options[i];
+		const char *at;
+
+		if (!o->name) {
+			if (*o->help)
+				assert_non_null(strstr(help_text, o->help));
+			continue;
+		}
+		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
+		at = strstr(help_text, left);
+		assert_non_null(at);
+		if (o->short_name) {
+			char s[5] = {'-', o->short_name, ',', ' ', '\0'};
+
+			assert_memory_equal(at - 4, s, 4);
+		}
+		if (!o->help)
+			continue;
+		snprintf(first, sizeof(first), "%.*s", (int)strcspn(o->help, "\n"), o->help);
+		assert_non_null(strstr(help_text, first));
+	}
+	/* every help line after an option's first is indented to the help column */
+	for (const char *l = help_text; *l; l = strchr(l, '\n') + 1) {
+		if (!strncmp(l, "                 ", 17))
+			assert_memory_equal(l, "                         ", 25);
+	}
+	/* the tail: help and version on one line, then the exit status */
+	assert_non_null(strstr(help_text, "  -h, --help             this text;  -V, --version  "
+					  "the version\n\nExit status:"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -664,6 +791,8 @@ int main(void)
 		cmocka_unit_test(test_unknown_and_missing),
 		cmocka_unit_test(test_reparse),
 		cmocka_unit_test(test_metrics_options),
+		cmocka_unit_test(test_table_reachable),
+		cmocka_unit_test(test_help_generated),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
