@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "causes.h"
 #include "metrics.h"
 #include "states.h"
 #include "table.h"
@@ -36,13 +37,25 @@ static const int shown_states[] = {
 	TT_TIME_WAIT,	TT_CLOSE_WAIT, TT_LAST_ACK, TT_LISTEN,	  TT_CLOSING,
 };
 
-static const char *const close_names[MT_NCLOSE] = {
-	[TT_CAUSE_CLOSED] = "closed",	  [TT_CAUSE_TIMEWAIT] = "timewait",
-	[TT_CAUSE_REFUSED] = "refused",	  [TT_CAUSE_TIMEOUT] = "timeout",
-	[TT_CAUSE_RESET_IN] = "reset_in", [TT_CAUSE_RESET_OUT] = "reset_out",
-	[TT_CAUSE_ABORT] = "abort",	  [MT_CLOSE_NORMAL] = "normal",
-	[MT_CLOSE_RESET] = "reset",
-};
+/*
+ * tcptrail_connections_closed_total's cause label: the causes a connection can end with
+ * (cause_name(): not listener_closed, not unknown), then normal or reset where the kernel did not
+ * say. NULL: none.
+ */
+static const char *close_name(int i)
+{
+	switch (i) {
+	case MT_CLOSE_NORMAL:
+		return "normal";
+	case MT_CLOSE_RESET:
+		return "reset";
+	case TT_CAUSE_NONE:
+	case TT_CAUSE_LISTENER_CLOSED:
+	case TT_CAUSE_UNKNOWN:
+		return NULL;
+	}
+	return cause_name(i);
+}
 
 int mt_bucket(uint64_t ns)
 {
@@ -658,10 +671,12 @@ static void fmt_connections(struct fmt *x)
 		    "Established connections that ended, by cause (normal or reset where the "
 		    "kernel did not say).");
 	for (int i = 0; i < MT_NCLOSE; i++) {
-		if (!close_names[i])
+		const char *name = close_name(i);
+
+		if (!name)
 			continue;
 		ob_puts(x->ob, "tcptrail_connections_closed_total{cause=\"");
-		ob_puts(x->ob, close_names[i]);
+		ob_puts(x->ob, name);
 		ob_puts(x->ob, "\"} ");
 		sample_u64(x->ob, c->closed[i]);
 	}
