@@ -13,6 +13,7 @@
 #include <linux/types.h>
 #include "outbuf.h"
 #include "tcptrail.h"
+#include "record.h" /* totals_json(), for format.c */
 
 /* "closed", "reset_out", ...; NULL for TT_CAUSE_NONE and values out of range. */
 const char *cause_name(unsigned int cause);
@@ -61,14 +62,6 @@ void rst_reason_clear(void);
 
 /* "340", "1.2K", "17M": n bytes in at most 5 characters (1024-based). Returns the length. */
 size_t bytes_compact(char buf[8], uint64_t n);
-
-/*
- * The keys of a final transition, each with its leading comma: cause, error, sk_err,
- * reset_reason, bytes_sent, bytes_received, segs_out, segs_in, retrans, syn_retrans, srtt_ms,
- * rttvar_ms, life_ms and life_min (only when true). Only for events with TT_F_TOTALS.
- * reset_reason is the reason of the reset this end sent: named for reset_out only.
- */
-void totals_json(struct outbuf *ob, const struct tt_event *e);
 
 /*
  * Whether a final transition ended in a reset (refused, reset_in, reset_out): the "reset" key
