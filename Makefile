@@ -39,7 +39,7 @@ SKELS       := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS))
 CORE_SRCS   := src/cli.c \
 	       src/logwrite.c src/logfile.c src/logread.c src/record.c src/jsonl.c src/summary.c src/summary_lists.c src/summary_text.c src/summary_json.c \
 	       src/stuck.c src/metrics.c src/prom.c src/table.c src/hist.c \
-	       src/format.c src/snapfmt.c src/owners.c src/causes.c src/html.c \
+	       src/format.c src/snapfmt.c src/owners.c src/causes.c src/html.c src/html_conns.c src/html_write.c \
 	       src/outbuf.c src/jsonw.c src/filter.c src/parse.c src/services.c src/states.c \
 	       src/procnet.c src/cgroup.c
 # The commands: they load the BPF objects, walk namespaces and run the loops.
@@ -114,7 +114,7 @@ $(BIN): $(APP_OBJS) $(CORE_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBBPF_LIBS) -o $@
 
 # replay --html's page (src/html_page.html: markup, CSS and JavaScript) as two C strings, the
-# parts before and after the line where src/html.c writes the title and the data.
+# parts before and after the line where src/html_write.c writes the title and the data.
 HTML_PAGE_H := $(OUTPUT)/html_page.h
 $(HTML_PAGE_H): src/html_page.html | $(OUTPUT)
 	$(call msg,GEN,$@)
@@ -125,7 +125,7 @@ $(HTML_PAGE_H): src/html_page.html | $(OUTPUT)
 		sys.stdout.write("/* generated from %s */\nstatic const char html_page_head[] =\n%s;\n" \
 				 "static const char html_page_tail[] =\n%s;\n" % (sys.argv[1], c(head), c(tail)))' \
 		$< > $@.tmp && mv $@.tmp $@
-$(OUTPUT)/html.o: $(HTML_PAGE_H)
+$(OUTPUT)/html_write.o: $(HTML_PAGE_H)
 
 # Regenerate the vendored vmlinux.h from the running kernel's BTF.
 vmlinux:

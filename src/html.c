@@ -1,40 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * `replay --html`: a recording as one HTML page that needs no network. The page (markup, CSS,
- * JavaScript: src/html_page.html, embedded at build time) draws what this file hands it as one
- * JSON block: the header, a lane per connection worth one, and the overview's buckets. Every
- * string of the log reaches the page only inside that JSON (escaped so that it cannot end the
- * block), and the page puts it into the document as text, never as markup.
+ * JavaScript: src/html_page.html, embedded at build time) draws what html_write.c hands it as one
+ * JSON block: the header, a lane per connection worth one (html_conns.c), and the overview's
+ * buckets. Every string of the log reaches the page only inside that JSON (escaped so that it
+ * cannot end the block), and the page puts it into the document as text, never as markup. This
+ * file takes the records in: interned strings, the overview, the events of each connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include "causes.h"
-#include "cgroup.h"
-#include "format.h"
-#include "html.h"
-#include "html_page.h"
 #include "jsonl.h"
-#include "jsonw.h"
-#include "states.h"
-
-#define STR_MAX	      (16u << 20) /* bytes of interned strings; past it names read "?" */
-#define HOLDERS_MAX   400	  /* bytes of a stuck alert's "pid/comm,..." */
-#define TOP_MAX	      4096	  /* processes / cgroups whose CLOSE_WAIT time is kept apart */
-#define TOP_LISTED    10
-#define LOST_MARKS    1000
-#define SEC	      1000000000ULL
-#define BUCKET_NS_MIN 10000000ULL /* 10 ms */
+#include "html_priv.h"
 
 /* ---- interned strings: id 0 is "none", ids are offsets + 1 into one arena ---- */
-
-struct strtab {
-	char *buf;
-	size_t len, cap;
-	uint32_t *slots; /* ids, 0 empty */
-	uint32_t nslots, n;
-	uint32_t full_id; /* "?" once the arena is full */
-};
 
 static uint32_t str_hash(const char *s, size_t n)
 {
@@ -123,23 +102,12 @@ static uint32_t str_id(struct strtab *t, const char *s, size_t n)
 	return id;
 }
 
-static const char *str_of(const struct strtab *t, uint32_t id)
+const char *html_str_of(const struct strtab *t, uint32_t id)
 {
 	return id ? t->buf + id - 1 : NULL;
 }
 
 /* ---- a small table: 64-bit key -> time in CLOSE_WAIT ---- */
-
-struct top_ent {
-	uint64_t key; /* 0: empty */
-	uint64_t ns;
-};
-
-struct top {
-	struct top_ent e[TOP_MAX * 2];
-	uint32_t n;
-	uint64_t other_ns; /* of keys past TOP_MAX */
-};
 
 static void top_add(struct top *t, uint64_t key, uint64_t ns)
 {
@@ -158,93 +126,6 @@ static void top_add(struct top *t, uint64_t key, uint64_t ns)
 	}
 	t->e[j].ns += ns;
 }
-
-/* ---- connections ---- */
-
-enum {
-	EV_RESET = 1,	/* the event says a reset */
-	EV_MS_MIN = 2,	/* ms is a lower bound */
-	EV_STUCK = 4,	/* a stuck alert: old = new = its state, who = its holders */
-	EV_MS_KNOWN = 8 /* ms is known */
-};
-
-struct hev {
-	uint64_t t;
-	uint64_t ms_ns;
-	uint32_t pid; /* 0: not known */
-	uint32_t who; /* comm, or a stuck alert's holders */
-	uint8_t old, new, fl;
-};
-
-/* How a connection ended (its final transition's totals). */
-struct hfin {
-	uint64_t bytes_sent, bytes_received, life_ns;
-	uint32_t retrans, srtt_us, segs_out, segs_in;
-	uint16_t sk_err;
-	uint8_t cause, life_min, has;
-	uint32_t reset_reason; /* string id */
-};
-
-struct hconn {
-	uint64_t cookie;
-	uint32_t netns;
-	uint32_t seq; /* order of first appearance */
-	uint8_t family, state, score, reset;
-	uint16_t sport, dport;
-	uint8_t saddr[16], daddr[16];
-	uint32_t lsvc, rsvc, cg, cgpath; /* string ids */
-	uint32_t pid, comm;		 /* the last owner known */
-	uint64_t first_t, last_t, cw_since, cw_ns;
-	uint32_t nev, cap, dropped, nstuck;
-	struct hev *ev;
-	struct hfin fin;
-};
-
-struct bucket {
-	uint32_t n[TT_STATE_MAX]; /* sockets per state at the bucket's last event */
-	uint32_t trans, resets, stuck;
-	uint64_t lost;
-	uint8_t touched;
-};
-
-struct lostmark {
-	uint64_t t, count;
-};
-
-struct html {
-	struct html_opts o;
-	struct strtab str;
-
-	/* open connections: pool + linear-probing index of pool slots + 1 */
-	struct hconn *pool;
-	uint32_t pool_cap, pool_used, nfree, nopen;
-	uint32_t *freel;
-	uint32_t *idx;
-	uint32_t idx_slots;
-	uint32_t seq;
-
-	/* kept lanes: a min-heap of lane indexes by (score, later first) */
-	struct hconn *lanes;
-	uint32_t nlanes;
-	uint32_t *heap;
-
-	uint64_t folded;    /* connections without a lane */
-	uint64_t untracked; /* events of sockets not followed (too many open at once) */
-	uint64_t conns, transitions, stucks, lost, resets;
-
-	/* the overview */
-	int have_t;
-	uint64_t bt0, tmin, tmax, width;
-	int64_t cur[TT_STATE_MAX];
-	struct bucket b[HTML_BUCKETS];
-	struct lostmark lostm[LOST_MARKS];
-	uint32_t nlostm;
-	struct top cw_proc, cw_cg;
-
-	/* the first header's self-description */
-	uint32_t headers;
-	char host[256], kernel[256], version[64], start[64];
-};
 
 struct html *html_new(const struct html_opts *o)
 {
@@ -295,233 +176,6 @@ uint64_t html_lanes(const struct html *h)
 uint64_t html_folded(const struct html *h)
 {
 	return h->folded;
-}
-
-static uint32_t conn_hash(uint64_t cookie, uint32_t netns)
-{
-	uint64_t x = (cookie ^ ((uint64_t)netns << 32)) * 0x9e3779b97f4a7c15ULL;
-
-	return (uint32_t)(x >> 32);
-}
-
-static int idx_grow(struct html *h)
-{
-	uint32_t ns = h->idx_slots ? h->idx_slots * 2 : 1024;
-	uint32_t *ix = calloc(ns, sizeof(*ix));
-
-	if (!ix)
-		return -1;
-	for (uint32_t i = 0; i < h->idx_slots; i++) {
-		uint32_t v = h->idx[i], j;
-
-		if (!v)
-			continue;
-		j = conn_hash(h->pool[v - 1].cookie, h->pool[v - 1].netns) & (ns - 1);
-		while (ix[j])
-			j = (j + 1) & (ns - 1);
-		ix[j] = v;
-	}
-	free(h->idx);
-	h->idx = ix;
-	h->idx_slots = ns;
-	return 0;
-}
-
-/* The index slot of the connection, or of the empty slot where it would go. */
-static uint32_t idx_find(const struct html *h, uint64_t cookie, uint32_t netns)
-{
-	uint32_t j = conn_hash(cookie, netns) & (h->idx_slots - 1), v;
-
-	while ((v = h->idx[j])) {
-		if (h->pool[v - 1].cookie == cookie && h->pool[v - 1].netns == netns)
-			break;
-		j = (j + 1) & (h->idx_slots - 1);
-	}
-	return j;
-}
-
-/* Removes slot j (linear probing: the entries after it move back). */
-static void idx_del(struct html *h, uint32_t j)
-{
-	uint32_t mask = h->idx_slots - 1, k = j;
-
-	h->idx[j] = 0;
-	for (;;) {
-		uint32_t v, home;
-
-		k = (k + 1) & mask;
-		v = h->idx[k];
-		if (!v)
-			return;
-		home = conn_hash(h->pool[v - 1].cookie, h->pool[v - 1].netns) & mask;
-		/* v may move to j when j lies cyclically in [home, k) */
-		if ((k > j && (home <= j || home > k)) || (k < j && home <= j && home > k)) {
-			h->idx[j] = v;
-			h->idx[k] = 0;
-			j = k;
-		}
-	}
-}
-
-static struct hconn *conn_new(struct html *h, const struct lr_record *r, uint32_t slot)
-{
-	const struct tt_event *e = &r->ev;
-	struct hconn *c;
-	uint32_t i;
-
-	if (h->nfree) {
-		i = h->freel[--h->nfree];
-	} else {
-		if (h->pool_used == h->pool_cap) {
-			uint32_t nc = h->pool_cap ? h->pool_cap * 2 : 256;
-			struct hconn *np = realloc(h->pool, (size_t)nc * sizeof(*np));
-			uint32_t *nf;
-
-			if (!np)
-				return NULL;
-			h->pool = np;
-			nf = realloc(h->freel, (size_t)nc * sizeof(*nf));
-			if (!nf)
-				return NULL;
-			h->freel = nf;
-			h->pool_cap = nc;
-		}
-		i = h->pool_used++;
-	}
-	c = &h->pool[i];
-	memset(c, 0, sizeof(*c));
-	c->cookie = e->sock_cookie;
-	c->netns = e->netns;
-	c->seq = h->seq++;
-	c->first_t = r->wall_ns;
-	h->idx[slot] = i + 1;
-	h->nopen++;
-	h->conns++;
-	return c;
-}
-
-static int conn_push(struct hconn *c, const struct hev *v)
-{
-	if (c->nev == HTML_LANE_EVENTS) {
-		/* the first events and the last one: how it started and how it ended */
-		c->ev[c->nev - 1] = *v;
-		c->dropped++;
-		return 0;
-	}
-	if (c->nev == c->cap) {
-		uint32_t nc = c->cap ? c->cap * 2 : 4;
-		struct hev *ne;
-
-		if (nc > HTML_LANE_EVENTS)
-			nc = HTML_LANE_EVENTS;
-		ne = realloc(c->ev, nc * sizeof(*ne));
-		if (!ne)
-			return -1;
-		c->ev = ne;
-		c->cap = nc;
-	}
-	c->ev[c->nev++] = *v;
-	return 0;
-}
-
-static uint64_t cw_total(const struct hconn *c, uint64_t end)
-{
-	uint64_t ns = c->cw_ns;
-
-	if (c->state == TT_CLOSE_WAIT && end > c->cw_since)
-		ns += end - c->cw_since;
-	return ns;
-}
-
-/* What a connection is worth a lane for: alerts, resets, a leak, a long life. */
-static uint8_t conn_score(const struct hconn *c, int open, uint64_t end)
-{
-	uint64_t life = c->fin.has ? c->fin.life_ns : 0;
-	uint8_t s = 0;
-
-	if (c->nstuck)
-		s += 8;
-	if (c->reset)
-		s += 4;
-	if (cw_total(c, end) >= SEC || (open && c->state == TT_CLOSE_WAIT))
-		s += 2;
-	if (c->last_t - c->first_t > life)
-		life = c->last_t - c->first_t;
-	if (open || life >= SEC)
-		s += 1;
-	return s;
-}
-
-/* Heap order: the lane to give up first is the least worth, and the newest among equals. */
-static int lane_less(const struct html *h, uint32_t a, uint32_t b)
-{
-	const struct hconn *x = &h->lanes[a], *y = &h->lanes[b];
-
-	return x->score < y->score || (x->score == y->score && x->seq > y->seq);
-}
-
-static void heap_down(struct html *h, uint32_t i)
-{
-	for (;;) {
-		uint32_t l = 2 * i + 1, r = l + 1, m = i, t;
-
-		if (l < h->nlanes && lane_less(h, h->heap[l], h->heap[m]))
-			m = l;
-		if (r < h->nlanes && lane_less(h, h->heap[r], h->heap[m]))
-			m = r;
-		if (m == i)
-			return;
-		t = h->heap[i];
-		h->heap[i] = h->heap[m];
-		h->heap[m] = t;
-		i = m;
-	}
-}
-
-static void heap_up(struct html *h, uint32_t i)
-{
-	while (i) {
-		uint32_t p = (i - 1) / 2, t;
-
-		if (!lane_less(h, h->heap[i], h->heap[p]))
-			return;
-		t = h->heap[i];
-		h->heap[i] = h->heap[p];
-		h->heap[p] = t;
-		i = p;
-	}
-}
-
-/* A connection leaves the open table: it gets a lane, or is folded into the overview. */
-static void conn_retire(struct html *h, struct hconn *c, int open, uint64_t end)
-{
-	c->score = conn_score(c, open, end);
-	if (h->nlanes < h->o.lanes_max) {
-		h->lanes[h->nlanes] = *c;
-		h->heap[h->nlanes] = h->nlanes;
-		h->nlanes++;
-		heap_up(h, h->nlanes - 1);
-	} else if (c->score > h->lanes[h->heap[0]].score) {
-		struct hconn *old = &h->lanes[h->heap[0]];
-
-		free(old->ev);
-		*old = *c;
-		heap_down(h, 0);
-		h->folded++;
-	} else {
-		free(c->ev);
-		h->folded++;
-	}
-	c->ev = NULL;
-}
-
-static void conn_close(struct html *h, uint32_t slot)
-{
-	uint32_t i = h->idx[slot] - 1;
-
-	idx_del(h, slot);
-	h->freel[h->nfree++] = i;
-	h->nopen--;
 }
 
 /* ---- the overview ---- */
@@ -580,8 +234,8 @@ static int final_reset(const struct tt_event *e)
 
 /* ---- records ---- */
 
-static void cw_account(struct html *h, const struct hconn *c, uint32_t pid, uint32_t comm,
-		       uint64_t ns)
+void html_cw_account(struct html *h, const struct hconn *c, uint32_t pid, uint32_t comm,
+		     uint64_t ns)
 {
 	if (!ns)
 		return;
@@ -668,6 +322,30 @@ static void conn_describe(struct html *h, struct hconn *c, const struct lr_recor
 	}
 }
 
+/* A final transition: how the connection ended. */
+static void note_end(struct html *h, struct hconn *c, const struct tt_event *e)
+{
+	struct hfin *f = &c->fin;
+	const char *rr = e->flags & TT_F_RESET_REASON ? rst_reason_name(e->reset_reason) : NULL;
+
+	f->has = 1;
+	f->cause = e->cause;
+	f->bytes_sent = e->bytes_sent;
+	f->bytes_received = e->bytes_received;
+	f->life_ns = e->life_ns;
+	f->life_min = !!(e->flags & TT_F_LIFE_MIN);
+	f->retrans = e->retrans;
+	f->srtt_us = e->srtt_us;
+	f->segs_out = e->segs_out;
+	f->segs_in = e->segs_in;
+	f->sk_err = e->sk_err;
+	f->reset_reason = rr ? str_id(&h->str, rr, strlen(rr)) : 0;
+	if (e->cause == TT_CAUSE_REFUSED || e->cause == TT_CAUSE_RESET_IN ||
+	    e->cause == TT_CAUSE_RESET_OUT || e->cause == TT_CAUSE_TIMEOUT ||
+	    e->cause == TT_CAUSE_ABORT)
+		c->reset = 1;
+}
+
 static int add_event(struct html *h, const struct lr_record *r)
 {
 	const struct tt_event *e = &r->ev;
@@ -694,13 +372,13 @@ static int add_event(struct html *h, const struct lr_record *r)
 		}
 	}
 
-	if ((h->nopen + 1) * 2 > h->idx_slots && idx_grow(h))
+	if ((h->nopen + 1) * 2 > h->idx_slots && html_idx_grow(h))
 		return -1;
-	slot = idx_find(h, e->sock_cookie, e->netns);
+	slot = html_idx_find(h, e->sock_cookie, e->netns);
 	if (h->idx[slot]) {
 		c = &h->pool[h->idx[slot] - 1];
 	} else if (h->nopen < h->o.open_max) {
-		c = conn_new(h, r, slot);
+		c = html_conn_new(h, r, slot);
 		if (!c)
 			return -1;
 	} else {
@@ -708,8 +386,8 @@ static int add_event(struct html *h, const struct lr_record *r)
 	}
 	if (!stuck && e->oldstate == TT_CLOSE_WAIT && (e->flags & TT_F_DELTA_KNOWN)) {
 		/* every socket's time in CLOSE_WAIT, followed or not */
-		cw_account(h, c, pid ? pid : (c ? c->pid : 0), comm ? comm : (c ? c->comm : 0),
-			   e->delta_ns);
+		html_cw_account(h, c, pid ? pid : (c ? c->pid : 0), comm ? comm : (c ? c->comm : 0),
+				e->delta_ns);
 		if (c)
 			c->cw_ns += e->delta_ns;
 	}
@@ -744,33 +422,13 @@ static int add_event(struct html *h, const struct lr_record *r)
 			c->cw_since = r->wall_ns;
 		c->state = e->newstate;
 	}
-	if (conn_push(c, &v))
+	if (html_conn_push(c, &v))
 		return -1;
-	if (!stuck && (e->flags & TT_F_TOTALS)) {
-		struct hfin *f = &c->fin;
-		const char *rr =
-			e->flags & TT_F_RESET_REASON ? rst_reason_name(e->reset_reason) : NULL;
-
-		f->has = 1;
-		f->cause = e->cause;
-		f->bytes_sent = e->bytes_sent;
-		f->bytes_received = e->bytes_received;
-		f->life_ns = e->life_ns;
-		f->life_min = !!(e->flags & TT_F_LIFE_MIN);
-		f->retrans = e->retrans;
-		f->srtt_us = e->srtt_us;
-		f->segs_out = e->segs_out;
-		f->segs_in = e->segs_in;
-		f->sk_err = e->sk_err;
-		f->reset_reason = rr ? str_id(&h->str, rr, strlen(rr)) : 0;
-		if (e->cause == TT_CAUSE_REFUSED || e->cause == TT_CAUSE_RESET_IN ||
-		    e->cause == TT_CAUSE_RESET_OUT || e->cause == TT_CAUSE_TIMEOUT ||
-		    e->cause == TT_CAUSE_ABORT)
-			c->reset = 1;
-	}
+	if (!stuck && (e->flags & TT_F_TOTALS))
+		note_end(h, c, e);
 	if (!stuck && tt_state_terminal(e->newstate)) {
-		conn_retire(h, c, 0, r->wall_ns);
-		conn_close(h, slot);
+		html_conn_retire(h, c, 0, r->wall_ns);
+		html_conn_close(h, slot);
 	}
 	return 0;
 }
@@ -796,354 +454,4 @@ int html_add(struct html *h, const struct lr_record *r, const char *line, size_t
 	default:
 		return 0;
 	}
-}
-
-/* ---- the page ---- */
-
-static void put_ms(struct jsonw *w, const struct html *h, uint64_t t)
-{
-	/* ms from the first bucket's start, 3 decimals; a negative offset as its own number */
-	if (t >= h->bt0) {
-		jw_fixed(w, (t - h->bt0) / 1000, 3);
-	} else {
-		struct outbuf *ob = jw_value_ob(w);
-
-		ob_putc(ob, '-');
-		ob_fixed(ob, (h->bt0 - t) / 1000, 3);
-	}
-}
-
-static void put_str_id(struct jsonw *w, const struct html *h, uint32_t id)
-{
-	jw_str_or_null(w, str_of(&h->str, id));
-}
-
-static void put_addr(struct jsonw *w, int family, const uint8_t a[16])
-{
-	fmt_json_addr(w, family, a);
-}
-
-static void put_lane(struct jsonw *w, const struct html *h, const struct hconn *c)
-{
-	jw_obj_begin(w);
-	jw_field_u64(w, "sock", c->cookie);
-	jw_field_u64(w, "netns", c->netns);
-	jw_field_str(w, "proto", c->family == 10 ? "tcp6" : "tcp");
-	jw_key(w, "la");
-	put_addr(w, c->family, c->saddr);
-	jw_field_u64(w, "lp", c->sport);
-	jw_key(w, "ra");
-	put_addr(w, c->family, c->daddr);
-	jw_field_u64(w, "rp", c->dport);
-	jw_key(w, "ls");
-	put_str_id(w, h, c->lsvc);
-	jw_key(w, "rs");
-	put_str_id(w, h, c->rsvc);
-	jw_key(w, "cg");
-	put_str_id(w, h, c->cg);
-	jw_key(w, "cgpath");
-	put_str_id(w, h, c->cgpath);
-	jw_field_u64(w, "score", c->score);
-	jw_field_u64(w, "more", c->dropped);
-	jw_key(w, "cw_ms");
-	jw_fixed(w, cw_total(c, h->tmax) / 1000, 3);
-	jw_key(w, "end");
-	if (c->fin.has) {
-		const char *cause = cause_name(c->fin.cause);
-
-		jw_obj_begin(w);
-		jw_field_str_or_null(w, "cause", cause);
-		jw_field_str_or_null(w, "error", errno_name(c->fin.sk_err));
-		jw_key(w, "reset_reason");
-		put_str_id(w, h, c->fin.reset_reason);
-		jw_field_u64(w, "bytes_sent", c->fin.bytes_sent);
-		jw_field_u64(w, "bytes_received", c->fin.bytes_received);
-		jw_field_u64(w, "segs_out", c->fin.segs_out);
-		jw_field_u64(w, "segs_in", c->fin.segs_in);
-		jw_field_u64(w, "retrans", c->fin.retrans);
-		jw_key(w, "srtt_ms");
-		if (c->fin.srtt_us)
-			jw_fixed(w, c->fin.srtt_us, 3);
-		else
-			jw_null(w);
-		jw_key(w, "life_ms");
-		jw_fixed(w, c->fin.life_ns / 1000, 3);
-		jw_field_bool(w, "life_min", c->fin.life_min);
-		jw_obj_end(w);
-	} else {
-		jw_null(w);
-	}
-	jw_key(w, "ev");
-	jw_arr_begin(w);
-	for (uint32_t i = 0; i < c->nev; i++) {
-		const struct hev *v = &c->ev[i];
-
-		/* [ms, old, new, ms in old or null, pid or null, comm/holders or null, flags] */
-		jw_arr_begin(w);
-		put_ms(w, h, v->t);
-		jw_strz(w, tt_state_name(v->old));
-		jw_strz(w, tt_state_name(v->new));
-		if (v->fl & EV_MS_KNOWN)
-			jw_fixed(w, v->ms_ns / 1000, 3);
-		else
-			jw_null(w);
-		if (v->pid)
-			jw_u64(w, v->pid);
-		else
-			jw_null(w);
-		put_str_id(w, h, v->who);
-		jw_u64(w, v->fl);
-		jw_arr_end(w);
-	}
-	jw_arr_end(w);
-	jw_obj_end(w);
-}
-
-static int cmp_lane_time(const void *a, const void *b)
-{
-	const struct hconn *x = a, *y = b;
-
-	if (x->first_t != y->first_t)
-		return x->first_t < y->first_t ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static int cmp_top(const void *a, const void *b)
-{
-	const struct top_ent *x = a, *y = b;
-
-	return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : 0;
-}
-
-static void put_top(struct jsonw *w, const struct html *h, const struct top *t, int procs)
-{
-	struct top_ent *e = malloc(sizeof(t->e));
-	uint32_t n = 0;
-
-	jw_arr_begin(w);
-	if (e) {
-		for (uint32_t i = 0; i < TOP_MAX * 2; i++)
-			if (t->e[i].key)
-				e[n++] = t->e[i];
-		qsort(e, n, sizeof(*e), cmp_top);
-		for (uint32_t i = 0; i < n && i < TOP_LISTED; i++) {
-			uint64_t key = e[i].key - 1;
-
-			jw_obj_begin(w);
-			if (procs) {
-				jw_key(w, "pid");
-				if (key >> 32)
-					jw_u64(w, key >> 32);
-				else
-					jw_null(w);
-				jw_key(w, "comm");
-				put_str_id(w, h, (uint32_t)key);
-			} else {
-				jw_key(w, "cg");
-				put_str_id(w, h, (uint32_t)key);
-			}
-			jw_key(w, "ms");
-			jw_fixed(w, e[i].ns / 1000, 3);
-			jw_obj_end(w);
-		}
-		free(e);
-	}
-	jw_arr_end(w);
-}
-
-static void put_overview(struct jsonw *w, const struct html *h)
-{
-	uint64_t nb = h->have_t ? (h->tmax - h->bt0) / h->width + 1 : 0;
-	const struct bucket *prev = NULL;
-
-	if (nb > HTML_BUCKETS)
-		nb = HTML_BUCKETS;
-	jw_key(w, "bucket_ms");
-	jw_fixed(w, h->width / 1000, 3);
-	jw_key(w, "states");
-	jw_arr_begin(w);
-	for (int s = 1; s < TT_STATE_MAX; s++)
-		jw_strz(w, tt_state_name(s));
-	jw_arr_end(w);
-	/* per bucket: [transitions, resets, stuck, lost, sockets per state from state 1] */
-	jw_key(w, "buckets");
-	jw_arr_begin(w);
-	for (uint64_t i = 0; i < nb; i++) {
-		const struct bucket *b = &h->b[i];
-		const struct bucket *g = b->touched || !prev ? b : prev;
-
-		jw_arr_begin(w);
-		jw_u64(w, b->trans);
-		jw_u64(w, b->resets);
-		jw_u64(w, b->stuck);
-		jw_u64(w, b->lost);
-		for (int s = 1; s < TT_STATE_MAX; s++)
-			jw_u64(w, g->n[s]);
-		jw_arr_end(w);
-		if (b->touched || !prev)
-			prev = b;
-	}
-	jw_arr_end(w);
-	jw_key(w, "lost_marks");
-	jw_arr_begin(w);
-	for (uint32_t i = 0; i < h->nlostm; i++) {
-		jw_arr_begin(w);
-		put_ms(w, h, h->lostm[i].t);
-		jw_u64(w, h->lostm[i].count);
-		jw_arr_end(w);
-	}
-	jw_arr_end(w);
-	jw_key(w, "cw_procs");
-	put_top(w, h, &h->cw_proc, 1);
-	jw_key(w, "cw_cgroups");
-	put_top(w, h, &h->cw_cg, 0);
-	jw_key(w, "cw_other_ms");
-	jw_fixed(w, (h->cw_proc.other_ns) / 1000, 3);
-}
-
-static void put_data(struct html *h, struct outbuf *ob)
-{
-	struct jsonw w;
-
-	/* what is still open ends here: a lane if it is worth one (a leak is) */
-	for (uint32_t i = 0; i < h->idx_slots; i++) {
-		struct hconn *c;
-
-		if (!h->idx[i])
-			continue;
-		c = &h->pool[h->idx[i] - 1];
-		if (c->state == TT_CLOSE_WAIT && h->tmax > c->cw_since)
-			cw_account(h, c, c->pid, c->comm, h->tmax - c->cw_since);
-		conn_retire(h, c, 1, h->tmax);
-		h->idx[i] = 0;
-	}
-	h->nopen = 0;
-	h->nfree = 0;
-	h->pool_used = 0;
-	qsort(h->lanes, h->nlanes, sizeof(*h->lanes), cmp_lane_time);
-	/* the heap is gone with the sort: no lane is added after this */
-	h->o.lanes_max = h->nlanes;
-
-	jw_init(&w, ob);
-	jw_obj_begin(&w);
-	jw_field_str(&w, "tool", "tcptrail " TCPTRAIL_VERSION);
-	jw_key(&w, "header");
-	if (h->headers) {
-		jw_obj_begin(&w);
-		jw_field_str(&w, "hostname", h->host);
-		jw_field_str(&w, "kernel", h->kernel);
-		jw_field_str(&w, "version", h->version);
-		jw_field_str(&w, "start_time", h->start);
-		jw_field_u64(&w, "files", h->headers);
-		jw_obj_end(&w);
-	} else {
-		jw_null(&w);
-	}
-	jw_key(&w, "t0");
-	if (h->have_t)
-		jw_time(&w, h->bt0);
-	else
-		jw_null(&w);
-	jw_field_u64(&w, "t0_us", h->bt0 / 1000);
-	jw_key(&w, "first_ms");
-	put_ms(&w, h, h->tmin);
-	jw_key(&w, "last_ms");
-	put_ms(&w, h, h->tmax);
-	jw_field_u64(&w, "transitions", h->transitions);
-	jw_field_u64(&w, "stuck", h->stucks);
-	jw_field_u64(&w, "lost", h->lost);
-	jw_field_u64(&w, "resets", h->resets);
-	jw_field_u64(&w, "connections", h->conns);
-	jw_field_u64(&w, "folded", h->folded);
-	jw_field_u64(&w, "untracked", h->untracked);
-	jw_field_u64(&w, "lanes_max", HTML_LANES_MAX);
-	put_overview(&w, h);
-	jw_key(&w, "lanes");
-	jw_arr_begin(&w);
-	for (uint32_t i = 0; i < h->nlanes; i++)
-		put_lane(&w, h, &h->lanes[i]);
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-}
-
-void html_text(struct outbuf *ob, const char *s, size_t n)
-{
-	size_t from = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const char *ent;
-
-		switch (s[i]) {
-		case '&':
-			ent = "&amp;";
-			break;
-		case '<':
-			ent = "&lt;";
-			break;
-		case '>':
-			ent = "&gt;";
-			break;
-		case '"':
-			ent = "&quot;";
-			break;
-		case '\'':
-			ent = "&#39;";
-			break;
-		default:
-			continue;
-		}
-		ob_put(ob, s + from, i - from);
-		ob_puts(ob, ent);
-		from = i + 1;
-	}
-	ob_put(ob, s + from, n - from);
-}
-
-void html_script_json(struct outbuf *ob, const char *json, size_t n)
-{
-	size_t from = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const char *esc;
-
-		switch (json[i]) {
-		case '<':
-			esc = "\\u003c";
-			break;
-		case '>':
-			esc = "\\u003e";
-			break;
-		case '&':
-			esc = "\\u0026";
-			break;
-		default:
-			continue;
-		}
-		ob_put(ob, json + from, i - from);
-		ob_put(ob, esc, 6);
-		from = i + 1;
-	}
-	ob_put(ob, json + from, n - from);
-}
-
-void html_write(struct html *h, struct outbuf *ob)
-{
-	struct outbuf data;
-
-	ob_init(&data);
-	put_data(h, &data);
-	ob_put(ob, html_page_head, sizeof(html_page_head) - 1);
-	/* the title is the only text outside the data: escaped as HTML */
-	ob_puts(ob, "<title>tcptrail");
-	if (h->host[0]) {
-		ob_puts(ob, ": ");
-		html_text(ob, h->host, strlen(h->host));
-	}
-	ob_puts(ob, "</title>\n<script type=\"application/json\" id=\"tt-data\">");
-	html_script_json(ob, data.data ? data.data : "", data.len);
-	ob_puts(ob, "</script>\n");
-	ob_put(ob, html_page_tail, sizeof(html_page_tail) - 1);
-	if (data.oom)
-		ob->oom = 1;
-	ob_free(&data);
 }
