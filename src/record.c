@@ -1,95 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The record format of -w logs and -o json: what a record's keys hold, read back (one JSON line
- * -> struct lr_record, for replay) beside the totals of a final transition written (their keys,
- * which fmt_event_json() of format.c puts in state records). tests/unit/test_record.c writes
- * records and reads them back. Pure, no libbpf.
+ * The record format, read: one JSON line of a -w log or of -o json -> struct lr_record, for
+ * replay. record_write.c writes what format.c does not; tests/unit/test_record.c writes records
+ * and reads them back. Pure, no libbpf.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
 #include "causes.h"
 #include "jsonl.h"
 #include "parse.h"
-#include "record.h"
 #include "states.h"
-
-/* ---- writing: a final transition's totals ---- */
-
-static void json_name(struct outbuf *ob, const char *s)
-{
-	if (!s) {
-		ob_puts(ob, "null");
-		return;
-	}
-	/* Names from the tables above: identifiers, nothing to escape. */
-	ob_putc(ob, '"');
-	ob_puts(ob, s);
-	ob_putc(ob, '"');
-}
-
-void totals_json(struct outbuf *ob, const struct tt_event *e)
-{
-	const char *cause = cause_name(e->cause);
-
-	ob_json_key(ob, "cause");
-	json_name(ob, cause ? cause : "unknown");
-	ob_json_key(ob, "error");
-	json_name(ob, errno_name(e->sk_err));
-	ob_json_key(ob, "sk_err");
-	ob_u64(ob, e->sk_err);
-	/*
-	 * A reason the kernel gave a reset this end sent. The kernel may have been about to send
-	 * one that never came (a timewait handoff with data still queued): only with the causes
-	 * whose end is that reset (a keepalive or user timeout resets as it gives up, a listener's
-	 * close resets the children it never accepted).
-	 */
-	ob_json_key(ob, "reset_reason");
-	json_name(ob, (e->flags & TT_F_RESET_REASON) && (e->cause == TT_CAUSE_RESET_OUT ||
-							 e->cause == TT_CAUSE_TIMEOUT ||
-							 e->cause == TT_CAUSE_LISTENER_CLOSED)
-			      ? rst_reason_name(e->reset_reason)
-			      : NULL);
-	ob_json_key(ob, "bytes_sent");
-	ob_u64(ob, e->bytes_sent);
-	ob_json_key(ob, "bytes_received");
-	ob_u64(ob, e->bytes_received);
-	ob_json_key(ob, "segs_out");
-	ob_u64(ob, e->segs_out);
-	ob_json_key(ob, "segs_in");
-	ob_u64(ob, e->segs_in);
-	ob_json_key(ob, "retrans");
-	ob_u64(ob, e->retrans);
-	ob_json_key(ob, "syn_retrans");
-	ob_u64(ob, e->syn_retrans);
-	/* No RTT sample (a connect that never got an answer, a listener): no RTT, not 0. */
-	ob_json_key(ob, "srtt_ms");
-	if (e->srtt_us)
-		ob_fixed(ob, e->srtt_us, 3);
-	else
-		ob_puts(ob, "null");
-	ob_json_key(ob, "rttvar_ms");
-	if (e->srtt_us)
-		ob_fixed(ob, e->rttvar_us, 3);
-	else
-		ob_puts(ob, "null");
-	/*
-	 * 0: the socket was not followed (the kernel's table was full): its birth is unknown. A
-	 * life under a microsecond cannot be, and would read back as that 0.
-	 */
-	ob_json_key(ob, "life_ms");
-	if (e->life_ns >= 1000)
-		ob_fixed(ob, e->life_ns / 1000, 3);
-	else
-		ob_puts(ob, "null");
-	if (e->flags & TT_F_LIFE_MIN)
-		ob_puts(ob, ",\"life_min\":true");
-}
-
-/* ---- reading: one line -> one record ---- */
 
 static int bad(char *err, size_t errlen, const char *what, const char *key)
 {

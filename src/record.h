@@ -3,10 +3,10 @@
 #define TT_RECORD_H
 
 /*
- * The record format (record.c): a JSON record of a -w log or of -o json read back into a struct
- * lr_record, beside the writing of a final transition's totals. The state and stuck records
- * themselves are written by fmt_event_json() (format.h), which lr_parse_line() reverses byte for
- * byte; the header and lost records by logwrite.c.
+ * The record format: a JSON record of a -w log or of -o json read back into a struct lr_record
+ * (record.c), beside the writing of a file's header and a final transition's totals
+ * (record_write.c). The rest of the state and stuck records is written by fmt_event_json()
+ * (format.h), which lr_parse_line() reverses byte for byte.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +15,9 @@
 #include "outbuf.h"
 #include "owners.h"
 #include "tcptrail.h"
+
+struct stuck_rule;
+struct tt_filter;
 
 enum lr_type {
 	LR_STATE = 1,  /* a transition, ev filled */
@@ -73,5 +76,22 @@ int lr_parse_time(const char *s, size_t len, uint64_t *ns);
  * reset_reason is the reason of the reset this end sent: named for reset_out only.
  */
 void totals_json(struct outbuf *ob, const struct tt_event *e);
+
+/* What the header record of each file of a -w log says. */
+struct record_header {
+	uint64_t now_ns;   /* "time" */
+	uint64_t boot_ns;  /* "boot_time" */
+	uint64_t start_ns; /* "start_time": which run */
+	uint32_t part;	   /* files started before this one in the run */
+	uint64_t seq;	   /* the first record's after it */
+	const char *hostname, *kernel;
+	size_t hostname_len, kernel_len;
+	const struct tt_filter *filter;
+	const struct stuck_rule *stuck;
+	int nstuck;
+};
+
+/* The header record, with its '\n': the filters and stuck rules as given. */
+void record_header_json(struct outbuf *ob, const struct record_header *h);
 
 #endif
