@@ -37,13 +37,17 @@ SKELS       := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS))
 # Pure code: no libbpf, unit-testable and fuzzable without root (the README's "Repository
 # layout" has the map of these layers).
 CORE_SRCS   := src/cli.c \
-	       src/logwrite.c src/logwrite_file.c src/logfile.c src/logread.c src/record.c src/record_write.c src/jsonl.c src/summary.c src/summary_lists.c src/summary_text.c src/summary_json.c \
+	       src/logwrite.c src/logwrite_file.c src/logfile.c src/logread.c src/record.c \
+	       src/record_write.c src/jsonl.c \
+	       src/summary.c src/summary_lists.c src/summary_text.c src/summary_json.c \
 	       src/stuck.c src/metrics.c src/prom.c src/table.c src/hist.c \
-	       src/format.c src/snapfmt.c src/owners.c src/causes.c src/html.c src/html_conns.c src/html_write.c \
+	       src/format.c src/snapfmt.c src/owners.c src/causes.c \
+	       src/html.c src/html_conns.c src/html_write.c \
 	       src/outbuf.c src/jsonw.c src/filter.c src/parse.c src/services.c src/states.c \
 	       src/procnet.c src/cgroup.c
 # The commands: they load the BPF objects, walk namespaces and run the loops.
-APP_SRCS    := src/main.c src/trace.c src/snapshot.c src/replay.c src/alerts.c src/metricsrv.c \
+APP_SRCS    := src/main.c src/trace.c src/snapshot.c src/replay.c src/alerts.c \
+	       src/metricsrv.c src/metricsrv_http.c \
 	       src/bpfcommon.c src/bpfparts.c src/netns.c
 CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))

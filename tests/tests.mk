@@ -44,7 +44,8 @@ $(OUTPUT)/lib/fuzz/%.o: src/%.c $(FLAGS_STAMP)
 	$(Q)$(CLANG) $(TEST_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
 
 # the page replay --html writes, generated (Makefile)
-$(OUTPUT)/lib/unit/html_write.o $(OUTPUT)/lib/asan/html_write.o $(OUTPUT)/lib/fuzz/html_write.o: $(HTML_PAGE_H)
+$(OUTPUT)/lib/unit/html_write.o $(OUTPUT)/lib/asan/html_write.o \
+	$(OUTPUT)/lib/fuzz/html_write.o: $(HTML_PAGE_H)
 
 $(call core_lib,unit): $(call core_objs,unit)
 $(call core_lib,asan): $(call core_objs,asan)
