@@ -40,7 +40,7 @@ CORE_SRCS   := src/cli.c \
 	       src/logwrite.c src/logwrite_file.c src/logfile.c src/logread.c src/record.c \
 	       src/record_write.c src/jsonl.c \
 	       src/summary.c src/summary_lists.c src/summary_text.c src/summary_json.c \
-	       src/stuck.c src/metrics.c src/prom.c src/table.c src/hist.c \
+	       src/stuck.c src/metrics.c src/metrics_prom.c src/prom.c src/table.c src/hist.c \
 	       src/format.c src/snapfmt.c src/owners.c src/causes.c \
 	       src/html.c src/html_conns.c src/html_write.c \
 	       src/outbuf.c src/jsonw.c src/filter.c src/parse.c src/services.c src/states.c \
