@@ -47,7 +47,7 @@ CORE_SRCS   := src/cli.c \
 	       src/procnet.c src/cgroup.c
 # The commands: they load the BPF objects, walk namespaces and run the loops.
 APP_SRCS    := src/main.c src/trace.c src/snapshot.c src/replay.c src/alerts.c \
-	       src/metricsrv.c src/metricsrv_http.c \
+	       src/metricsrv.c src/metricsrv_http.c src/snapiter.c \
 	       src/bpfcommon.c src/bpfparts.c src/netns.c
 CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))

@@ -9,12 +9,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include "alerts.h"
 #include "bpfcommon.h"
-#include "outbuf.h"
-#include "snapshot.h"
+#include "snapiter.h"
 
 #define WALK_GAP_FACTOR 9 /* idle time after a walk, in walk durations */
 /* Alerts queued at most (168 bytes each): past it stuck keeps them due. */
