@@ -12,6 +12,7 @@
 #include "alerts.h"
 #include "bpfcommon.h"
 #include "snapiter.h"
+#include "thread.h"
 
 #define WALK_GAP_FACTOR 9 /* idle time after a walk, in walk durations */
 /* Alerts queued at most (168 bytes each): past it stuck keeps them due. */
@@ -296,11 +297,7 @@ void alerts_free(struct alerts *a)
 	if (!a)
 		return;
 	if (a->walker_running) {
-		pthread_mutex_lock(&a->lock);
-		a->stop = 1;
-		pthread_cond_signal(&a->cond);
-		pthread_mutex_unlock(&a->lock);
-		pthread_join(a->walker, NULL);
+		tt_thread_stop(a->walker, &a->lock, &a->cond, &a->stop);
 	}
 	pthread_cond_destroy(&a->cond);
 	pthread_cond_destroy(&a->done_cond);

@@ -13,6 +13,7 @@
 #include "jsonw.h"
 #include "logfile.h"
 #include "parse.h"
+#include "thread.h"
 #include "logwrite_priv.h"
 
 static void logw_free(struct logw *w)
@@ -245,11 +246,7 @@ int logw_close(struct logw *w, struct logw_report *rep)
 		return 0;
 	handoff(w, 0, 0);
 	if (w->writer_running) {
-		pthread_mutex_lock(&w->lock);
-		w->stop = 1;
-		pthread_cond_signal(&w->cond);
-		pthread_mutex_unlock(&w->lock);
-		pthread_join(w->writer, NULL);
+		tt_thread_stop(w->writer, &w->lock, &w->cond, &w->stop);
 		w->writer_running = 0;
 	}
 	w->errors += w->dropped;

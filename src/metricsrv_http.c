@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <netinet/in.h>
 #include "bpfcommon.h"
+#include "thread.h"
 #include "metricsrv_priv.h"
 
 /* ----- HTTP ----- */
@@ -316,11 +317,7 @@ static struct MHD_Daemon *start_httpd(struct mtsrv *s, const struct sockaddr_sto
 void mtsrv_stop_http(struct mtsrv *s)
 {
 	if (s->reap_started) {
-		pthread_mutex_lock(&s->lock);
-		s->stopping = 1;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-		pthread_join(s->reap_thread, NULL);
+		tt_thread_stop(s->reap_thread, &s->lock, &s->cond, &s->stopping);
 		s->reap_started = 0;
 	}
 	if (s->httpd)
