@@ -34,7 +34,7 @@ BPF_CFLAGS  := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall \
 BPF_OBJS    := tcptrail snapshot metrics
 SKELS       := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS))
 
-# Pure code: no libbpf, unit-testable and fuzzable without root (the README's "Repository
+# Pure code: no libbpf, unit-testable and fuzzable without root (docs/hacking.md's "Repository
 # layout" has the map of these layers).
 CORE_SRCS   := src/cli.c \
 	       src/logwrite.c src/logwrite_file.c src/logfile.c src/logread.c src/record.c \

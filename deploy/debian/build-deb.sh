@@ -38,6 +38,10 @@ doc=$root/usr/share/doc/tcptrail
 mkdir -p "$doc/examples"
 install -m 0644 deploy/debian/copyright "$doc/copyright"
 gzip -9n <README.md >"$doc/README.md.gz"
+# the reference README.md links to, beside it as in the source tree
+mkdir -p "$doc/docs"
+for f in docs/*.md; do gzip -9n <"$f" >"$doc/$f.gz"; done
+install -m 0644 docs/replay-html.png "$doc/docs/replay-html.png"
 install -m 0644 deploy/kubernetes/daemonset.yaml "$doc/examples/daemonset.yaml"
 install -m 0644 deploy/prometheus/tcptrail.rules.yml "$doc/examples/tcptrail.rules.yml"
 # A native package's changelog: this version, dated by the last commit (reproducible).

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # deploy/completions/tcptrail against the program it completes: its option lists (per command,
 # and which take a value) are those of `tcptrail --help`, its states those of src/states.c and
-# the README, its causes and --metrics-by labels those the help names and the program accepts;
-# then what it offers for a few command lines. Needs bash; no root.
+# (for --stuck) of tcptrail.8, its causes and --metrics-by labels those the help names and the
+# program accepts; then what it offers for a few command lines. Needs bash; no root.
 import os
 import re
 import subprocess
@@ -103,10 +103,10 @@ def main():
     for s in states:
         check(accepted("--state", s), f"--state {s} refused")
     check(not accepted("--state", "NO_SUCH_STATE"), "--state NO_SUCH_STATE accepted")
-    readme = open(os.path.join(ROOT, "README.md")).read()
-    m = re.search(r"STATE is one of ((?:`[A-Z0-9_]+`(?:, | or |, or )?)+)", readme)
-    stuck = set(re.findall(r"`([A-Z0-9_]+)`", m.group(1))) if m else set()
-    check(comp_var("_tcptrail_stuck_states") == stuck, f"--stuck states: README says {stuck}")
+    man = " ".join(open(os.path.join(ROOT, "src", "tcptrail.8")).read().split())
+    m = re.search(r"\.I STATE is one of ((?:[A-Z0-9_]+, )+[A-Z0-9_]+);", man)
+    stuck = set(re.split(r", ", m.group(1))) if m else set()
+    check(comp_var("_tcptrail_stuck_states") == stuck, f"--stuck states: tcptrail.8 says {stuck}")
     m = re.search(r"ended so: (.*?) \(their", " ".join(text.split()))
     causes = set(re.split(r",\s*", m.group(1))) if m else set()
     check(comp_var("_tcptrail_causes") == causes, f"causes: --help says {sorted(causes)}")
