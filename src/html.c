@@ -46,29 +46,17 @@ static uint32_t str_put_raw(struct strtab *t, const char *s, size_t n)
 	return (uint32_t)(need - n - 1) + 1;
 }
 
+static uint32_t str_slot_hash(const void *ctx, uint32_t id)
+{
+	const struct strtab *t = ctx;
+	const char *str = t->buf + id - 1;
+
+	return str_hash(str, strlen(str));
+}
+
 static int str_grow(struct strtab *t)
 {
-	uint32_t ns = t->nslots ? t->nslots * 2 : 1024;
-	uint32_t *sl = calloc(ns, sizeof(*sl));
-
-	if (!sl)
-		return -1;
-	for (uint32_t i = 0; i < t->nslots; i++) {
-		uint32_t id = t->slots[i], j;
-		const char *s;
-
-		if (!id)
-			continue;
-		s = t->buf + id - 1;
-		j = str_hash(s, strlen(s)) & (ns - 1);
-		while (sl[j])
-			j = (j + 1) & (ns - 1);
-		sl[j] = id;
-	}
-	free(t->slots);
-	t->slots = sl;
-	t->nslots = ns;
-	return 0;
+	return html_slots_grow(&t->slots, &t->nslots, str_slot_hash, t);
 }
 
 /* The id of s (n bytes, no NUL inside: cut at the first), interned; 0 for NULL. */

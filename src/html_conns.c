@@ -13,27 +13,40 @@ static uint32_t conn_hash(uint64_t cookie, uint32_t netns)
 	return (uint32_t)(x >> 32);
 }
 
-int html_idx_grow(struct html *h)
+int html_slots_grow(uint32_t **slots, uint32_t *nslots,
+		    uint32_t (*hash)(const void *ctx, uint32_t v), const void *ctx)
 {
-	uint32_t ns = h->idx_slots ? h->idx_slots * 2 : 1024;
-	uint32_t *ix = calloc(ns, sizeof(*ix));
+	uint32_t ns = *nslots ? *nslots * 2 : 1024;
+	uint32_t *sl = calloc(ns, sizeof(*sl));
 
-	if (!ix)
+	if (!sl)
 		return -1;
-	for (uint32_t i = 0; i < h->idx_slots; i++) {
-		uint32_t v = h->idx[i], j;
+	for (uint32_t i = 0; i < *nslots; i++) {
+		uint32_t v = (*slots)[i], j;
 
 		if (!v)
 			continue;
-		j = conn_hash(h->pool[v - 1].cookie, h->pool[v - 1].netns) & (ns - 1);
-		while (ix[j])
+		j = hash(ctx, v) & (ns - 1);
+		while (sl[j])
 			j = (j + 1) & (ns - 1);
-		ix[j] = v;
+		sl[j] = v;
 	}
-	free(h->idx);
-	h->idx = ix;
-	h->idx_slots = ns;
+	free(*slots);
+	*slots = sl;
+	*nslots = ns;
 	return 0;
+}
+
+static uint32_t conn_slot_hash(const void *ctx, uint32_t v)
+{
+	const struct html *h = ctx;
+
+	return conn_hash(h->pool[v - 1].cookie, h->pool[v - 1].netns);
+}
+
+int html_idx_grow(struct html *h)
+{
+	return html_slots_grow(&h->idx, &h->idx_slots, conn_slot_hash, h);
 }
 
 /* The index slot of the connection, or of the empty slot where it would go. */

@@ -129,6 +129,12 @@ void html_cw_account(struct html *h, const struct hconn *c, uint32_t pid, uint32
 		     uint64_t ns);
 
 /* html_conns.c */
+/*
+ * Doubles an open-addressing table of slots (values + 1, 0 empty), placing each value again by
+ * hash(ctx, value).
+ */
+int html_slots_grow(uint32_t **slots, uint32_t *nslots,
+		    uint32_t (*hash)(const void *ctx, uint32_t v), const void *ctx);
 int html_idx_grow(struct html *h);
 uint32_t html_idx_find(const struct html *h, uint64_t cookie, uint32_t netns);
 struct hconn *html_conn_new(struct html *h, const struct lr_record *r, uint32_t slot);

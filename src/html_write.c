@@ -274,64 +274,62 @@ static void put_data(struct html *h, struct outbuf *ob)
 	jw_obj_end(&w);
 }
 
-void html_text(struct outbuf *ob, const char *s, size_t n)
+/* s with every character sub() names replaced by that string. */
+static void put_replaced(struct outbuf *ob, const char *s, size_t n, const char *(*sub)(char c))
 {
 	size_t from = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		const char *ent;
+		const char *with = sub(s[i]);
 
-		switch (s[i]) {
-		case '&':
-			ent = "&amp;";
-			break;
-		case '<':
-			ent = "&lt;";
-			break;
-		case '>':
-			ent = "&gt;";
-			break;
-		case '"':
-			ent = "&quot;";
-			break;
-		case '\'':
-			ent = "&#39;";
-			break;
-		default:
+		if (!with)
 			continue;
-		}
 		ob_put(ob, s + from, i - from);
-		ob_puts(ob, ent);
+		ob_puts(ob, with);
 		from = i + 1;
 	}
 	ob_put(ob, s + from, n - from);
 }
 
+static const char *html_entity(char c)
+{
+	switch (c) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	case '\'':
+		return "&#39;";
+	}
+	return NULL;
+}
+
+/* In the page's data block: <, > and & as JSON escapes, so that no string can end the block. */
+static const char *script_escape(char c)
+{
+	switch (c) {
+	case '<':
+		return "\\u003c";
+	case '>':
+		return "\\u003e";
+	case '&':
+		return "\\u0026";
+	}
+	return NULL;
+}
+
+void html_text(struct outbuf *ob, const char *s, size_t n)
+{
+	put_replaced(ob, s, n, html_entity);
+}
+
 void html_script_json(struct outbuf *ob, const char *json, size_t n)
 {
-	size_t from = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const char *esc;
-
-		switch (json[i]) {
-		case '<':
-			esc = "\\u003c";
-			break;
-		case '>':
-			esc = "\\u003e";
-			break;
-		case '&':
-			esc = "\\u0026";
-			break;
-		default:
-			continue;
-		}
-		ob_put(ob, json + from, i - from);
-		ob_put(ob, esc, 6);
-		from = i + 1;
-	}
-	ob_put(ob, json + from, n - from);
+	put_replaced(ob, json, n, script_escape);
 }
 
 void html_write(struct html *h, struct outbuf *ob)

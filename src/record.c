@@ -41,6 +41,28 @@ static int get_u64(const struct jsonl_obj *o, const char *key, uint64_t max, uin
 	return 0;
 }
 
+/* The same into dst, an unsigned integer field of size bytes (GET_UINT names the field). */
+static int get_uint(const struct jsonl_obj *o, const char *key, uint64_t max, void *dst,
+		    size_t size, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (get_u64(o, key, max, &v, err, errlen))
+		return -1;
+	if (size == sizeof(uint64_t))
+		*(uint64_t *)dst = v;
+	else if (size == sizeof(uint32_t))
+		*(uint32_t *)dst = (uint32_t)v;
+	else if (size == sizeof(uint16_t))
+		*(uint16_t *)dst = (uint16_t)v;
+	else
+		*(uint8_t *)dst = (uint8_t)v;
+	return 0;
+}
+
+#define GET_UINT(o, key, max, field, err, errlen) \
+	get_uint(o, key, max, &(field), sizeof(field), err, errlen)
+
 /* A string member decoded into out; 1 if present, 0 if null and null_ok, -1 on error. */
 static int get_str(const struct jsonl_obj *o, const char *key, int null_ok, char *out, size_t cap,
 		   char *err, size_t errlen)
@@ -75,6 +97,21 @@ static int get_bool(const struct jsonl_obj *o, const char *key, int *v, char *er
 	if (m->type != JSONL_TRUE && m->type != JSONL_FALSE)
 		return bad(err, errlen, "want true or false for", key);
 	*v = m->type == JSONL_TRUE;
+	return 0;
+}
+
+/* An optional boolean key: true sets flag in *flags, false and absent leave it. */
+static int get_flag(const struct jsonl_obj *o, const char *key, __u16 *flags, __u16 flag, char *err,
+		    size_t errlen)
+{
+	int b;
+
+	if (!jsonl_get(o, key))
+		return 0;
+	if (get_bool(o, key, &b, err, errlen))
+		return -1;
+	if (b)
+		*flags |= flag;
 	return 0;
 }
 
@@ -364,9 +401,8 @@ static int parse_totals(const struct jsonl_obj *o, struct tt_event *e, char *err
 	/* "error" is sk_err's name, printed again from the number: its type is all that counts. */
 	if (get_str(o, "error", 1, name, sizeof(name), err, errlen) < 0)
 		return -1;
-	if (get_u64(o, "sk_err", UINT16_MAX, &v, err, errlen))
+	if (GET_UINT(o, "sk_err", UINT16_MAX, e->sk_err, err, errlen))
 		return -1;
-	e->sk_err = (__u16)v;
 	has = get_str(o, "reset_reason", 1, name, sizeof(name), err, errlen);
 	if (has < 0)
 		return -1;
@@ -377,40 +413,20 @@ static int parse_totals(const struct jsonl_obj *o, struct tt_event *e, char *err
 				   "reset_reason");
 		e->flags |= TT_F_RESET_REASON;
 	}
-	if (get_u64(o, "bytes_sent", UINT64_MAX, &v, err, errlen))
-		return -1;
-	e->bytes_sent = v;
-	if (get_u64(o, "bytes_received", UINT64_MAX, &v, err, errlen))
-		return -1;
-	e->bytes_received = v;
-	if (get_u64(o, "segs_out", UINT32_MAX, &v, err, errlen))
-		return -1;
-	e->segs_out = (__u32)v;
-	if (get_u64(o, "segs_in", UINT32_MAX, &v, err, errlen))
-		return -1;
-	e->segs_in = (__u32)v;
-	if (get_u64(o, "retrans", UINT32_MAX, &v, err, errlen))
-		return -1;
-	e->retrans = (__u32)v;
-	if (get_u64(o, "syn_retrans", UINT16_MAX, &v, err, errlen))
-		return -1;
-	e->syn_retrans = (__u16)v;
-	if (get_rtt(o, "srtt_ms", &e->srtt_us, err, errlen) ||
+	if (GET_UINT(o, "bytes_sent", UINT64_MAX, e->bytes_sent, err, errlen) ||
+	    GET_UINT(o, "bytes_received", UINT64_MAX, e->bytes_received, err, errlen) ||
+	    GET_UINT(o, "segs_out", UINT32_MAX, e->segs_out, err, errlen) ||
+	    GET_UINT(o, "segs_in", UINT32_MAX, e->segs_in, err, errlen) ||
+	    GET_UINT(o, "retrans", UINT32_MAX, e->retrans, err, errlen) ||
+	    GET_UINT(o, "syn_retrans", UINT16_MAX, e->syn_retrans, err, errlen) ||
+	    get_rtt(o, "srtt_ms", &e->srtt_us, err, errlen) ||
 	    get_rtt(o, "rttvar_ms", &e->rttvar_us, err, errlen))
 		return -1;
 	if (get_ms(o, "life_ms", &v, &known, err, errlen))
 		return -1;
 	/* Whole microseconds, as written: a life that reads as 0 is "not known" (null). */
 	e->life_ns = known ? v - v % 1000 : 0;
-	if (jsonl_get(o, "life_min")) {
-		int b;
-
-		if (get_bool(o, "life_min", &b, err, errlen))
-			return -1;
-		if (b)
-			e->flags |= TT_F_LIFE_MIN;
-	}
-	return 0;
+	return get_flag(o, "life_min", &e->flags, TT_F_LIFE_MIN, err, errlen);
 }
 
 static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err, size_t errlen)
@@ -439,18 +455,13 @@ static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err
 	if (pid->type == JSONL_NULL) {
 		if (has)
 			return bad(err, errlen, "pid is null but not", "comm");
-		if (jsonl_get(o, "owner_moved")) {
-			if (get_bool(o, "owner_moved", &b, err, errlen))
-				return -1;
-			if (b)
-				e->flags |= TT_F_OWNER_MOVED;
-		}
+		if (get_flag(o, "owner_moved", &e->flags, TT_F_OWNER_MOVED, err, errlen))
+			return -1;
 	} else {
 		if (!has)
 			return bad(err, errlen, "comm is null but not", "pid");
-		if (get_u64(o, "pid", UINT32_MAX, &v, err, errlen))
+		if (GET_UINT(o, "pid", UINT32_MAX, e->pid, err, errlen))
 			return -1;
-		e->pid = (__u32)v;
 		/* Only up to the NUL: the rest of lsvc_buf is a previous line's leftovers. */
 		memcpy(e->comm, r->lsvc_buf, strnlen(r->lsvc_buf, TT_COMM_LEN));
 		e->flags |= TT_F_OWNER_KNOWN;
@@ -458,12 +469,9 @@ static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err
 	if (get_addr(o, "laddr", e->family, e->saddr, err, errlen) ||
 	    get_addr(o, "raddr", e->family, e->daddr, err, errlen))
 		return -1;
-	if (get_u64(o, "lport", 65535, &v, err, errlen))
+	if (GET_UINT(o, "lport", 65535, e->sport, err, errlen) ||
+	    GET_UINT(o, "rport", 65535, e->dport, err, errlen))
 		return -1;
-	e->sport = (__u16)v;
-	if (get_u64(o, "rport", 65535, &v, err, errlen))
-		return -1;
-	e->dport = (__u16)v;
 
 	has = get_str(o, "lservice", 1, r->lsvc_buf, sizeof(r->lsvc_buf), err, errlen);
 	if (has < 0)
@@ -495,18 +503,10 @@ static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err
 	e->delta_ns = v;
 	if (known)
 		e->flags |= TT_F_DELTA_KNOWN;
-	if (jsonl_get(o, "ms_min")) {
-		if (get_bool(o, "ms_min", &b, err, errlen))
-			return -1;
-		if (b)
-			e->flags |= TT_F_DELTA_MIN;
-	}
-	if (get_u64(o, "sock", UINT64_MAX, &v, err, errlen))
+	if (get_flag(o, "ms_min", &e->flags, TT_F_DELTA_MIN, err, errlen) ||
+	    GET_UINT(o, "sock", UINT64_MAX, e->sock_cookie, err, errlen) ||
+	    GET_UINT(o, "netns", UINT32_MAX, e->netns, err, errlen))
 		return -1;
-	e->sock_cookie = v;
-	if (get_u64(o, "netns", UINT32_MAX, &v, err, errlen))
-		return -1;
-	e->netns = (__u32)v;
 	return parse_cgroup(o, r, err, errlen);
 }
 
