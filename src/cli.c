@@ -489,7 +489,7 @@ static int check_commands(const struct config *cfg, const unsigned char seen[], 
 static int check_trace_stuck(const struct config *cfg, char *err, size_t errlen)
 {
 	for (int i = 0; cfg->cmd == CMD_TRACE && i < cfg->nstuck; i++) {
-		/* A timewait socket ends without an event: an alert could name a socket long gone. */
+		/* A timewait socket ends without an event: an alert could name one long gone. */
 		if (cfg->stuck[i].state == TT_TIME_WAIT) {
 			snprintf(err, errlen,
 				 "--stuck TIME_WAIT works with snapshot, not while tracing "

@@ -274,62 +274,42 @@ static void put_data(struct html *h, struct outbuf *ob)
 	jw_obj_end(&w);
 }
 
-/* s with every character sub() names replaced by that string. */
-static void put_replaced(struct outbuf *ob, const char *s, size_t n, const char *(*sub)(char c))
+/* s with every character that has a string in with[] replaced by that string. */
+static void put_replaced(struct outbuf *ob, const char *s, size_t n, const char *const with[256])
 {
 	size_t from = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		const char *with = sub(s[i]);
+		const char *w = with[(unsigned char)s[i]];
 
-		if (!with)
+		if (!w)
 			continue;
 		ob_put(ob, s + from, i - from);
-		ob_puts(ob, with);
+		ob_puts(ob, w);
 		from = i + 1;
 	}
 	ob_put(ob, s + from, n - from);
 }
 
-static const char *html_entity(char c)
-{
-	switch (c) {
-	case '&':
-		return "&amp;";
-	case '<':
-		return "&lt;";
-	case '>':
-		return "&gt;";
-	case '"':
-		return "&quot;";
-	case '\'':
-		return "&#39;";
-	}
-	return NULL;
-}
+static const char *const html_entities[256] = {
+	['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;",
+};
 
 /* In the page's data block: <, > and & as JSON escapes, so that no string can end the block. */
-static const char *script_escape(char c)
-{
-	switch (c) {
-	case '<':
-		return "\\u003c";
-	case '>':
-		return "\\u003e";
-	case '&':
-		return "\\u0026";
-	}
-	return NULL;
-}
+static const char *const script_escapes[256] = {
+	['<'] = "\\u003c",
+	['>'] = "\\u003e",
+	['&'] = "\\u0026",
+};
 
 void html_text(struct outbuf *ob, const char *s, size_t n)
 {
-	put_replaced(ob, s, n, html_entity);
+	put_replaced(ob, s, n, html_entities);
 }
 
 void html_script_json(struct outbuf *ob, const char *json, size_t n)
 {
-	put_replaced(ob, json, n, script_escape);
+	put_replaced(ob, json, n, script_escapes);
 }
 
 void html_write(struct html *h, struct outbuf *ob)

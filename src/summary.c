@@ -92,6 +92,18 @@ static void top_count(struct top_counts *n, int newsock)
 	n->conns += (uint64_t)newsock;
 }
 
+/* An event of a process or endpoint; NULL: its table had no room, counted in *untracked. */
+static void count_talker(struct talker *t, uint64_t *untracked, const struct tt_event *e,
+			 int newsock)
+{
+	if (!t) {
+		(*untracked)++;
+		return;
+	}
+	top_count(&t->counts, newsock);
+	add_bytes(&t->bytes_sent, &t->bytes_received, e);
+}
+
 static void count_owner(struct summary *s, const struct tt_event *e, int newsock)
 {
 	struct proc_key k;
@@ -106,12 +118,7 @@ static void count_owner(struct summary *s, const struct tt_event *e, int newsock
 	p = table_find(&s->procs, &k);
 	if (!p)
 		p = table_add(&s->procs, &k);
-	if (!p) {
-		s->untracked.process_events++;
-		return;
-	}
-	top_count(&p->counts, newsock);
-	add_bytes(&p->bytes_sent, &p->bytes_received, e);
+	count_talker(p ? &p->t : NULL, &s->untracked.process_events, e, newsock);
 }
 
 static void count_cgroup(struct summary *s, const struct lr_record *r, int newsock)
@@ -189,12 +196,7 @@ static void count_remote(struct summary *s, const struct lr_record *r, int newso
 	p = table_find(&s->remotes, &k);
 	if (!p && !note_service(s, e->dport, r->rsvc))
 		p = table_add(&s->remotes, &k);
-	if (!p) {
-		s->untracked.remote_events++;
-		return;
-	}
-	top_count(&p->counts, newsock);
-	add_bytes(&p->bytes_sent, &p->bytes_received, e);
+	count_talker(p ? &p->t : NULL, &s->untracked.remote_events, e, newsock);
 }
 
 static void sock_set(struct sock_ent *se, const struct lr_record *r)

@@ -51,6 +51,12 @@ static void json_counts(struct jsonw *w, const struct top_counts *n)
 	jw_field_u64(w, "events", n->events);
 }
 
+static void json_talker(struct jsonw *w, const struct talker *t)
+{
+	json_counts(w, &t->counts);
+	json_bytes(w, t->bytes_sent, t->bytes_received);
+}
+
 /* The span, the totals, what the bound left out, connections opened and closed. */
 static void json_header(const struct summary *s, struct jsonw *w)
 {
@@ -152,8 +158,7 @@ void sm_json_proc_item(const struct summary *s, struct jsonw *w, const void *ent
 	const struct proc_ent *p = entry;
 
 	fmt_json_owner(w, p->k.known, p->k.pid, p->k.comm);
-	json_counts(w, &p->counts);
-	json_bytes(w, p->bytes_sent, p->bytes_received);
+	json_talker(w, &p->t);
 }
 
 void sm_json_cgrp_item(const struct summary *s, struct jsonw *w, const void *entry)
@@ -176,8 +181,7 @@ void sm_json_remote_item(const struct summary *s, struct jsonw *w, const void *e
 	fmt_json_addr(w, p->k.family, p->k.addr);
 	jw_field_u64(w, "rport", p->k.port);
 	jw_field_str_or_null(w, "rservice", sm_svc_of(s, p->k.port));
-	json_counts(w, &p->counts);
-	json_bytes(w, p->bytes_sent, p->bytes_received);
+	json_talker(w, &p->t);
 }
 
 static void json_top(const struct summary *s, struct jsonw *w, const struct top_list *l)

@@ -21,7 +21,7 @@ static int cmp_busier(const struct top_counts *x, const struct top_counts *y)
 static int cmp_proc(const void *a, const void *b)
 {
 	const struct proc_ent *x = a, *y = b;
-	int c = cmp_busier(&x->counts, &y->counts);
+	int c = cmp_busier(&x->t.counts, &y->t.counts);
 
 	return c ? c : memcmp(&x->k, &y->k, sizeof(x->k));
 }
@@ -50,7 +50,7 @@ const char *sm_cgrp_kind_name(uint32_t kind)
 static int cmp_remote(const void *a, const void *b)
 {
 	const struct remote_ent *x = a, *y = b;
-	int c = cmp_busier(&x->counts, &y->counts);
+	int c = cmp_busier(&x->t.counts, &y->t.counts);
 
 	return c ? c : memcmp(&x->k, &y->k, sizeof(x->k));
 }
@@ -140,7 +140,7 @@ void sm_top_lists(const struct summary *s, struct top_list l[TOP_LISTS])
 		.t = &s->procs,
 		.cmp = cmp_proc,
 		.shown = 1,
-		.counts_at = offsetof(struct proc_ent, counts),
+		.counts_at = offsetof(struct proc_ent, t.counts),
 		.untracked = s->untracked.process_events,
 		.untracked_what = "processes",
 		.title = "Top processes",
@@ -167,7 +167,7 @@ void sm_top_lists(const struct summary *s, struct top_list l[TOP_LISTS])
 		.t = &s->remotes,
 		.cmp = cmp_remote,
 		.shown = 1,
-		.counts_at = offsetof(struct remote_ent, counts),
+		.counts_at = offsetof(struct remote_ent, t.counts),
 		.untracked = s->untracked.remote_events,
 		.untracked_what = "endpoints",
 		.title = "Top remote endpoints",

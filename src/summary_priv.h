@@ -48,10 +48,15 @@ struct top_counts {
 	uint64_t events, conns;
 };
 
+/* What a process or remote endpoint counts: the top list's counts, its ended connections' bytes. */
+struct talker {
+	struct top_counts counts;
+	uint64_t bytes_sent, bytes_received;
+};
+
 struct proc_ent {
 	struct proc_key k;
-	struct top_counts counts;
-	uint64_t bytes_sent, bytes_received; /* of its connections that ended */
+	struct talker t;
 };
 
 /* What the CGROUP column shows of a socket's cgroup: a container, else a unit, else the path. */
@@ -87,8 +92,7 @@ struct remote_key {
 struct remote_ent {
 	struct remote_key k;
 	uint32_t pad;
-	struct top_counts counts;
-	uint64_t bytes_sent, bytes_received; /* of its connections that ended */
+	struct talker t;
 };
 
 /* The service name the log gave for a remote port (the first one). */

@@ -320,8 +320,8 @@ void sm_text_proc_row(const struct summary *s, struct outbuf *ob, const void *en
 	const struct proc_ent *p = entry;
 	size_t start;
 
-	put_num(ob, p->bytes_sent, COL_BYTES);
-	put_num(ob, p->bytes_received, COL_BYTES);
+	put_num(ob, p->t.bytes_sent, COL_BYTES);
+	put_num(ob, p->t.bytes_received, COL_BYTES);
 	start = ob->len;
 	if (p->k.known)
 		ob_u64(ob, p->k.pid);
@@ -374,8 +374,8 @@ void sm_text_remote_row(const struct summary *s, struct outbuf *ob, const void *
 {
 	const struct remote_ent *p = entry;
 
-	put_num(ob, p->bytes_sent, COL_BYTES);
-	put_num(ob, p->bytes_received, COL_BYTES);
+	put_num(ob, p->t.bytes_sent, COL_BYTES);
+	put_num(ob, p->t.bytes_received, COL_BYTES);
 	fmt_endpoint(ob, p->k.family, p->k.addr, p->k.port,
 		     numeric ? NULL : sm_svc_of(s, p->k.port));
 }
