@@ -124,6 +124,7 @@ static void test_jsonl_unescape(void **state)
 	assert_int_equal(jsonl_unescape("abcdef", 6, out, 4), -1);
 }
 
+/* One record for the seq check: type, seq (-1: none), start_time in seconds (0: none). */
 static struct lr_record seq_rec(enum lr_type type, long long seq, uint64_t start)
 {
 	struct lr_record r;

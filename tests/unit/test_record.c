@@ -87,6 +87,16 @@ static void roundtrip(const struct tt_event *e, uint64_t wall, const char *lsvc,
 	roundtrip_holders(e, wall, lsvc, rsvc, NULL);
 }
 
+/* fmt_event_json()'s line of e at a fixed time, into ob (initialised here). */
+static void event_line(struct outbuf *ob, const struct tt_event *e)
+{
+	struct fmt_ctx c;
+
+	fmt_ctx_init(&c, 0);
+	ob_init(ob);
+	fmt_event_json(ob, &c, e, 1795000000123456789ULL, NULL, NULL, NULL, NULL);
+}
+
 static void test_roundtrip(void **state)
 {
 	uint64_t wall = 1795000000123456789ULL;
@@ -211,13 +221,10 @@ static void test_totals(void **state)
 	/* What the record holds: the name read gets a value of replay's own. */
 	e = final_event();
 	{
-		struct fmt_ctx c;
 		struct outbuf ob;
 
-		fmt_ctx_init(&c, 0);
-		ob_init(&ob);
-		fmt_event_json(&ob, &c, &e, wall, NULL, NULL, NULL, NULL);
-		rst_reason_clear(); /* replay: a process that never saw the kernel's names */
+		event_line(&ob, &e); /* at wall, the fixed time */
+		rst_reason_clear();  /* replay: a process that never saw the kernel's names */
 		assert_int_equal(lr_parse_line(ob.data, ob.len - 1, &r, err, sizeof(err)), 0);
 		ob_free(&ob);
 	}
@@ -297,14 +304,11 @@ static void test_totals(void **state)
 		{",\"life_ms\":123456.789", ""},
 		{"\"life_ms\":123456.789", "\"life_ms\":123456.789,\"life_min\":1"},
 	};
-	struct fmt_ctx c;
 	struct outbuf ob;
 
 	rst_reason_set(11, "TCP_ABORT_ON_CLOSE", 18);
 	e = final_event();
-	fmt_ctx_init(&c, 0);
-	ob_init(&ob);
-	fmt_event_json(&ob, &c, &e, wall, NULL, NULL, NULL, NULL);
+	event_line(&ob, &e); /* at wall, the fixed time */
 	ob_putc(&ob, '\0');
 	assert_int_equal(lr_parse_line(ob.data, strlen(ob.data) - 1, &r, err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(spoil) / sizeof(spoil[0]); i++) {
@@ -510,12 +514,9 @@ static void test_record_seq(void **state)
 
 	/* a state record: fmt_event_json's line with the number after it, as logs have it */
 	struct tt_event e = base_event();
-	struct fmt_ctx c;
 	struct outbuf ob;
 
-	fmt_ctx_init(&c, 0);
-	ob_init(&ob);
-	fmt_event_json(&ob, &c, &e, 1795000000123456789ULL, NULL, NULL, NULL, NULL);
+	event_line(&ob, &e);
 	jw_line_seq(&ob, 77);
 	assert_int_equal(lr_parse_line(ob.data, ob.len - 1, &r, err, sizeof(err)), 0);
 	assert_true(r.has_seq);
@@ -523,7 +524,6 @@ static void test_record_seq(void **state)
 	ob_free(&ob);
 }
 
-/* One record for the seq check: type, seq (-1: none), start_time in seconds (0: none). */
 static void test_record_errors(void **state)
 {
 	static const char *const bad[] = {
@@ -568,12 +568,9 @@ static void test_record_errors(void **state)
 		{",\"sock\":18446744073709551615", ""},
 	};
 	struct tt_event e = base_event();
-	struct fmt_ctx c;
 	struct outbuf ob;
 
-	fmt_ctx_init(&c, 0);
-	ob_init(&ob);
-	fmt_event_json(&ob, &c, &e, 1795000000123456789ULL, NULL, NULL, NULL, NULL);
+	event_line(&ob, &e);
 	ob_putc(&ob, '\0');
 	assert_int_equal(lr_parse_line(ob.data, strlen(ob.data) - 1, &r, err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(spoil) / sizeof(spoil[0]); i++) {
