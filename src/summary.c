@@ -209,12 +209,7 @@ static void sock_set(struct sock_ent *se, const struct lr_record *r)
 		memcpy(se->comm, e->comm, TT_COMM_LEN);
 		se->owner_known = 1;
 	}
-	se->netns = e->netns;
-	memcpy(se->saddr, e->saddr, 16);
-	memcpy(se->daddr, e->daddr, 16);
-	se->sport = e->sport;
-	se->dport = e->dport;
-	se->family = e->family;
+	SM_COPY_ENDPOINTS(se, e);
 	se->state = e->newstate;
 	se->since_ns = r->wall_ns;
 }

@@ -71,12 +71,7 @@ void sm_sock_event(const struct sock_ent *se, struct tt_event *e)
 	memset(e, 0, sizeof(*e));
 	e->sock_cookie = se->cookie;
 	e->pid = se->pid;
-	e->netns = se->netns;
-	memcpy(e->saddr, se->saddr, 16);
-	memcpy(e->daddr, se->daddr, 16);
-	e->sport = se->sport;
-	e->dport = se->dport;
-	e->family = se->family;
+	SM_COPY_ENDPOINTS(e, se);
 	e->newstate = se->state;
 	if (se->owner_known) {
 		e->flags = TT_F_OWNER_KNOWN;

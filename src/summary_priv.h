@@ -8,6 +8,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "hist.h"
 #include "jsonw.h"
 #include "outbuf.h"
@@ -36,6 +37,17 @@ struct sock_ent {
 	uint8_t pad;
 	char comm[TT_COMM_LEN];
 };
+
+/* The socket's addresses, ports, family and namespace, from an event to a sock_ent or back. */
+#define SM_COPY_ENDPOINTS(dst, src)                     \
+	do {                                            \
+		(dst)->netns = (src)->netns;            \
+		memcpy((dst)->saddr, (src)->saddr, 16); \
+		memcpy((dst)->daddr, (src)->daddr, 16); \
+		(dst)->sport = (src)->sport;            \
+		(dst)->dport = (src)->dport;            \
+		(dst)->family = (src)->family;          \
+	} while (0)
 
 struct proc_key {
 	uint32_t pid;

@@ -134,9 +134,32 @@ static const char *cause_hint(unsigned int c)
 
 /* ---- text, a function per section ---- */
 
+/* text[0], v[0], text[1], ... v[n - 1], text[n]: a line of counts. */
+static void put_counts(struct outbuf *ob, const char *const *text, const uint64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ob_puts(ob, text[i]);
+		ob_u64(ob, v[i]);
+	}
+	ob_puts(ob, text[n]);
+}
+
 /* The span, the totals, and whether the numbers below are complete. */
 static void text_header(const struct summary *s, struct outbuf *ob)
 {
+	static const char *const counts_text[] = {
+		"\nEvents: ",	      " transitions, ", " stuck alerts, ", " lost\nConnections: ",
+		" opened (",	      " active, ",	" passive), ",	   " closed, ",
+		" failed connects, ", " resets\n",
+	};
+	const uint64_t counts[] = {
+		s->state_events,  s->stuck_events,
+		s->lost_count,	  s->opened_active + s->opened_passive,
+		s->opened_active, s->opened_passive,
+		s->closed,	  s->failed,
+		s->resets,
+	};
+
 	ob_puts(ob, "Recording: ");
 	if (s->have_time) {
 		ob_rfc3339(ob, s->first_ns);
@@ -148,25 +171,7 @@ static void text_header(const struct summary *s, struct outbuf *ob)
 	} else {
 		ob_puts(ob, "no events");
 	}
-	ob_puts(ob, "\nEvents: ");
-	ob_u64(ob, s->state_events);
-	ob_puts(ob, " transitions, ");
-	ob_u64(ob, s->stuck_events);
-	ob_puts(ob, " stuck alerts, ");
-	ob_u64(ob, s->lost_count);
-	ob_puts(ob, " lost\nConnections: ");
-	ob_u64(ob, s->opened_active + s->opened_passive);
-	ob_puts(ob, " opened (");
-	ob_u64(ob, s->opened_active);
-	ob_puts(ob, " active, ");
-	ob_u64(ob, s->opened_passive);
-	ob_puts(ob, " passive), ");
-	ob_u64(ob, s->closed);
-	ob_puts(ob, " closed, ");
-	ob_u64(ob, s->failed);
-	ob_puts(ob, " failed connects, ");
-	ob_u64(ob, s->resets);
-	ob_puts(ob, " resets\n");
+	put_counts(ob, counts_text, counts, sizeof(counts) / sizeof(counts[0]));
 	if (s->oom)
 		ob_puts(ob, "WARNING: out of memory, the numbers below are incomplete\n");
 	if (s->socks.refused || s->procs.refused || s->remotes.refused || s->svcs.refused ||
@@ -256,6 +261,20 @@ static void text_durations(const struct summary *s, struct outbuf *ob)
 static void text_ends(const struct summary *s, struct outbuf *ob, const unsigned int *order,
 		      size_t n)
 {
+	static const char *const totals_text[] = {
+		"  Totals: ",
+		" ended; ",
+		" bytes sent, ",
+		" received; ",
+		" segments retransmitted by ",
+		" of them; ",
+		" SYN retransmits\n",
+	};
+	const uint64_t totals[] = {
+		s->ended,   s->bytes_sent,    s->bytes_received,
+		s->retrans, s->retrans_conns, s->syn_retrans,
+	};
+
 	if (!s->ended)
 		return;
 	ob_puts(ob, "\nWhy connections ended:\n  ");
@@ -271,19 +290,7 @@ static void text_ends(const struct summary *s, struct outbuf *ob, const unsigned
 		ob_putc(ob, '\n');
 	}
 	/* data bytes: acknowledged by the peer / received */
-	ob_puts(ob, "  Totals: ");
-	ob_u64(ob, s->ended);
-	ob_puts(ob, " ended; ");
-	ob_u64(ob, s->bytes_sent);
-	ob_puts(ob, " bytes sent, ");
-	ob_u64(ob, s->bytes_received);
-	ob_puts(ob, " received; ");
-	ob_u64(ob, s->retrans);
-	ob_puts(ob, " segments retransmitted by ");
-	ob_u64(ob, s->retrans_conns);
-	ob_puts(ob, " of them; ");
-	ob_u64(ob, s->syn_retrans);
-	ob_puts(ob, " SYN retransmits\n");
+	put_counts(ob, totals_text, totals, sizeof(totals) / sizeof(totals[0]));
 }
 
 /* How long connections lived: all of them, then per cause in the order of text_ends. */
