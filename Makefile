@@ -38,7 +38,7 @@ SKELS       := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS))
 # layout" has the map of these layers).
 CORE_SRCS   := src/cli.c \
 	       src/logwrite.c src/logfile.c src/logread.c src/jsonl.c src/summary.c \
-	       src/stuck.c src/metrics.c src/prom.c src/table.c src/hist.c \
+	       src/stuck.c src/acceptq.c src/metrics.c src/prom.c src/table.c src/hist.c \
 	       src/format.c src/snapfmt.c src/owners.c src/causes.c src/html.c \
 	       src/outbuf.c src/jsonw.c src/filter.c src/parse.c src/services.c src/states.c \
 	       src/procnet.c src/cgroup.c

@@ -82,7 +82,7 @@ struct sk_info {
 	struct owner owner;
 	__u16 reset_reason; /* of the last reset sent, with has_reason */
 	__u16 syn_retrans;  /* retransmits while in SYN_SENT / SYN_RECV */
-	__u8 owner_known;   /* OWNER_KNOWN, or OWNER_MOVED: the holder known last let it go */
+	__u8 owner_known;   /* OWNER_KNOWN, OWNER_MOVED (the holder let it go) or OWNER_QUEUED */
 	__u8 last_reset;    /* RESET_IN or RESET_OUT: the last reset seen */
 	__u8 has_reason;    /* the kernel gave reset_reason */
 	__u8 delta_min;	    /* state_ts is the tracer's start, not the state's */
@@ -94,8 +94,9 @@ struct sk_info {
 	__u64 holder_task; /* the owner's leader task (holder.bpf.h), 0 if unknown */
 };
 
-#define OWNER_KNOWN 1
-#define OWNER_MOVED 2
+#define OWNER_KNOWN  1
+#define OWNER_MOVED  2
+#define OWNER_QUEUED 3 /* from a listener several processes hold: the acceptor is not known yet */
 
 #define RESET_IN  1
 #define RESET_OUT 2
@@ -467,7 +468,7 @@ static __always_inline void read_endpoints(struct tt_event *e, struct sock *sk, 
  */
 __noinline int event_wanted(const struct tt_event *e)
 {
-	bool owner;
+	bool owner, owner_filters = true;
 
 	if (!e)
 		return 0;
@@ -485,9 +486,12 @@ __noinline int event_wanted(const struct tt_event *e)
 		return false;
 	if (filter_nrports && !port_in(e->dport, filter_rports, filter_nrports))
 		return false;
-	if (filter_npids && (!owner || !u32_in(e->pid, filter_pids, filter_npids)))
+	/* Its acceptor is not known yet: user space applies --pid and --comm once it is. */
+	if (e->flags & TT_F_PRE_ACCEPT)
+		owner_filters = false;
+	if (owner_filters && filter_npids && (!owner || !u32_in(e->pid, filter_pids, filter_npids)))
 		return false;
-	if (filter_ncomms && (!owner || !comm_in(e->comm)))
+	if (owner_filters && filter_ncomms && (!owner || !comm_in(e->comm)))
 		return false;
 	if (filter_family) {
 		bool v4 =
@@ -703,9 +707,11 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
 /*
  * The owner a child not yet accepted takes from the listener it arrived on (a global function,
  * verified once: the listener paths are branchy and rare). 1 if there is one, LISTENER_MOVED if
- * the listener's holder known last let it go.
+ * the listener's holder known last let it go, LISTENER_SHARED if other processes hold it too
+ * (any of them may accept the child).
  */
-#define LISTENER_MOVED 2
+#define LISTENER_MOVED	2
+#define LISTENER_SHARED 3 /* the owner is one of several holders of the listener */
 
 __noinline int listener_owner(const struct tt_event *e, struct owner *o)
 {
@@ -731,7 +737,9 @@ __noinline int listener_owner(const struct tt_event *e, struct owner *o)
 		return LISTENER_MOVED;
 	}
 	__builtin_memcpy(o, &g->owner, sizeof(*o));
-	return o->pid != 0;
+	if (!o->pid)
+		return 0;
+	return file_refs(g->file) > 1 ? LISTENER_SHARED : 1;
 }
 
 static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *info, struct sock *sk,
@@ -771,6 +779,11 @@ static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *in
 		e->flags |= TT_F_OWNER_MOVED;
 		return;
 	}
+	if (info && info->owner_known == OWNER_QUEUED) {
+		event_owner(e, &info->owner);
+		e->flags |= TT_F_PRE_ACCEPT;
+		return;
+	}
 	if (newstate != TCP_SYN_RECV && oldstate != TCP_SYN_RECV)
 		return;
 	found = listener_owner(e, &o);
@@ -778,10 +791,17 @@ static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *in
 		e->flags |= TT_F_OWNER_MOVED;
 		if (info)
 			info->owner_known = OWNER_MOVED;
-	} else if (found) {
+		return;
+	}
+	if (!found)
+		return;
+	if (info)
+		set_owner(info, &o);
+	event_owner(e, &o);
+	if (found == LISTENER_SHARED) {
+		e->flags |= TT_F_PRE_ACCEPT;
 		if (info)
-			set_owner(info, &o);
-		event_owner(e, &o);
+			info->owner_known = OWNER_QUEUED;
 	}
 }
 
@@ -1049,7 +1069,8 @@ static __always_inline void release_pending(const struct tt_event *e, struct sk_
 			info->owner.pid = held->pid;
 			info->owner.exec_id = 0; /* unknown: the next I/O refreshes the name */
 			__builtin_memcpy(info->owner.comm, held->comm, TT_COMM_LEN);
-			info->owner_known = OWNER_KNOWN;
+			info->owner_known =
+				(held->flags & TT_F_PRE_ACCEPT) ? OWNER_QUEUED : OWNER_KNOWN;
 		} else if ((held->flags & TT_F_OWNER_MOVED) && !info->owner_known) {
 			info->owner_known = OWNER_MOVED;
 		}
@@ -1127,6 +1148,8 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 			ev.flags |= TT_F_OWNER_MOVED;
 		else if (found)
 			event_owner(&ev, &o);
+		if (found == LISTENER_SHARED)
+			ev.flags |= TT_F_PRE_ACCEPT;
 		if (!hold_child(&ev, NULL, &sk_addr, true) && wanted)
 			submit(&ev);
 		return 0;
@@ -1230,6 +1253,28 @@ int BPF_PROG(handle_send_reset_reason, const struct sock *sk, const struct sk_bu
  * every send and receive of every socket, so it leaves at the first sign of nothing to do: not
  * TCP, not followed (no cookie yet), or the same process as last time.
  */
+/*
+ * The first holder seen of a connection whose events named its listener's owner while it
+ * waited to be accepted (OWNER_QUEUED): user space names it on those events.
+ */
+static __always_inline void emit_accepted(__u64 cookie, const struct owner *o)
+{
+	struct tt_event *r = bpf_ringbuf_reserve(&events, TT_EVENT_BASE_SIZE, 0);
+
+	if (!r) {
+		count_lost(TT_LOST_RINGBUF);
+		return;
+	}
+	__builtin_memset(r, 0, TT_EVENT_BASE_SIZE);
+	r->type = TT_EV_ACCEPTED;
+	r->ts_ns = bpf_ktime_get_boot_ns();
+	r->sock_cookie = cookie;
+	r->pid = o->pid;
+	r->flags = TT_F_OWNER_KNOWN;
+	__builtin_memcpy(r->comm, o->comm, TT_COMM_LEN);
+	bpf_ringbuf_submit(r, 0);
+}
+
 static __always_inline void learn_owner(struct sock *sk)
 {
 	struct task_struct *task;
@@ -1254,6 +1299,8 @@ static __always_inline void learn_owner(struct sock *sk)
 		return;
 	}
 	if (current_owner(&o)) {
+		if (info->owner_known == OWNER_QUEUED)
+			emit_accepted(cookie, &o);
 		set_owner(info, &o);
 		note_holder(info, sk);
 	}
@@ -1343,8 +1390,11 @@ static __always_inline void learn_accepted(struct sock *sk)
 		return;
 	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	info = info_get(&cookie, false);
-	if (info && current_owner(&o))
-		set_owner(info, &o);
+	if (!info || !current_owner(&o))
+		return;
+	if (info->owner_known == OWNER_QUEUED)
+		emit_accepted(cookie, &o);
+	set_owner(info, &o);
 }
 
 /*
@@ -1633,8 +1683,11 @@ static __always_inline void seed_owner(struct sock *sk, struct sk_info *info,
 		set_owner(info, o);
 	if (e->oldstate == TCP_LISTEN) {
 		listen_key_of(&k, e);
+		/* No holder's fd from a walk, but the file: whether workers share the listener. */
+		struct group_holder h = {.file = sock_file_of(sk)};
+
 		group_join(&k, e->sock_cookie,
-			   info && info->owner_known == OWNER_KNOWN ? &info->owner : o, NULL);
+			   info && info->owner_known == OWNER_KNOWN ? &info->owner : o, &h);
 	} else if (!o && info && !info->owner_known && !sk->sk_socket &&
 		   !(sk->__sk_common.skc_flags & (1UL << SOCK_DEAD))) {
 		listen_key_of(&k, e);

@@ -459,6 +459,12 @@ static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err
 		/* Only up to the NUL: the rest of lsvc_buf is a previous line's leftovers. */
 		memcpy(e->comm, r->lsvc_buf, strnlen(r->lsvc_buf, TT_COMM_LEN));
 		e->flags |= TT_F_OWNER_KNOWN;
+		if (jsonl_get(o, "pre_accept")) {
+			if (get_bool(o, "pre_accept", &b, err, errlen))
+				return -1;
+			if (b)
+				e->flags |= TT_F_PRE_ACCEPT;
+		}
 	}
 	if (get_addr(o, "laddr", e->family, e->saddr, err, errlen) ||
 	    get_addr(o, "raddr", e->family, e->daddr, err, errlen))

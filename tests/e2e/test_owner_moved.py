@@ -149,6 +149,58 @@ def test_listener_passed_to_a_non_child():
                 check_truth(ev, newh, "after the new holder's accept and I/O")
 
 
+def test_prefork_accept_queue_names_the_acceptor():
+    """A request and the client's FIN arrive while the connection waits in the accept queue of a
+    listener a master and two workers hold: its events wait until the worker that accepts it is
+    known and name that worker, marked pre_accept; --pid of that worker sees them all."""
+    port = 8705
+    local = ow.ep("127.0.0.1", port)
+    with ow.Scenario() as sc:
+        main = sc.trace()
+        srv = sc.py(PREFORK_GATED, port)
+        workers = [int(srv.expect(r"^worker (\d+)$").group(1)) for _ in range(2)]
+        srv.expect("^ready")
+        ow.ss_listener(local, set(workers) | {srv.pid})
+        late = workers[1]
+        # Started after the listener: its group comes from the start-up walk.
+        only_late = sc.trace("--pid", str(late))
+        c = sc.connect("127.0.0.1", port)
+        cport = c.getsockname()[1]
+        c.sendall(b"request\n")
+        c.shutdown(socket.SHUT_WR)
+        peer = ow.ep("127.0.0.1", cport)
+        cookie, s = ow.ss_find(local, peer, "CLOSE-WAIT")
+        assert not s.users, s  # still in the queue: no process holds it
+        os.kill(late, 10)  # SIGUSR1: this worker accepts and reads
+        srv.expect(r"^read %d %d$" % (late, cport))
+        _, s = ow.ss_find(local, peer, "CLOSE-WAIT")
+        assert set(s.users) == {late}, s
+        for tracer in (main, only_late):
+            ow.wait_transition(tracer, cookie, "ESTABLISHED", "CLOSE_WAIT")
+            got = ow.sock_events(tracer, cookie)
+            assert [(e["old"], e["new"]) for e in got] == [
+                ("CLOSE", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED"),
+                ("ESTABLISHED", "CLOSE_WAIT")], got
+            for e in got:
+                assert e["pid"] == late and e.get("pre_accept") is True, (
+                    "%s names %s/%s pre_accept=%s; the acceptor is %d" % (
+                        ow.desc(e), e["pid"], e["comm"], e.get("pre_accept"), late))
+        # Never accepted: the listener's holders exit; the child is reset with the listener.
+        holders = set(workers) | {srv.pid}
+        c2 = sc.connect("127.0.0.1", port)
+        c2.sendall(b"request\n")
+        c2.shutdown(socket.SHUT_WR)
+        cookie2, _ = ow.ss_find(local, ow.ep("127.0.0.1", c2.getsockname()[1]), "CLOSE-WAIT")
+        for pid in holders:
+            os.kill(pid, 9)
+        end = ow.wait_closed(main, cookie2)
+        assert end["cause"] == "listener_closed", end
+        for e in ow.sock_events(main, cookie2):
+            assert e["pid"] in holders and e.get("pre_accept") is True, (
+                "never accepted: %s names %s pre_accept=%s; the listener's holders are %s" % (
+                    ow.desc(e), e["pid"], e.get("pre_accept"), holders))
+
+
 def _try_connect(sc, port):
     try:
         return sc.connect("127.0.0.1", port)
@@ -249,7 +301,32 @@ print("served", flush=True)
 sys.stdin.readline()
 """
 
+PREFORK_GATED = r"""
+import os, signal, socket, sys
+port = int(sys.argv[1])
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port))
+l.listen(16)
+for _ in range(2):
+    pid = os.fork()
+    if pid == 0:
+        signal.signal(signal.SIGUSR1, lambda s, f: None)
+        signal.pause()  # accepts only when told to
+        c, peer = l.accept()
+        req = b""
+        while not req.endswith(b"\n"):
+            req += c.recv(100)
+        print("read", os.getpid(), peer[1], flush=True)
+        signal.pause()
+        os._exit(0)
+    print("worker", pid, flush=True)
+print("ready", flush=True)
+while True:
+    signal.pause()
+"""
+
 if __name__ == "__main__":
     tt.main([test_inetd_service_exits_leaving_a_child,
              test_scm_rights_sender_closes_receiver_idle, test_fork_parent_closes_child_idle,
-             test_listener_passed_to_a_non_child])
+             test_listener_passed_to_a_non_child, test_prefork_accept_queue_names_the_acceptor])
