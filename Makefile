@@ -195,10 +195,10 @@ print-image:
 	@echo $(IMAGE):$(VERSION)
 
 format:
-	clang-format -i bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
+	clang-format -i bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
 
 check-format:
-	clang-format --dry-run -Werror bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
+	clang-format --dry-run -Werror bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
 
 clean:
 	rm -rf $(OUTPUT) tcptrail tcptrail_*.deb
