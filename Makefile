@@ -40,7 +40,8 @@ CORE_SRCS   := src/cli.c \
 	       src/logwrite.c src/logwrite_file.c src/logfile.c src/logread.c src/record.c \
 	       src/record_write.c src/jsonl.c \
 	       src/summary.c src/summary_lists.c src/summary_text.c src/summary_json.c \
-	       src/stuck.c src/metrics.c src/metrics_prom.c src/prom.c src/table.c src/hist.c \
+	       src/stuck.c src/acceptq.c src/metrics.c src/metrics_prom.c src/prom.c src/table.c \
+	       src/hist.c \
 	       src/format.c src/snapfmt.c src/owners.c src/causes.c \
 	       src/html.c src/html_conns.c src/html_write.c \
 	       src/outbuf.c src/jsonw.c src/filter.c src/parse.c src/services.c src/states.c \
@@ -199,10 +200,10 @@ print-image:
 	@echo $(IMAGE):$(VERSION)
 
 format:
-	clang-format -i bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
+	clang-format -i bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
 
 check-format:
-	clang-format --dry-run -Werror bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
+	clang-format --dry-run -Werror bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c tests/e2e/*.c tests/kernels/*.c
 
 clean:
 	rm -rf $(OUTPUT) tcptrail tcptrail_*.deb

@@ -164,4 +164,27 @@ static __always_inline bool syscall_fd_of(struct task_struct *task, __u64 file, 
 	return true;
 }
 
+/* Before 6.13 a file's references were a plain count. */
+struct file___counted {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/*
+ * How many references the file at `file` has: one per fd-table slot holding it (a listener a
+ * pre-forking server's master and workers share has one each), plus any taken for a moment.
+ */
+static __always_inline long file_refs(__u64 file)
+{
+	struct file *f;
+
+	if (!file)
+		return 0;
+	if (!bpf_rdonly_cast)
+		return BPF_CORE_READ((struct file___counted *)file, f_count.counter);
+	f = bpf_rdonly_cast((void *)file, bpf_core_type_id_kernel(struct file));
+	if (bpf_core_field_exists(f->f_ref))
+		return f->f_ref.refcnt.counter + 1; /* file_ref_t counts from 0 for one */
+	return ((struct file___counted *)f)->f_count.counter;
+}
+
 #endif /* TT_HOLDER_BPF_H */

@@ -62,6 +62,11 @@ enum tt_state {
 enum tt_event_type {
 	TT_EV_STATE = 1, /* a state transition */
 	TT_EV_STUCK = 2, /* userspace: a socket stayed in a state too long */
+	/*
+	 * Not an event: the first holder seen of a connection whose earlier events were flagged
+	 * TT_F_PRE_ACCEPT (sock_cookie, ts_ns, pid, comm valid; the rest zero).
+	 */
+	TT_EV_ACCEPTED = 3,
 };
 
 enum tt_event_flags {
@@ -75,6 +80,11 @@ enum tt_event_flags {
 	TT_F_LIFE_MIN = 1 << 7,	    /* life_ns is a lower bound (socket predates the tracer) */
 	TT_F_RESET_REASON = 1 << 8, /* reset_reason is the kernel's enum sk_rst_reason value */
 	TT_F_OWNER_MOVED = 1 << 9,  /* no owner: the holder known last let the socket go */
+	/*
+	 * The connection waited in the accept queue of a listener several processes hold: pid and
+	 * comm are the listener's owner until a TT_EV_ACCEPTED record names the acceptor.
+	 */
+	TT_F_PRE_ACCEPT = 1 << 10,
 };
 
 /* Why a connection ended: the cause of a final transition (TT_F_TOTALS). */

@@ -260,9 +260,13 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	fmt_time_local(c, wall_ns, tbuf);
 	ob_col(ob, tbuf, sizeof(tbuf), COL_TIME);
 	if (e->flags & TT_F_OWNER_KNOWN) {
-		char pbuf[20];
+		char pbuf[24];
+		size_t n = u64_to_dec(pbuf, e->pid);
 
-		ob_col(ob, pbuf, u64_to_dec(pbuf, e->pid), COL_PID);
+		/* "+": it happened in the accept queue, before this process accepted it. */
+		if (e->flags & TT_F_PRE_ACCEPT)
+			pbuf[n++] = '+';
+		ob_col(ob, pbuf, n, COL_PID);
 	} else {
 		ob_col(ob, "-", 1, COL_PID);
 	}
@@ -412,6 +416,11 @@ void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	ob_putc(ob, '"');
 	if (e->flags & TT_F_OWNER_KNOWN) {
 		json_owner(ob, c, e);
+		/* In a shared listener's accept queue: pid names the acceptor, or the listener's. */
+		if (e->flags & TT_F_PRE_ACCEPT) {
+			ob_json_key(ob, "pre_accept");
+			ob_puts(ob, "true");
+		}
 	} else {
 		ob_json_key(ob, "pid");
 		ob_puts(ob, "null");

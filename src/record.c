@@ -465,6 +465,8 @@ static int parse_event(const struct jsonl_obj *o, struct lr_record *r, char *err
 		/* Only up to the NUL: the rest of lsvc_buf is a previous line's leftovers. */
 		memcpy(e->comm, r->lsvc_buf, strnlen(r->lsvc_buf, TT_COMM_LEN));
 		e->flags |= TT_F_OWNER_KNOWN;
+		if (get_flag(o, "pre_accept", &e->flags, TT_F_PRE_ACCEPT, err, errlen))
+			return -1;
 	}
 	if (get_addr(o, "laddr", e->family, e->saddr, err, errlen) ||
 	    get_addr(o, "raddr", e->family, e->daddr, err, errlen))

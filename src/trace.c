@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "tcptrail.skel.h"
+#include "acceptq.h"
 #include "alerts.h"
 #include "bpfcommon.h"
 #include "bpfparts.h"
@@ -43,6 +44,13 @@
 #define ALERTS_EMIT_BUSY  256
 /* Files held at once: maps, programs, links, the ring buffer, the log, the owner walk, probes. */
 #define NOFILE_NEEDED 64
+
+/*
+ * Events of a connection waiting in a shared listener's accept queue wait at most this long for
+ * their acceptor (then go out naming the listener's owner), at most this many at once.
+ */
+#define ACCEPTQ_MAX_AGE_NS 2000000000ULL
+#define ACCEPTQ_CAP	   65536
 
 static volatile sig_atomic_t exiting;
 
@@ -76,8 +84,9 @@ struct trace_ctx {
 	struct outbuf json; /* log lines, when stdout is not JSON already */
 	struct logw *log;
 	struct stuck *stuck;
-	struct alerts *alerts; /* stuck alerts of a tick, waiting for their holders */
-	struct cg_cache *cg;   /* cgroup ids -> paths, containers, units */
+	struct alerts *alerts;	 /* stuck alerts of a tick, waiting for their holders */
+	struct acceptq *acceptq; /* pre-accept events waiting for their acceptor */
+	struct cg_cache *cg;	 /* cgroup ids -> paths, containers, units */
 	/* --metrics: counted here by the event loop, served by msrv's threads */
 	struct metrics *metrics;
 	struct mtsrv *msrv;
@@ -333,6 +342,40 @@ static void emit_alert(void *vctx, const struct tt_event *e, const struct owners
 	}
 }
 
+/*
+ * A pre-accept event goes out: the kernel did not apply --pid and --comm to it (they name the
+ * acceptor, known only now).
+ */
+static void emit_accept_queued(void *vctx, const struct tt_event *e)
+{
+	struct trace_ctx *c = vctx;
+	const struct tt_filter *f = &c->cfg->filter;
+
+	if ((f->npids || f->ncomms) && !filter_match(f, e))
+		return;
+	emit(c, e, NULL, cg_cache_get(c->cg, e->cgroup_id));
+}
+
+/*
+ * Events of connections waiting in a shared listener's accept queue are held until the acceptor
+ * is known (acceptq.h); a connection's later events wait behind its held ones. Returns 1 when e
+ * was taken care of.
+ */
+static int accept_queue(struct trace_ctx *c, const struct tt_event *e)
+{
+	int queued = e->flags & TT_F_PRE_ACCEPT;
+
+	if (!queued && !acceptq_holds(c->acceptq, e->sock_cookie))
+		return 0;
+	if (queued && !(e->flags & TT_F_TOTALS) &&
+	    !acceptq_hold(c->acceptq, e, tt_now_ns(CLOCK_MONOTONIC)))
+		return 1;
+	/* The end of a connection never accepted, or a later one naming its holder. */
+	acceptq_release(c->acceptq, e->sock_cookie, queued ? NULL : e, emit_accept_queued, c);
+	emit_accept_queued(c, e);
+	return 1;
+}
+
 static int handle_event(void *vctx, void *data, size_t len)
 {
 	struct trace_ctx *c = vctx;
@@ -350,6 +393,10 @@ static int handle_event(void *vctx, void *data, size_t len)
 		memset((char *)&whole + len, 0, sizeof(whole) - len);
 		e = &whole;
 	}
+	if (e->type == TT_EV_ACCEPTED) {
+		acceptq_release(c->acceptq, e->sock_cookie, e, emit_accept_queued, c);
+		return 0;
+	}
 	/* One hash probe: a cgroup's path is found once, when its first socket shows up. */
 	cg = cg_cache_get(c->cg, e->cgroup_id);
 	if (!filter_match_container(&c->cfg->filter, cg))
@@ -361,7 +408,8 @@ static int handle_event(void *vctx, void *data, size_t len)
 		tw_watch_netns(c, e);
 	if (c->stuck)
 		stuck_update(c->stuck, e);
-	emit(c, e, NULL, cg);
+	if (!accept_queue(c, e))
+		emit(c, e, NULL, cg);
 	/*
 	 * libbpf reads on while records keep coming; hand control back now and then so a flood
 	 * cannot starve the deadline, signals, flushes and stuck ticks (this record is consumed).
@@ -812,6 +860,11 @@ static int open_outputs(struct trace_ctx *c)
 	/* A terminal is written at once; a file or pipe by a thread, so its stalls lose nothing. */
 	if (!c->out_tty)
 		c->out_stream = logw_open_stream(STDOUT_FILENO, "standard output");
+	c->acceptq = acceptq_new(ACCEPTQ_CAP, ACCEPTQ_MAX_AGE_NS);
+	if (!c->acceptq) {
+		fprintf(stderr, "tcptrail: out of memory\n");
+		return -1;
+	}
 	if (cfg->nstuck) {
 		c->stuck = stuck_new(cfg->stuck, cfg->nstuck, queue_alert, c);
 		c->alerts = alerts_new(&cfg->filter, emit_alert, c);
@@ -858,6 +911,7 @@ static void trace_tick(struct trace_ctx *c, uint64_t now, int busy)
 		hold_netns(c, now);
 		check_out_dropped(c);
 	}
+	acceptq_expire(c->acceptq, now, emit_accept_queued, c);
 	if (c->stuck)
 		stuck_turn(c, now, busy);
 	if (c->msrv)
@@ -978,6 +1032,7 @@ static int finish_trace(struct trace_ctx *c, struct ring_buffer *rb)
 		     (c->cfg->ringbuf_mb << 20) / sizeof(struct tt_event) / BATCH_EVENTS + 2;
 	     batches && ring_buffer__consume(rb) == -ECANCELED; batches--)
 		;
+	acceptq_flush(c->acceptq, emit_accept_queued, c);
 	/*
 	 * Alerts already due still go out, after the events drained before them: all of them,
 	 * alerts' bounded queue a batch at a time, none left behind in stuck.
@@ -1020,6 +1075,7 @@ static void trace_ctx_free(struct trace_ctx *c)
 			close(c->netns_fd[i]);
 	}
 	metrics_free(c->metrics);
+	acceptq_free(c->acceptq);
 	alerts_free(c->alerts);
 	stuck_free(c->stuck);
 	cg_cache_free(c->cg);

@@ -8,7 +8,7 @@ set -e
 # (dpkg-buildflags, dpkg-shlibdeps, dpkg-gencontrol).
 build="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool libmicrohttpd-dev python3
 dpkg-dev"
-# The tests: nginx, gunicorn, curl and systemd (systemd-socket-activate) are real servers for
+# The tests: nginx, gunicorn, curl, systemd (systemd-socket-activate) and haproxy are real servers for
 # tests/e2e/test_owner.py; nftables drops packets for tests/e2e/test_causes.py (connect timeouts,
 # retransmits); prometheus (with promtool), logrotate and python3-yaml test --metrics and the
 # deploy/ files; qemu-system-x86, busybox-static and cpio boot Debian's kernels for the kernel
@@ -16,7 +16,7 @@ dpkg-dev"
 # (tests/e2e/test_html.py); lintian checks the package of make deb and podman builds and runs the
 # image of make image (tests/pkg/), with runc where crun refuses hybrid cgroups.
 test="clang-format libclang-rt-14-dev libcmocka-dev iproute2 net-tools valgrind chromium
-nginx gunicorn curl systemd nftables prometheus logrotate python3-yaml
+nginx gunicorn curl systemd haproxy nftables prometheus logrotate python3-yaml
 qemu-system-x86 busybox-static cpio lintian podman runc"
 case "${1:-}" in
 --run) pkgs=$build ;;

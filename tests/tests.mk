@@ -14,8 +14,8 @@ SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 E2E_HELPERS := $(patsubst tests/e2e/%.c,$(OUTPUT)/e2e/%,$(wildcard tests/e2e/*.c))
 KERNEL_HELPERS := $(patsubst tests/kernels/%.c,$(OUTPUT)/kernels/%,$(wildcard tests/kernels/*.c))
 
-.PHONY: unit-build asan-build fuzz-build e2e-build valgrind bpfcheck-test matrix matrix-build pkg
-test: deps check-format bpfcheck-test all check-bpf unit asan fuzz e2e pkg matrix
+.PHONY: unit-build asan-build fuzz-build e2e-build valgrind bpfcheck-test matrix matrix-build bpftest pkg
+test: deps check-format bpfcheck-test all check-bpf unit asan fuzz bpftest e2e pkg matrix
 
 # tests/bpfcheck.py (run on every BPF object by the build) against fixtures with known answers.
 bpfcheck-test:
@@ -101,6 +101,19 @@ $(OUTPUT)/kernels/%: tests/kernels/%.c
 	$(Q)$(CC) -static -O2 -g -Wall -Wextra -Wno-unused-parameter $(DEPFLAGS) -MF $@.d -o $@ $<
 
 matrix-build: all $(KERNEL_HELPERS)
+
+# The tracer's BPF programs from C (tests/bpf/): the real object loaded through its skeleton,
+# real sockets in a private netns, exact records and map contents. Root only.
+$(OUTPUT)/bpftest/test_tracer: tests/bpf/test_tracer.c $(OUTPUT)/tcptrail.skel.h \
+			       $(OUTPUT)/bpfcommon.o $(FLAGS_STAMP)
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc $(DEPFLAGS) -MF $@.d $< $(OUTPUT)/bpfcommon.o \
+		$(LIBBPF_LIBS) -o $@
+
+bpftest: $(OUTPUT)/bpftest/test_tracer
+	@echo "== bpftest"
+	@$(OUTPUT)/bpftest/test_tracer
 
 # Packaging (tests/pkg/): the bash completion against --help, make deb installed and removed,
 # make image run as the DaemonSet runs it. The deb and image tests build what they test.

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Listener groups: which processes hold a listening address, for children not yet accepted.
+ * Included by tcptrail.bpf.c only, in the order it gives.
+ */
+#ifndef TT_LISTENERS_BPF_H
+#define TT_LISTENERS_BPF_H
+
+/*
+ * A listening address: what a child carries from its listener. The wildcard address is all
+ * zeroes, so a child first looks for its exact local address, then for the wildcard, the order
+ * in which the kernel prefers listeners.
+ */
+struct listen_key {
+	__u32 netns;
+	__u16 port;
+	__u8 family;
+	__u8 pad;
+	__u8 addr[16];
+};
+
+/*
+ * The listening sockets of one address: one, or a SO_REUSEPORT group. The kernel does not say
+ * which member took a child before accept(), so children name the group's owner: the holder
+ * of the member that last listened or accepted, replaced by another member's when that member
+ * closes. Members past TT_LISTEN_MEMBERS are counted, not remembered.
+ */
+#define TT_LISTEN_MEMBERS 8
+
+struct listen_group {
+	__u32 members;
+	__u32 holder_fd; /* with holder_task: where the owner keeps `file` */
+	__u64 cookie[TT_LISTEN_MEMBERS];
+	__u64 owner_cookie; /* the member whose holder `owner` is */
+	struct owner owner;
+	__u64 holder_task; /* the owner's leader task (holder.bpf.h), 0 if unknown */
+	__u64 file;	   /* the owner member's socket file, 0 if unknown */
+	__u32 moved;	   /* the owner let the listener go to a process not known yet */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TT_MAX_LISTENERS);
+	__type(key, struct listen_key);
+	__type(value, struct listen_group);
+} listeners SEC(".maps");
+
+/*
+ * Processes named as a listener group's owner, and the child each of them forked last: when
+ * such a process exits while the listener lives on (a daemon's launcher, a worker that
+ * accepted, an old master after a binary upgrade), its groups pass to a live process. The
+ * groups it was named for are noted so that its exit visits them alone; one named for more
+ * than TT_OWNER_GROUPS walks the whole listener table instead. A note may outlive the naming
+ * (another member took over, the group ended): the exit checks each group's owner again.
+ */
+#define TT_OWNER_GROUPS	     4
+#define TT_MAX_LISTEN_OWNERS 16384
+
+struct listen_owner {
+	__u32 heir;    /* tgid of the last child it forked, or 0 */
+	__u32 ngroups; /* groups noted; past TT_OWNER_GROUPS only counted */
+	struct listen_key groups[TT_OWNER_GROUPS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TT_MAX_LISTEN_OWNERS);
+	__type(key, __u32); /* tgid */
+	__type(value, struct listen_owner);
+} listen_owners SEC(".maps");
+
+static __always_inline void listen_key_of(struct listen_key *k, const struct tt_event *e)
+{
+	k->netns = e->netns;
+	k->port = e->sport;
+	k->family = e->family;
+	k->pad = 0;
+	__builtin_memcpy(k->addr, e->saddr, sizeof(k->addr));
+}
+
+/* The listening sockets a child arrived on: its own address's, else the wildcard's. */
+static __always_inline struct listen_group *group_of(struct listen_key *k)
+{
+	struct listen_group *g = bpf_map_lookup_elem(&listeners, k);
+
+	if (g)
+		return g;
+	__builtin_memset(k->addr, 0, sizeof(k->addr));
+	return bpf_map_lookup_elem(&listeners, k);
+}
+
+/* Keys are whole words with the padding zeroed (they are hash keys already). */
+static __always_inline bool same_listen_key(const struct listen_key *a, const struct listen_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	for (int i = 0; i < sizeof(*a) / sizeof(__u32); i++) {
+		if (x[i] != y[i])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * New records start as these zeroes (global data, not the stack: a record on the stack pushed
+ * the listener path's call chain past the verifier's 512 bytes) and are filled in place.
+ */
+static const struct listen_group empty_group;
+static const struct listen_owner empty_listen_owner;
+
+static __always_inline void note_listen_owner(__u32 pid, const struct listen_key *k)
+{
+	struct listen_owner *lo = bpf_map_lookup_elem(&listen_owners, &pid);
+	__u32 n, slot;
+
+	if (!lo) {
+		/* EEXIST: another CPU noted this process first; either way, look it up. */
+		bpf_map_update_elem(&listen_owners, &pid, &empty_listen_owner, BPF_NOEXIST);
+		lo = bpf_map_lookup_elem(&listen_owners, &pid);
+		if (!lo)
+			return;
+	}
+	n = lo->ngroups;
+	for (int i = 0; i < TT_OWNER_GROUPS; i++) {
+		if (i < n && same_listen_key(&lo->groups[i], k))
+			return;
+	}
+	/* Claimed, then written: an exit that meets a slot not yet written walks the table. */
+	slot = __sync_fetch_and_add(&lo->ngroups, 1);
+	if (slot < TT_OWNER_GROUPS)
+		__builtin_memcpy(&lo->groups[slot], k, sizeof(*k));
+}
+
+/* Member slot i, if free, becomes cookie's. */
+static __always_inline bool claim_member(struct listen_group *g, int i, __u64 cookie)
+{
+	return !g->cookie[i] && !__sync_val_compare_and_swap(&g->cookie[i], 0, cookie);
+}
+
+/* Where a group's owner keeps its member: task 0 when unknown. */
+struct group_holder {
+	__u64 task;
+	__u64 file;
+	__u32 fd;
+};
+
+static __always_inline void group_join(struct listen_key *k, __u64 cookie, const struct owner *o,
+				       const struct group_holder *h)
+{
+	struct listen_group *g = bpf_map_lookup_elem(&listeners, k);
+
+	if (!g) {
+		/* EEXIST: another member got there first; a full table fails the lookup. */
+		bpf_map_update_elem(&listeners, k, &empty_group, BPF_NOEXIST);
+		g = bpf_map_lookup_elem(&listeners, k);
+		if (!g) {
+			count_lost(TT_LOST_LISTENERS);
+			return;
+		}
+	}
+	for (int i = 0; i < TT_LISTEN_MEMBERS; i++) {
+		/* Seen already: the start-up walk met a listener whose event was traced. */
+		if (g->cookie[i] == cookie)
+			return;
+	}
+	__sync_fetch_and_add(&g->members, 1);
+	/*
+	 * Written out: clang cannot unroll a loop around a compare-and-swap, and 6.1's verifier
+	 * refuses the loop it makes instead (a back-edge on a fall-through).
+	 */
+	_Static_assert(TT_LISTEN_MEMBERS == 8, "claim_member() list below");
+	claim_member(g, 0, cookie) || claim_member(g, 1, cookie) || claim_member(g, 2, cookie) ||
+		claim_member(g, 3, cookie) || claim_member(g, 4, cookie) ||
+		claim_member(g, 5, cookie) || claim_member(g, 6, cookie) ||
+		claim_member(g, 7, cookie);
+	if (o) {
+		g->owner_cookie = cookie;
+		__builtin_memcpy(&g->owner, o, sizeof(*o));
+		g->moved = 0;
+		g->holder_task = h ? h->task : 0;
+		g->holder_fd = h ? h->fd : 0;
+		g->file = h ? h->file : 0;
+		note_listen_owner(o->pid, k);
+	}
+}
+
+/* A member closed: the group ends with its last member, else names another member's holder. */
+static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
+{
+	struct listen_group *g = bpf_map_lookup_elem(&listeners, k);
+	struct sk_info *other;
+
+	if (!g)
+		return;
+	for (int i = 0; i < TT_LISTEN_MEMBERS; i++) {
+		if (g->cookie[i] == cookie)
+			g->cookie[i] = 0;
+	}
+	if (__sync_fetch_and_sub(&g->members, 1) <= 1) {
+		bpf_map_delete_elem(&listeners, k);
+		return;
+	}
+	if (g->owner_cookie != cookie)
+		return;
+	for (int i = 0; i < TT_LISTEN_MEMBERS; i++) {
+		__u64 c = g->cookie[i];
+
+		if (!c)
+			continue;
+		other = info_get(&c, false);
+		if (other && other->owner_known == OWNER_KNOWN) {
+			g->owner_cookie = c;
+			__builtin_memcpy(&g->owner, &other->owner, sizeof(other->owner));
+			g->moved = 0;
+			g->holder_task = 0;
+			note_listen_owner(other->owner.pid, k);
+			return;
+		}
+	}
+}
+
+/*
+ * Who the event names: the caller for a transition made by a system call, else the holder
+ * last seen (connect, listen, accept, socket I/O), else for a child not yet accepted, a holder
+ * of the listener it arrived on.
+ */
+/*
+ * The owner a child not yet accepted takes from the listener it arrived on (a global function,
+ * verified once: the listener paths are branchy and rare). 1 if there is one, LISTENER_MOVED if
+ * the listener's holder known last let it go, LISTENER_SHARED if other processes hold it too
+ * (any of them may accept the child).
+ */
+#define LISTENER_MOVED	2
+#define LISTENER_SHARED 3 /* the owner is one of several holders of the listener */
+
+__noinline int listener_owner(const struct tt_event *e, struct owner *o)
+{
+	struct listen_group *g;
+	struct listen_key k;
+
+	if (!e || !o)
+		return 0;
+	listen_key_of(&k, e);
+	g = group_of(&k);
+	if (!g)
+		return 0;
+	if (g->moved)
+		return LISTENER_MOVED;
+	/*
+	 * Passed to another process (haproxy -x), its holder gone or closed. Only the slot is read
+	 * (no search of the table: the verifier's stack budget), so a listener moved to another
+	 * fd of the same process counts as let go too.
+	 */
+	if (g->holder_task && holder_slot_file(g->holder_task, g->holder_fd) != g->file) {
+		g->moved = 1;
+		g->holder_task = 0;
+		return LISTENER_MOVED;
+	}
+	__builtin_memcpy(o, &g->owner, sizeof(*o));
+	if (!o->pid)
+		return 0;
+	return file_refs(g->file) > 1 ? LISTENER_SHARED : 1;
+}
+
+/* A listener opens or closes: its group gains or loses a member (global: verified once). */
+__noinline int update_listeners(const struct tt_event *e, const struct sk_info *info, __u64 file,
+				int closing)
+{
+	struct group_holder h;
+	struct listen_key k;
+
+	if (!e)
+		return 0;
+	listen_key_of(&k, e);
+	if (closing) {
+		group_leave(&k, e->sock_cookie);
+		return 0;
+	}
+	if (!info || info->owner_known != OWNER_KNOWN) {
+		group_join(&k, e->sock_cookie, NULL, NULL);
+		return 0;
+	}
+	h.task = info->holder_task;
+	h.fd = info->holder_fd;
+	h.file = file;
+	group_join(&k, e->sock_cookie, &info->owner, &h);
+	return 0;
+}
+
+/* The listening address of a listener reached from a file (an untrusted pointer). */
+static __always_inline void listen_key_of_sock(struct listen_key *k, struct sock *sk)
+{
+	k->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	k->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (k->family == AF_INET)
+		bpf_core_read(k->addr, 4, &sk->__sk_common.skc_rcv_saddr);
+	else
+		bpf_core_read(k->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+}
+
+#endif /* TT_LISTENERS_BPF_H */

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The tracer's BPF programs tested from C, as the kernel's selftests do: the real object is
+ * loaded through its skeleton and attached, real sockets are made in a private network
+ * namespace (the tracepoint programs have no BPF_PROG_TEST_RUN), and the records read from the
+ * ring buffer and the maps left behind are checked exactly. Root only; run by `make bpftest`.
+ *
+ * Cases: an orderly close (both sides' transitions, owner, addresses, the TIME_WAIT handoff
+ * and the causes), a reset close (SO_LINGER 0: reset_out and reset_in), a refused connect, the
+ * per-socket table and the listener table emptied after the sockets close, and the kernel's
+ * port filter.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "tcptrail.skel.h"
+#include "bpfcommon.h"
+#include "tcptrail.h"
+
+#define MAX_EVENTS 256
+#define WAIT_MS	   10000
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                                              \
+	do {                                                                          \
+		checks++;                                                             \
+		if (!(cond)) {                                                        \
+			failures++;                                                   \
+			fprintf(stderr, "bpftest: FAIL %s:%d: ", __func__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                                 \
+			fputc('\n', stderr);                                          \
+		}                                                                     \
+	} while (0)
+
+struct seen {
+	struct tt_event ev[MAX_EVENTS];
+	int n;
+};
+
+static int on_record(void *ctx, void *data, size_t len)
+{
+	struct seen *s = ctx;
+
+	if (s->n == MAX_EVENTS || len < TT_EVENT_BASE_SIZE)
+		return 0;
+	memset(&s->ev[s->n], 0, sizeof(s->ev[0]));
+	memcpy(&s->ev[s->n], data, len < sizeof(s->ev[0]) ? len : sizeof(s->ev[0]));
+	s->n++;
+	return 0;
+}
+
+struct tracer {
+	struct tcptrail_bpf *skel;
+	struct ring_buffer *rb;
+	struct seen seen;
+};
+
+static uint32_t netns_ino(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : (uint32_t)st.st_ino;
+}
+
+/* Loads and attaches the tracer, keeping only this netns (and one port, when port != 0). */
+static int tracer_open(struct tracer *t, uint16_t port)
+{
+	struct tcptrail_bpf__rodata *ro;
+	int reason = tt_btf_tracepoint_nargs("tcp_send_reset") >= 3;
+
+	memset(t, 0, sizeof(*t));
+	t->skel = tcptrail_bpf__open();
+	if (!t->skel)
+		return -1;
+	ro = t->skel->rodata;
+	ro->filter_nnetns = 1;
+	ro->filter_netns[0] = netns_ino();
+	ro->filter_nports = port ? 1 : 0;
+	ro->filter_ports[0] = port;
+	ro->any_filter = 1;
+	/* The optional parts this kernel lacks (the loader's probes, kept simple here). */
+	bpf_program__set_autoload(t->skel->progs.handle_send_reset_reason, reason);
+	bpf_program__set_autoload(t->skel->progs.handle_send_reset, !reason);
+	bpf_program__set_autoload(t->skel->progs.handle_rename,
+				  tt_kernel_has_btf_tracepoint("task_rename"));
+	bpf_program__set_autoload(t->skel->progs.handle_accept, tt_kernel_can_fexit("inet_accept"));
+	if (!tt_kernel_has_btf_tracepoint("sock_send_length")) {
+		bpf_program__set_autoload(t->skel->progs.handle_send, false);
+		bpf_program__set_autoload(t->skel->progs.handle_recv, false);
+	}
+	if (!tt_kernel_has_kfunc("bpf_task_from_pid")) {
+		bpf_program__set_autoload(t->skel->progs.handle_fork, false);
+		bpf_program__set_autoload(t->skel->progs.handle_exit, false);
+	}
+	if (tcptrail_bpf__load(t->skel) || tcptrail_bpf__attach(t->skel))
+		return -1;
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, &t->seen, NULL);
+	return t->rb ? 0 : -1;
+}
+
+static void tracer_close(struct tracer *t)
+{
+	ring_buffer__free(t->rb);
+	tcptrail_bpf__destroy(t->skel);
+}
+
+/* Waits (a deadline, not a fixed sleep) until the socket with this local or remote port shows
+ * the transition old -> new; returns its record or NULL. */
+static const struct tt_event *wait_event(struct tracer *t, uint16_t port, int old, int new)
+{
+	for (int waited = 0; waited < WAIT_MS; waited += 10) {
+		ring_buffer__poll(t->rb, 10);
+		for (int i = 0; i < t->seen.n; i++) {
+			const struct tt_event *e = &t->seen.ev[i];
+
+			if (e->type == TT_EV_STATE && (e->sport == port || e->dport == port) &&
+			    e->oldstate == old && e->newstate == new)
+				return e;
+		}
+	}
+	return NULL;
+}
+
+/* The transitions of one socket, in order, as "OLD>NEW OLD>NEW ...". */
+static void transitions(const struct tracer *t, uint64_t cookie, char *out, size_t len)
+{
+	size_t at = 0;
+
+	out[0] = 0;
+	for (int i = 0; i < t->seen.n && at < len; i++) {
+		const struct tt_event *e = &t->seen.ev[i];
+
+		if (e->type == TT_EV_STATE && e->sock_cookie == cookie)
+			at += (size_t)snprintf(out + at, len - at, "%s%d>%d", at ? " " : "",
+					       e->oldstate, e->newstate);
+	}
+}
+
+static int listener(uint16_t *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 16) ||
+	    getsockname(fd, (struct sockaddr *)&a, &len))
+		return -1;
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static int connect_to(uint16_t port, uint16_t *local)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				.sin_port = htons(port)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		return fd < 0 ? -1 : -2 - (close(fd) & 0);
+	if (getsockname(fd, (struct sockaddr *)&a, &len))
+		return -1;
+	*local = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Whether the per-socket table still has this cookie (its bucket's cookies come first). */
+static int table_has(struct tracer *t, uint64_t cookie)
+{
+	int fd = bpf_map__fd(t->skel->maps.sk_infos);
+	uint32_t buckets = bpf_map__max_entries(t->skel->maps.sk_infos);
+	uint32_t idx = (uint32_t)(cookie & (buckets - 1));
+	uint64_t value[512];
+
+	if (bpf_map__value_size(t->skel->maps.sk_infos) > sizeof(value) ||
+	    bpf_map_lookup_elem(fd, &idx, value))
+		return -1;
+	for (int i = 0; i < 8; i++) {
+		if (value[i] == cookie)
+			return 1;
+	}
+	return 0;
+}
+
+static int map_entries(struct bpf_map *map)
+{
+	int fd = bpf_map__fd(map), n = 0;
+	char key[64], next[64];
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+static void test_orderly_close(void)
+{
+	struct tracer t;
+	uint16_t port, cport;
+	const struct tt_event *e, *child;
+	char seq[256];
+	int l, c, a;
+
+	if (tracer_open(&t, 0)) {
+		CHECK(0, "the tracer does not load: %s", strerror(errno));
+		return;
+	}
+	l = listener(&port);
+	c = connect_to(port, &cport);
+	a = accept(l, NULL, NULL);
+	CHECK(l >= 0 && c >= 0 && a >= 0, "sockets");
+	e = wait_event(&t, cport, TT_SYN_SENT, TT_ESTABLISHED);
+	CHECK(e, "no SYN_SENT -> ESTABLISHED for port %u", cport);
+	if (e) {
+		CHECK(e->pid == (uint32_t)getpid() && (e->flags & TT_F_OWNER_KNOWN),
+		      "owner %u, not this process %d", e->pid, getpid());
+		CHECK(e->sport == cport && e->dport == port, "ports %u %u", e->sport, e->dport);
+		CHECK(!memcmp(e->saddr, "\x7f\0\0\x01", 4) && e->family == AF_INET, "address");
+		CHECK(e->netns == netns_ino(), "netns %u", e->netns);
+		CHECK(e->flags & TT_F_DELTA_KNOWN, "no time in SYN_SENT");
+	}
+	close(c); /* the client closes first: its side ends in TIME_WAIT */
+	close(a);
+	e = wait_event(&t, cport, TT_FIN_WAIT2, TT_TIME_WAIT);
+	child = wait_event(&t, cport, TT_LAST_ACK, TT_CLOSE);
+	CHECK(e && child, "final transitions (client %p, server %p)", (void *)e, (void *)child);
+	if (e && child) {
+		transitions(&t, e->sock_cookie, seq, sizeof(seq));
+		CHECK(!strcmp(seq, "7>2 2>1 1>4 4>5 5>6"), "client: %s", seq);
+		CHECK(e->cause == TT_CAUSE_TIMEWAIT && (e->flags & TT_F_TOTALS), "client cause %u",
+		      e->cause);
+		transitions(&t, child->sock_cookie, seq, sizeof(seq));
+		CHECK(!strcmp(seq, "7>3 3>1 1>8 8>9 9>7"), "server child: %s", seq);
+		CHECK(child->cause == TT_CAUSE_CLOSED, "server cause %u", child->cause);
+		CHECK(child->pid == (uint32_t)getpid(), "server owner %u", child->pid);
+		CHECK(table_has(&t, e->sock_cookie) == 0 && table_has(&t, child->sock_cookie) == 0,
+		      "closed sockets still in the table");
+	}
+	CHECK(map_entries(t.skel->maps.listeners) == 1, "listener groups: %d",
+	      map_entries(t.skel->maps.listeners));
+	close(l);
+	e = wait_event(&t, port, TT_LISTEN, TT_CLOSE);
+	CHECK(e && e->cause == TT_CAUSE_LISTENER_CLOSED, "listener close");
+	CHECK(map_entries(t.skel->maps.listeners) == 0, "the listener group outlived its listener");
+	CHECK(map_entries(t.skel->maps.pending) == 0, "held child events left: %d",
+	      map_entries(t.skel->maps.pending));
+	tracer_close(&t);
+}
+
+static void test_reset_close(void)
+{
+	struct linger lin = {.l_onoff = 1, .l_linger = 0};
+	const struct tt_event *out, *in;
+	struct tracer t;
+	uint16_t port, cport;
+	int l, c, a;
+
+	if (tracer_open(&t, 0)) {
+		CHECK(0, "the tracer does not load");
+		return;
+	}
+	l = listener(&port);
+	c = connect_to(port, &cport);
+	a = accept(l, NULL, NULL);
+	CHECK(l >= 0 && c >= 0 && a >= 0, "sockets");
+	setsockopt(c, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+	close(c);
+	out = wait_event(&t, cport, TT_ESTABLISHED, TT_CLOSE);
+	CHECK(out && out->sport == cport && out->cause == TT_CAUSE_RESET_OUT,
+	      "SO_LINGER 0: cause %u", out ? out->cause : 0);
+	in = NULL;
+	for (int i = 0; i < t.seen.n; i++) {
+		const struct tt_event *e = &t.seen.ev[i];
+
+		if (e->dport == cport && e->newstate == TT_CLOSE)
+			in = e;
+	}
+	CHECK(in && in->cause == TT_CAUSE_RESET_IN && (in->flags & TT_F_RESET),
+	      "the peer: cause %u", in ? in->cause : 0);
+	close(a);
+	close(l);
+	tracer_close(&t);
+}
+
+static void test_refused_and_port_filter(void)
+{
+	const struct tt_event *e;
+	struct tracer t;
+	uint16_t port, cport = 0, other, ocport;
+	int l, c, o, a;
+
+	/* A port nobody listens on: the listener's port, once it is closed. */
+	l = listener(&port);
+	close(l);
+	if (tracer_open(&t, port)) {
+		CHECK(0, "the tracer does not load");
+		return;
+	}
+	o = listener(&other); /* not the filtered port: none of its events may arrive */
+	c = connect_to(other, &ocport);
+	a = accept(o, NULL, NULL);
+	close(c);
+	close(a);
+	close(o);
+	c = connect_to(port, &cport);
+	CHECK(c == -2, "connect to a closed port did not fail");
+	e = wait_event(&t, port, TT_SYN_SENT, TT_CLOSE);
+	CHECK(e && e->cause == TT_CAUSE_REFUSED, "refused: cause %u", e ? e->cause : 0);
+	for (int i = 0; i < t.seen.n; i++) {
+		CHECK(t.seen.ev[i].sport == port || t.seen.ev[i].dport == port,
+		      "an event of ports %u/%u passed --port %u", t.seen.ev[i].sport,
+		      t.seen.ev[i].dport, port);
+	}
+	tracer_close(&t);
+}
+
+static int loopback_up(void)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int ret;
+
+	strcpy(ifr.ifr_name, "lo");
+	ret = fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr);
+	ifr.ifr_flags |= IFF_UP;
+	ret = ret || ioctl(fd, SIOCSIFFLAGS, &ifr);
+	if (fd >= 0)
+		close(fd);
+	return ret ? -1 : 0;
+}
+
+int main(void)
+{
+	if (geteuid()) {
+		fprintf(stderr, "bpftest: loads BPF programs: run as root\n");
+		return 1;
+	}
+	if (unshare(CLONE_NEWNET) || loopback_up()) {
+		fprintf(stderr, "bpftest: cannot make a private network namespace: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	libbpf_set_print(NULL);
+	test_orderly_close();
+	test_reset_close();
+	test_refused_and_port_filter();
+	printf("bpftest: %d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
