@@ -14,7 +14,8 @@
 #include "alerts.h"
 #include "bpfcommon.h"
 #include "outbuf.h"
-#include "snapshot.h"
+#include "snapshot.skel.h"
+#include "snapbpf.h"
 
 #define WALK_GAP_FACTOR 9 /* idle time after a walk, in walk durations */
 /* Alerts queued at most (168 bytes each): past it stuck keeps them due. */

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include "bpfcommon.h"
 #include "netns.h"
+#include "tcptrail.skel.h"
 #include "seed.h"
 
 static int discard_chunk(void *ctx, const void *buf, size_t len)

@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "snapshot.skel.h"
 #include "addr.h"
 #include "bpfcommon.h"
 #include "cgroup.h"
@@ -31,6 +30,8 @@
 #include "owners.h"
 #include "snapfmt.h"
 #include "netns.h"
+#include "snapshot.skel.h"
+#include "snapbpf.h"
 #include "snapshot.h"
 
 #define FLUSH_BYTES (64 * 1024)
@@ -43,109 +44,6 @@ static volatile sig_atomic_t exiting;
 static void on_signal(int sig)
 {
 	exiting = 1;
-}
-
-/* The loaded iterators: one lifecycle, one cleanup path (snap_bpf_close). */
-struct snap_bpf {
-	struct snapshot_bpf *skel;
-	struct bpf_link *tcp;
-	struct bpf_link *owners;
-};
-
-static void snap_bpf_close(struct snap_bpf *b)
-{
-	bpf_link__destroy(b->owners);
-	bpf_link__destroy(b->tcp);
-	snapshot_bpf__destroy(b->skel);
-	memset(b, 0, sizeof(*b));
-}
-
-/*
- * Opens, loads and attaches the iterators asked for (the socket walk, the owner walk); on
- * failure *what names the step and the error is returned.
- */
-static int snap_bpf_open(struct snap_bpf *b, int tcp, int owners, int verbose, const char **what)
-{
-	uint32_t jiffy_ns;
-	int err;
-
-	memset(b, 0, sizeof(*b));
-	*what = "opening the snapshot BPF object";
-	b->skel = snapshot_bpf__open();
-	/* errno 0 must not read as success: run_snapshot would go on with NULL. */
-	if (!b->skel)
-		return errno ? -errno : -ENOMEM;
-	if (tcp) {
-		jiffy_ns = tt_ns_per_jiffy(verbose);
-		if (jiffy_ns)
-			b->skel->rodata->ns_per_jiffy = jiffy_ns;
-	}
-	bpf_program__set_autoload(b->skel->progs.dump_tcp, tcp);
-	bpf_program__set_autoload(b->skel->progs.dump_owners, owners);
-	*what = "loading the snapshot iterators";
-	err = snapshot_bpf__load(b->skel);
-	if (err)
-		return err;
-	if (tcp) {
-		*what = "attaching the iter/tcp iterator";
-		b->tcp = bpf_program__attach_iter(b->skel->progs.dump_tcp, NULL);
-		if (!b->tcp)
-			return errno ? -errno : -ENOMEM;
-	}
-	if (owners) {
-		*what = "attaching the iter/task_file iterator";
-		b->owners = bpf_program__attach_iter(b->skel->progs.dump_owners, NULL);
-		if (!b->owners)
-			return errno ? -errno : -ENOMEM;
-	}
-	return 0;
-}
-
-/* Appends iterator output to an outbuf; records may straddle read() chunks. */
-static int collect(void *ctx, const void *buf, size_t len)
-{
-	struct outbuf *ob = ctx;
-
-	ob_put(ob, buf, len);
-	return ob->oom ? -ENOMEM : 0;
-}
-
-struct owner_walk {
-	struct snap_bpf bpf;
-};
-
-int owner_walk_open(struct owner_walk **out, const char **what)
-{
-	struct owner_walk *w = calloc(1, sizeof(*w));
-	int err;
-
-	*out = NULL;
-	if (!w) {
-		*what = "allocating the owner walk";
-		return -ENOMEM;
-	}
-	err = snap_bpf_open(&w->bpf, 0, 1, 0, what);
-	if (err) {
-		snap_bpf_close(&w->bpf);
-		free(w);
-		return err;
-	}
-	*out = w;
-	return 0;
-}
-
-int owner_walk_read(struct owner_walk *w, struct outbuf *recs)
-{
-	ob_reset(recs);
-	return tt_iter_read(bpf_link__fd(w->bpf.owners), collect, recs);
-}
-
-void owner_walk_close(struct owner_walk *w)
-{
-	if (!w)
-		return;
-	snap_bpf_close(&w->bpf);
-	free(w);
 }
 
 struct name_slot {
@@ -217,7 +115,7 @@ static const char *host_name(struct snap_ctx *c, int family, const uint8_t addr[
 /* Reads the current netns' sockets, appending to c->socks. */
 static int read_socks_here(struct snap_ctx *c)
 {
-	return tt_iter_read(bpf_link__fd(c->bpf.tcp), collect, &c->socks);
+	return tt_iter_read(bpf_link__fd(c->bpf.tcp), snap_collect, &c->socks);
 }
 
 static int read_socks_in_netns(void *ctx, uint64_t netns_ino, uint32_t pid)
@@ -301,7 +199,7 @@ static int snapshot_once(struct snap_ctx *c)
 		return err;
 	if (c->need_owners) {
 		ob_reset(&c->owners);
-		err = tt_iter_read(bpf_link__fd(c->bpf.owners), collect, &c->owners);
+		err = tt_iter_read(bpf_link__fd(c->bpf.owners), snap_collect, &c->owners);
 		if (err) {
 			tt_report_error("reading the process file iterator", err);
 			return err;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "tcptrail.skel.h"
 #include "acceptq.h"
 #include "alerts.h"
 #include "bpfcommon.h"

@@ -13,6 +13,7 @@
 #include "bpfcommon.h"
 #include "causes.h"
 #include "config.h"
+#include "tcptrail.skel.h"
 #include "tracebpf.h"
 
 /*
