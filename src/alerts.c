@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include "alerts.h"
 #include "bpfcommon.h"
-#include "snapiter.h"
+#include "outbuf.h"
+#include "snapshot.skel.h"
+#include "snapbpf.h"
 #include "thread.h"
 
 #define WALK_GAP_FACTOR 9 /* idle time after a walk, in walk durations */
@@ -296,9 +298,8 @@ void alerts_free(struct alerts *a)
 {
 	if (!a)
 		return;
-	if (a->walker_running) {
+	if (a->walker_running)
 		tt_thread_stop(a->walker, &a->lock, &a->cond, &a->stop);
-	}
 	pthread_cond_destroy(&a->cond);
 	pthread_cond_destroy(&a->done_cond);
 	pthread_mutex_destroy(&a->lock);

@@ -519,3 +519,54 @@ int tt_netns_hold(const uint32_t *inos, int *fds, int n, int *first_err)
 		closedir(d);
 	return count_held(&h);
 }
+
+#define NETNS_SEARCH_NS 5000000000ULL
+
+/*
+ * --netns matches a namespace's inode number, which the kernel gives to a new namespace (or
+ * another nsfs or proc inode) once the namespace is freed, so the filter would start to follow a
+ * stranger. An open fd keeps the namespace, and so its number, ours: every --netns namespace is
+ * held from the moment it is found. The ones not found are looked for again every few seconds
+ * (one stat per process), and said to be missing once.
+ */
+void tt_netns_keep(struct netns_held *h, const uint32_t *netns, uint32_t n, uint64_t now)
+{
+	int was[TT_NETNS_HELD_MAX], first = !h->searched, err;
+	char why[128] = "";
+
+	if (!n || (!first && now - h->searched < NETNS_SEARCH_NS))
+		return;
+	h->searched = now;
+	memcpy(was, h->fd, sizeof(was));
+	if (tt_netns_hold(netns, h->fd, (int)n, &err) == (int)n && first)
+		return;
+	if (err)
+		snprintf(why, sizeof(why), " (some could not be read: %s%s)", strerror(err),
+			 tt_netns_need_cap(err, 0));
+	for (uint32_t i = 0; i < n; i++) {
+		if (first && h->fd[i] < 0)
+			fprintf(stderr,
+				"tcptrail: warning: --netns %u: no network namespace has this "
+				"number now%s: one that gets it later is traced (and held)\n",
+				netns[i], why);
+		else if (!first && was[i] < 0 && h->fd[i] >= 0)
+			fprintf(stderr, "tcptrail: --netns %u: the namespace exists now\n",
+				netns[i]);
+	}
+}
+
+void tt_netns_held_init(struct netns_held *h)
+{
+	h->searched = 0;
+	for (int i = 0; i < TT_NETNS_HELD_MAX; i++)
+		h->fd[i] = -1;
+}
+
+void tt_netns_held_close(struct netns_held *h)
+{
+	for (int i = 0; i < TT_NETNS_HELD_MAX; i++) {
+		if (h->fd[i] >= 0)
+			close(h->fd[i]);
+		h->fd[i] = -1;
+	}
+}

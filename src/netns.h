@@ -60,4 +60,19 @@ void tt_netns_report_found(const char *who, const struct tt_netns_walk *walk);
  */
 int tt_netns_hold(const uint32_t *inos, int *fds, int n, int *first_err);
 
+/* The --netns namespaces, held open from the moment each is found (tt_netns_keep()). */
+#define TT_NETNS_HELD_MAX 16
+struct netns_held {
+	int fd[TT_NETNS_HELD_MAX]; /* -1: not found (yet) */
+	uint64_t searched;	   /* CLOCK_MONOTONIC of the last search */
+};
+
+void tt_netns_held_init(struct netns_held *h);
+/*
+ * Holds each of netns[0..n) (n <= TT_NETNS_HELD_MAX) once found, looking again for the others
+ * every few seconds; says once which are missing and when one appears.
+ */
+void tt_netns_keep(struct netns_held *h, const uint32_t *netns, uint32_t n, uint64_t now);
+void tt_netns_held_close(struct netns_held *h);
+
 #endif

@@ -4,20 +4,34 @@
  * binary record per socket of the current netns; an iter/task_file pass (with -p, --pid, --comm)
  * maps socket inodes to their processes without reading every /proc/PID/fd.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "addr.h"
 #include "bpfcommon.h"
+#include "cgroup.h"
 #include "config.h"
 #include "format.h"
+#include "outbuf.h"
 #include "owners.h"
 #include "snapfmt.h"
 #include "netns.h"
-#include "snapiter.h"
+#include "snapshot.skel.h"
+#include "snapbpf.h"
 #include "snapshot.h"
 
 #define FLUSH_BYTES (64 * 1024)

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The snapshot BPF object's iterators: iter/tcp (the socket walk of `snapshot`) and
- * iter/task_file (the owner walk of `snapshot -p`, and of trace's stuck alerts, alerts.c).
+ * The snapshot BPF object (snapbpf.h): the socket walk (iter/tcp) of `snapshot` and the owner
+ * walk (iter/task_file) that `snapshot -p` and trace's stuck alerts share.
  */
-#include "snapshot.skel.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/libbpf.h>
 #include "bpfcommon.h"
-#include "snapiter.h"
+#include "snapshot.skel.h"
+#include "snapbpf.h"
 
 void snap_bpf_close(struct snap_bpf *b)
 {

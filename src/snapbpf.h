@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-#ifndef TT_SNAPITER_H
-#define TT_SNAPITER_H
+#ifndef TT_SNAPBPF_H
+#define TT_SNAPBPF_H
 
+/*
+ * The snapshot BPF object: the socket walk (iter/tcp, one struct tt_sock_rec per socket of the
+ * current netns) and the owner walk (iter/task_file, one struct tt_owner_rec per process and TCP
+ * socket file, every namespace).
+ */
 #include <stddef.h>
+#include "snapshot.skel.h"
 #include "outbuf.h"
 
 /* The loaded iterators: one lifecycle, one cleanup path (snap_bpf_close). */
@@ -18,14 +24,12 @@ struct snap_bpf {
  */
 int snap_bpf_open(struct snap_bpf *b, int tcp, int owners, int verbose, const char **what);
 void snap_bpf_close(struct snap_bpf *b);
-
-/* Appends iterator output to an outbuf (ctx); records may straddle read() chunks. */
+/* tt_iter_read()'s sink: appends iterator output to an outbuf (records may straddle chunks). */
 int snap_collect(void *ctx, const void *buf, size_t len);
 
 /*
- * The owner walk of `snapshot -p` (iter/task_file: one struct tt_owner_rec per process and TCP
- * socket file, every namespace), for trace's stuck alerts. Opened, loaded and attached once;
- * each owner_walk_read() runs it afresh into recs (replacing what recs held). Both return 0 or
+ * The owner walk alone, for trace's stuck alerts: opened, loaded and attached once; each
+ * owner_walk_read() runs it afresh into recs (replacing what recs held). Both return 0 or
  * -errno; on a failed open *what names the step.
  */
 struct owner_walk;
