@@ -23,6 +23,23 @@ static void json_name(struct outbuf *ob, const char *s)
 	ob_putc(ob, '"');
 }
 
+/* "key":v (key a string literal, as ob_json_key() takes it). */
+#define PUT_U64(ob, key, v)           \
+	do {                          \
+		ob_json_key(ob, key); \
+		ob_u64(ob, v);        \
+	} while (0)
+
+/* "key": microseconds as milliseconds with 3 decimals, or null when not known. */
+#define PUT_MS_OR_NULL(ob, key, us, known)   \
+	do {                                 \
+		ob_json_key(ob, key);        \
+		if (known)                   \
+			ob_fixed(ob, us, 3); \
+		else                         \
+			ob_puts(ob, "null"); \
+	} while (0)
+
 void totals_json(struct outbuf *ob, const struct tt_event *e)
 {
 	const char *cause = cause_name(e->cause);
@@ -45,38 +62,20 @@ void totals_json(struct outbuf *ob, const struct tt_event *e)
 							 e->cause == TT_CAUSE_LISTENER_CLOSED)
 			      ? rst_reason_name(e->reset_reason)
 			      : NULL);
-	ob_json_key(ob, "bytes_sent");
-	ob_u64(ob, e->bytes_sent);
-	ob_json_key(ob, "bytes_received");
-	ob_u64(ob, e->bytes_received);
-	ob_json_key(ob, "segs_out");
-	ob_u64(ob, e->segs_out);
-	ob_json_key(ob, "segs_in");
-	ob_u64(ob, e->segs_in);
-	ob_json_key(ob, "retrans");
-	ob_u64(ob, e->retrans);
-	ob_json_key(ob, "syn_retrans");
-	ob_u64(ob, e->syn_retrans);
+	PUT_U64(ob, "bytes_sent", e->bytes_sent);
+	PUT_U64(ob, "bytes_received", e->bytes_received);
+	PUT_U64(ob, "segs_out", e->segs_out);
+	PUT_U64(ob, "segs_in", e->segs_in);
+	PUT_U64(ob, "retrans", e->retrans);
+	PUT_U64(ob, "syn_retrans", e->syn_retrans);
 	/* No RTT sample (a connect that never got an answer, a listener): no RTT, not 0. */
-	ob_json_key(ob, "srtt_ms");
-	if (e->srtt_us)
-		ob_fixed(ob, e->srtt_us, 3);
-	else
-		ob_puts(ob, "null");
-	ob_json_key(ob, "rttvar_ms");
-	if (e->srtt_us)
-		ob_fixed(ob, e->rttvar_us, 3);
-	else
-		ob_puts(ob, "null");
+	PUT_MS_OR_NULL(ob, "srtt_ms", e->srtt_us, e->srtt_us);
+	PUT_MS_OR_NULL(ob, "rttvar_ms", e->rttvar_us, e->srtt_us);
 	/*
 	 * 0: the socket was not followed (the kernel's table was full): its birth is unknown. A
 	 * life under a microsecond cannot be, and would read back as that 0.
 	 */
-	ob_json_key(ob, "life_ms");
-	if (e->life_ns >= 1000)
-		ob_fixed(ob, e->life_ns / 1000, 3);
-	else
-		ob_puts(ob, "null");
+	PUT_MS_OR_NULL(ob, "life_ms", e->life_ns / 1000, e->life_ns >= 1000);
 	if (e->flags & TT_F_LIFE_MIN)
 		ob_puts(ob, ",\"life_min\":true");
 }
