@@ -245,7 +245,7 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const stru
 		return 0;
 	case '4':
 	case '6':
-		if (f->family && f->family != opt - '0') {
+		if (f->family && f->family != (unsigned int)(opt - '0')) {
 			snprintf(err, errlen, "-4 and -6 exclude each other");
 			return -1;
 		}
