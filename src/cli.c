@@ -111,7 +111,7 @@ static int set_output(struct cli_ctx *x, const char *arg)
 	return 0;
 }
 
-static int set_family(struct cli_ctx *x, int family)
+static int set_family(struct cli_ctx *x, unsigned int family)
 {
 	struct tt_filter *f = &x->cfg->filter;
 

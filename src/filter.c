@@ -322,44 +322,10 @@ int filter_resolve_cgroups(struct tt_filter *f, const char *mnt, int root_depth,
 	return 0;
 }
 
-static int has_u16(const uint16_t *list, uint32_t n, uint16_t v)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		if (list[i] == v)
-			return 1;
-	}
-	return 0;
-}
-
-static int has_u32(const uint32_t *list, uint32_t n, uint32_t v)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		if (list[i] == v)
-			return 1;
-	}
-	return 0;
-}
-
 int filter_match_endpoints(const struct tt_filter *f, int family, const uint8_t saddr[16],
 			   const uint8_t daddr[16], uint16_t sport, uint16_t dport, uint32_t netns)
 {
-	if (f->family) {
-		int v4 =
-			family == AF_INET || (addr_is_v4_mapped(saddr) && addr_is_v4_mapped(daddr));
-
-		if ((f->family == 4) != v4)
-			return 0;
-	}
-	if (f->nnetns && !has_u32(f->netns, f->nnetns, netns))
-		return 0;
-	if (f->nports && !has_u16(f->ports, f->nports, sport) &&
-	    !has_u16(f->ports, f->nports, dport))
-		return 0;
-	if (f->nlports && !has_u16(f->lports, f->nlports, sport))
-		return 0;
-	if (f->nrports && !has_u16(f->rports, f->nrports, dport))
-		return 0;
-	return 1;
+	return tt_kfilter_endpoints(&f->k, family, saddr, daddr, sport, dport, netns);
 }
 
 int filter_match_container(const struct tt_filter *f, const struct cg_desc *cg)
@@ -386,26 +352,5 @@ int filter_match_cgroup(const struct tt_filter *f, const struct cg_desc *cg)
 
 int filter_match(const struct tt_filter *f, const struct tt_event *e)
 {
-	int owner = e->flags & TT_F_OWNER_KNOWN;
-
-	/* States of 32 and above (a corrupt log) would shift out of the mask: no match. */
-	if (f->state_mask && !(e->oldstate < 32 && (f->state_mask & (1u << e->oldstate))) &&
-	    !(e->newstate < 32 && (f->state_mask & (1u << e->newstate))))
-		return 0;
-	/* Only final transitions have a cause; stuck alerts and the rest have TT_CAUSE_NONE. */
-	if (f->cause_mask && !(e->cause < 32 && (f->cause_mask & (1u << e->cause))))
-		return 0;
-	if (!filter_match_endpoints(f, e->family, e->saddr, e->daddr, e->sport, e->dport, e->netns))
-		return 0;
-	if (f->npids && (!owner || !has_u32(f->pids, f->npids, e->pid)))
-		return 0;
-	if (f->ncomms) {
-		int found = 0;
-
-		for (uint32_t i = 0; owner && i < f->ncomms && !found; i++)
-			found = !strncmp(f->comms[i], e->comm, TT_COMM_LEN);
-		if (!found)
-			return 0;
-	}
-	return 1;
+	return tt_kfilter_match(&f->k, e, 1);
 }

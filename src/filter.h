@@ -6,28 +6,24 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "tcptrail.h"
+#include "filter_match.h"
 #include "cgroup.h"
 #include "services.h"
 
 #define TT_CGROUP_ARG_MAX 1024 /* a --cgroup path, with its NUL */
 
-/* What to show. Zero counts/masks mean "everything"; lists are OR-ed, different filters AND-ed. */
+/*
+ * What to show. Zero counts/masks mean "everything"; lists are OR-ed, different filters AND-ed.
+ * It starts with the filters the kernel applies, one definition with the BPF side: k is them
+ * whole (for the loader and tt_kfilter_match()), and they read as members of their own.
+ */
 struct tt_filter {
-	int family; /* 0, 4 (IPv4 incl. v4-mapped) or 6 */
-	uint32_t state_mask;
-	uint32_t cause_mask; /* --cause: bit (1 << enum tt_cause) of each; final transitions only */
-	uint32_t npids;
-	uint32_t pids[TT_MAX_FILTER];
-	uint32_t ncomms;
-	char comms[TT_MAX_FILTER][TT_COMM_LEN];
-	uint32_t nports;
-	uint16_t ports[TT_MAX_FILTER];
-	uint32_t nlports;
-	uint16_t lports[TT_MAX_FILTER];
-	uint32_t nrports;
-	uint16_t rports[TT_MAX_FILTER];
-	uint32_t nnetns;
-	uint32_t netns[TT_MAX_FILTER];
+	union {
+		struct tt_kfilter k;
+		struct {
+			TT_KFILTER_FIELDS;
+		};
+	};
 	/*
 	 * --cgroup: paths relative to the v2 mount ("/" the root), matching that cgroup and its
 	 * descendants; for trace and snapshot also the directory's id and its depth (the root's is

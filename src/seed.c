@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include "bpfcommon.h"
 #include "netns.h"
+#include "filter_match.h" /* the skeleton's read-only data holds a struct tt_kfilter */
 #include "tcptrail.skel.h"
 #include "seed.h"
 

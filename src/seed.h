@@ -7,6 +7,7 @@
  * iter/tcp in every network namespace): run once, after the programs are attached, so no socket
  * falls between the walk and the first event.
  */
+#include "filter_match.h" /* the skeleton's read-only data holds a struct tt_kfilter */
 #include "tcptrail.skel.h"
 #include "cgroup.h"
 #include "filter.h"

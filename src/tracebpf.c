@@ -13,6 +13,7 @@
 #include "bpfcommon.h"
 #include "causes.h"
 #include "config.h"
+#include "filter_match.h" /* the skeleton's read-only data holds a struct tt_kfilter */
 #include "tcptrail.skel.h"
 #include "tracebpf.h"
 
@@ -97,24 +98,10 @@ static void set_filters(struct tcptrail_bpf *skel, const struct tt_filter *f)
 {
 	struct tcptrail_bpf__rodata *ro = skel->rodata;
 
-	ro->filter_family = (__u8)f->family;
-	ro->filter_state_mask = f->state_mask;
-	ro->filter_npids = f->npids;
-	memcpy((void *)ro->filter_pids, f->pids, sizeof(f->pids));
-	ro->filter_ncomms = f->ncomms;
-	memcpy((void *)ro->filter_comms, f->comms, sizeof(f->comms));
-	ro->filter_nports = f->nports;
-	memcpy((void *)ro->filter_ports, f->ports, sizeof(f->ports));
-	ro->filter_nlports = f->nlports;
-	memcpy((void *)ro->filter_lports, f->lports, sizeof(f->lports));
-	ro->filter_nrports = f->nrports;
-	memcpy((void *)ro->filter_rports, f->rports, sizeof(f->rports));
-	ro->filter_nnetns = f->nnetns;
-	memcpy((void *)ro->filter_netns, f->netns, sizeof(f->netns));
+	memcpy((void *)&ro->kfilter, &f->k, sizeof(f->k));
 	ro->filter_ncgroups = f->ncgroups;
 	memcpy((void *)ro->filter_cgroup_ids, f->cgroup_ids, sizeof(f->cgroup_ids));
 	memcpy((void *)ro->filter_cgroup_levels, f->cgroup_levels, sizeof(f->cgroup_levels));
-	ro->filter_cause_mask = f->cause_mask;
 	ro->any_filter = f->family || f->state_mask || f->npids || f->ncomms || f->nports ||
 			 f->nlports || f->nrports || f->nnetns || f->cause_mask;
 }

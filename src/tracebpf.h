@@ -9,6 +9,7 @@
  */
 #include <stdint.h>
 #include <bpf/libbpf.h>
+#include "filter_match.h" /* the skeleton's read-only data holds a struct tt_kfilter */
 #include "tcptrail.skel.h"
 #include "bpfparts.h"
 

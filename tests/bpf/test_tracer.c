@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "filter_match.h" /* the skeleton's read-only data holds a struct tt_kfilter */
 #include "tcptrail.skel.h"
 #include "bpfcommon.h"
 #include "tcptrail.h"
@@ -89,10 +90,10 @@ static int tracer_open(struct tracer *t, uint16_t port)
 	if (!t->skel)
 		return -1;
 	ro = t->skel->rodata;
-	ro->filter_nnetns = 1;
-	ro->filter_netns[0] = netns_ino();
-	ro->filter_nports = port ? 1 : 0;
-	ro->filter_ports[0] = port;
+	ro->kfilter.nnetns = 1;
+	ro->kfilter.netns[0] = netns_ino();
+	ro->kfilter.nports = port ? 1 : 0;
+	ro->kfilter.ports[0] = port;
 	ro->any_filter = 1;
 	/* The optional parts this kernel lacks (the loader's probes, kept simple here). */
 	bpf_program__set_autoload(t->skel->progs.handle_send_reset_reason, reason);
