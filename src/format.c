@@ -83,23 +83,6 @@ void fmt_json_owner(struct jsonw *w, int known, uint32_t pid, const char *comm)
 		jw_null(w);
 }
 
-/* fmt_addr() through the context's memo of recent addresses. */
-static const char *addr_text(struct fmt_ctx *c, int family, const uint8_t addr[16], size_t *len)
-{
-	unsigned h =
-		(unsigned)(addr[3] ^ addr[15] ^ (addr[14] << 1) ^ family) & (FMT_ADDR_MEMO - 1);
-	struct fmt_addr_memo *m = &c->addr[h];
-
-	if (!m->used || m->family != family || memcmp(m->addr, addr, 16)) {
-		m->len = (uint8_t)fmt_addr(m->str, family, addr);
-		m->family = (uint8_t)family;
-		memcpy(m->addr, addr, 16);
-		m->used = 1;
-	}
-	*len = m->len;
-	return m->str;
-}
-
 const char *fmt_proto(int family)
 {
 	return family == AF_INET6 ? "tcp6" : "tcp";
@@ -214,7 +197,7 @@ static void event_endpoint(struct outbuf *ob, struct fmt_ctx *c, int family, con
 			   uint16_t port, const char *svc)
 {
 	size_t len;
-	const char *a = addr_text(c, family, addr, &len);
+	const char *a = fmt_addr_text(c, family, addr, &len);
 
 	ob_put(ob, a, len);
 	put_port(ob, port, svc);
@@ -230,13 +213,6 @@ static void comm_of(const struct tt_event *e, const char **s, size_t *n)
 	}
 	*s = e->comm;
 	*n = strnlen(e->comm, TT_COMM_LEN);
-}
-
-/* ms with microsecond precision from ns. */
-/* ns as ms with 3 decimals. */
-static void put_ns_as_ms(struct outbuf *ob, uint64_t ns)
-{
-	ob_fixed(ob, ns / 1000, 3);
 }
 
 void fmt_cgroup_text(struct outbuf *ob, const struct cg_desc *cg)
@@ -294,7 +270,7 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 	if (e->flags & TT_F_DELTA_KNOWN) {
 		if (e->flags & TT_F_DELTA_MIN)
 			ob_putc(ob, '>');
-		put_ns_as_ms(ob, e->delta_ns);
+		fmt_ns_as_ms(ob, e->delta_ns);
 	} else {
 		ob_putc(ob, '-');
 	}
@@ -329,181 +305,4 @@ void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event 
 		}
 	}
 	ob_putc(ob, '\n');
-}
-
-/* ,"pid":N,"comm":"..." of a known owner, remembered while the owner stays the same. */
-static void json_owner(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e)
-{
-	size_t start = ob->len, len;
-
-	if (c->owner_used && c->owner_pid == e->pid &&
-	    !memcmp(c->owner_comm, e->comm, TT_COMM_LEN)) {
-		ob_put(ob, c->owner_json, c->owner_len);
-		return;
-	}
-	ob_json_key(ob, "pid");
-	ob_u64(ob, e->pid);
-	ob_json_key(ob, "comm");
-	ob_json_str(ob, e->comm, strnlen(e->comm, TT_COMM_LEN));
-	len = ob->len - start;
-	c->owner_used = !ob->oom && len <= sizeof(c->owner_json);
-	if (!c->owner_used)
-		return;
-	memcpy(c->owner_json, ob->data + start, len);
-	c->owner_len = len;
-	c->owner_pid = e->pid;
-	memcpy(c->owner_comm, e->comm, TT_COMM_LEN);
-}
-
-static void json_opt_strn(struct outbuf *ob, const char *s, size_t n)
-{
-	if (n)
-		ob_json_str(ob, s, n);
-	else
-		ob_puts(ob, "null");
-}
-
-void fmt_cgroup_json(struct outbuf *ob, struct fmt_ctx *c, const struct cg_desc *cg)
-{
-	struct fmt_cg_memo *m = NULL;
-	size_t start = ob->len, len;
-	const char *id;
-
-	if (!cg)
-		return; /* a record from before the keys, replayed as it was written */
-	/* Most lines repeat a few cgroups: their keys are copied, not escaped again. */
-	if (cg->serial) {
-		m = &c->cg[cg->serial & (FMT_CG_MEMO - 1)];
-		if (m->serial == cg->serial) {
-			ob_put(ob, m->json, m->len);
-			return;
-		}
-	}
-	id = cg->ident.container_id;
-	ob_json_key(ob, "cgroup");
-	if (cg->path)
-		ob_json_str(ob, cg->path, cg->path_len);
-	else
-		ob_puts(ob, "null");
-	ob_json_key(ob, "container");
-	json_opt_strn(ob, id, strnlen(id, CG_SHORT_LEN));
-	ob_json_key(ob, "container_id");
-	json_opt_strn(ob, id, strlen(id));
-	ob_json_key(ob, "pod");
-	json_opt_strn(ob, cg->ident.pod, strlen(cg->ident.pod));
-	ob_json_key(ob, "unit");
-	json_opt_strn(ob, cg->ident.unit, strlen(cg->ident.unit));
-	len = ob->len - start;
-	if (!m || ob->oom || len > sizeof(m->json))
-		return;
-	memcpy(m->json, ob->data + start, len);
-	m->len = len;
-	m->serial = cg->serial;
-}
-
-void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
-		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
-		    const struct owners_list *holders, const struct cg_desc *cg)
-{
-	char buf[TT_ADDRSTRLEN];
-	int stuck = e->type == TT_EV_STUCK;
-	const char *addr;
-	size_t len;
-
-	ob_puts(ob, stuck ? "{\"type\":\"stuck\",\"time\":\"" : "{\"type\":\"state\",\"time\":\"");
-	fmt_time_rfc3339(c, wall_ns, buf);
-	ob_put(ob, buf, 27);
-	ob_putc(ob, '"');
-	if (e->flags & TT_F_OWNER_KNOWN) {
-		json_owner(ob, c, e);
-		/* In a shared listener's accept queue: pid names the acceptor, or the listener's. */
-		if (e->flags & TT_F_PRE_ACCEPT) {
-			ob_json_key(ob, "pre_accept");
-			ob_puts(ob, "true");
-		}
-	} else {
-		ob_json_key(ob, "pid");
-		ob_puts(ob, "null");
-		ob_json_key(ob, "comm");
-		ob_puts(ob, "null");
-		if (e->flags & TT_F_OWNER_MOVED) {
-			ob_json_key(ob, "owner_moved");
-			ob_puts(ob, "true");
-		}
-	}
-	if (holders) {
-		ob_json_key(ob, "owners");
-		owners_json(ob, holders->recs, holders->n);
-		if (holders->more) {
-			ob_json_key(ob, "owners_more");
-			ob_u64(ob, holders->more);
-		}
-	}
-	ob_json_key(ob, "proto");
-	ob_putc(ob, '"');
-	ob_puts(ob, fmt_proto(e->family));
-	ob_putc(ob, '"');
-	ob_json_key(ob, "laddr");
-	ob_putc(ob, '"');
-	addr = addr_text(c, e->family, e->saddr, &len);
-	ob_put(ob, addr, len);
-	ob_putc(ob, '"');
-	ob_json_key(ob, "lport");
-	ob_u64(ob, e->sport);
-	ob_json_key(ob, "raddr");
-	ob_putc(ob, '"');
-	addr = addr_text(c, e->family, e->daddr, &len);
-	ob_put(ob, addr, len);
-	ob_putc(ob, '"');
-	ob_json_key(ob, "rport");
-	ob_u64(ob, e->dport);
-	ob_json_key(ob, "lservice");
-	ob_json_str_or_null(ob, lsvc);
-	ob_json_key(ob, "rservice");
-	ob_json_str_or_null(ob, rsvc);
-	if (stuck) {
-		ob_json_key(ob, "state");
-		ob_putc(ob, '"');
-		ob_puts(ob, tt_state_name(e->oldstate));
-		ob_putc(ob, '"');
-	} else {
-		ob_json_key(ob, "old");
-		ob_putc(ob, '"');
-		ob_puts(ob, tt_state_name(e->oldstate));
-		ob_putc(ob, '"');
-		ob_json_key(ob, "new");
-		ob_putc(ob, '"');
-		ob_puts(ob, tt_state_name(e->newstate));
-		ob_putc(ob, '"');
-	}
-	ob_json_key(ob, "ms");
-	if (e->flags & TT_F_DELTA_KNOWN)
-		put_ns_as_ms(ob, e->delta_ns);
-	else
-		ob_puts(ob, "null");
-	if (e->flags & TT_F_DELTA_MIN) {
-		ob_json_key(ob, "ms_min");
-		ob_puts(ob, "true");
-	}
-	ob_json_key(ob, "sock");
-	ob_u64(ob, e->sock_cookie);
-	ob_json_key(ob, "netns");
-	if (!c->netns_used || c->netns != e->netns) {
-		c->netns_len = u64_to_dec(c->netns_str, e->netns);
-		c->netns = e->netns;
-		c->netns_used = 1;
-	}
-	ob_put(ob, c->netns_str, c->netns_len);
-	if (!stuck) {
-		/* A reset sent after the final transition (unread data, SO_LINGER 0) is one too. */
-		ob_json_key(ob, "reset");
-		ob_puts(ob, (e->flags & TT_F_RESET) || ((e->flags & TT_F_TOTALS) && totals_reset(e))
-				    ? "true"
-				    : "false");
-		/* Only final transitions carry these: the other lines cost not a byte more. */
-		if (e->flags & TT_F_TOTALS)
-			totals_json(ob, e);
-	}
-	fmt_cgroup_json(ob, c, cg);
-	ob_puts(ob, "}\n");
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <linux/types.h>
 #include "tcptrail.h"
 #include "cgroup.h"
@@ -93,6 +94,7 @@ struct owners_list;
 void fmt_event_text(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
 		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
 		    const struct owners_list *holders, const struct cg_desc *cg);
+/* The record format's writer of state and stuck records: record_write.c, beside its reader. */
 void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
 		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
 		    const struct owners_list *holders, const struct cg_desc *cg);
@@ -114,5 +116,29 @@ void fmt_cgroup_text(struct outbuf *ob, const struct cg_desc *cg);
 /* "addr:port" or "addr:service"; "*" for port 0 as netstat does. */
 void fmt_endpoint(struct outbuf *ob, int family, const uint8_t addr[16], uint16_t port,
 		  const char *svc);
+
+/* fmt_addr() through the context's memo of recent addresses. */
+static inline const char *fmt_addr_text(struct fmt_ctx *c, int family, const uint8_t addr[16],
+					size_t *len)
+{
+	unsigned h =
+		(unsigned)(addr[3] ^ addr[15] ^ (addr[14] << 1) ^ family) & (FMT_ADDR_MEMO - 1);
+	struct fmt_addr_memo *m = &c->addr[h];
+
+	if (!m->used || m->family != family || memcmp(m->addr, addr, 16)) {
+		m->len = (uint8_t)fmt_addr(m->str, family, addr);
+		m->family = (uint8_t)family;
+		memcpy(m->addr, addr, 16);
+		m->used = 1;
+	}
+	*len = m->len;
+	return m->str;
+}
+
+/* ns as ms with 3 decimals (microsecond precision). */
+static inline void fmt_ns_as_ms(struct outbuf *ob, uint64_t ns)
+{
+	ob_fixed(ob, ns / 1000, 3);
+}
 
 #endif

@@ -4,9 +4,9 @@
 
 /*
  * The record format: a JSON record of a -w log or of -o json read back into a struct lr_record
- * (record.c), beside the writing of a file's header and a final transition's totals
- * (record_write.c). The rest of the state and stuck records is written by fmt_event_json()
- * (format.h), which lr_parse_line() reverses byte for byte.
+ * (record.c), beside its writing (record_write.c): state and stuck records (fmt_event_json(),
+ * declared with the other formatters in format.h), a file's header and a final transition's
+ * totals. lr_parse_line() reverses fmt_event_json() byte for byte (test_record.c).
  */
 #include <stddef.h>
 #include <stdint.h>

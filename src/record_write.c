@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The record format, written: the header of a -w log's files and the totals of a final
- * transition (the rest of a state or stuck record is fmt_event_json()'s, format.c). record.c
- * reads them back. Pure, no libbpf.
+ * The record format, written: state and stuck records (fmt_event_json(), the per-event hot
+ * path), the header of a -w log's files and the totals of a final transition. record.c reads
+ * them back. Pure, no libbpf.
  */
+#include <string.h>
 #include "causes.h"
+#include "format.h"
+#include "owners.h"
 #include "jsonw.h"
 #include "states.h"
 #include "stuck_rule.h"
@@ -184,4 +187,191 @@ void record_header_json(struct outbuf *ob, const struct record_header *h)
 	jw_arr_end(&j);
 	jw_obj_end(&j);
 	ob_putc(ob, '\n');
+}
+
+/* ---- writing: state and stuck records ---- */
+
+/* ,"pid":N,"comm":"..." of a known owner, remembered while the owner stays the same. */
+static void json_owner(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e)
+{
+	size_t start = ob->len, len;
+
+	if (c->owner_used && c->owner_pid == e->pid &&
+	    !memcmp(c->owner_comm, e->comm, TT_COMM_LEN)) {
+		ob_put(ob, c->owner_json, c->owner_len);
+		return;
+	}
+	ob_json_key(ob, "pid");
+	ob_u64(ob, e->pid);
+	ob_json_key(ob, "comm");
+	ob_json_str(ob, e->comm, strnlen(e->comm, TT_COMM_LEN));
+	len = ob->len - start;
+	c->owner_used = !ob->oom && len <= sizeof(c->owner_json);
+	if (!c->owner_used)
+		return;
+	memcpy(c->owner_json, ob->data + start, len);
+	c->owner_len = len;
+	c->owner_pid = e->pid;
+	memcpy(c->owner_comm, e->comm, TT_COMM_LEN);
+}
+
+static void json_opt_strn(struct outbuf *ob, const char *s, size_t n)
+{
+	if (n)
+		ob_json_str(ob, s, n);
+	else
+		ob_puts(ob, "null");
+}
+
+void fmt_cgroup_json(struct outbuf *ob, struct fmt_ctx *c, const struct cg_desc *cg)
+{
+	struct fmt_cg_memo *m = NULL;
+	size_t start = ob->len, len;
+	const char *id;
+
+	if (!cg)
+		return; /* a record from before the keys, replayed as it was written */
+	/* Most lines repeat a few cgroups: their keys are copied, not escaped again. */
+	if (cg->serial) {
+		m = &c->cg[cg->serial & (FMT_CG_MEMO - 1)];
+		if (m->serial == cg->serial) {
+			ob_put(ob, m->json, m->len);
+			return;
+		}
+	}
+	id = cg->ident.container_id;
+	ob_json_key(ob, "cgroup");
+	if (cg->path)
+		ob_json_str(ob, cg->path, cg->path_len);
+	else
+		ob_puts(ob, "null");
+	ob_json_key(ob, "container");
+	json_opt_strn(ob, id, strnlen(id, CG_SHORT_LEN));
+	ob_json_key(ob, "container_id");
+	json_opt_strn(ob, id, strlen(id));
+	ob_json_key(ob, "pod");
+	json_opt_strn(ob, cg->ident.pod, strlen(cg->ident.pod));
+	ob_json_key(ob, "unit");
+	json_opt_strn(ob, cg->ident.unit, strlen(cg->ident.unit));
+	len = ob->len - start;
+	if (!m || ob->oom || len > sizeof(m->json))
+		return;
+	memcpy(m->json, ob->data + start, len);
+	m->len = len;
+	m->serial = cg->serial;
+}
+
+/* pid, comm and their marks; a stuck alert's holders. */
+static inline __attribute__((always_inline)) void event_owners(struct outbuf *ob, struct fmt_ctx *c,
+							       const struct tt_event *e,
+							       const struct owners_list *holders)
+{
+	if (e->flags & TT_F_OWNER_KNOWN) {
+		json_owner(ob, c, e);
+		/* In a shared listener's accept queue: pid names the acceptor, or the listener's. */
+		if (e->flags & TT_F_PRE_ACCEPT) {
+			ob_json_key(ob, "pre_accept");
+			ob_puts(ob, "true");
+		}
+	} else {
+		ob_json_key(ob, "pid");
+		ob_puts(ob, "null");
+		ob_json_key(ob, "comm");
+		ob_puts(ob, "null");
+		if (e->flags & TT_F_OWNER_MOVED) {
+			ob_json_key(ob, "owner_moved");
+			ob_puts(ob, "true");
+		}
+	}
+	if (holders) {
+		ob_json_key(ob, "owners");
+		owners_json(ob, holders->recs, holders->n);
+		if (holders->more) {
+			ob_json_key(ob, "owners_more");
+			ob_u64(ob, holders->more);
+		}
+	}
+}
+
+void fmt_event_json(struct outbuf *ob, struct fmt_ctx *c, const struct tt_event *e,
+		    uint64_t wall_ns, const char *lsvc, const char *rsvc,
+		    const struct owners_list *holders, const struct cg_desc *cg)
+{
+	char buf[TT_ADDRSTRLEN];
+	int stuck = e->type == TT_EV_STUCK;
+	const char *addr;
+	size_t len;
+
+	ob_puts(ob, stuck ? "{\"type\":\"stuck\",\"time\":\"" : "{\"type\":\"state\",\"time\":\"");
+	fmt_time_rfc3339(c, wall_ns, buf);
+	ob_put(ob, buf, 27);
+	ob_putc(ob, '"');
+	event_owners(ob, c, e, holders);
+	ob_json_key(ob, "proto");
+	ob_putc(ob, '"');
+	ob_puts(ob, fmt_proto(e->family));
+	ob_putc(ob, '"');
+	ob_json_key(ob, "laddr");
+	ob_putc(ob, '"');
+	addr = fmt_addr_text(c, e->family, e->saddr, &len);
+	ob_put(ob, addr, len);
+	ob_putc(ob, '"');
+	ob_json_key(ob, "lport");
+	ob_u64(ob, e->sport);
+	ob_json_key(ob, "raddr");
+	ob_putc(ob, '"');
+	addr = fmt_addr_text(c, e->family, e->daddr, &len);
+	ob_put(ob, addr, len);
+	ob_putc(ob, '"');
+	ob_json_key(ob, "rport");
+	ob_u64(ob, e->dport);
+	ob_json_key(ob, "lservice");
+	ob_json_str_or_null(ob, lsvc);
+	ob_json_key(ob, "rservice");
+	ob_json_str_or_null(ob, rsvc);
+	if (stuck) {
+		ob_json_key(ob, "state");
+		ob_putc(ob, '"');
+		ob_puts(ob, tt_state_name(e->oldstate));
+		ob_putc(ob, '"');
+	} else {
+		ob_json_key(ob, "old");
+		ob_putc(ob, '"');
+		ob_puts(ob, tt_state_name(e->oldstate));
+		ob_putc(ob, '"');
+		ob_json_key(ob, "new");
+		ob_putc(ob, '"');
+		ob_puts(ob, tt_state_name(e->newstate));
+		ob_putc(ob, '"');
+	}
+	ob_json_key(ob, "ms");
+	if (e->flags & TT_F_DELTA_KNOWN)
+		fmt_ns_as_ms(ob, e->delta_ns);
+	else
+		ob_puts(ob, "null");
+	if (e->flags & TT_F_DELTA_MIN) {
+		ob_json_key(ob, "ms_min");
+		ob_puts(ob, "true");
+	}
+	ob_json_key(ob, "sock");
+	ob_u64(ob, e->sock_cookie);
+	ob_json_key(ob, "netns");
+	if (!c->netns_used || c->netns != e->netns) {
+		c->netns_len = u64_to_dec(c->netns_str, e->netns);
+		c->netns = e->netns;
+		c->netns_used = 1;
+	}
+	ob_put(ob, c->netns_str, c->netns_len);
+	if (!stuck) {
+		/* A reset sent after the final transition (unread data, SO_LINGER 0) is one too. */
+		ob_json_key(ob, "reset");
+		ob_puts(ob, (e->flags & TT_F_RESET) || ((e->flags & TT_F_TOTALS) && totals_reset(e))
+				    ? "true"
+				    : "false");
+		/* Only final transitions carry these: the other lines cost not a byte more. */
+		if (e->flags & TT_F_TOTALS)
+			totals_json(ob, e);
+	}
+	fmt_cgroup_json(ob, c, cg);
+	ob_puts(ob, "}\n");
 }

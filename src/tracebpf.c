@@ -19,7 +19,7 @@
 
 /*
  * The tracer's programs by part (enum tt_bpf_part's order). The kernels each part is known to
- * load on were measured in the kernel matrix (tests/kernels/, README "Kernels").
+ * load on were measured in the kernel matrix (tests/kernels/, docs/kernels.md).
  */
 static const struct tt_part trace_parts_init[TT_PART_COUNT] = {
 	[TT_PART_CORE] =
