@@ -74,13 +74,7 @@ def test_scm_rights_sender_closes_receiver_idle():
     local = ow.ep("127.0.0.1", port)
     with ow.Scenario() as sc:
         main = sc.trace()
-        us, ur = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            snd = sc.py(READ_THEN_SEND, port, us.fileno(), pass_fds=[us.fileno()])
-            rcv = sc.py(RECEIVE_IDLE, ur.fileno(), pass_fds=[ur.fileno()])
-        finally:
-            us.close()
-            ur.close()
+        snd, rcv = _joined(sc, READ_THEN_SEND, RECEIVE_IDLE, port)
         snd.expect("^ready")
         c = sc.connect("127.0.0.1", port)
         cport = c.getsockname()[1]
@@ -119,13 +113,7 @@ def test_listener_passed_to_a_non_child():
     local = ow.ep("127.0.0.1", port)
     with ow.Scenario() as sc:
         main = sc.trace()
-        us, ur = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            old = sc.py(LISTEN_THEN_PASS, port, us.fileno(), pass_fds=[us.fileno()])
-            new = sc.py(RECEIVE_LISTENER, ur.fileno(), pass_fds=[ur.fileno()])
-        finally:
-            us.close()
-            ur.close()
+        old, new = _joined(sc, LISTEN_THEN_PASS, RECEIVE_LISTENER, port)
         old.expect("^ready")
         # One connection served by the old holder: its accept and I/O make it the owner.
         c = sc.connect("127.0.0.1", port)
@@ -259,6 +247,31 @@ def test_prefork_accept_queue_names_the_acceptor():
                     ow.desc(e), e["pid"], e.get("pre_accept"), holders))
 
 
+def _joined(sc, sender, receiver, port):
+    """Starts a sender (argv: port, its end's fd) and a receiver (argv: its end's fd) joined by
+    a unix socket pair, neither the other's child."""
+    us, ur = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        return (sc.py(sender, port, us.fileno(), pass_fds=[us.fileno()]),
+                sc.py(receiver, ur.fileno(), pass_fds=[ur.fileno()]))
+    finally:
+        us.close()
+        ur.close()
+
+
+# The sender's start, shared by its two scripts: a listener on the port, "ready", the unix end u.
+LISTENING = r"""
+import socket, sys
+port, ufd = int(sys.argv[1]), int(sys.argv[2])
+u = socket.socket(fileno=ufd)
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port))
+l.listen(16)
+print("ready", flush=True)
+"""
+
+
 def _try_connect(sc, port):
     try:
         return sc.connect("127.0.0.1", port)
@@ -277,15 +290,7 @@ def _held_by(local, peer, comm=None, pids=None):
     return None
 
 
-READ_THEN_SEND = r"""
-import socket, sys
-port, ufd = int(sys.argv[1]), int(sys.argv[2])
-u = socket.socket(fileno=ufd)
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", port))
-l.listen(16)
-print("ready", flush=True)
+READ_THEN_SEND = LISTENING + r"""
 c, peer = l.accept()
 req = b""
 while not req.endswith(b"\n"):
@@ -326,15 +331,7 @@ print("forked", pid, flush=True)
 sys.stdin.readline()
 """
 
-LISTEN_THEN_PASS = r"""
-import socket, sys
-port, ufd = int(sys.argv[1]), int(sys.argv[2])
-u = socket.socket(fileno=ufd)
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", port))
-l.listen(16)
-print("ready", flush=True)
+LISTEN_THEN_PASS = LISTENING + r"""
 c, peer = l.accept()
 req = b""
 while not req.endswith(b"\n"):
