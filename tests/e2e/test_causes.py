@@ -584,16 +584,18 @@ def test_retransmits():
     assert ae["bytes_received"] == ss["bytes_received"], (ae, ss["line"])
 
 
-def test_cause_filter():
-    """--cause refused,timeout: in the kernel only those final transitions pass; replay
-    --cause on a full log picks the same; the log replays byte for byte; -e text and the
-    summary say why."""
-    log = os.path.join(TMP, "causes.jsonl")
+class MissedByKernel(AssertionError):
+    """An event the test waited for never came, and a tracer reported events lost."""
+
+
+def cause_filter_traffic(log):
+    """test_cause_filter's tracers and traffic: (only, full, text, results, rport, tport, cport)."""
     old = syn_retries(1)
     nft_drop("tcp dport 7308 tcp flags & (syn | ack) == syn")
     only = tt.Tracer(*ONLY_ME, "--cause", "refused,timeout")
     full = tt.Tracer(*ONLY_ME, "-w", log)
     text = tt.Tracer(*ONLY_ME, "-e", json_output=False)
+    failed = None
     try:
         rport = tt.refused_connect(7309)
         lst = listener(7310)
@@ -617,10 +619,35 @@ def test_cause_filter():
         final(full, 7310, 0)
         final(full, cport)
         tt.wait_until(lambda: sum(" timeout " in l for l in text.lines), what="text timeout")
+    except AssertionError as missing:
+        failed = missing
     finally:
         results = [tr.stop() for tr in (only, full, text)]
         nft_clear()
         restore(old)
+    if failed:
+        lost = sum(tt.summary_counts(err)[1] for _, err in results)
+        if lost:
+            raise MissedByKernel("%s, and the tracers reported %d lost" % (failed, lost))
+        raise failed
+    return only, full, text, results, rport, tport, cport
+
+
+def test_cause_filter():
+    """--cause refused,timeout: in the kernel only those final transitions pass; replay
+    --cause on a full log picks the same; the log replays byte for byte; -e text and the
+    summary say why."""
+    log = os.path.join(TMP, "causes.jsonl")
+    try:
+        only, full, text, results, rport, tport, cport = cause_filter_traffic(log)
+    except MissedByKernel as e:
+        # The kernel skipped the program (a softirq on a CPU where it was running, as when
+        # another test's sockets are torn down) and the tracer said so: once more.
+        print("test_cause_filter: %s; once more" % e, file=sys.stderr)
+        for f in os.listdir(TMP):
+            if f.startswith("causes.jsonl"):
+                os.unlink(os.path.join(TMP, f))
+        only, full, text, results, rport, tport, cport = cause_filter_traffic(log)
     for code, err in results:
         assert code == 0, err
     mine = [e for e in only.events() if e.get("netns") == NETNS]
