@@ -81,7 +81,10 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	ev.oldstate = oldstate;
 	ev.newstate = newstate;
 	ev.type = TT_EV_STATE;
-	ev.sock_cookie = bpf_get_socket_cookie(sk);
+	/* Made at a socket's first event: read after that, a load instead of a helper call. */
+	ev.sock_cookie = (__u64)sk->__sk_common.skc_cookie.counter;
+	if (!ev.sock_cookie)
+		ev.sock_cookie = bpf_get_socket_cookie(sk);
 	ev.cgroup_id = sk_cgroup_id(sk);
 	tp = bpf_skc_to_tcp_sock(sk);
 	read_endpoints(&ev, sk, tp);
