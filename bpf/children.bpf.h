@@ -73,7 +73,7 @@ static __always_inline void release_pending(const struct tt_event *e, struct sk_
 static __always_inline bool hold_child(const struct tt_event *e, struct sk_info *info,
 				       const __u64 *sk_addr, bool inherited)
 {
-	if (!inherited && (!info || e->family != AF_INET6 || is_v4_mapped(e->daddr)))
+	if (!inherited && (!info || e->family != AF_INET6 || tt_kfilter_v4_mapped(e->daddr)))
 		return false;
 	if (bpf_map_update_elem(&pending, sk_addr, e, BPF_ANY))
 		return false;

@@ -12,16 +12,6 @@ static __always_inline __u32 sk_netns(const struct sock *sk)
 	return sk->__sk_common.skc_net.net->ns.inum;
 }
 
-static __always_inline bool is_v4_mapped(const __u8 *a)
-{
-	__u64 lo;
-	__u32 mid;
-
-	__builtin_memcpy(&lo, a, 8);
-	__builtin_memcpy(&mid, a + 8, 4);
-	return lo == 0 && mid == bpf_htonl(0x0000ffff);
-}
-
 static __always_inline void read_endpoints(struct tt_event *e, struct sock *sk, struct tcp_sock *tp)
 {
 	/* skc_num is 0 at the final CLOSE (the port is released first); inet_sport is not. */

@@ -63,14 +63,13 @@ TT_KFILTER_INLINE int tt_kfilter_has_u16(TT_KFILTER_QUAL __u16 *list, __u32 n, _
 	return 0;
 }
 
-/* ::ffff:a.b.c.d */
+/* ::ffff:a.b.c.d (the one test: BPF's child hold, the filters, user space's addr.h). */
 TT_KFILTER_INLINE int tt_kfilter_v4_mapped(const __u8 *a)
 {
-	for (int i = 0; i < 10; i++) {
-		if (a[i])
-			return 0;
-	}
-	return a[10] == 0xff && a[11] == 0xff;
+	__u64 lo;
+
+	__builtin_memcpy(&lo, a, sizeof(lo));
+	return lo == 0 && a[8] == 0 && a[9] == 0 && a[10] == 0xff && a[11] == 0xff;
 }
 
 /* --comm: names compare as strncmp(, , TT_COMM_LEN) does. */

@@ -7,14 +7,13 @@
  * filters and the formatters. Inline: the formatter asks once per address of every event.
  */
 #include <stdint.h>
-#include <string.h>
+#include <linux/types.h>
+#include "filter_match.h"
 
-/* True when addr is ::ffff:a.b.c.d. */
+/* True when addr is ::ffff:a.b.c.d: the kernel side's own test (include/filter_match.h). */
 static inline int addr_is_v4_mapped(const uint8_t addr[16])
 {
-	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-	return memcmp(addr, prefix, sizeof(prefix)) == 0;
+	return tt_kfilter_v4_mapped(addr);
 }
 
 #endif
