@@ -208,7 +208,7 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
 
 		if (!c)
 			continue;
-		other = info_get(&c, false);
+		other = info_get(&c, INFO_FIND);
 		if (other && other->owner_known == OWNER_KNOWN) {
 			g->owner_cookie = c;
 			__builtin_memcpy(&g->owner, &other->owner, sizeof(other->owner));

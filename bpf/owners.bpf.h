@@ -203,7 +203,7 @@ static __always_inline void learn_owner(struct sock *sk)
 	cookie = (__u64)sk->__sk_common.skc_cookie.counter;
 	if (!cookie)
 		return;
-	info = info_get(&cookie, false);
+	info = info_get(&cookie, INFO_FIND);
 	if (!info)
 		return;
 	task = bpf_get_current_task_btf();
@@ -240,7 +240,7 @@ static __always_inline void learn_listener(struct socket *sock, struct sock *sk)
 	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
 		return;
 	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	info = info_get(&cookie, false);
+	info = info_get(&cookie, INFO_FIND);
 	if (!current_owner(&o))
 		return;
 	/* The same process as last time, not since exec'd (socket activation execs the server). */
@@ -277,7 +277,7 @@ static __always_inline void learn_accepted(struct sock *sk)
 	if (!sk)
 		return;
 	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	info = info_get(&cookie, false);
+	info = info_get(&cookie, INFO_FIND);
 	if (!info || !current_owner(&o))
 		return;
 	if (info->owner_known == OWNER_QUEUED)
@@ -393,7 +393,7 @@ static long rename_fd_owner(__u64 i, struct exec_walk *w)
 	if (!sk)
 		return 0;
 	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	info = info_get(&cookie, false);
+	info = info_get(&cookie, INFO_FIND);
 	if (!info || info->owner_known != OWNER_KNOWN || info->owner.pid != w->o.pid)
 		return 0;
 	set_owner(info, &w->o);

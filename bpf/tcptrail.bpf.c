@@ -63,6 +63,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	__u64 sk_addr; /* the key of a held child: its cookie may not be its own yet */
 	__u16 family;
 	bool wanted, clone;
+	int how;
 
 	TEST_REFUSAL(TT_PART_CORE);
 	/* The kernel stores a state again (close() after shutdown()): not a transition. */
@@ -83,8 +84,12 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	ev.type = TT_EV_STATE;
 	/* Made at a socket's first event: read after that, a load instead of a helper call. */
 	ev.sock_cookie = (__u64)sk->__sk_common.skc_cookie.counter;
-	if (!ev.sock_cookie)
+	how = newstate == TCP_CLOSE ? INFO_FIND : INFO_CLAIM;
+	if (!ev.sock_cookie) {
 		ev.sock_cookie = bpf_get_socket_cookie(sk);
+		if (how == INFO_CLAIM)
+			how = INFO_FRESH;
+	}
 	ev.cgroup_id = sk_cgroup_id(sk);
 	/*
 	 * sk is a full TCP socket (checked above): a cast, read with loads, where the kernel has
@@ -103,7 +108,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		ev.oldstate = TCP_CLOSE;
 	sk_addr = (__u64)sk;
 
-	info = info_get(&ev.sock_cookie, newstate != TCP_CLOSE);
+	info = info_get(&ev.sock_cookie, how);
 	if (clone && info && info->listener) {
 		struct owner o;
 
@@ -172,7 +177,7 @@ static __always_inline struct sk_info *reset_info(const struct sock *sk)
 	cookie = (__u64)sk->__sk_common.skc_cookie.counter;
 	if (!cookie)
 		return NULL;
-	return info_get(&cookie, false);
+	return info_get(&cookie, INFO_FIND);
 }
 
 SEC("tp_btf/tcp_receive_reset")
@@ -419,7 +424,7 @@ int seed_states(struct bpf_iter__tcp *ctx)
 	ev.sock_cookie = bpf_get_socket_cookie(sk);
 	ev.cgroup_id = sk_cgroup_id(sk);
 	read_endpoints(&ev, sk, tp);
-	info = info_get(&ev.sock_cookie, ev.oldstate != TCP_CLOSE);
+	info = info_get(&ev.sock_cookie, ev.oldstate != TCP_CLOSE ? INFO_SEED : INFO_FIND);
 	seed_owner(sk, info, &ev);
 	if (info) {
 		if (ev.oldstate == TCP_LISTEN)
