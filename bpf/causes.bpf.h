@@ -9,7 +9,7 @@
 /*
  * tcp_time_wait() hands a connection in FIN_WAIT2 or CLOSING over to a timewait socket and
  * then closes the full socket without an error; a reset or timeout close sets sk_err or passes
- * through tcp_send_reset/tcp_receive_reset first.
+ * through tcp_send_reset or tcp_reset() (which sets sk_err) first.
  */
 static __always_inline void mark_close(struct tt_event *e, struct sock *sk, int oldstate,
 				       int newstate)
@@ -50,7 +50,7 @@ __noinline int close_cause(const struct tt_event *e, int reset, int oldstate)
 	if (oldstate == TCP_LISTEN)
 		return TT_CAUSE_LISTENER_CLOSED;
 	if (oldstate == TCP_SYN_SENT) {
-		if (e->sk_err == ECONNREFUSED || reset == RESET_IN)
+		if (e->sk_err == ECONNREFUSED)
 			return TT_CAUSE_REFUSED;
 		if (e->sk_err == ETIMEDOUT)
 			return TT_CAUSE_TIMEOUT;
@@ -61,11 +61,9 @@ __noinline int close_cause(const struct tt_event *e, int reset, int oldstate)
 	/* A keepalive or user timeout sends a reset as it gives up: the timeout is why. */
 	if (e->sk_err == ETIMEDOUT)
 		return TT_CAUSE_TIMEOUT;
-	if (reset == RESET_IN)
-		return TT_CAUSE_RESET_IN;
 	if (reset == RESET_OUT)
 		return TT_CAUSE_RESET_OUT;
-	/* Without the reset tracepoints, the error a reset leaves behind. */
+	/* A reset received: the error tcp_reset() leaves behind. */
 	if (e->sk_err == ECONNRESET || e->sk_err == EPIPE)
 		return TT_CAUSE_RESET_IN;
 	if (e->sk_err == ETIMEDOUT)
@@ -92,7 +90,7 @@ static __always_inline void mark_active_reset(struct sock *sk, struct tcp_sock *
 	 * Neither path leaves LAST_ACK (its close is the peer's ACK, also after shutdown() with
 	 * data still queued) nor hands over to timewait.
 	 */
-	if (!info || !tp || e->sk_err || info->last_reset == RESET_IN || oldstate == TCP_LAST_ACK ||
+	if (!info || !tp || e->sk_err || oldstate == TCP_LAST_ACK ||
 	    (e->flags & TT_F_TW_HANDOFF))
 		return;
 	unread = tp->rcv_nxt - tp->copied_seq - ((e->flags & TT_F_FIN_SEEN) ? 1 : 0);

@@ -25,7 +25,7 @@ struct sk_info {
 	__u16 reset_reason; /* of the last reset sent, with has_reason */
 	__u16 syn_retrans;  /* retransmits while in SYN_SENT / SYN_RECV */
 	__u8 owner_known;   /* OWNER_KNOWN, OWNER_MOVED (the holder let it go) or OWNER_QUEUED */
-	__u8 last_reset;    /* RESET_IN or RESET_OUT: the last reset seen */
+	__u8 last_reset;    /* RESET_OUT: a reset was sent */
 	__u8 has_reason;    /* the kernel gave reset_reason */
 	__u8 delta_min;	    /* state_ts is the tracer's start, not the state's */
 	__u8 born_min;	    /* born_ts is the tracer's start */
@@ -40,7 +40,6 @@ struct sk_info {
 #define OWNER_MOVED  2
 #define OWNER_QUEUED 3 /* from a listener several processes hold: the acceptor is not known yet */
 
-#define RESET_IN  1
 #define RESET_OUT 2
 
 /*

@@ -180,16 +180,10 @@ static __always_inline struct sk_info *reset_info(const struct sock *sk)
 	return info_get(&cookie, INFO_FIND);
 }
 
-SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(handle_receive_reset, struct sock *sk)
-{
-	struct sk_info *info = reset_info(sk);
-
-	TEST_REFUSAL(TT_PART_RESETS);
-	if (info)
-		info->last_reset = RESET_IN;
-	return 0;
-}
+/*
+ * A reset received needs no hook: tcp_reset() sets sk_err (ECONNREFUSED, EPIPE or ECONNRESET)
+ * before the CLOSE it causes, on every kernel, and close_cause() reads that.
+ */
 
 /* sk is NULL for resets answering packets that match no socket. */
 SEC("tp_btf/tcp_send_reset")

@@ -27,7 +27,7 @@ enum tt_lost {
  */
 enum tt_bpf_part {
 	TT_PART_CORE = 0,    /* state events: handle_set_state */
-	TT_PART_RESETS = 1,  /* resets sent and received: close causes */
+	TT_PART_RESETS = 1,  /* resets sent: close causes */
 	TT_PART_IO = 2,	     /* owners learned from socket I/O */
 	TT_PART_ACCEPT = 3,  /* owners learned at accept() */
 	TT_PART_HANDOFF = 4, /* listeners handed on at fork/exit */

@@ -339,7 +339,7 @@ def held_bpf_ids():
     return held
 
 
-OUR_NAMES = {"handle_set_state", "handle_receive_reset", "handle_send_reset", "seed_owners",
+OUR_NAMES = {"handle_set_state", "handle_send_reset", "handle_send_reset_reason", "seed_owners",
              "sk_infos", "listeners", "events", "lost"}
 
 
