@@ -53,8 +53,11 @@ static __always_inline void count_lost(__u32 what)
 		*n += 1;
 }
 
-/* A global function, verified once: it is called for held IPv6 children and for every event. */
-__noinline int submit(const struct tt_event *e)
+/*
+ * Inline, though it has three callers: with return thunks on (this VM's Safe RET), a call of a
+ * global function cost 6-23 ns of BPF per state event (three alternating pairs).
+ */
+static __always_inline int submit(const struct tt_event *e)
 {
 	struct tt_event *r;
 	__u64 wflags;
