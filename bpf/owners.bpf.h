@@ -203,7 +203,7 @@ static __always_inline void learn_owner(struct sock *sk)
 	cookie = (__u64)sk->__sk_common.skc_cookie.counter;
 	if (!cookie)
 		return;
-	info = info_get(&cookie, INFO_FIND);
+	info = info_find(cookie);
 	if (!info)
 		return;
 	task = bpf_get_current_task_btf();

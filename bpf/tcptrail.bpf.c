@@ -108,7 +108,10 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		ev.oldstate = TCP_CLOSE;
 	sk_addr = (__u64)sk;
 
-	info = info_get(&ev.sock_cookie, how);
+	/* After a socket's first event its record is found inline; taking one is a call. */
+	info = how == INFO_FRESH ? NULL : info_find(ev.sock_cookie);
+	if (!info && how != INFO_FIND)
+		info = info_get(&ev.sock_cookie, how);
 	if (clone && info && info->listener) {
 		struct owner o;
 
@@ -175,9 +178,7 @@ static __always_inline struct sk_info *reset_info(const struct sock *sk)
 		return NULL;
 	/* A followed socket's cookie was made at its first event: read it, no helper call. */
 	cookie = (__u64)sk->__sk_common.skc_cookie.counter;
-	if (!cookie)
-		return NULL;
-	return info_get(&cookie, INFO_FIND);
+	return cookie ? info_find(cookie) : NULL;
 }
 
 /*
