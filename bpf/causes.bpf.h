@@ -90,8 +90,7 @@ static __always_inline void mark_active_reset(struct sock *sk, struct tcp_sock *
 	 * Neither path leaves LAST_ACK (its close is the peer's ACK, also after shutdown() with
 	 * data still queued) nor hands over to timewait.
 	 */
-	if (!info || !tp || e->sk_err || oldstate == TCP_LAST_ACK ||
-	    (e->flags & TT_F_TW_HANDOFF))
+	if (!info || !tp || e->sk_err || oldstate == TCP_LAST_ACK || (e->flags & TT_F_TW_HANDOFF))
 		return;
 	unread = tp->rcv_nxt - tp->copied_seq - ((e->flags & TT_F_FIN_SEEN) ? 1 : 0);
 	/* close() counts unread data as it empties the queue: data still queued was not thrown. */

@@ -114,7 +114,11 @@ __u32 sk_never_used; /* records from here on were never taken */
 #define INFO_FRESH 2 /* a record for a cookie just made: nobody can have one for it */
 #define INFO_SEED  3 /* INFO_CLAIM from the start-up walk, which leaves the CPU stacks alone */
 
-/* The stack's fields change only between these two: a nested program sees busy and leaves it. */
+/*
+ * The stack is read and changed only while busy is set: a program that interrupts (the start-up
+ * walk's rare give-back can be interrupted by a softirq's state event) sees it and leaves the
+ * stack alone.
+ */
 static __always_inline void stack_busy(struct sk_free_stack *st, __u32 busy)
 {
 	asm volatile("" ::: "memory");
@@ -138,9 +142,10 @@ static __always_inline int record_take(bool own_cpu)
 	__u32 s;
 
 	if (st) {
-		__u32 n = st->n;
+		__u32 n;
 
 		stack_busy(st, 1);
+		n = st->n;
 		if (n > 0 && n <= TT_SK_FREE_PER_CPU) {
 			s = st->slot[n - 1];
 			st->n = n - 1;
@@ -160,9 +165,10 @@ static __always_inline void record_give(__u32 s)
 	struct sk_free_stack *st = free_stack();
 
 	if (st) {
-		__u32 n = st->n;
+		__u32 n;
 
 		stack_busy(st, 1);
+		n = st->n;
 		if (n < TT_SK_FREE_PER_CPU) {
 			st->slot[n] = s;
 			st->n = n + 1;
@@ -216,7 +222,7 @@ __noinline int info_slot(__u64 cookie, int how)
 		return -1;
 	if (how != INFO_FRESH) {
 		s = record_in(near, cookie);
-		/* Only then: a far bucket is a cold line, and most lookups that miss are for closed sockets. */
+		/* Only if it spilled: most misses are for closed sockets, and far is a cold line. */
 		if (s < 0 && near->spilled)
 			s = record_in(far, cookie);
 		if (s >= 0 || how == INFO_FIND)
