@@ -156,6 +156,9 @@ static __always_inline int record_take(bool own_cpu)
 	}
 	if (!bpf_map_pop_elem(&sk_free_shared, &s))
 		return s;
+	/* Checked first: a full pool must not count on until the counter wraps to records in use. */
+	if (sk_never_used >= TT_MAX_SOCKETS)
+		return -1;
 	s = __sync_fetch_and_add(&sk_never_used, 1);
 	return s < TT_MAX_SOCKETS ? (int)s : -1;
 }
