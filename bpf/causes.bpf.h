@@ -151,7 +151,6 @@ static __always_inline void read_totals(struct tt_event *e, struct sk_info *info
 {
 	__u64 sent, received;
 
-	__builtin_memset((char *)e + TT_EVENT_BASE_SIZE, 0, sizeof(*e) - TT_EVENT_BASE_SIZE);
 	e->flags |= TT_F_TOTALS;
 	e->cause = close_cause(e, info ? info->last_reset : 0, oldstate);
 	if (info) {

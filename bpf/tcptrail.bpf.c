@@ -75,8 +75,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 
-	/* The totals are zeroed where a final transition fills them (read_totals). */
-	__builtin_memset(&ev, 0, TT_EVENT_BASE_SIZE);
+	__builtin_memset(&ev, 0, sizeof(ev));
 	ev.ts_ns = bpf_ktime_get_boot_ns();
 	ev.family = family;
 	ev.netns = sk_netns(sk);
