@@ -343,27 +343,39 @@ static void test_refused_and_port_filter(void)
 }
 
 /*
+ * Opens the tracer with this thread pinned to the CPU it is on (the kernel hands out cookies and
+ * our free records per CPU); *was gets the affinity to restore. Nonzero, restored, on failure.
+ */
+static int tracer_open_on_one_cpu(struct tracer *t, cpu_set_t *was)
+{
+	cpu_set_t one;
+
+	sched_getaffinity(0, sizeof(*was), was);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	if (!tracer_open(t, 0))
+		return 0;
+	CHECK(0, "the tracer does not load");
+	sched_setaffinity(0, sizeof(*was), was);
+	return -1;
+}
+
+/*
  * A closing socket's record goes back to its CPU's free list and the next new socket takes it
  * (still in the cache): on one CPU, 40 connections (80 sockets) take almost no record that was
  * never used before.
  */
 static void test_record_reuse(void)
 {
-	cpu_set_t one, was;
+	cpu_set_t was;
 	struct tracer t;
 	uint32_t before;
 	uint16_t port, cport = 0;
 	int l;
 
-	sched_getaffinity(0, sizeof(was), &was);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	sched_setaffinity(0, sizeof(one), &one);
-	if (tracer_open(&t, 0)) {
-		CHECK(0, "the tracer does not load");
-		sched_setaffinity(0, sizeof(was), &was);
+	if (tracer_open_on_one_cpu(&t, &was))
 		return;
-	}
 	l = listener(&port);
 	before = t.skel->bss->sk_never_used;
 	for (int i = 0; i < 40 && l >= 0; i++) {
@@ -399,7 +411,7 @@ struct index_bucket {
  */
 static void test_index_spill(void)
 {
-	cpu_set_t one, was;
+	cpu_set_t was;
 	const struct tt_event *e, *child;
 	struct index_bucket b;
 	struct tracer t;
@@ -408,15 +420,8 @@ static void test_index_spill(void)
 	uint32_t mask, near_lo, near_hi;
 	int fd, l, c, a, ok = 1;
 
-	sched_getaffinity(0, sizeof(was), &was);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	sched_setaffinity(0, sizeof(one), &one);
-	if (tracer_open(&t, 0)) {
-		CHECK(0, "the tracer does not load");
-		sched_setaffinity(0, sizeof(was), &was);
+	if (tracer_open_on_one_cpu(&t, &was))
 		return;
-	}
 	fd = bpf_map__fd(t.skel->maps.sk_index);
 	mask = bpf_map__max_entries(t.skel->maps.sk_index) - 1;
 	l = listener(&port);
