@@ -26,22 +26,17 @@ static void put_str_id(struct jsonw *w, const struct html *h, uint32_t id)
 	jw_str_or_null(w, html_str_of(&h->str, id));
 }
 
-static void put_addr(struct jsonw *w, int family, const uint8_t a[16])
-{
-	fmt_json_addr(w, family, a);
-}
-
 static void put_lane(struct jsonw *w, const struct html *h, const struct hconn *c)
 {
 	jw_obj_begin(w);
 	jw_field_u64(w, "sock", c->cookie);
 	jw_field_u64(w, "netns", c->netns);
-	jw_field_str(w, "proto", c->family == 10 ? "tcp6" : "tcp");
+	jw_field_str(w, "proto", fmt_proto(c->family));
 	jw_key(w, "la");
-	put_addr(w, c->family, c->saddr);
+	fmt_json_addr(w, c->family, c->saddr);
 	jw_field_u64(w, "lp", c->sport);
 	jw_key(w, "ra");
-	put_addr(w, c->family, c->daddr);
+	fmt_json_addr(w, c->family, c->daddr);
 	jw_field_u64(w, "rp", c->dport);
 	jw_key(w, "ls");
 	put_str_id(w, h, c->lsvc);
