@@ -45,12 +45,12 @@ CORE_SRCS   := src/cli.c \
 	       src/format.c src/snapfmt.c src/owners.c src/causes.c \
 	       src/html.c src/html_conns.c src/html_write.c \
 	       src/outbuf.c src/jsonw.c src/filter.c src/parse.c src/services.c src/states.c \
-	       src/procnet.c src/cgroup.c
+	       src/procnet.c src/cgroup.c src/evmerge.c
 # The commands: they load the BPF objects, walk namespaces and run the loops.
 APP_SRCS    := src/main.c src/trace.c src/tracebpf.c src/seed.c src/twwatch.c \
 	       src/snapshot.c src/snapbpf.c src/replay.c src/alerts.c \
 	       src/metricsrv.c src/metricsrv_http.c \
-	       src/bpfcommon.c src/bpfparts.c src/netns.c
+	       src/bpfcommon.c src/bpfparts.c src/netns.c src/evring.c
 CORE_OBJS   := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS    := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
 

@@ -188,7 +188,8 @@ static __always_inline void emit_accepted(__u64 cookie, const struct owner *o)
 	r->pid = o->pid;
 	r->flags = TT_F_OWNER_KNOWN;
 	__builtin_memcpy(r->comm, o->comm, TT_COMM_LEN);
-	bpf_ringbuf_submit(r, 0);
+	/* No wakeup (ring.bpf.h): the reader's next look, within milliseconds, finds it. */
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void learn_owner(struct sock *sk)

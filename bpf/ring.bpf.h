@@ -7,43 +7,49 @@
 #define TT_RING_BPF_H
 
 /*
- * Wakeup policy: a wakeup (an irq_work self-IPI) costs the producer far more than the record
- * itself, so there is at most one per wakeup_interval_ns: forced when wakeup_fill_bytes wait
- * unread, else only if the consumer has caught up (light traffic: the first event after a quiet
- * interval wakes it at once). The loader's short poll timeout collects anything left in between.
- * Forcing on every record past the fill mark would signal a consumer that is already draining
- * the ring on each record it still has to read.
+ * Wakeup policy: the reader wakes by itself every few milliseconds (the loader's poll timeout),
+ * and a wakeup (an irq_work self-IPI, then the reader's scheduling) costs the producer tens of
+ * microseconds here: one a millisecond cost 120 ns of BPF per state event under churn. So a
+ * state event wakes the reader only when its CPU's ring is half full, at most once per
+ * wakeup_interval_ns.
  */
 const volatile __u64 wakeup_interval_ns = 1000000;
-const volatile __u64 wakeup_fill_bytes = 1 << 20;
 __u64 last_wakeup_ns;
 
+/* log2 of the slots of each CPU's ring: set by the loader with the maps' sizes. */
+const volatile __u32 ring_slot_shift = 10;
+
+/* Rare records (other programs than the state handler) and the reader's wakeups. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
-/* Events that found the ring buffer full, per CPU. */
+/* Each CPU's ring position: the loader sizes it to the possible CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tt_ring_pos);
+} ring_pos SEC(".maps");
+
+/* The CPU rings' slots, CPU after CPU, 1 << ring_slot_shift each: sized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tt_event);
+} ring_slots SEC(".maps");
+
+/* Events that found their ring full, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, TT_LOST_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
-
-static __always_inline void wakeup_or_not(__u64 now, __u64 *flags)
-{
-	if (now - last_wakeup_ns < wakeup_interval_ns) {
-		*flags = BPF_RB_NO_WAKEUP;
-		return;
-	}
-	last_wakeup_ns = now;
-	/* Without FORCE the kernel wakes the consumer only if it has read everything. */
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_fill_bytes)
-		*flags = BPF_RB_FORCE_WAKEUP;
-	else
-		*flags = 0;
-}
 
 static __always_inline void count_lost(__u32 what)
 {
@@ -53,31 +59,61 @@ static __always_inline void count_lost(__u32 what)
 		*n += 1;
 }
 
+static __always_inline void wake_reader(__u64 now, __u64 unread)
+{
+	__u64 bell = 0;
+
+	if (unread < (1u << ring_slot_shift) / 2 || now - last_wakeup_ns < wakeup_interval_ns)
+		return;
+	last_wakeup_ns = now;
+	bpf_ringbuf_output(&events, &bell, TT_DOORBELL_LEN, BPF_RB_FORCE_WAKEUP);
+}
+
+/* The record is all written before head says so: the reader may look at it from then on. */
+static __always_inline void ring_publish(struct tt_ring_pos *pos, __u64 head)
+{
+	asm volatile("" ::: "memory");
+#ifdef __TARGET_ARCH_x86
+	pos->head = head; /* x86 keeps stores in order */
+#else
+	/* An exchange is fully ordered: the release store a weakly ordered CPU needs. */
+	__sync_lock_test_and_set(&pos->head, head);
+#endif
+}
+
 /*
  * Inline, though it has three callers: with return thunks on (this VM's Safe RET), a call of a
- * global function cost 6-23 ns of BPF per state event (three alternating pairs).
+ * global function cost 6-23 ns of BPF per state event (three alternating pairs). The state
+ * handler's only: a program that a softirq's state event can interrupt must not write a CPU ring.
  */
 static __always_inline int submit(const struct tt_event *e)
 {
+	struct tt_ring_pos *pos;
 	struct tt_event *r;
-	__u64 wflags;
+	__u64 head;
+	__u32 key;
 
 	if (!e || (any_filter && !event_wanted(e)))
 		return 0;
-	/* Sizes are constants for the verifier: a reservation and a copy per record size. */
-	if (e->flags & TT_F_TOTALS) {
-		r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-		if (!r)
-			goto full;
+	/* One key, the CPU's then its slot's: the handler's stack has 8 bytes to spare. */
+	key = bpf_get_smp_processor_id();
+	pos = bpf_map_lookup_elem(&ring_pos, &key);
+	if (!pos)
+		goto full;
+	head = pos->head;
+	if (head - *(volatile __u64 *)&pos->tail >= (1u << ring_slot_shift))
+		goto full;
+	key = (key << ring_slot_shift) | ((__u32)head & ((1u << ring_slot_shift) - 1));
+	r = bpf_map_lookup_elem(&ring_slots, &key);
+	if (!r)
+		goto full;
+	/* Sizes are constants for the verifier: a copy per record size. */
+	if (e->flags & TT_F_TOTALS)
 		__builtin_memcpy(r, e, sizeof(*r));
-	} else {
-		r = bpf_ringbuf_reserve(&events, TT_EVENT_BASE_SIZE, 0);
-		if (!r)
-			goto full;
+	else
 		__builtin_memcpy(r, e, TT_EVENT_BASE_SIZE);
-	}
-	wakeup_or_not(e->ts_ns, &wflags);
-	bpf_ringbuf_submit(r, wflags);
+	ring_publish(pos, head + 1);
+	wake_reader(e->ts_ns, head + 1 - pos->tail);
 	return 0;
 full:
 	count_lost(TT_LOST_RINGBUF);

@@ -137,6 +137,23 @@ struct tt_event {
 };
 
 /*
+ * The state handler's records go to its CPU's ring: slots of an mmapable array, written with no
+ * lock since one CPU never runs the handler twice at once (the kernel skips a nested run and
+ * counts it). The BPF side stores head after the record, user space stores tail after reading
+ * it: each on a cache line of its own, so neither side's write evicts what the other reads.
+ * Other programs' records, rare, and the reader's wakeups go through the shared ring buffer.
+ */
+struct tt_ring_pos {
+	__u64 head; /* records written */
+	__u64 pad_head[7];
+	__u64 tail; /* records read */
+	__u64 pad_tail[7];
+};
+
+/* A record of this size on the shared ring buffer only wakes the reader: read the CPU rings. */
+#define TT_DOORBELL_LEN 8
+
+/*
  * A record in the ring buffer is the event up to its totals unless it carries them
  * (TT_F_TOTALS): most transitions are not final, and the ring's cost grows with the bytes
  * written. The reader zeroes what a short record leaves out.

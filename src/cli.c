@@ -351,7 +351,8 @@ const struct cli_option cli_options[] = {
 	    "(e.g. CLOSE_WAIT=30s; units ms s m h; repeatable), naming\n"
 	    "every process holding it then, as snapshot -p does",
 	    set_stuck),
-	OPT("ringbuf-mb", 0, "N", T, "ring buffer size in MiB (default 16)", set_ringbuf),
+	OPT("ringbuf-mb", 0, "N", T, "event buffers in MiB, all CPUs together (default 16)",
+	    set_ringbuf),
 	OPT("metrics", 0, "ADDR:PORT", T,
 	    "serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 	    "(:PORT for every address)",

@@ -463,7 +463,7 @@ static void trace_tick(struct trace_ctx *c, uint64_t now, int busy)
 }
 
 /* Reads events until a stop signal, the -d deadline, a closed output or a ring buffer error. */
-static void trace_loop(struct trace_ctx *c, struct ring_buffer *rb)
+static void trace_loop(struct trace_ctx *c, struct evring *events)
 {
 	uint64_t start = tt_now_ns(CLOCK_MONOTONIC), deadline = 0, now;
 	int r, more = 0;
@@ -472,19 +472,19 @@ static void trace_loop(struct trace_ctx *c, struct ring_buffer *rb)
 	if (c->cfg->duration_ns)
 		deadline = start + c->cfg->duration_ns;
 	while (!exiting) {
-		/* After a full batch more records are likely waiting: read on without sleeping. */
+		/*
+		 * After a full batch more records are likely waiting: read on without sleeping.
+		 * A poll reads after its wait, wakeup or not: records come without one too.
+		 */
 		if (more)
-			r = ring_buffer__consume(rb);
+			r = evring_consume(events);
 		else
-			r = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
-		/* Records submitted without a wakeup are only found by looking. */
-		if (r == 0 && !more)
-			r = ring_buffer__consume(rb);
+			r = evring_poll(events, POLL_TIMEOUT_MS);
 		more = r == -ECANCELED;
 		if (more)
 			r = 0;
 		if (r < 0 && r != -EINTR) {
-			fprintf(stderr, "tcptrail: reading the ring buffer: %s\n", strerror(-r));
+			fprintf(stderr, "tcptrail: reading the event rings: %s\n", strerror(-r));
 			break;
 		}
 		now = tt_now_ns(CLOCK_MONOTONIC);
@@ -554,14 +554,14 @@ static void report_alerts(struct trace_ctx *c)
  * Drains what the kernel already produced, accounts for every event, closes the outputs and
  * reports the totals: the exit code.
  */
-static int finish_trace(struct trace_ctx *c, struct ring_buffer *rb)
+static int finish_trace(struct trace_ctx *c, struct evring *events)
 {
 	int ret;
 
 	/* Bounded, since under a flood the ring never empties. */
 	for (uint64_t batches =
 		     (c->cfg->ringbuf_mb << 20) / sizeof(struct tt_event) / BATCH_EVENTS + 2;
-	     batches && ring_buffer__consume(rb) == -ECANCELED; batches--)
+	     batches && evring_consume(events) == -ECANCELED; batches--)
 		;
 	acceptq_flush(c->acceptq, emit_accept_queued, c);
 	/*
@@ -674,8 +674,8 @@ int run_trace(const struct config *cfg, const struct services *svc)
 	}
 	tt_on_stop_signals(on_signal);
 	fprintf(stderr, "Tracing TCP state transitions... Ctrl-C to end.\n");
-	trace_loop(&c, b.rb);
-	ret = finish_trace(&c, b.rb);
+	trace_loop(&c, b.events);
+	ret = finish_trace(&c, b.events);
 out:
 	trace_ctx_free(&c);
 	trace_bpf_close(&b);

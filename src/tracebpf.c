@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The tracer's BPF object (tracebpf.h): its parts and what this kernel lacks, the filters and
- * the ring buffer's size, loading with refused parts switched off, attaching, the kernel's lost
+ * the event rings' sizes, loading with refused parts switched off, attaching, the kernel's lost
  * counters.
  */
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include "bpfcommon.h"
 #include "causes.h"
 #include "config.h"
+#include "evring.h"
 #include "filter_match.h" /* the skeleton's read-only data holds a struct tt_kfilter */
 #include "tcptrail.skel.h"
 #include "tracebpf.h"
@@ -126,7 +127,7 @@ static void load_reset_reasons(int verbose)
 
 void trace_bpf_close(struct trace_bpf *b)
 {
-	ring_buffer__free(b->rb);
+	evring_free(b->events);
 	tcptrail_bpf__destroy(b->skel);
 	memset(b, 0, sizeof(*b));
 }
@@ -141,6 +142,7 @@ static int trace_bpf_load(struct trace_bpf *b, const struct config *cfg, const c
 	static char refused[400];
 	unsigned int test_refuse = tt_parts_test_refuse(b->parts, TT_PART_COUNT);
 	const char *prog, *why;
+	unsigned int shift;
 	int err;
 
 	for (int attempt = 0; attempt <= TT_PART_COUNT; attempt++) {
@@ -153,10 +155,12 @@ static int trace_bpf_load(struct trace_bpf *b, const struct config *cfg, const c
 		set_filters(b->skel, &cfg->filter);
 		b->skel->rodata->test_refuse = test_refuse;
 		choose_programs(b->skel, b->parts);
-		*what = "sizing the ring buffer";
-		err = bpf_map__set_max_entries(b->skel->maps.events, cfg->ringbuf_mb << 20);
+		*what = "sizing the event rings";
+		err = evring_size(b->skel->maps.ring_pos, b->skel->maps.ring_slots,
+				  (uint64_t)cfg->ringbuf_mb << 20, &shift);
 		if (err)
 			return err;
+		b->skel->rodata->ring_slot_shift = shift;
 		*what = "loading the BPF programs";
 		tt_bpf_failed_clear();
 		err = tcptrail_bpf__load(b->skel);
@@ -173,8 +177,8 @@ static int trace_bpf_load(struct trace_bpf *b, const struct config *cfg, const c
 	return err;
 }
 
-int trace_bpf_open(struct trace_bpf *b, const struct config *cfg, ring_buffer_sample_fn fn,
-		   void *ctx, const char **what)
+int trace_bpf_open(struct trace_bpf *b, const struct config *cfg, evmerge_fn fn, void *ctx,
+		   const char **what)
 {
 	int err;
 
@@ -190,9 +194,10 @@ int trace_bpf_open(struct trace_bpf *b, const struct config *cfg, ring_buffer_sa
 	if (err)
 		return err;
 	tt_parts_report(b->parts, TT_PART_COUNT, cfg->verbose);
-	*what = "creating the ring buffer reader";
-	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), fn, ctx, NULL);
-	if (!b->rb)
+	*what = "mapping the event rings";
+	b->events = evring_new(b->skel->maps.events, b->skel->maps.ring_pos,
+			       b->skel->maps.ring_slots, fn, ctx);
+	if (!b->events)
 		return errno ? -errno : -ENOMEM;
 	return 0;
 }

@@ -3,27 +3,28 @@
 #define TT_TRACEBPF_H
 
 /*
- * The tracer's BPF object, one lifecycle: open (probe the kernel, set filters and the ring
- * buffer's size, load; a refused optional part is switched off and the object loaded again
- * without it), attach per part, read the ring buffer, close. One cleanup path: trace_bpf_close.
+ * The tracer's BPF object, one lifecycle: open (probe the kernel, set filters and the event
+ * rings' sizes, load; a refused optional part is switched off and the object loaded again
+ * without it), attach per part, read the events, close. One cleanup path: trace_bpf_close.
  */
 #include <stdint.h>
 #include <bpf/libbpf.h>
 #include "filter_match.h" /* the skeleton's read-only data holds a struct tt_kfilter */
 #include "tcptrail.skel.h"
 #include "bpfparts.h"
+#include "evring.h"
 
 struct config;
 
 struct trace_bpf {
 	struct tcptrail_bpf *skel;
-	struct ring_buffer *rb; /* hands each record to the open's fn */
+	struct evring *events; /* hands each record to the open's fn, in order of time */
 	struct tt_part parts[TT_PART_COUNT];
 };
 
-/* Loads and attaches, and makes the ring buffer's reader; *what names a failed step. */
-int trace_bpf_open(struct trace_bpf *b, const struct config *cfg, ring_buffer_sample_fn fn,
-		   void *ctx, const char **what);
+/* Loads and attaches, and maps the event rings; *what names a failed step. */
+int trace_bpf_open(struct trace_bpf *b, const struct config *cfg, evmerge_fn fn, void *ctx,
+		   const char **what);
 void trace_bpf_close(struct trace_bpf *b);
 
 /* Sum over CPUs of one of the kernel's `lost` counters (enum tt_lost). */

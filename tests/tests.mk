@@ -105,11 +105,12 @@ matrix-build: all $(KERNEL_HELPERS)
 # The tracer's BPF programs from C (tests/bpf/): the real object loaded through its skeleton,
 # real sockets in a private netns, exact records and map contents. Root only.
 $(OUTPUT)/bpftest/test_tracer: tests/bpf/test_tracer.c $(OUTPUT)/tcptrail.skel.h \
-			       $(OUTPUT)/bpfcommon.o $(FLAGS_STAMP)
+			       $(OUTPUT)/bpfcommon.o $(OUTPUT)/evring.o $(OUTPUT)/evmerge.o \
+			       $(FLAGS_STAMP)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -Isrc $(DEPFLAGS) -MF $@.d $< $(OUTPUT)/bpfcommon.o \
-		$(LIBBPF_LIBS) -o $@
+		$(OUTPUT)/evring.o $(OUTPUT)/evmerge.o $(LIBBPF_LIBS) -o $@
 
 bpftest: $(OUTPUT)/bpftest/test_tracer
 	@echo "== bpftest"

@@ -30,6 +30,7 @@
 #include <bpf/libbpf.h>
 #include "filter_match.h" /* the skeleton's read-only data holds a struct tt_kfilter */
 #include "tcptrail.skel.h"
+#include "evring.h"
 #include "bpfcommon.h"
 #include "tcptrail.h"
 
@@ -68,7 +69,7 @@ static int on_record(void *ctx, void *data, size_t len)
 
 struct tracer {
 	struct tcptrail_bpf *skel;
-	struct ring_buffer *rb;
+	struct evring *events;
 	struct seen seen;
 };
 
@@ -84,6 +85,7 @@ static int tracer_open(struct tracer *t, uint16_t port)
 {
 	struct tcptrail_bpf__rodata *ro;
 	int reason = tt_btf_tracepoint_nargs("tcp_send_reset") >= 3;
+	unsigned int shift;
 
 	memset(t, 0, sizeof(*t));
 	t->skel = tcptrail_bpf__open();
@@ -109,15 +111,19 @@ static int tracer_open(struct tracer *t, uint16_t port)
 		bpf_program__set_autoload(t->skel->progs.handle_fork, false);
 		bpf_program__set_autoload(t->skel->progs.handle_exit, false);
 	}
+	if (evring_size(t->skel->maps.ring_pos, t->skel->maps.ring_slots, 1 << 20, &shift))
+		return -1;
+	ro->ring_slot_shift = shift;
 	if (tcptrail_bpf__load(t->skel) || tcptrail_bpf__attach(t->skel))
 		return -1;
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, &t->seen, NULL);
-	return t->rb ? 0 : -1;
+	t->events = evring_new(t->skel->maps.events, t->skel->maps.ring_pos,
+			       t->skel->maps.ring_slots, on_record, &t->seen);
+	return t->events ? 0 : -1;
 }
 
 static void tracer_close(struct tracer *t)
 {
-	ring_buffer__free(t->rb);
+	evring_free(t->events);
 	tcptrail_bpf__destroy(t->skel);
 }
 
@@ -126,7 +132,7 @@ static void tracer_close(struct tracer *t)
 static const struct tt_event *wait_event(struct tracer *t, uint16_t port, int old, int new)
 {
 	for (int waited = 0; waited < WAIT_MS; waited += 10) {
-		ring_buffer__poll(t->rb, 10);
+		evring_poll(t->events, 10);
 		for (int i = 0; i < t->seen.n; i++) {
 			const struct tt_event *e = &t->seen.ev[i];
 
@@ -486,7 +492,7 @@ static void test_index_spill(void)
 		/* The peer's CLOSE follows the reset: wait for both before looking. */
 		for (int waited = 0; waited < WAIT_MS && table_has(&t, child->sock_cookie);
 		     waited += 10)
-			ring_buffer__poll(t.rb, 10);
+			evring_poll(t.events, 10);
 		CHECK(table_has(&t, e->sock_cookie) == 0 && table_has(&t, child->sock_cookie) == 0,
 		      "spilled sockets left in the index after their close");
 	}
