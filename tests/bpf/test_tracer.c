@@ -53,12 +53,14 @@ static int failures, checks;
 struct seen {
 	struct tt_event ev[MAX_EVENTS];
 	int n;
+	long total; /* records read, kept or not */
 };
 
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct seen *s = ctx;
 
+	s->total++;
 	if (s->n == MAX_EVENTS || len < TT_EVENT_BASE_SIZE)
 		return 0;
 	memset(&s->ev[s->n], 0, sizeof(s->ev[0]));
@@ -502,6 +504,82 @@ out:
 	sched_setaffinity(0, sizeof(was), &was);
 }
 
+static uint64_t lost_in_ring(struct tracer *t)
+{
+	uint64_t vals[1024] = {0}, sum = 0;
+	__u32 key = TT_LOST_RINGBUF;
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus <= 0 || ncpus > 1024 ||
+	    bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.lost), &key, vals))
+		return 0;
+	for (int i = 0; i < ncpus; i++)
+		sum += vals[i];
+	return sum;
+}
+
+static uint64_t missed_runs(struct tracer *t)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(t->skel->progs.handle_set_state), &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
+/*
+ * A CPU's ring that nobody reads fills up and stays full: what does not fit is counted as lost,
+ * the records in it are read afterwards in full, and read plus lost is every event made.
+ */
+static void test_ring_full(void)
+{
+	struct tt_ring_pos pos;
+	cpu_set_t was;
+	struct tracer t;
+	uint32_t slots, cpu;
+	uint64_t lost;
+	uint16_t port, cport = 0;
+	int l, conns, made = 0, idle = 0;
+
+	if (tracer_open_on_one_cpu(&t, &was))
+		return;
+	cpu = (uint32_t)sched_getcpu();
+	slots = bpf_map__max_entries(t.skel->maps.ring_slots) /
+		bpf_map__max_entries(t.skel->maps.ring_pos);
+	l = listener(&port);
+	made += l >= 0; /* its LISTEN */
+	/* Six events each (reset close): half again as many as the ring holds. */
+	conns = (int)(slots / 6 * 3 / 2);
+	for (int i = 0; i < conns && l >= 0; i++) {
+		struct linger lin = {.l_onoff = 1, .l_linger = 0};
+		int c = connect_to(port, &cport), a = accept(l, NULL, NULL);
+
+		if (c >= 0) {
+			setsockopt(c, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+			made += 6;
+		}
+		close(c);
+		close(a);
+	}
+	CHECK(!bpf_map_lookup_elem(bpf_map__fd(t.skel->maps.ring_pos), &cpu, &pos) &&
+		      pos.head - pos.tail == slots,
+	      "the unread ring of CPU %u holds %llu of its %u slots", cpu,
+	      (unsigned long long)(pos.head - pos.tail), slots);
+	lost = lost_in_ring(&t);
+	CHECK(lost > 0, "nothing counted as lost from a full ring");
+	/* Everything written is read now, in full; the deadline only guards a hang. */
+	for (int waited = 0; waited < WAIT_MS && idle < 3; waited += 10)
+		idle = evring_poll(t.events, 10) == 0 ? idle + 1 : 0;
+	CHECK(t.seen.total + (long)lost + (long)missed_runs(&t) == made,
+	      "%ld read + %llu lost + %llu missed, of %d events made", t.seen.total,
+	      (unsigned long long)lost, (unsigned long long)missed_runs(&t), made);
+	close(l);
+	tracer_close(&t);
+	sched_setaffinity(0, sizeof(was), &was);
+}
+
 static int loopback_up(void)
 {
 	struct ifreq ifr = {0};
@@ -534,6 +612,7 @@ int main(void)
 	test_refused_and_port_filter();
 	test_record_reuse();
 	test_index_spill();
+	test_ring_full();
 	printf("bpftest: %d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }
