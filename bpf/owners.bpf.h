@@ -183,7 +183,7 @@ static __always_inline void emit_accepted(__u64 cookie, const struct owner *o)
 	}
 	__builtin_memset(r, 0, TT_EVENT_BASE_SIZE);
 	r->type = TT_EV_ACCEPTED;
-	r->ts_ns = bpf_ktime_get_boot_ns();
+	r->ts_ns = bpf_ktime_get_ns();
 	r->sock_cookie = cookie;
 	r->pid = o->pid;
 	r->flags = TT_F_OWNER_KNOWN;

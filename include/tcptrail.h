@@ -104,7 +104,7 @@ enum tt_cause {
 
 /* One state transition; 160 bytes. */
 struct tt_event {
-	__u64 ts_ns;	   /* CLOCK_BOOTTIME */
+	__u64 ts_ns;	   /* CLOCK_MONOTONIC */
 	__u64 sock_cookie; /* bpf_get_socket_cookie(), the "sk:" id of ss -e */
 	__u64 delta_ns;	   /* time in oldstate, valid with TT_F_DELTA_KNOWN */
 	__u32 pid;	   /* owner tgid, valid with TT_F_OWNER_KNOWN */

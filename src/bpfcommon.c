@@ -354,10 +354,10 @@ uint32_t tt_ns_per_jiffy(int verbose)
 
 uint64_t tt_realtime_offset_ns(void)
 {
-	/* Bracket the realtime read between two boottime reads to halve the skew. */
-	uint64_t b1 = tt_now_ns(CLOCK_BOOTTIME);
+	/* Bracket the realtime read between two event clock reads to halve the skew. */
+	uint64_t b1 = tt_now_ns(TT_EVENT_CLOCK);
 	uint64_t r = tt_now_ns(CLOCK_REALTIME);
-	uint64_t b2 = tt_now_ns(CLOCK_BOOTTIME);
+	uint64_t b2 = tt_now_ns(TT_EVENT_CLOCK);
 
 	return r - (b1 + (b2 - b1) / 2);
 }

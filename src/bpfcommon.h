@@ -82,7 +82,10 @@ void tt_reserve_std_fds(void);
  */
 uint32_t tt_ns_per_jiffy(int verbose);
 
-/* CLOCK_REALTIME - CLOCK_BOOTTIME in ns, to put wall time on BPF timestamps. */
+/* The clock of the BPF side's timestamps (bpf_ktime_get_ns()). */
+#define TT_EVENT_CLOCK CLOCK_MONOTONIC
+
+/* CLOCK_REALTIME - TT_EVENT_CLOCK in ns, to put wall time on BPF timestamps. */
 uint64_t tt_realtime_offset_ns(void);
 uint64_t tt_now_ns(int clock_id);
 

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "bpfcommon.h"
 #include "evring.h"
 
 struct evring {
@@ -108,18 +109,10 @@ void evring_free(struct evring *r)
 	free(r);
 }
 
-/* The BPF side's clock (bpf_ktime_get_boot_ns), read before the rings are looked at. */
-static uint64_t boot_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 int evring_consume(struct evring *r)
 {
-	uint64_t until = boot_now();
+	/* Read before the rings are looked at (evmerge.h). */
+	uint64_t until = tt_now_ns(TT_EVENT_CLOCK);
 	int ret;
 
 	evmerge_look(&r->m);

@@ -16,7 +16,7 @@ typedef void (*stuck_alert_fn)(void *ctx, const struct tt_event *alert);
 /* rules: the --stuck rules, at most TT_MAX_STUCK (NULL with 0 for none); copied. */
 struct stuck *stuck_new(const struct stuck_rule *rules, int nrules, stuck_alert_fn alert,
 			void *ctx);
-/* Feeds one transition (CLOCK_BOOTTIME timestamps). */
+/* Feeds one transition (TT_EVENT_CLOCK timestamps). */
 void stuck_update(struct stuck *s, const struct tt_event *e);
 /* Registers a socket that predates the tracer as in its state since at least `now`. */
 void stuck_seed_socket(struct stuck *s, const struct tt_event *e);

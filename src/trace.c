@@ -33,6 +33,7 @@
 #define FLUSH_INTERVAL_NS 50000000ULL /* pipes and files see output at least this often */
 #define FLUSH_BYTES	  (64 * 1024)
 #define LOST_CHECK_NS	  1000000000ULL
+#define WALL_STEP_NS	  1000000ULL
 /*
  * Stuck alerts per loop turn: raised (a hash probe and a copy each), and emitted with their
  * holders (formatted like an event). Fewer while the ring buffer has a backlog: draining first.
@@ -419,13 +420,27 @@ static int open_outputs(struct trace_ctx *c)
 	return 0;
 }
 
+/*
+ * Events carry the monotonic clock, which stops while the machine sleeps and is not moved when
+ * the wall clock is set: then the offset to wall time changes, by far more than the read's own
+ * jitter (tens of ns), which alone must not move it.
+ */
+static void follow_wall_clock(struct trace_ctx *c)
+{
+	uint64_t off = tt_realtime_offset_ns();
+	uint64_t diff = off > c->realtime_off ? off - c->realtime_off : c->realtime_off - off;
+
+	if (diff > WALL_STEP_NS)
+		c->realtime_off = off;
+}
+
 /* Stuck alerts: raised into alerts' bounded queue, emitted a bounded number per turn. */
 static void stuck_turn(struct trace_ctx *c, uint64_t now, int busy)
 {
 	size_t room = alerts_room(c->alerts);
 
 	if (room)
-		stuck_tick(c->stuck, tt_now_ns(CLOCK_BOOTTIME),
+		stuck_tick(c->stuck, tt_now_ns(TT_EVENT_CLOCK),
 			   room < ALERTS_RAISE_TURN ? room : ALERTS_RAISE_TURN);
 	alerts_pump(c->alerts, now, busy ? ALERTS_EMIT_BUSY : ALERTS_EMIT_TURN);
 }
@@ -436,6 +451,7 @@ static void trace_tick(struct trace_ctx *c, uint64_t now, int busy)
 	if (c->out.len && (c->out_tty || now - c->last_flush >= FLUSH_INTERVAL_NS))
 		flush_stdout(c, now);
 	if (now - c->last_check >= LOST_CHECK_NS) {
+		follow_wall_clock(c);
 		check_lost(c);
 		twwatch_check(&c->tw);
 		c->last_check = now;
@@ -569,7 +585,7 @@ static int finish_trace(struct trace_ctx *c, struct evring *events)
 	 * alerts' bounded queue a batch at a time, none left behind in stuck.
 	 */
 	if (c->alerts) {
-		uint64_t now = tt_now_ns(CLOCK_BOOTTIME);
+		uint64_t now = tt_now_ns(TT_EVENT_CLOCK);
 
 		do
 			alerts_flush(c->alerts);
