@@ -80,7 +80,7 @@ int evmerge_add(struct evmerge *m, const void *data, size_t len)
 		}
 	}
 	at = m->side_len;
-	/* A record too short for a time goes first: the reader reports it. */
+	/* A record too short for a time goes last, as it came: the reader reports it. */
 	while (at > m->side_first && len >= sizeof(e->ts_ns) && m->side[at - 1].ev.ts_ns > e->ts_ns)
 		at--;
 	memmove(m->side + at + 1, m->side + at, (m->side_len - at) * sizeof(*m->side));
@@ -125,7 +125,7 @@ int evmerge_run(struct evmerge *m, uint64_t until, evmerge_fn fn, void *ctx)
 		unsigned int best = NONE;
 		const struct tt_event *e;
 
-		/* Each CPU's ring is in order of time already: the oldest of their first ones. */
+		/* Each CPU's ring is in order of time (but held children): the oldest first one. */
 		for (unsigned int c = 0; c < m->ncpus; c++) {
 			if (m->next[c] == m->head[c])
 				continue;

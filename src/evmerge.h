@@ -12,6 +12,12 @@
  * happened after it (the same socket's next transition, under the socket's lock) has a later
  * time and waits for the next read too. So each socket's events keep their order, though the
  * CPUs write without a lock.
+ *
+ * Two exceptions: a child's first event, held by the BPF side until the child's next transition
+ * (bpf/children.bpf.h), is written just before that transition with its older time, so it comes
+ * out with it, in its place; and a shared record committed behind one still being written is
+ * read a read later, after CPU records younger than it: those are accepted sockets' records,
+ * which the reader matches by cookie, not by place.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -109,6 +109,20 @@ void evring_free(struct evring *r)
 	free(r);
 }
 
+uint64_t evring_capacity(const struct evring *r)
+{
+	return (uint64_t)r->m.ncpus << r->m.shift;
+}
+
+/* A record that found no memory is said once; reading goes on (the final drain too). */
+static int take_add_err(struct evring *r)
+{
+	int err = r->add_err;
+
+	r->add_err = 0;
+	return err;
+}
+
 int evring_consume(struct evring *r)
 {
 	/* Read before the rings are looked at (evmerge.h). */
@@ -118,7 +132,7 @@ int evring_consume(struct evring *r)
 	evmerge_look(&r->m);
 	ret = ring_buffer__consume(r->shared);
 	if (r->add_err)
-		return r->add_err;
+		return take_add_err(r);
 	if (ret < 0)
 		return ret;
 	return evmerge_run(&r->m, until, r->fn, r->ctx);
@@ -131,7 +145,7 @@ int evring_poll(struct evring *r, int timeout_ms)
 	int ret;
 
 	if (r->add_err)
-		return r->add_err;
+		return take_add_err(r);
 	if (waited < 0 && waited != -EINTR)
 		return waited;
 	ret = evring_consume(r);

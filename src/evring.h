@@ -29,5 +29,7 @@ void evring_free(struct evring *r);
 int evring_poll(struct evring *r, int timeout_ms);
 /* Reads without waiting. */
 int evring_consume(struct evring *r);
+/* How many records the CPU rings hold at most. */
+uint64_t evring_capacity(const struct evring *r);
 
 #endif

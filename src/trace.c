@@ -574,9 +574,8 @@ static int finish_trace(struct trace_ctx *c, struct evring *events)
 {
 	int ret;
 
-	/* Bounded, since under a flood the ring never empties. */
-	for (uint64_t batches =
-		     (c->cfg->ringbuf_mb << 20) / sizeof(struct tt_event) / BATCH_EVENTS + 2;
+	/* Bounded, since under a flood the rings never empty. */
+	for (uint64_t batches = evring_capacity(events) / BATCH_EVENTS + 2;
 	     batches && evring_consume(events) == -ECANCELED; batches--)
 		;
 	acceptq_flush(c->acceptq, emit_accept_queued, c);
