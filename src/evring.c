@@ -2,9 +2,8 @@
 /* The tracer's events from the kernel: CPU rings and the shared ring buffer (evring.h). */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <time.h>
+#include <time.h> /* the event clock's id */
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "bpfcommon.h"

@@ -440,8 +440,7 @@ static void stuck_turn(struct trace_ctx *c, uint64_t now, int busy)
 	size_t room = alerts_room(c->alerts);
 
 	if (room)
-		stuck_tick(c->stuck, tt_now_ns(TT_EVENT_CLOCK),
-			   room < ALERTS_RAISE_TURN ? room : ALERTS_RAISE_TURN);
+		stuck_tick(c->stuck, now, room < ALERTS_RAISE_TURN ? room : ALERTS_RAISE_TURN);
 	alerts_pump(c->alerts, now, busy ? ALERTS_EMIT_BUSY : ALERTS_EMIT_TURN);
 }
 
@@ -481,7 +480,8 @@ static void trace_tick(struct trace_ctx *c, uint64_t now, int busy)
 /* Reads events until a stop signal, the -d deadline, a closed output or a ring buffer error. */
 static void trace_loop(struct trace_ctx *c, struct evring *events)
 {
-	uint64_t start = tt_now_ns(CLOCK_MONOTONIC), deadline = 0, now;
+	/* The events' clock: stuck ages compare it with their transitions' times. */
+	uint64_t start = tt_now_ns(TT_EVENT_CLOCK), deadline = 0, now;
 	int r, more = 0;
 
 	c->last_check = start;
@@ -503,7 +503,7 @@ static void trace_loop(struct trace_ctx *c, struct evring *events)
 			fprintf(stderr, "tcptrail: reading the event rings: %s\n", strerror(-r));
 			break;
 		}
-		now = tt_now_ns(CLOCK_MONOTONIC);
+		now = tt_now_ns(TT_EVENT_CLOCK);
 		trace_tick(c, now, more);
 		if (deadline && now >= deadline)
 			break;
