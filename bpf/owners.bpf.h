@@ -164,12 +164,6 @@ static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *in
 }
 
 /*
- * Socket I/O names the process that holds the file now: after fork, exec, fd passing or socket
- * activation, the process that uses a socket is rarely the one that opened it. This runs on
- * every send and receive of every socket, so it leaves at the first sign of nothing to do: not
- * TCP, not followed (no cookie yet), or the same process as last time.
- */
-/*
  * The first holder seen of a connection whose events named its listener's owner while it
  * waited to be accepted (OWNER_QUEUED): user space names it on those events.
  */
@@ -192,6 +186,12 @@ static __always_inline void emit_accepted(__u64 cookie, const struct owner *o)
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 }
 
+/*
+ * Socket I/O names the process that holds the file now: after fork, exec, fd passing or socket
+ * activation, the process that uses a socket is rarely the one that opened it. sk is a TCP
+ * socket. This runs on every TCP send and receive, so it leaves at the first sign of nothing
+ * to do: not followed (no cookie yet), or the same process as last time.
+ */
 static __always_inline void learn_owner(struct sock *sk)
 {
 	struct task_struct *task;
@@ -199,7 +199,7 @@ static __always_inline void learn_owner(struct sock *sk)
 	struct owner o;
 	__u64 cookie;
 
-	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+	if (!sk)
 		return;
 	cookie = (__u64)sk->__sk_common.skc_cookie.counter;
 	if (!cookie)

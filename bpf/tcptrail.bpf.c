@@ -217,19 +217,49 @@ int BPF_PROG(handle_send_reset_reason, const struct sock *sk, const struct sk_bu
 	return 0;
 }
 
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(handle_send, struct sock *sk, int ret, int flags)
+/*
+ * The I/O hooks fire only for TCP: a hook on every socket's I/O (sock:sock_send_length and
+ * sock_recv_length) made every process's unix-socket, UDP and netlink I/O slower too. One send
+ * hook loads (trace_bpf): the TCP tracepoint (after 6.12), else a trampoline on tcp_sendmsg
+ * (kernels that allow them, such as Debian's 6.1 and 6.12), else the generic one (6.3+), which
+ * filters.
+ */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(handle_send, struct sock *sk)
 {
-	TEST_REFUSAL(TT_PART_IO);
+	TEST_REFUSAL(TT_PART_SEND);
 	learn_owner(sk);
 	return 0;
 }
 
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(handle_recv, struct sock *sk, int ret, int flags)
+SEC("fentry/tcp_sendmsg")
+int BPF_PROG(handle_send_fentry, struct sock *sk)
 {
-	TEST_REFUSAL(TT_PART_IO);
+	TEST_REFUSAL(TT_PART_SEND);
 	learn_owner(sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(handle_send_any, struct sock *sk, int ret, int flags)
+{
+	TEST_REFUSAL(TT_PART_SEND);
+	if (sk && sk->sk_protocol == IPPROTO_TCP)
+		learn_owner(sk);
+	return 0;
+}
+
+/*
+ * Every copy of received data to its reader (recvmsg, zero-copy receive, splice). The socket's
+ * lock is owned there by the reader's system call; a kernel reader in softirq (sockmap,
+ * strparser) runs without it, on whatever task it interrupted.
+ */
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(handle_recv, struct sock *sk)
+{
+	TEST_REFUSAL(TT_PART_RECV);
+	if (sk->sk_lock.owned)
+		learn_owner(sk);
 	return 0;
 }
 

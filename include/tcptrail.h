@@ -28,12 +28,13 @@ enum tt_lost {
 enum tt_bpf_part {
 	TT_PART_CORE = 0,    /* state events: handle_set_state */
 	TT_PART_RESETS = 1,  /* resets sent: close causes */
-	TT_PART_IO = 2,	     /* owners learned from socket I/O */
-	TT_PART_ACCEPT = 3,  /* owners learned at accept() */
-	TT_PART_HANDOFF = 4, /* listeners handed on at fork/exit */
-	TT_PART_EXEC = 5,    /* sockets renamed at exec/prctl */
-	TT_PART_WALK = 6,    /* the start-up walk of existing sockets */
-	TT_PART_COUNT = 7,
+	TT_PART_SEND = 2,    /* owners learned from TCP sends */
+	TT_PART_RECV = 3,    /* owners learned from TCP receives */
+	TT_PART_ACCEPT = 4,  /* owners learned at accept() */
+	TT_PART_HANDOFF = 5, /* listeners handed on at fork/exit */
+	TT_PART_EXEC = 6,    /* sockets renamed at exec/prctl */
+	TT_PART_WALK = 7,    /* the start-up walk of existing sockets */
+	TT_PART_COUNT = 8,
 };
 
 /* Kernel TCP states (include/net/tcp_states.h), plus tcptrail's own markers. */

@@ -30,12 +30,20 @@ static const struct tt_part trace_parts_init[TT_PART_COUNT] = {
 			    "6.1",
 			    "close causes tell resets sent only by the error they leave",
 			    {"handle_send_reset", "handle_send_reset_reason"}},
-	[TT_PART_IO] = {"io",
-			"owners followed through socket I/O",
-			"6.3",
-			"after fork, exec, fd passing or socket activation an event names the "
-			"socket's previous holder until its next connect, listen, accept or close",
-			{"handle_send", "handle_recv"}},
+	[TT_PART_SEND] =
+		{"send",
+		 "owners followed through TCP sends",
+		 "6.1",
+		 "a process that took a socket over (fork, fd passing, socket activation) and "
+		 "only sends on it is named from its first receive or close",
+		 {"handle_send", "handle_send_fentry", "handle_send_any"}},
+	[TT_PART_RECV] =
+		{"recv",
+		 "owners followed through TCP receives",
+		 "6.1",
+		 "a process that took a socket over (fork, fd passing, socket activation) and "
+		 "only receives on it is named from its first send or close",
+		 {"handle_recv"}},
 	[TT_PART_ACCEPT] = {"accept",
 			    "owners learned at accept()",
 			    "6.1",
@@ -60,16 +68,38 @@ static const struct tt_part trace_parts_init[TT_PART_COUNT] = {
 };
 
 /*
- * What this kernel lacks, probed before loading: the socket I/O tracepoints (6.3+), trampolines
- * for fexit (not every build allows them), bpf_loop (5.17), bpf_for_each_map_elem (5.13) and
- * bpf_task_from_pid (6.2).
+ * The send hook this kernel takes, cheapest for the host first: tcp:tcp_sendmsg_locked (after 6.12)
+ * and a trampoline on tcp_sendmsg fire for TCP only; sock:sock_send_length (6.3) fires for
+ * every socket's sends and is used only when neither is there. NULL if none is.
  */
-static void probe_parts(struct tt_part *parts)
+static const char *probe_send_hook(void)
 {
-	if (!tt_kernel_has_btf_tracepoint("sock_send_length") ||
-	    !tt_kernel_has_btf_tracepoint("sock_recv_length"))
-		tt_part_off(&parts[TT_PART_IO], TT_PART_ABSENT,
-			    "no sock:sock_send_length/sock_recv_length tracepoints: Linux 6.3+");
+	if (tt_kernel_has_btf_tracepoint("tcp_sendmsg_locked"))
+		return "handle_send";
+	if (tt_kernel_can_fexit("tcp_sendmsg"))
+		return "handle_send_fentry";
+	if (tt_kernel_has_btf_tracepoint("sock_send_length"))
+		return "handle_send_any";
+	return NULL;
+}
+
+/*
+ * What this kernel lacks, probed before loading: the send hooks, tcp:tcp_rcv_space_adjust,
+ * trampolines for fexit (not every build allows them), bpf_loop (5.17), bpf_for_each_map_elem
+ * (5.13) and bpf_task_from_pid (6.2).
+ */
+static void probe_parts(struct trace_bpf *b)
+{
+	struct tt_part *parts = b->parts;
+
+	b->send_hook = probe_send_hook();
+	if (!b->send_hook)
+		tt_part_off(&parts[TT_PART_SEND], TT_PART_ABSENT,
+			    "no tcp:tcp_sendmsg_locked (after 6.12), no fentry trampolines and no "
+			    "sock:sock_send_length (6.3+)");
+	if (!tt_kernel_has_btf_tracepoint("tcp_rcv_space_adjust"))
+		tt_part_off(&parts[TT_PART_RECV], TT_PART_ABSENT,
+			    "no tcp:tcp_rcv_space_adjust tracepoint");
 	if (!tt_kernel_can_fexit("inet_accept"))
 		tt_part_off(&parts[TT_PART_ACCEPT], TT_PART_ABSENT,
 			    "the kernel does not attach fexit programs to inet_accept here");
@@ -82,16 +112,23 @@ static void probe_parts(struct tt_part *parts)
 			    "no bpf_loop helper: Linux 5.17+");
 }
 
-static void choose_programs(struct tcptrail_bpf *skel, const struct tt_part *parts)
+static void choose_programs(struct tcptrail_bpf *skel, const struct trace_bpf *b)
 {
 	/* Since 6.10 tcp_send_reset says why: (sk, skb, reason). */
 	int reason = tt_btf_tracepoint_nargs("tcp_send_reset") >= 3;
+	struct bpf_program *send[] = {skel->progs.handle_send, skel->progs.handle_send_fentry,
+				      skel->progs.handle_send_any};
 
+	for (size_t i = 0; i < sizeof(send) / sizeof(send[0]); i++) {
+		const char *name = bpf_program__name(send[i]);
+
+		bpf_program__set_autoload(send[i], b->send_hook && !strcmp(name, b->send_hook));
+	}
 	bpf_program__set_autoload(skel->progs.handle_send_reset_reason, reason);
 	bpf_program__set_autoload(skel->progs.handle_send_reset, !reason);
 	bpf_program__set_autoload(skel->progs.handle_rename,
 				  tt_kernel_has_btf_tracepoint("task_rename"));
-	tt_parts_apply(skel->obj, parts, TT_PART_COUNT);
+	tt_parts_apply(skel->obj, b->parts, TT_PART_COUNT);
 }
 
 static void set_filters(struct tcptrail_bpf *skel, const struct tt_filter *f)
@@ -154,7 +191,7 @@ static int trace_bpf_load(struct trace_bpf *b, const struct config *cfg, const c
 			return errno ? -errno : -ENOMEM;
 		set_filters(b->skel, &cfg->filter);
 		b->skel->rodata->test_refuse = test_refuse;
-		choose_programs(b->skel, b->parts);
+		choose_programs(b->skel, b);
 		*what = "sizing the event rings";
 		err = evring_size(b->skel->maps.ring_pos, b->skel->maps.ring_slots,
 				  (uint64_t)cfg->ringbuf_mb << 20, &shift);
@@ -184,7 +221,7 @@ int trace_bpf_open(struct trace_bpf *b, const struct config *cfg, evmerge_fn fn,
 
 	memset(b, 0, sizeof(*b));
 	memcpy(b->parts, trace_parts_init, sizeof(b->parts));
-	probe_parts(b->parts);
+	probe_parts(b);
 	load_reset_reasons(cfg->verbose);
 	err = trace_bpf_load(b, cfg, what);
 	if (err)
@@ -194,6 +231,10 @@ int trace_bpf_open(struct trace_bpf *b, const struct config *cfg, evmerge_fn fn,
 	if (err)
 		return err;
 	tt_parts_report(b->parts, TT_PART_COUNT, cfg->verbose);
+	if (cfg->verbose && b->send_hook && tt_part_on(b->parts, TT_PART_SEND))
+		fprintf(stderr, "tcptrail: TCP sends followed by %s\n",
+			bpf_program__section_name(
+				bpf_object__find_program_by_name(b->skel->obj, b->send_hook)));
 	*what = "mapping the event rings";
 	b->events = evring_new(b->skel->maps.events, b->skel->maps.ring_pos,
 			       b->skel->maps.ring_slots, fn, ctx);

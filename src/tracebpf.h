@@ -20,6 +20,7 @@ struct trace_bpf {
 	struct tcptrail_bpf *skel;
 	struct evring *events; /* hands each record to the open's fn, in order of time */
 	struct tt_part parts[TT_PART_COUNT];
+	const char *send_hook; /* the send part's program this kernel takes, NULL if none */
 };
 
 /* Loads and attaches, and maps the event rings; *what names a failed step. */

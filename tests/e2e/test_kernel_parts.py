@@ -27,7 +27,7 @@ def part_lines(stderr, what):
 
 
 def test_refused_parts_switch_off_alone():
-    t = refusing("io,exec", lambda: tt.Tracer("--netns", str(NETNS)))
+    t = refusing("send,recv,exec", lambda: tt.Tracer("--netns", str(NETNS)))
     port = tt.free_port()
     server = tt.run_py(tt.CLOSE_WAIT_SERVER, "127.0.0.1", port, 0)
     assert tt.read_line(server) == "ready"
@@ -41,13 +41,16 @@ def test_refused_parts_switch_off_alone():
     server.wait(timeout=tt.DEADLINE)
     rc, err = t.stop()
     assert rc == 0, err
-    io = part_lines(err, "refused the programs for owners followed through socket I/O")
+    send = part_lines(err, "refused the programs for owners followed through TCP sends")
+    recv = part_lines(err, "refused the programs for owners followed through TCP receives")
     ex = part_lines(err, "refused the programs for sockets renamed at exec")
-    assert len(io) == 1 and len(ex) == 1, err
-    assert "Linux 6.3+" in io[0] and io[0].endswith("-v says why"), io
+    assert len(send) == 1 and len(recv) == 1 and len(ex) == 1, err
+    assert "Linux 6.1+" in send[0] and send[0].endswith("-v says why"), send
+    assert "only sends on it is named from its first receive or close" in send[0], send
+    assert "only receives on it is named from its first send or close" in recv[0], recv
     assert "the rest runs" in ex[0] and "take the new name at their next I/O" in ex[0], ex
     # Nothing else was switched off.
-    assert len(part_lines(err, "refused")) == 2, err
+    assert len(part_lines(err, "refused")) == 3, err
 
 
 def test_verbose_names_the_verifier_reason():
@@ -76,7 +79,7 @@ def test_no_hook_slows_other_processes():
     tracing program (tp_btf, fexit, iterators) attached through a BPF link."""
     t = tt.Tracer("--netns", str(NETNS))
     pid = t.proc.pid
-    kinds = []
+    kinds, tracepoints = [], []
     for fd in os.listdir("/proc/%d/fd" % pid):
         try:
             target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
@@ -90,11 +93,22 @@ def test_no_hook_slows_other_processes():
             kinds.append("prog_type %s" % info["prog_type"].strip())
         elif "bpf_link" in target:
             kinds.append("link %s" % info["link_type"].strip())
+            if "tp_name" in info:
+                tracepoints.append(info["tp_name"].strip())
     t.stop()
     assert "perf_event" not in kinds, kinds
     # BPF_PROG_TYPE_TRACING is 26; tracepoint (5) and kprobe (2) programs would be the taxing kind.
     progs = [k for k in kinds if k.startswith("prog_type")]
     assert progs and all(k == "prog_type 26" for k in progs), kinds
+    # The socket I/O hooks are TCP's own: sock:sock_*_length fire for every unix, UDP and
+    # netlink socket's I/O too. The generic send hook only where no TCP one exists.
+    assert "inet_sock_set_state" in tracepoints and "sock_recv_length" not in tracepoints, \
+        tracepoints
+    with open("/sys/kernel/btf/vmlinux", "rb") as f:
+        has_tcp_send_tp = b"\0btf_trace_tcp_sendmsg_locked\0" in f.read()
+    if has_tcp_send_tp:
+        assert "tcp_sendmsg_locked" in tracepoints, tracepoints
+        assert "sock_send_length" not in tracepoints, tracepoints
 
 
 def test_refused_metrics_iterator_keeps_the_event_gauges():

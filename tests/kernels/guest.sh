@@ -25,6 +25,7 @@ trap 'exit 1' INT TERM
 EVENTS_PORT=47101
 STUCK_PORT=47102
 ACCEPT_PORT=47103
+IO_PORT=47104
 REC=/tmp/rec.jsonl
 
 # Each result says how long its check took.
@@ -100,10 +101,10 @@ check_load() {
 		result load FAIL "tracing, but a BPF part was refused or not attached (${secs}s)"
 		return
 	fi
-	# -v names what this kernel lacks: 6.1 has no socket I/O tracepoints (6.3) and no
-	# bpf_task_from_pid (6.2); 6.12 has everything (fexit for the accept hook included).
+	# -v names what this kernel lacks: 6.1 has no bpf_task_from_pid (6.2); 6.12 has
+	# everything (fexit for the accept hook and the send hook included).
 	case "$(uname -r)" in
-	6.1.*) expect_off="owners followed through socket I/O|listeners handed on at exit" ;;
+	6.1.*) expect_off="listeners handed on at exit" ;;
 	*) expect_off="" ;;
 	esac
 	off=$(grep '^tcptrail: off on this kernel: ' /tmp/trace.err |
@@ -203,6 +204,31 @@ check_accept() {
 	fi
 	grep "\"lport\":$ACCEPT_PORT," "$REC" | sed 's/^/TT-LOG accept: /' || true
 	result accept FAIL "ESTABLISHED->CLOSE_WAIT on port $ACCEPT_PORT does not name tt-worker $wpid"
+}
+
+# The I/O hooks (tcp:tcp_rcv_space_adjust; tcp:tcp_sendmsg_locked, a trampoline on tcp_sendmsg
+# or sock:sock_send_length): the server's fork children each took over a connection, one only
+# reads and one only writes, and the server closed its copies. The client's FIN puts both in
+# CLOSE_WAIT; only the children's own I/O can name them there (else the event says "moved").
+io_seen() {
+	rec_has state "$iorpid" tt-handoff "\"lport\":$IO_PORT," \
+		'"old":"ESTABLISHED","new":"CLOSE_WAIT"' &&
+		rec_has state "$iowpid" tt-handoff "\"lport\":$IO_PORT," \
+			'"old":"ESTABLISHED","new":"CLOSE_WAIT"'
+}
+
+check_io() {
+	traffic io /tmp/handoff.out handoff $IO_PORT || return 0
+	iorpid=$(sed -n 's/^reader_pid=\([0-9]*\) .*/\1/p' /tmp/handoff.out)
+	iowpid=$(sed -n 's/.* sender_pid=\([0-9]*\)$/\1/p' /tmp/handoff.out)
+	if poll 30 io_seen; then
+		result io PASS "port $IO_PORT: ESTABLISHED->CLOSE_WAIT names the reading child" \
+			"$iorpid and the writing child $iowpid"
+		return
+	fi
+	grep "\"lport\":$IO_PORT," "$REC" | sed 's/^/TT-LOG io: /' || true
+	result io FAIL "ESTABLISHED->CLOSE_WAIT on port $IO_PORT does not name the reader $iorpid" \
+		"and the sender $iowpid"
 }
 
 # Starts a holder of a CLOSE_WAIT socket (for stuck and the snapshots): sets hpid.
@@ -337,11 +363,12 @@ ip link set lo up
 printf '\nTT-KERNEL %s\n' "$(uname -r)"
 [ -e /proc/config.gz ] && echo "TT-INFO guest: the kernel has /proc/config.gz"
 
-spid='' cpid='' cport='' hpid=''
+spid='' cpid='' cport='' hpid='' iorpid='' iowpid=''
 since=$(date +%s)
 check_load
 check_events
 check_accept
+check_io
 start_holder || true
 check_stuck
 check_snapshot snapshot-noconfig "no kernel config file"

@@ -17,6 +17,12 @@
  *                   Prints "holder_pid=N" and "ready" once the socket is in CLOSE_WAIT, then
  *                   "closed" when the holder closed it.
  *
+ *   handoff PORT    a server (tt-handoff) accepts two connections from a client (tt-hclient),
+ *                   forks a child for each and closes its own copies; the children keep the
+ *                   server's name. One only reads its request, the other only writes a
+ *                   greeting; each then waits for the client's FIN with poll() (no socket I/O)
+ *                   before closing. Prints "reader_pid=N sender_pid=N".
+ *
  * Every process names itself with prctl(PR_SET_NAME) before it opens a socket and checks that
  * /proc/self/comm (the group leader's name: these processes have one thread) says the same,
  * since that is the name tcptrail reports.
@@ -375,6 +381,86 @@ static int cmd_prefork(int port)
 	return ok ? 0 : 1;
 }
 
+/*
+ * handoff: after the fork and the server's close, only a child's own receive or send can name
+ * it; the client's FIN then puts each socket in CLOSE_WAIT, an event made by a packet.
+ */
+static void await_fin(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+
+	if (poll(&pfd, 1, 20000) != 1)
+		fail("no FIN from the client");
+	close_checked(fd);
+}
+
+static void handoff_reader(int fd, int other, int done)
+{
+	char buf[4];
+
+	close_checked(other);
+	recv_exact(fd, buf, 4);
+	if (memcmp(buf, "req\n", 4))
+		fail("unexpected request");
+	signal_ready(done);
+	await_fin(fd);
+}
+
+static void handoff_sender(int fd, int other, int done)
+{
+	close_checked(other);
+	send_all(fd, "hi!\n", 4);
+	signal_ready(done);
+	await_fin(fd);
+}
+
+static void handoff_client(int port, int done, int done_w)
+{
+	char buf[4];
+	int r, w;
+
+	set_name("tt-hclient");
+	close_checked(done_w);
+	r = connect_to(port);
+	w = connect_to(port);
+	send_all(r, "req\n", 4);
+	recv_exact(w, buf, 4);
+	if (memcmp(buf, "hi!\n", 4))
+		fail("unexpected greeting");
+	/* Both children have done their I/O: one byte each on the done pipe. */
+	recv_exact(done, buf, 2);
+	close_checked(r);
+	close_checked(w);
+}
+
+static int cmd_handoff(int port)
+{
+	int done[2], lfd, r, w, ok;
+	pid_t client, reader, sender;
+
+	set_name("tt-handoff");
+	if (pipe(done))
+		die("pipe");
+	lfd = listen_on(port);
+	client = spawn(handoff_client, port, done[0], done[1]);
+	close(done[0]);
+	r = accept(lfd, NULL, NULL); /* the client's first connection */
+	w = accept(lfd, NULL, NULL);
+	if (r < 0 || w < 0)
+		die("accept");
+	close_checked(lfd);
+	reader = spawn(handoff_reader, r, w, done[1]);
+	sender = spawn(handoff_sender, w, r, done[1]);
+	close(done[1]);
+	close_checked(r);
+	close_checked(w);
+	ok = wait_ok(client);
+	ok &= wait_ok(reader);
+	ok &= wait_ok(sender);
+	say("reader_pid=%d sender_pid=%d\n", (int)reader, (int)sender);
+	return ok ? 0 : 1;
+}
+
 static int number(const char *s, int min, int max)
 {
 	char *end;
@@ -397,6 +483,10 @@ int main(int argc, char **argv)
 		return cmd_prefork(number(argv[2], 1, 65535));
 	if (argc == 4 && !strcmp(argv[1], "closewait"))
 		return cmd_closewait(number(argv[2], 1, 65535), number(argv[3], 0, 86400));
-	fprintf(stderr, "usage: %s pair PORT | prefork PORT | closewait PORT SECONDS\n", self);
+	if (argc == 3 && !strcmp(argv[1], "handoff"))
+		return cmd_handoff(number(argv[2], 1, 65535));
+	fprintf(stderr,
+		"usage: %s pair PORT | prefork PORT | closewait PORT SECONDS | handoff PORT\n",
+		self);
 	return 2;
 }
