@@ -6,7 +6,11 @@
  * happen while it counts, so what a tracer costs here is the cost of its hooks on socket I/O
  * (four syscalls and two segments per round trip), not of its state-change events.
  *
- *   pingpong [-s SECONDS] [-n PAIRS] [-p BASEPORT]
+ *   pingpong [-s SECONDS] [-n PAIRS] [-p BASEPORT] [-u]
+ *
+ * -u bounces the byte over AF_UNIX socket pairs instead: no TCP at all, the I/O of the host's
+ * other processes (D-Bus, journald, a database's local clients), which a TCP tracer must not
+ * slow down.
  *
  * Prints "roundtrips=N seconds=S rate=R pairs=P all=A" on stdout at the end (R = round trips
  * per second, all pairs together, counted over SECONDS after a 0.1 s warm-up; A = every round
@@ -45,6 +49,9 @@ struct shared {
 	struct slot p[MAX_PAIRS];
 };
 
+static int unix_pairs;		   /* -u */
+static int pair_fds[MAX_PAIRS][2]; /* -u: client, server */
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -69,7 +76,7 @@ static void tune(int fd)
 	struct timeval tmo = {.tv_sec = 10};
 	int one = 1;
 
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	if ((!unix_pairs && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))) ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo)))
 		die("setsockopt");
 }
@@ -87,11 +94,10 @@ static struct sockaddr_in loopback(unsigned short port)
  * used by the process that created it, as in a steady-state server: the run measures the hooks'
  * common case, an owner that does not change.
  */
-static void server(struct shared *sh, int idx, unsigned short port)
+static int tcp_accept_one(struct shared *sh, int idx, unsigned short port)
 {
 	struct sockaddr_in a = loopback(port);
 	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0), fd;
-	char b;
 
 	if (lfd < 0)
 		die("socket");
@@ -103,6 +109,20 @@ static void server(struct shared *sh, int idx, unsigned short port)
 	if (fd < 0)
 		die("accept");
 	close(lfd);
+	return fd;
+}
+
+static void server(struct shared *sh, int idx, unsigned short port)
+{
+	int fd;
+	char b;
+
+	if (unix_pairs) {
+		fd = pair_fds[idx][1];
+		close(pair_fds[idx][0]);
+	} else {
+		fd = tcp_accept_one(sh, idx, port);
+	}
 	tune(fd);
 	for (;;) {
 		ssize_t n = read(fd, &b, 1);
@@ -121,12 +141,10 @@ static void server(struct shared *sh, int idx, unsigned short port)
 	_exit(0);
 }
 
-static void client(struct shared *sh, int idx, unsigned short port)
+static int tcp_connect(struct shared *sh, int idx, unsigned short port)
 {
 	struct sockaddr_in a = loopback(port);
-	unsigned long long n = 0;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	char b = 'x';
 
 	if (fd < 0)
 		die("socket");
@@ -134,6 +152,21 @@ static void client(struct shared *sh, int idx, unsigned short port)
 		usleep(1000);
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		die("connect");
+	return fd;
+}
+
+static void client(struct shared *sh, int idx, unsigned short port)
+{
+	unsigned long long n = 0;
+	char b = 'x';
+	int fd;
+
+	if (unix_pairs) {
+		fd = pair_fds[idx][0];
+		close(pair_fds[idx][1]);
+	} else {
+		fd = tcp_connect(sh, idx, port);
+	}
 	tune(fd);
 	sh->p[idx].connected = 1;
 	while (!sh->go)
@@ -160,7 +193,7 @@ static unsigned long long total(struct shared *sh, int n)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: pingpong [-s SECONDS] [-n PAIRS] [-p BASEPORT]\n");
+	fprintf(stderr, "usage: pingpong [-s SECONDS] [-n PAIRS] [-p BASEPORT] [-u]\n");
 	exit(2);
 }
 
@@ -170,6 +203,7 @@ int main(int argc, char **argv)
 		{"seconds", required_argument, NULL, 's'},
 		{"pairs", required_argument, NULL, 'n'},
 		{"port", required_argument, NULL, 'p'},
+		{"unix", no_argument, NULL, 'u'},
 		{NULL, 0, NULL, 0},
 	};
 	double seconds = 5, t0, t1;
@@ -178,7 +212,7 @@ int main(int argc, char **argv)
 	pid_t pids[2 * MAX_PAIRS];
 	struct shared *sh;
 
-	while ((opt = getopt_long(argc, argv, "s:n:p:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:n:p:u", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			seconds = atof(optarg);
@@ -188,6 +222,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			base = atoi(optarg);
+			break;
+		case 'u':
+			unix_pairs = 1;
 			break;
 		default:
 			usage();
@@ -204,6 +241,8 @@ int main(int argc, char **argv)
 		die("mmap");
 	memset(sh, 0, sizeof(*sh));
 	for (int i = 0; i < pairs; i++) {
+		if (unix_pairs && socketpair(AF_UNIX, SOCK_STREAM, 0, pair_fds[i]))
+			die("socketpair");
 		for (int role = 0; role < 2; role++) {
 			pid_t pid = fork();
 
@@ -215,6 +254,11 @@ int main(int argc, char **argv)
 				client(sh, i, (unsigned short)(base + i));
 			}
 			pids[nproc++] = pid;
+		}
+		/* Only the pair's two processes hold it: the server sees the client's close. */
+		if (unix_pairs) {
+			close(pair_fds[i][0]);
+			close(pair_fds[i][1]);
 		}
 	}
 	for (int i = 0; i < pairs; i++) {
