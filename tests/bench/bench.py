@@ -126,10 +126,10 @@ def run_unix_pingpong():
     """Round trips per second over AF_UNIX socket pairs: other processes' (non-TCP) socket I/O."""
     p = subprocess.run([PINGPONG, "-u", "-s", str(PP_SECONDS), "-n", str(PP_PAIRS)],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    m = re.search(r"roundtrips=(\d+) seconds=([\d.]+) rate=(\d+)", p.stdout)
+    m = re.search(r"roundtrips=(\d+) seconds=([\d.]+) rate=(\d+) pairs=\d+ all=(\d+)", p.stdout)
     if p.returncode or not m:
         raise RuntimeError("pingpong -u failed: " + (p.stderr.strip() or p.stdout.strip()))
-    return {"rate": int(m.group(3))}
+    return {"rate": int(m.group(3)), "all_trips": int(m.group(4))}
 
 
 def run_getppid():
@@ -171,8 +171,11 @@ def syscalls_section():
                              "(%d pairs, %g s runs) while each tracer runs" % (
                                  PP_PAIRS, PP_SECONDS), rows, unit="round trips/s")
     out += ["", "No TCP here: this is the host's other socket I/O (D-Bus, journald, local "
-            "database clients). A hook on sock:sock_send_length/sock_recv_length, which fire "
-            "for every socket, shows as ~0.95."]
+            "database clients). A hook that fires for every socket's I/O "
+            "(sock:sock_send_length/sock_recv_length) runs twice per round trip; the table "
+            "below counts the runs."]
+    out += [""] + pingpong_kernel_cost([c for c in cases if c.startswith(("tcptrail", "B:"))],
+                                       load=run_unix_pingpong, what="AF_UNIX ping-pong")
     return out
 
 
@@ -691,10 +694,10 @@ def all_prog_stats(ids):
             for p in bpftool_json("prog", "show") if p.get("id") in ids}
 
 
-def pingpong_kernel_cost(cases):
-    """ns per run of every program tcptrail loads during ping-pong, with BPF run-time stats on
-    only meanwhile (their own timing, two clock reads per run, is in every number). Separate
-    runs from the rate suite so that the stats' cost does not bias its ratios."""
+def pingpong_kernel_cost(cases, load=run_pingpong, what="Ping-pong"):
+    """ns per run of every program tcptrail loads during ping-pong (load), with BPF run-time
+    stats on only meanwhile (their own timing, two clock reads per run, is in every number).
+    Separate runs from the rate suite so that the stats' cost does not bias its ratios."""
     path = os.path.join(SCRATCH, "out.data")
     per = {c: {} for c in cases}   # case -> name -> [(ns_per_run, runs_per_trip)]
     tot = {c: [] for c in cases}   # case -> [(bpf ns per round trip, rate)]
@@ -712,7 +715,7 @@ def pingpong_kernel_cost(cases):
                 ids = own_prog_ids(t.proc.pid)
                 with BpfStats():
                     before = all_prog_stats(ids)
-                    r = run_pingpong()
+                    r = load()
                     after = all_prog_stats(ids)
                 others += foreign_tracers([t.proc.pid])
             finally:
@@ -730,12 +733,12 @@ def pingpong_kernel_cost(cases):
             if others:
                 notes.append("%s rep %d overlapped other BPF tracers: %s" % (
                     c, rep + 1, ", ".join(sorted(set(others)))))
-            log("pingpong kernel cost %s: %s; %.0f ns of BPF per round trip at %d/s" % (
-                c, ", ".join("%s %s ns/run x %.2f/trip" % (
+            log("%s kernel cost %s: %s; %.0f ns of BPF per round trip at %d/s" % (
+                what, c, ", ".join("%s %s ns/run x %.2f/trip" % (
                     n, "-" if v[-1][0] is None else "%.0f" % v[-1][0], v[-1][1])
                     for n, v in per[c].items()), tot[c][-1][0], r["rate"]))
-    out = ["### Ping-pong: in-kernel cost of each tcptrail program (BPF run-time stats, "
-           "median of %d runs)" % PP_REPS, "",
+    out = ["### %s: in-kernel cost of each tcptrail program (BPF run-time stats, "
+           "median of %d runs)" % (what, PP_REPS), "",
            "| tracer | program | ns/run | runs per round trip | ns per round trip |",
            "|---|---|---:|---:|---:|"]
     for c in cases:

@@ -105,13 +105,15 @@ static int tracer_open(struct tracer *t, uint16_t port)
 	bpf_program__set_autoload(t->skel->progs.handle_rename,
 				  tt_kernel_has_btf_tracepoint("task_rename"));
 	bpf_program__set_autoload(t->skel->progs.handle_accept, tt_kernel_can_fexit("inet_accept"));
-	/* One send hook at most: the TCP tracepoint, else the generic one. */
+	/*
+	 * The send hooks this kernel has, the generic one too even where the TCP one is there (the
+	 * tracer loads one): both only name the sender, and this verifies the fallback here.
+	 */
 	bpf_program__set_autoload(t->skel->progs.handle_send,
 				  tt_kernel_has_btf_tracepoint("tcp_sendmsg_locked"));
 	bpf_program__set_autoload(t->skel->progs.handle_send_fentry, false);
 	bpf_program__set_autoload(t->skel->progs.handle_send_any,
-				  !tt_kernel_has_btf_tracepoint("tcp_sendmsg_locked") &&
-					  tt_kernel_has_btf_tracepoint("sock_send_length"));
+				  tt_kernel_has_btf_tracepoint("sock_send_length"));
 	bpf_program__set_autoload(t->skel->progs.handle_recv,
 				  tt_kernel_has_btf_tracepoint("tcp_rcv_space_adjust"));
 	if (!tt_kernel_has_kfunc("bpf_task_from_pid")) {
