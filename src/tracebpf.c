@@ -68,8 +68,8 @@ static const struct tt_part trace_parts_init[TT_PART_COUNT] = {
 };
 
 /*
- * The send hook this kernel takes, cheapest for the host first: tcp:tcp_sendmsg_locked (after 6.12)
- * and a trampoline on tcp_sendmsg fire for TCP only; sock:sock_send_length (6.3) fires for
+ * The send hook this kernel takes, cheapest for the host first: tcp:tcp_sendmsg_locked (after
+ * 6.12) and a trampoline on tcp_sendmsg fire for TCP only; sock:sock_send_length (6.3) fires for
  * every socket's sends and is used only when neither is there. NULL if none is.
  */
 static const char *probe_send_hook(void)

@@ -94,6 +94,13 @@ static struct sockaddr_in loopback(unsigned short port)
  * used by the process that created it, as in a steady-state server: the run measures the hooks'
  * common case, an owner that does not change.
  */
+/* -u: this process's end of pair idx (0 the client's, 1 the server's); the other end closed. */
+static int pair_end(int idx, int end)
+{
+	close(pair_fds[idx][!end]);
+	return pair_fds[idx][end];
+}
+
 static int tcp_accept_one(struct shared *sh, int idx, unsigned short port)
 {
 	struct sockaddr_in a = loopback(port);
@@ -117,12 +124,7 @@ static void server(struct shared *sh, int idx, unsigned short port)
 	int fd;
 	char b;
 
-	if (unix_pairs) {
-		fd = pair_fds[idx][1];
-		close(pair_fds[idx][0]);
-	} else {
-		fd = tcp_accept_one(sh, idx, port);
-	}
+	fd = unix_pairs ? pair_end(idx, 1) : tcp_accept_one(sh, idx, port);
 	tune(fd);
 	for (;;) {
 		ssize_t n = read(fd, &b, 1);
@@ -161,12 +163,7 @@ static void client(struct shared *sh, int idx, unsigned short port)
 	char b = 'x';
 	int fd;
 
-	if (unix_pairs) {
-		fd = pair_fds[idx][0];
-		close(pair_fds[idx][1]);
-	} else {
-		fd = tcp_connect(sh, idx, port);
-	}
+	fd = unix_pairs ? pair_end(idx, 0) : tcp_connect(sh, idx, port);
 	tune(fd);
 	sh->p[idx].connected = 1;
 	while (!sh->go)
