@@ -223,12 +223,16 @@ int BPF_PROG(handle_send_reset_reason, const struct sock *sk, const struct sk_bu
  * hook loads (trace_bpf): the TCP tracepoint (after 6.12), else a trampoline on tcp_sendmsg
  * (kernels that allow them, such as Debian's 6.1 and 6.12), else the generic one (6.3+), which
  * filters.
+ *
+ * The kernel also sends on its own (kernel TLS offload, ESP in TCP) from softirq, on whatever
+ * task it interrupted: the socket's lock is not owned there, as it is in a sender's system call.
  */
 SEC("tp_btf/tcp_sendmsg_locked")
 int BPF_PROG(handle_send, struct sock *sk)
 {
 	TEST_REFUSAL(TT_PART_SEND);
-	learn_owner(sk);
+	if (sk->sk_lock.owned)
+		learn_owner(sk);
 	return 0;
 }
 

@@ -394,10 +394,19 @@ static void await_fin(int fd)
 	close_checked(fd);
 }
 
+/* The handoff's pipes and listener, shared by its processes (spawn passes three ints). */
+static int ho_done[2];	   /* each child writes a byte once its I/O is done */
+static int ho_accepted[2]; /* the server writes a byte once it accepted the first connection */
+static int ho_lfd = -1;
+
+/* A stuck step fails the check within the matrix's time rather than hanging the guest. */
+#define HANDOFF_ALARM_S 30
+
 static void handoff_reader(int fd, int other, int done)
 {
 	char buf[4];
 
+	alarm(HANDOFF_ALARM_S);
 	close_checked(other);
 	recv_exact(fd, buf, 4);
 	if (memcmp(buf, "req\n", 4))
@@ -408,50 +417,61 @@ static void handoff_reader(int fd, int other, int done)
 
 static void handoff_sender(int fd, int other, int done)
 {
+	alarm(HANDOFF_ALARM_S);
 	close_checked(other);
 	send_all(fd, "hi!\n", 4);
 	signal_ready(done);
 	await_fin(fd);
 }
 
-static void handoff_client(int port, int done, int done_w)
+static void handoff_client(int port, int unused, int unused_fd)
 {
 	char buf[4];
 	int r, w;
 
+	alarm(HANDOFF_ALARM_S);
 	set_name("tt-hclient");
-	close_checked(done_w);
+	close_checked(ho_lfd);
+	close_checked(ho_done[1]);
+	close_checked(ho_accepted[1]);
 	r = connect_to(port);
+	/* The second connection only once the first is accepted: the server tells them apart. */
+	wait_ready(ho_accepted[0]);
 	w = connect_to(port);
 	send_all(r, "req\n", 4);
 	recv_exact(w, buf, 4);
 	if (memcmp(buf, "hi!\n", 4))
 		fail("unexpected greeting");
 	/* Both children have done their I/O: one byte each on the done pipe. */
-	recv_exact(done, buf, 2);
+	recv_exact(ho_done[0], buf, 2);
 	close_checked(r);
 	close_checked(w);
 }
 
 static int cmd_handoff(int port)
 {
-	int done[2], lfd, r, w, ok;
+	int r, w, ok;
 	pid_t client, reader, sender;
 
+	alarm(HANDOFF_ALARM_S);
 	set_name("tt-handoff");
-	if (pipe(done))
+	if (pipe(ho_done) || pipe(ho_accepted))
 		die("pipe");
-	lfd = listen_on(port);
-	client = spawn(handoff_client, port, done[0], done[1]);
-	close(done[0]);
-	r = accept(lfd, NULL, NULL); /* the client's first connection */
-	w = accept(lfd, NULL, NULL);
-	if (r < 0 || w < 0)
+	ho_lfd = listen_on(port);
+	client = spawn(handoff_client, port, 0, -1);
+	close(ho_done[0]);
+	close(ho_accepted[0]);
+	r = accept(ho_lfd, NULL, NULL);
+	if (r < 0)
 		die("accept");
-	close_checked(lfd);
-	reader = spawn(handoff_reader, r, w, done[1]);
-	sender = spawn(handoff_sender, w, r, done[1]);
-	close(done[1]);
+	signal_ready(ho_accepted[1]);
+	w = accept(ho_lfd, NULL, NULL);
+	if (w < 0)
+		die("accept");
+	close_checked(ho_lfd);
+	reader = spawn(handoff_reader, r, w, ho_done[1]);
+	sender = spawn(handoff_sender, w, r, ho_done[1]);
+	close(ho_done[1]);
 	close_checked(r);
 	close_checked(w);
 	ok = wait_ok(client);
