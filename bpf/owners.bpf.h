@@ -224,6 +224,17 @@ static __always_inline void learn_owner(struct sock *sk)
 }
 
 /*
+ * learn_owner() from a hook that the kernel also reaches on its own, from softirq on whatever
+ * task it interrupted (sockmap and strparser readers, TLS offload and ESP-in-TCP senders): only
+ * a system call on the socket owns its lock, so only then is current the socket's user.
+ */
+static __always_inline void learn_owner_in_call(struct sock *sk)
+{
+	if (sk->sk_lock.owned)
+		learn_owner(sk);
+}
+
+/*
  * accept() on a listener: the caller holds the listener, so the children still waiting in its
  * queue name a live process (the process that called listen() may be gone: a daemon's
  * launcher, an old master after a binary upgrade).

@@ -223,16 +223,12 @@ int BPF_PROG(handle_send_reset_reason, const struct sock *sk, const struct sk_bu
  * hook loads (trace_bpf): the TCP tracepoint (after 6.12), else a trampoline on tcp_sendmsg
  * (kernels that allow them, such as Debian's 6.1 and 6.12), else the generic one (6.3+), which
  * filters.
- *
- * The kernel also sends on its own (kernel TLS offload, ESP in TCP) from softirq, on whatever
- * task it interrupted: the socket's lock is not owned there, as it is in a sender's system call.
  */
 SEC("tp_btf/tcp_sendmsg_locked")
 int BPF_PROG(handle_send, struct sock *sk)
 {
 	TEST_REFUSAL(TT_PART_SEND);
-	if (sk->sk_lock.owned)
-		learn_owner(sk);
+	learn_owner_in_call(sk);
 	return 0;
 }
 
@@ -253,17 +249,12 @@ int BPF_PROG(handle_send_any, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-/*
- * Every copy of received data to its reader (recvmsg, zero-copy receive, splice). The socket's
- * lock is owned there by the reader's system call; a kernel reader in softirq (sockmap,
- * strparser) runs without it, on whatever task it interrupted.
- */
+/* Every copy of received data to its reader (recvmsg, zero-copy receive, splice). */
 SEC("tp_btf/tcp_rcv_space_adjust")
 int BPF_PROG(handle_recv, struct sock *sk)
 {
 	TEST_REFUSAL(TT_PART_RECV);
-	if (sk->sk_lock.owned)
-		learn_owner(sk);
+	learn_owner_in_call(sk);
 	return 0;
 }
 
