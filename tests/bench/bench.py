@@ -112,24 +112,23 @@ def pingpong_cmd(seconds, pairs):
     return ["unshare", "-n", "sh", "-c", "ip link set lo up && exec " + " ".join(args)]
 
 
-def run_pingpong(seconds=None, pairs=None):
-    p = subprocess.run(pingpong_cmd(seconds or PP_SECONDS, pairs or PP_PAIRS),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def run_pingpong_cmd(cmd, what):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     m = re.search(r"roundtrips=(\d+) seconds=([\d.]+) rate=(\d+) pairs=\d+ all=(\d+)", p.stdout)
     if p.returncode or not m:
-        raise RuntimeError("pingpong failed: " + (p.stderr.strip() or p.stdout.strip()))
+        raise RuntimeError(what + " failed: " + (p.stderr.strip() or p.stdout.strip()))
     return {"trips": int(m.group(1)), "seconds": float(m.group(2)), "rate": int(m.group(3)),
             "all_trips": int(m.group(4))}
 
 
+def run_pingpong(seconds=None, pairs=None):
+    return run_pingpong_cmd(pingpong_cmd(seconds or PP_SECONDS, pairs or PP_PAIRS), "pingpong")
+
+
 def run_unix_pingpong():
     """Round trips per second over AF_UNIX socket pairs: other processes' (non-TCP) socket I/O."""
-    p = subprocess.run([PINGPONG, "-u", "-s", str(PP_SECONDS), "-n", str(PP_PAIRS)],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    m = re.search(r"roundtrips=(\d+) seconds=([\d.]+) rate=(\d+) pairs=\d+ all=(\d+)", p.stdout)
-    if p.returncode or not m:
-        raise RuntimeError("pingpong -u failed: " + (p.stderr.strip() or p.stdout.strip()))
-    return {"rate": int(m.group(3)), "all_trips": int(m.group(4))}
+    return run_pingpong_cmd([PINGPONG, "-u", "-s", str(PP_SECONDS), "-n", str(PP_PAIRS)],
+                            "pingpong -u")
 
 
 def run_getppid():
