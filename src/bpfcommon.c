@@ -373,6 +373,35 @@ uint64_t tt_realtime_offset_ns(void)
 	return best;
 }
 
+uint64_t tt_percpu_sum(int map_fd, uint32_t key)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t *vals, total = 0;
+
+	if (ncpus <= 0)
+		return 0;
+	vals = calloc((size_t)ncpus, sizeof(*vals));
+	if (!vals)
+		return 0;
+	if (!bpf_map_lookup_elem(map_fd, &key, vals)) {
+		for (int i = 0; i < ncpus; i++)
+			total += vals[i];
+	}
+	free(vals);
+	return total;
+}
+
+uint64_t tt_prog_recursion_misses(int prog_fd)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
 static sigset_t held_mask;
 static int held;
 

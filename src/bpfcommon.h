@@ -89,6 +89,14 @@ uint32_t tt_ns_per_jiffy(int verbose);
 uint64_t tt_realtime_offset_ns(void);
 uint64_t tt_now_ns(int clock_id);
 
+/* The sum over the possible CPUs of a per-CPU map's __u64 value at key; 0 if unreadable. */
+uint64_t tt_percpu_sum(int map_fd, uint32_t key);
+/*
+ * Runs of a program the kernel skipped because it was already running on that CPU (a softirq
+ * that interrupted it hit its hook again); 0 if unreadable.
+ */
+uint64_t tt_prog_recursion_misses(int prog_fd);
+
 /*
  * First thing in main: SIGINT, SIGTERM and SIGHUP are blocked (threads started meanwhile keep
  * them blocked), so one sent during start-up waits instead of killing the process half set up

@@ -246,20 +246,7 @@ int trace_bpf_open(struct trace_bpf *b, const struct config *cfg, evmerge_fn fn,
 /* Sum over CPUs of one of the kernel's `lost` counters (enum tt_lost). */
 uint64_t trace_bpf_lost(const struct trace_bpf *b, __u32 key)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	uint64_t total = 0;
-	if (ncpus <= 0)
-		return 0;
-	uint64_t *vals = calloc((size_t)ncpus, sizeof(*vals));
-
-	if (!vals)
-		return 0;
-	if (b->skel && !bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost), &key, vals)) {
-		for (int i = 0; i < ncpus; i++)
-			total += vals[i];
-	}
-	free(vals);
-	return total;
+	return b->skel ? tt_percpu_sum(bpf_map__fd(b->skel->maps.lost), key) : 0;
 }
 
 /*
@@ -268,12 +255,6 @@ uint64_t trace_bpf_lost(const struct trace_bpf *b, __u32 key)
  */
 uint64_t trace_bpf_missed(const struct trace_bpf *b)
 {
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (!b->skel ||
-	    bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.handle_set_state), &info, &len))
-		return 0;
-	return info.recursion_misses;
+	return b->skel ? tt_prog_recursion_misses(bpf_program__fd(b->skel->progs.handle_set_state))
+		       : 0;
 }

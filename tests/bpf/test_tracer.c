@@ -513,27 +513,12 @@ out:
 
 static uint64_t lost_in_ring(struct tracer *t)
 {
-	uint64_t vals[1024] = {0}, sum = 0;
-	__u32 key = TT_LOST_RINGBUF;
-	int ncpus = libbpf_num_possible_cpus();
-
-	if (ncpus <= 0 || ncpus > 1024 ||
-	    bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.lost), &key, vals))
-		return 0;
-	for (int i = 0; i < ncpus; i++)
-		sum += vals[i];
-	return sum;
+	return tt_percpu_sum(bpf_map__fd(t->skel->maps.lost), TT_LOST_RINGBUF);
 }
 
 static uint64_t missed_runs(struct tracer *t)
 {
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(t->skel->progs.handle_set_state), &info, &len))
-		return 0;
-	return info.recursion_misses;
+	return tt_prog_recursion_misses(bpf_program__fd(t->skel->progs.handle_set_state));
 }
 
 /*
