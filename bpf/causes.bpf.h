@@ -37,11 +37,8 @@ static __always_inline void mark_close(struct tt_event *e, struct sock *sk, int 
 #define ETIMEDOUT    110
 #define ECONNREFUSED 111
 
-/*
- * Why a socket ended, from what its last transition, its error and the last reset seen say
- * (a global function, verified once).
- */
-__noinline int close_cause(const struct tt_event *e, int reset, int oldstate)
+/* Why a socket ended, from what its last transition, its error and the last reset seen say. */
+static __always_inline int close_cause(const struct tt_event *e, int reset, int oldstate)
 {
 	if (!e)
 		return TT_CAUSE_UNKNOWN;

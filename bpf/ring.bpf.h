@@ -99,7 +99,7 @@ static __always_inline int submit(const struct tt_event *e)
 
 	if (!e || (any_filter && !event_wanted(e)))
 		return 0;
-	/* One key, the CPU's then its slot's: the handler's stack has 8 bytes to spare. */
+	/* One key, the CPU's then its slot's. */
 	key = bpf_get_smp_processor_id();
 	pos = bpf_map_lookup_elem(&ring_pos, &key);
 	if (!pos)

@@ -210,11 +210,8 @@ static __always_inline bool claim_in(struct sk_bucket *b, __u64 cookie, __u32 s)
 	return false;
 }
 
-/*
- * The record of a cookie (INFO_*), -1 if none. A global function: its scans are verified once,
- * not on every path of every caller.
- */
-__noinline int info_slot(__u64 cookie, int how)
+/* The record of a cookie (INFO_*), -1 if none. */
+static __always_inline int info_slot_inline(__u64 cookie, int how)
 {
 	struct sk_bucket *near = bucket_of(cookie, 0), *far = bucket_of(cookie, 1);
 	struct sk_info *info;
@@ -250,6 +247,15 @@ full:
 }
 
 /*
+ * The same, as a global function for the rare callers: its scans are verified once, not on
+ * every path of every caller. The state handler takes a new socket's record inline (info_take).
+ */
+__noinline int info_slot(__u64 cookie, int how)
+{
+	return info_slot_inline(cookie, how);
+}
+
+/*
  * A followed socket's record without a call (INFO_FIND inline): for the hooks that run on every
  * socket I/O and the state handler's events after a socket's first. With this VM's return
  * thunks a call and its return cost more than the scan.
@@ -267,6 +273,13 @@ static __always_inline struct sk_info *info_find(__u64 cookie)
 		if (b)
 			s = record_in(b, cookie);
 	}
+	return s < 0 ? NULL : bpf_map_lookup_elem(&sk_infos, &s);
+}
+
+static __always_inline struct sk_info *info_take(__u64 cookie, int how)
+{
+	int s = info_slot_inline(cookie, how);
+
 	return s < 0 ? NULL : bpf_map_lookup_elem(&sk_infos, &s);
 }
 
