@@ -33,8 +33,11 @@ struct replay {
 	int out_error;	 /* writing failed other than by a closed pipe: exit 1 */
 	int header_done; /* text column titles, before the first event as live */
 	struct lr_seq seq;
-	uint64_t gaps, missing; /* seq gaps found, and the records they leave out */
-	char err[512];		/* the one error, printed after everything that could be read */
+	uint64_t gaps, missing;	  /* seq gaps found, and the records they leave out */
+	uint64_t records;	  /* in all the files read */
+	const char **header_only; /* files of a header and no records, said if no file had any */
+	int nheader_only;
+	char err[512]; /* the one error, printed after everything that could be read */
 };
 
 static void flush_out(struct replay *rp)
@@ -237,11 +240,14 @@ static int replay_file(struct replay *rp, const char *path)
 			 (unsigned long long)lr_lineno(rd) + 1, err);
 		ret = -1;
 	}
+	rp->records += records;
 	if (!ret && !rp->out_broken && !records) {
 		/*
 		 * Silence would look like "nothing happened". tcptrail writes the header as soon
 		 * as it starts, so a file without one is not a recording at all (a wrong or
-		 * truncated file, /dev/null); a header alone is a recording of no events.
+		 * truncated file, /dev/null): said now. A header alone is a recording of no
+		 * events, said at the end unless other files had records: the newest file of a
+		 * rotated set may hold just its header.
 		 */
 		flush_out(rp);
 		if (!headers)
@@ -250,10 +256,7 @@ static int replay_file(struct replay *rp, const char *path)
 				"not a recording\n",
 				name);
 		else
-			fprintf(stderr,
-				"tcptrail: %s: no records: a recording with a header and "
-				"no events\n",
-				name);
+			rp->header_only[rp->nheader_only++] = name;
 	}
 	lr_free(rd);
 	if (!is_stdin)
@@ -353,12 +356,24 @@ int run_replay(const struct config *cfg, const struct services *svc)
 			return 1;
 		}
 	}
+	rp.header_only = calloc(cfg->nfiles ? cfg->nfiles : 1, sizeof(*rp.header_only));
+	if (!rp.header_only) {
+		fprintf(stderr, "tcptrail: out of memory\n");
+		summary_free(rp.sum);
+		html_free(rp.html);
+		return 1;
+	}
 	for (int i = 0; i < cfg->nfiles && !rp.out_broken; i++) {
 		if (replay_file(&rp, cfg->files[i])) {
 			ret = 1;
 			break;
 		}
 	}
+	for (int i = 0; !rp.records && i < rp.nheader_only; i++)
+		fprintf(stderr,
+			"tcptrail: %s: no records: a recording with a header and no events\n",
+			rp.header_only[i]);
+	free(rp.header_only);
 	if (rp.sum) {
 		if (cfg->json)
 			summary_json(rp.sum, &rp.out);

@@ -122,6 +122,15 @@ def test_empty_input():
         "tcptrail: stdin: no records, and no header: empty input, not a recording\n", p.stderr
     # filtered out is not empty: a file with records says nothing
     good = write("good.jsonl", HEADER + state())
+    # a header alone beside a file with records (a rotated set's newest file) says nothing;
+    # several files of headers only are each said
+    for files in ((good, hdr), (hdr, good), (hdr_gz, good, hdr)):
+        rc, out, err = replay(*files)
+        assert (rc, err) == (0, ""), (files, err)
+    rc, out, err = replay(hdr, hdr_gz)
+    assert (rc, out) == (0, b"") and err == "".join(
+        "tcptrail: %s: no records: a recording with a header and no events\n" % f
+        for f in (hdr, hdr_gz)), err
     rc, out, err = replay("--port", "9", good)
     assert (rc, out, err) == (0, b"", ""), err
     # each file on its own: the empty one is named, the good one replays
