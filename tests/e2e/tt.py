@@ -61,6 +61,21 @@ def wait_until(pred, timeout=DEADLINE, what="condition"):
     raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
 
 
+# Tracers a test started: one a failed test left running is killed before the next test, or
+# its reader threads would keep the test file from ever exiting.
+_started = []
+
+
+def _reap_tracers():
+    while _started:
+        t = _started.pop()
+        if t.proc.poll() is None:
+            t.proc.kill()
+            t.proc.wait()
+        t.t_out.join()
+        t.t_err.join()
+
+
 class Tracer:
     """A running `tcptrail -o json` (or other args) whose stdout lines are collected."""
 
@@ -79,6 +94,7 @@ class Tracer:
                                                                self.stderr_lines))
         self.t_out.start()
         self.t_err.start()
+        _started.append(self)
         try:
             wait_until(lambda: any(l.startswith("Tracing") for l in self.stderr_lines)
                        or self.proc.poll() is not None, start_timeout, "'Tracing' on stderr")
@@ -257,5 +273,7 @@ def main(tests):
             failed += 1
             print("FAIL %s" % t.__name__, flush=True)
             traceback.print_exc()
+        finally:
+            _reap_tracers()
     print("%s: %d passed, %d failed" % (os.path.basename(sys.argv[0]), passed, failed))
     sys.exit(1 if failed else 0)
