@@ -226,15 +226,15 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
  * of the listener it arrived on.
  */
 /*
- * The owner a child not yet accepted takes from the listener it arrived on (inline: every
- * accepted connection runs it once). 1 if there is one, LISTENER_MOVED if the listener's holder
- * known last let it go, LISTENER_SHARED if other processes hold it too (any of them may accept
- * the child).
+ * The owner a child not yet accepted takes from the listener it arrived on (inline in the
+ * child's clone event, once per connection). 1 if there is one, LISTENER_MOVED if
+ * the listener's holder known last let it go, LISTENER_SHARED if other processes hold it too
+ * (any of them may accept the child).
  */
 #define LISTENER_MOVED	2
 #define LISTENER_SHARED 3 /* the owner is one of several holders of the listener */
 
-static __always_inline int listener_owner(const struct tt_event *e, struct owner *o)
+static __always_inline int child_listener_owner(const struct tt_event *e, struct owner *o)
 {
 	struct listen_group *g;
 	struct listen_key k;
@@ -261,6 +261,12 @@ static __always_inline int listener_owner(const struct tt_event *e, struct owner
 	if (!o->pid)
 		return 0;
 	return file_refs(g->file) > 1 ? LISTENER_SHARED : 1;
+}
+
+/* The same for the rare callers, verified once; a child's clone event runs it inline. */
+__noinline int listener_owner(const struct tt_event *e, struct owner *o)
+{
+	return child_listener_owner(e, o);
 }
 
 /* A listener opens or closes: its group gains or loses a member (global: verified once). */

@@ -126,7 +126,7 @@ static __always_inline void set_state(struct tt_event *e, struct sock *sk, int o
 		struct owner o;
 
 		/* On 6.1 and 6.12 the clone fires under its listener's cookie: not our memory. */
-		int found = listener_owner(e, &o);
+		int found = child_listener_owner(e, &o);
 
 		if (found == LISTENER_MOVED)
 			e->flags |= TT_F_OWNER_MOVED;
