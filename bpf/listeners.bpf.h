@@ -226,10 +226,10 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
  * of the listener it arrived on.
  */
 /*
- * The owner a child not yet accepted takes from the listener it arrived on (inline in the
- * child's clone event, once per connection). 1 if there is one, LISTENER_MOVED if
- * the listener's holder known last let it go, LISTENER_SHARED if other processes hold it too
- * (any of them may accept the child).
+ * The owner a child not yet accepted takes from the listener it arrived on (inline in the clone
+ * event of 6.1 and 6.12, which fires under the listener's cookie). 1 if there is one,
+ * LISTENER_MOVED if the listener's holder known last let it go, LISTENER_SHARED if other
+ * processes hold it too (any of them may accept the child).
  */
 #define LISTENER_MOVED	2
 #define LISTENER_SHARED 3 /* the owner is one of several holders of the listener */
@@ -263,7 +263,10 @@ static __always_inline int child_listener_owner(const struct tt_event *e, struct
 	return file_refs(g->file) > 1 ? LISTENER_SHARED : 1;
 }
 
-/* The same for the rare callers, verified once; a child's clone event runs it inline. */
+/*
+ * The same as a global function, verified once, for resolve_owner() (a child's first event on
+ * 6.18): inline there too, it measured no faster (RESULTS.md, "Session 10").
+ */
 __noinline int listener_owner(const struct tt_event *e, struct owner *o)
 {
 	return child_listener_owner(e, o);
