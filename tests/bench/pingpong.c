@@ -89,11 +89,6 @@ static struct sockaddr_in loopback(unsigned short port)
 	return a;
 }
 
-/*
- * The server accepts its own connection and the client makes its own, so that each socket is
- * used by the process that created it, as in a steady-state server: the run measures the hooks'
- * common case, an owner that does not change.
- */
 /* -u: this process's end of pair idx (0 the client's, 1 the server's); the other end closed. */
 static int pair_end(int idx, int end)
 {
@@ -101,6 +96,11 @@ static int pair_end(int idx, int end)
 	return pair_fds[idx][end];
 }
 
+/*
+ * The server accepts its own connection and the client makes its own, so that each socket is
+ * used by the process that created it, as in a steady-state server: the run measures the hooks'
+ * common case, an owner that does not change.
+ */
 static int tcp_accept_one(struct shared *sh, int idx, unsigned short port)
 {
 	struct sockaddr_in a = loopback(port);
