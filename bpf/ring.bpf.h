@@ -71,8 +71,6 @@ static __always_inline void wake_reader(__u64 now, __u64 unread)
 	bpf_ringbuf_output(&events, &bell, TT_DOORBELL_LEN, BPF_RB_FORCE_WAKEUP);
 }
 
-#define NESTED_RUNS_SKIPPED bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_ktime_get_tai_ns)
-
 /* The record is all written before head says so: the reader may look at it from then on. */
 static __always_inline void ring_publish(struct tt_ring_pos *pos, __u64 head)
 {
@@ -89,6 +87,8 @@ static __always_inline void ring_publish(struct tt_ring_pos *pos, __u64 head)
  * Inline, though it has three callers: with return thunks on (this VM's Safe RET), a call of a
  * global function cost 6-23 ns of BPF per state event (three alternating pairs). The state
  * handler's only: a program that a softirq's state event can interrupt must not write a CPU ring.
+ * The handler's own check (its event scratch's busy, tcptrail.bpf.c) keeps a nested run of it,
+ * which kernels before 6.1 may make, from getting here.
  */
 static __always_inline int submit(const struct tt_event *e)
 {
@@ -104,39 +104,21 @@ static __always_inline int submit(const struct tt_event *e)
 	pos = bpf_map_lookup_elem(&ring_pos, &key);
 	if (!pos)
 		goto full;
-	/*
-	 * Kernels from 6.1 (where bpf_ktime_get_tai_ns() came) skip a nested run of a tracing
-	 * program; older ones may not, and an inner run would write the outer one's slot: there it
-	 * drops its record instead, counted. Marked before head is read, so a run that nests before
-	 * the mark finishes first and the outer one reads the head it left. A constant at load:
-	 * 6.1+ runs none of it (it cost 7 ns per event).
-	 */
-	if (!NESTED_RUNS_SKIPPED) {
-		if (pos->writing)
-			goto full;
-		pos->writing = 1;
-		asm volatile("" ::: "memory");
-	}
 	head = pos->head;
 	if (head - *(volatile __u64 *)&pos->tail >= (1u << ring_slot_shift))
-		goto unmark;
+		goto full;
 	key = (key << ring_slot_shift) | ((__u32)head & ((1u << ring_slot_shift) - 1));
 	r = bpf_map_lookup_elem(&ring_slots, &key);
 	if (!r)
-		goto unmark;
+		goto full;
 	/* Sizes are constants for the verifier: a copy per record size. */
 	if (e->flags & TT_F_TOTALS)
 		__builtin_memcpy(r, e, sizeof(*r));
 	else
 		__builtin_memcpy(r, e, TT_EVENT_BASE_SIZE);
 	ring_publish(pos, head + 1);
-	if (!NESTED_RUNS_SKIPPED)
-		pos->writing = 0;
 	wake_reader(e->ts_ns, head + 1 - pos->tail);
 	return 0;
-unmark:
-	if (!NESTED_RUNS_SKIPPED)
-		pos->writing = 0;
 full:
 	count_lost(TT_LOST_RINGBUF);
 	/* A full ring whose half-full wakeup fell within the interval must not wait for the poll. */

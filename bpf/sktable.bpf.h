@@ -84,13 +84,14 @@ struct {
 } sk_infos SEC(".maps");
 
 /*
- * Free records: a stack per CPU, used by the state handler only (the kernel never nests a
- * program on a CPU; `busy` covers kernels that might), then a shared queue, then records never
- * used yet. A free record on another CPU's stack waits there for that CPU's next new socket.
+ * Free records: a stack per CPU, then a shared queue, then records never used yet. A free record
+ * on another CPU's stack waits there for that CPU's next new socket. Only the state handler uses
+ * the stacks, so they need no lock: a nested run of it (kernels before 6.1) leaves before it
+ * gets here (tcptrail.bpf.c), and the start-up walk, which a softirq's state event can
+ * interrupt, takes and gives back through the shared queue.
  */
 struct sk_free_stack {
 	__u32 n;
-	__u32 busy;
 	__u32 slot[TT_SK_FREE_PER_CPU];
 };
 
@@ -114,45 +115,26 @@ __u32 sk_never_used; /* records from here on were never taken */
 #define INFO_FRESH 2 /* a record for a cookie just made: nobody can have one for it */
 #define INFO_SEED  3 /* INFO_CLAIM from the start-up walk, which leaves the CPU stacks alone */
 
-/*
- * The stack is read and changed only while busy is set: a program that interrupts (the start-up
- * walk's rare give-back can be interrupted by a softirq's state event) sees it and leaves the
- * stack alone.
- */
-static __always_inline void stack_busy(struct sk_free_stack *st, __u32 busy)
-{
-	asm volatile("" ::: "memory");
-	*(volatile __u32 *)&st->busy = busy;
-	asm volatile("" ::: "memory");
-}
-
-static __always_inline struct sk_free_stack *free_stack(void)
+/* own_cpu: the state handler's call, which may use its CPU's stack. */
+static __always_inline struct sk_free_stack *free_stack(bool own_cpu)
 {
 	__u32 zero = 0;
-	struct sk_free_stack *st = bpf_map_lookup_elem(&sk_free, &zero);
 
-	if (!st || st->busy)
-		return NULL;
-	return st;
+	return own_cpu ? bpf_map_lookup_elem(&sk_free, &zero) : NULL;
 }
 
 static __always_inline int record_take(bool own_cpu)
 {
-	struct sk_free_stack *st = own_cpu ? free_stack() : NULL;
+	struct sk_free_stack *st = free_stack(own_cpu);
 	__u32 s;
 
 	if (st) {
-		__u32 n;
+		__u32 n = st->n;
 
-		stack_busy(st, 1);
-		n = st->n;
 		if (n > 0 && n <= TT_SK_FREE_PER_CPU) {
-			s = st->slot[n - 1];
 			st->n = n - 1;
-			stack_busy(st, 0);
-			return s;
+			return st->slot[n - 1];
 		}
-		stack_busy(st, 0);
 	}
 	if (!bpf_map_pop_elem(&sk_free_shared, &s))
 		return s;
@@ -163,22 +145,18 @@ static __always_inline int record_take(bool own_cpu)
 	return s < TT_MAX_SOCKETS ? (int)s : -1;
 }
 
-static __always_inline void record_give(__u32 s)
+static __always_inline void record_give(__u32 s, bool own_cpu)
 {
-	struct sk_free_stack *st = free_stack();
+	struct sk_free_stack *st = free_stack(own_cpu);
 
 	if (st) {
-		__u32 n;
+		__u32 n = st->n;
 
-		stack_busy(st, 1);
-		n = st->n;
 		if (n < TT_SK_FREE_PER_CPU) {
 			st->slot[n] = s;
 			st->n = n + 1;
-			stack_busy(st, 0);
 			return;
 		}
-		stack_busy(st, 0);
 	}
 	bpf_map_push_elem(&sk_free_shared, &s, 0);
 }
@@ -240,7 +218,7 @@ static __always_inline int info_slot_inline(__u64 cookie, int how)
 		near->spilled = 1;
 	if (claim_in(far, cookie, s))
 		return s;
-	record_give(s);
+	record_give(s, how != INFO_SEED);
 full:
 	count_lost(TT_LOST_UNTRACKED);
 	return -1;
@@ -305,7 +283,7 @@ static __always_inline bool forget_in(struct sk_bucket *b, __u64 cookie)
 		b->slot[i] = 0;
 		b->cookie[i] = 0;
 		if (s)
-			record_give(s - 1);
+			record_give(s - 1, true);
 		found = true;
 	}
 	return found;

@@ -65,6 +65,14 @@ struct event_scratch {
 	__u32 busy; /* kernels before 6.1 may nest a run: the inner one drops its event, counted */
 };
 
+/*
+ * Kernels from 6.1 (where bpf_ktime_get_tai_ns() came) skip a nested run of a tracing program
+ * on a CPU, counted as its misses. Older ones may run one inside another, which would write the
+ * outer run's event, CPU ring slot and free records: there the inner run drops its event. A
+ * constant at load, so 6.1+ runs none of the check.
+ */
+#define NESTED_RUNS_SKIPPED bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_ktime_get_tai_ns)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

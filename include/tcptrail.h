@@ -145,9 +145,8 @@ struct tt_event {
  * Other programs' records, rare, and the reader's wakeups go through the shared ring buffer.
  */
 struct tt_ring_pos {
-	__u64 head;    /* records written */
-	__u64 writing; /* the BPF side is writing a record: a nested run drops its own */
-	__u64 pad_head[6];
+	__u64 head; /* records written */
+	__u64 pad_head[7];
 	__u64 tail; /* records read */
 	__u64 pad_tail[7];
 };
