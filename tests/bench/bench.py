@@ -82,10 +82,12 @@ def wait_until(pred, timeout=30.0, what="condition"):
     raise RuntimeError("timed out waiting for " + what)
 
 
-def churn_cmd(seconds, workers, graceful=False, progress=False):
+def churn_cmd(seconds, workers, graceful=False, progress=False, any_addr=False):
     args = [CHURN, "-s", str(seconds), "-w", str(workers), "-p", str(BASE_PORT)]
     if graceful:
         args.append("--graceful")
+    if any_addr:
+        args.append("--any")
     if progress:
         args.append("--progress")
     inner = "ip link set lo up && exec " + " ".join(args)
@@ -99,8 +101,8 @@ def parse_churn(out):
     return {"conns": int(m.group(1)), "seconds": float(m.group(2)), "rate": int(m.group(3))}
 
 
-def run_churn(seconds, workers, graceful=False):
-    p = subprocess.run(churn_cmd(seconds, workers, graceful), stdout=subprocess.PIPE,
+def run_churn(seconds, workers, graceful=False, any_addr=False):
+    p = subprocess.run(churn_cmd(seconds, workers, graceful, any_addr=any_addr), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True)
     if p.returncode:
         raise RuntimeError("churn failed: " + p.stderr.strip())
@@ -551,16 +553,23 @@ class BpfStats:
         return False
 
 
+ANY_SUFFIX = ", listener on 0.0.0.0"
+
+
 def kernel_cost(workers):
-    """ns per run of each tracer's programs, with kernel.bpf_stats_enabled only meanwhile."""
-    cases = ["tcptrail -q -w FILE", "tcptrail text >/dev/null", "tcpstates >FILE"]
+    """ns per run of each tracer's programs, with kernel.bpf_stats_enabled only meanwhile. The
+    churn's listener is on 127.0.0.1; the ANY_SUFFIX row's on the wildcard address, as most
+    servers listen (a child's listener is looked up by its own address first)."""
+    cases = ["tcptrail -q -w FILE", "tcptrail -q -w FILE" + ANY_SUFFIX,
+             "tcptrail text >/dev/null", "tcpstates >FILE"]
     if os.environ.get("BENCH_CASES"):
-        cases = [c for c in cases if c in os.environ["BENCH_CASES"].split(",")]
+        cases = [c for c in cases if c.replace(ANY_SUFFIX, "") in
+                 os.environ["BENCH_CASES"].split(",")]
     res = {c: [] for c in cases}
     path = os.path.join(SCRATCH, "out.data")
     for rep in range(REPS):
         for c in cases:
-            argv, stdout_path, kind = tracer_argv(c, path)
+            argv, stdout_path, kind = tracer_argv(c.replace(ANY_SUFFIX, ""), path)
             try:
                 t = Tracer(c, argv, stdout_path, kind)
             except RuntimeError as e:
@@ -569,7 +578,7 @@ def kernel_cost(workers):
             try:
                 with BpfStats():
                     before = prog_stats(t.proc.pid)
-                    run_churn(min(SECONDS, 5), workers)
+                    run_churn(min(SECONDS, 5), workers, any_addr=c.endswith(ANY_SUFFIX))
                     after = prog_stats(t.proc.pid)
             finally:
                 t.stop()

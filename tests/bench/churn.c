@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Connection churn generator for tcptrail's benchmarks: each worker process owns a listener on
- * 127.0.0.1 and loops connect/accept/close as fast as it can. With the default reset close
+ * 127.0.0.1 (with --any on the wildcard address, as most servers listen) and loops
+ * connect/accept/close to 127.0.0.1 as fast as it can. With the default reset close
  * (SO_LINGER {1,0} on the client) a connection is 6 state transitions and leaves no TIME_WAIT,
  * so the loop measures the cost of the transitions and not the port space.
  *
- *   churn [-s SECONDS] [-w WORKERS] [-p BASEPORT] [--graceful] [--progress]
+ *   churn [-s SECONDS] [-w WORKERS] [-p BASEPORT] [--graceful] [--any] [--progress]
  *
  * Prints "connections=N seconds=S rate=R workers=W" on stdout at the end; with --progress also
  * "progress T N" (elapsed seconds, connections so far) every 100 ms, for the RSS sampler.
@@ -57,17 +58,17 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int make_listener(unsigned short port)
+static int make_listener(unsigned short port, int any)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
 	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	if (fd < 0)
 		die("socket");
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_addr.s_addr = htonl(any ? INADDR_ANY : INADDR_LOOPBACK);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1024))
-		die("bind/listen on 127.0.0.1");
+		die(any ? "bind/listen on 0.0.0.0" : "bind/listen on 127.0.0.1");
 	return fd;
 }
 
@@ -96,10 +97,10 @@ static int one_conn(int lfd, const struct sockaddr_in *a, int graceful)
 	return 0;
 }
 
-static void worker(struct shared *sh, int idx, unsigned short port, int graceful)
+static void worker(struct shared *sh, int idx, unsigned short port, int graceful, int any)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-	int lfd = make_listener(port);
+	int lfd = make_listener(port, any);
 	unsigned long long n = 0;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -126,7 +127,7 @@ static unsigned long long total(struct shared *sh, int n)
 static void usage(void)
 {
 	fprintf(stderr, "usage: churn [-s SECONDS] [-w WORKERS] [-p BASEPORT] [--graceful] "
-			"[--progress]\n");
+			"[--any] [--progress]\n");
 	exit(2);
 }
 
@@ -138,14 +139,15 @@ int main(int argc, char **argv)
 		{"port", required_argument, NULL, 'p'},
 		{"graceful", no_argument, NULL, 'g'},
 		{"progress", no_argument, NULL, 'P'},
+		{"any", no_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	double seconds = 10, t0, t1, next;
-	int workers = 1, base = 20000, graceful = 0, progress = 0, opt, status, bad = 0;
+	int workers = 1, base = 20000, graceful = 0, any = 0, progress = 0, opt, status, bad = 0;
 	struct shared *sh;
 	pid_t pids[MAX_WORKERS];
 
-	while ((opt = getopt_long(argc, argv, "s:w:p:gP", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:w:p:gaP", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			seconds = atof(optarg);
@@ -161,6 +163,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			progress = 1;
+			break;
+		case 'a':
+			any = 1;
 			break;
 		default:
 			usage();
@@ -179,7 +184,7 @@ int main(int argc, char **argv)
 		if (pids[i] < 0)
 			die("fork");
 		if (pids[i] == 0)
-			worker(sh, i, (unsigned short)(base + i), graceful);
+			worker(sh, i, (unsigned short)(base + i), graceful, any);
 	}
 	for (int i = 0; i < workers; i++)
 		while (!sh->w[i].ready)
