@@ -1334,19 +1334,23 @@ def test_reuseport_group_member_closes():
                           ("LAST_ACK", "CLOSE")])
 
 
-def check_two_listeners(port, addr1, addr2):
+def check_two_listeners(port, addr1, addr2, flags="", via=None):
+    """A listener on addr1, then one on addr2, same port, each held by its own process: each
+    child names its own listener's owner before accept. via: the addresses connected to (the
+    listeners' by default; a wildcard listener is reached through another loopback address)."""
+    via = via or (addr1, addr2)
     with Scenario() as sc:
         main = sc.trace()
-        x = start_server(sc, addr1, port)
-        y = start_server(sc, addr2, port)
+        x = start_server(sc, addr1, port, flags)
+        y = start_server(sc, addr2, port, flags)
         ss_listener(ep(addr1, port), set(x.owner))
         ss_listener(ep(addr2, port), set(y.owner))
         got = []
-        for srv, addr in ((x, addr1), (y, addr2)):
-            cookie, rule = served_connection(sc, main, srv, addr, port, srv.owner,
+        for srv, addr, to in ((x, addr1, via[0]), (y, addr2, via[1])):
+            cookie, rule = served_connection(sc, main, srv, to, port, srv.owner,
                                              "before accept: the owner of the listener on %s"
                                              % ep(addr, port))
-            got.append((cookie, rule, addr))
+            got.append((cookie, rule, to))
         for srv in (x, y):
             srv.send("release")
             srv.expect("^done release")
@@ -1364,6 +1368,13 @@ def test_same_port_two_addresses():
 
 def test_same_port_two_families():
     check_two_listeners(9201, "127.0.0.1", "::1")
+
+
+def test_wildcard_then_specific_listener():
+    """The kernel gives a child to the listener on its own address before the wildcard one:
+    so does the owner, also when the specific listener came after the wildcard's (the tracer
+    skips the lookup of a child's own address on ports without a specific listener)."""
+    check_two_listeners(9211, "0.0.0.0", "127.0.0.1", "reuseport", via=("127.0.0.2", "127.0.0.1"))
 
 
 # ---------------------------------------------------------------- 11. backlog older than tracer
@@ -1686,6 +1697,7 @@ if __name__ == "__main__":
              test_fd_passing_scm_rights, test_socket_activation, test_socket_activation_accept,
              test_exec_keeps_fd, test_named_threads_process_name,
              test_reuseport_group_member_closes, test_same_port_two_addresses,
-             test_same_port_two_families, test_backlog_older_than_tracer,
+             test_same_port_two_families, test_wildcard_then_specific_listener,
+             test_backlog_older_than_tracer,
              test_unix_gc_not_a_kernel_thread, test_close_after_shutdown_no_same_state_event,
              test_launcher_many_listeners, test_rename_without_exec])
