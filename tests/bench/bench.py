@@ -102,8 +102,8 @@ def parse_churn(out):
 
 
 def run_churn(seconds, workers, graceful=False, any_addr=False):
-    p = subprocess.run(churn_cmd(seconds, workers, graceful, any_addr=any_addr), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
+    p = subprocess.run(churn_cmd(seconds, workers, graceful, any_addr=any_addr),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if p.returncode:
         raise RuntimeError("churn failed: " + p.stderr.strip())
     return parse_churn(p.stdout)
