@@ -261,11 +261,6 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
 }
 
 /*
- * Who the event names: the caller for a transition made by a system call, else the holder
- * last seen (connect, listen, accept, socket I/O), else for a child not yet accepted, a holder
- * of the listener it arrived on.
- */
-/*
  * The owner a child not yet accepted takes from the listener it arrived on (inline in the clone
  * event of 6.1 and 6.12, which fires under the listener's cookie). 1 if there is one,
  * LISTENER_MOVED if the listener's holder known last let it go, LISTENER_SHARED if other

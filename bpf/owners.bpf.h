@@ -100,6 +100,11 @@ static __always_inline void event_owner(struct tt_event *e, const struct owner *
 	e->flags |= TT_F_OWNER_KNOWN;
 }
 
+/*
+ * Who the event names: the caller for a transition made by a system call, else the holder
+ * last seen (connect, listen, accept, socket I/O), else for a child not yet accepted, a holder
+ * of the listener it arrived on.
+ */
 static __always_inline void resolve_owner(struct tt_event *e, struct sk_info *info, struct sock *sk,
 					  int oldstate, int newstate)
 {

@@ -110,8 +110,8 @@ static __always_inline void set_state(struct tt_event *e, struct sock *sk, int o
 	}
 	e->cgroup_id = sk_cgroup_id(sk);
 	/*
-	 * sk is a full TCP socket (checked above): a cast, read with loads, where the kernel has
-	 * one (6.2+), costs less than the helper that checks it again.
+	 * sk is a full TCP socket (the handler checked): a cast, read with loads, where the kernel
+	 * has one (6.2+), costs less than the helper that checks it again.
 	 */
 	if (bpf_rdonly_cast)
 		tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
