@@ -32,6 +32,16 @@ __noinline int event_wanted(const struct tt_event *e)
 	return tt_kfilter_match(&kfilter, e, !(e->flags & TT_F_PRE_ACCEPT));
 }
 
+/*
+ * --netns, asked before any work: a socket never changes its network namespace, so a socket
+ * outside the filter's needs no memory and its events need no record. Global: its loop is
+ * verified once.
+ */
+__noinline int netns_wanted(__u32 netns)
+{
+	return tt_kfilter_has_u32(kfilter.netns, kfilter.nnetns, netns);
+}
+
 static __always_inline bool cgroup_wanted(struct sock *sk)
 {
 	for (__u32 i = 0; i < TT_MAX_FILTER; i++) {

@@ -201,6 +201,13 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
+	/*
+	 * Outside --netns no event of the socket is ever wanted. Leaving at once also keeps a run in
+	 * process context short: a softirq's event that finds this program running on its CPU is
+	 * skipped by the kernel and counted lost.
+	 */
+	if (kfilter.nnetns && !netns_wanted(sk_netns(sk)))
+		return 0;
 	scratch = bpf_map_lookup_elem(&event_scratch, &zero);
 	if (!scratch)
 		return 0;
