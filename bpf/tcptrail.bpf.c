@@ -232,9 +232,13 @@ static __always_inline struct sk_info *reset_info(const struct sock *sk)
 {
 	__u64 cookie;
 
-	/* Timewait and request sockets answer with resets too; only full sockets are kept. */
+	/*
+	 * Timewait and request sockets answer with resets too; only full sockets are kept. A
+	 * socket in CLOSE sends its reset after its CLOSE event (close() with SO_LINGER 0 or unread
+	 * data, a listener's close), which forgot it: no lookup to miss.
+	 */
 	if (!sk || sk->__sk_common.skc_state == TCP_TIME_WAIT ||
-	    sk->__sk_common.skc_state == TCP_NEW_SYN_RECV)
+	    sk->__sk_common.skc_state == TCP_NEW_SYN_RECV || sk->__sk_common.skc_state == TCP_CLOSE)
 		return NULL;
 	/* A followed socket's cookie was made at its first event: read it, no helper call. */
 	cookie = (__u64)sk->__sk_common.skc_cookie.counter;
