@@ -508,8 +508,20 @@ int seed_states(struct bpf_iter__tcp *ctx)
 	ev.sock_cookie = bpf_get_socket_cookie(sk);
 	ev.cgroup_id = sk_cgroup_id(sk);
 	read_endpoints(&ev, sk, tp);
-	info = info_get(&ev.sock_cookie, ev.oldstate != TCP_CLOSE ? INFO_SEED : INFO_FIND);
-	seed_owner(sk, info, &ev);
+	/*
+	 * Outside --netns the state handler leaves before it could forget the socket's record or
+	 * its listener's group: the walk keeps neither.
+	 */
+	if (!kfilter.nnetns || netns_wanted(ev.netns)) {
+		info = info_get(&ev.sock_cookie, ev.oldstate != TCP_CLOSE ? INFO_SEED : INFO_FIND);
+		seed_owner(sk, info, &ev);
+	} else {
+		__u64 ino = sock_ino(sk);
+
+		info = NULL;
+		if (ino)
+			bpf_map_delete_elem(&seed_owner_by_ino, &ino);
+	}
 	if (info) {
 		if (ev.oldstate == TCP_LISTEN)
 			info->listener = 1;

@@ -8,7 +8,8 @@
  * Cases: an orderly close (both sides' transitions, owner, addresses, the TIME_WAIT handoff
  * and the causes), a reset close (SO_LINGER 0: reset_out and reset_in), a refused connect, the
  * per-socket table and the listener table emptied after the sockets close, the kernel's port
- * filter, the per-socket records reused, and a socket whose index bucket is full.
+ * filter, the per-socket records reused, a socket whose index bucket is full, a full ring, and
+ * a namespace outside the filter, of which nothing is kept.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -587,6 +589,79 @@ static int loopback_up(void)
 	return ret ? -1 : 0;
 }
 
+/*
+ * A namespace outside --netns: its sockets get no record from their events or from the start-up
+ * walk, and its listener joins no group. The state handler leaves before it could forget them.
+ */
+static void test_other_netns(void)
+{
+	int report[2] = {-1, -1}, done[2] = {-1, -1}, listeners;
+	uint64_t cookies[3] = {0};
+	struct bpf_link *walk;
+	struct tracer t;
+	pid_t pid = -1;
+	char go = 0;
+
+	if (tracer_open(&t, 0)) {
+		CHECK(0, "the tracer does not load: %s", strerror(errno));
+		return;
+	}
+	walk = bpf_program__attach_iter(t.skel->progs.seed_states, NULL);
+	listeners = map_entries(t.skel->maps.listeners);
+	CHECK(walk && !pipe(report) && !pipe(done), "setting up: %s", strerror(errno));
+	if (walk && done[0] >= 0)
+		pid = fork();
+	if (pid == 0) {
+		socklen_t len = sizeof(cookies[0]);
+		uint16_t port = 0, local = 0;
+		char buf[4096];
+		int l, c, a, it;
+
+		if (unshare(CLONE_NEWNET) || loopback_up())
+			_exit(1);
+		l = listener(&port);
+		c = connect_to(port, &local);
+		a = l >= 0 ? accept(l, NULL, NULL) : -1;
+		/* The walk of the loader's start, in this namespace: an iterator reads its opener's. */
+		it = bpf_iter_create(bpf_link__fd(walk));
+		while (it >= 0 && read(it, buf, sizeof(buf)) > 0)
+			;
+		getsockopt(l, SOL_SOCKET, SO_COOKIE, &cookies[0], &len);
+		getsockopt(c, SOL_SOCKET, SO_COOKIE, &cookies[1], &len);
+		getsockopt(a, SOL_SOCKET, SO_COOKIE, &cookies[2], &len);
+		if (write(report[1], cookies, sizeof(cookies)) != sizeof(cookies) ||
+		    read(done[0], &go, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	/* Only the child writes and reads these: a child that fails is then an end of file. */
+	if (report[1] >= 0)
+		close(report[1]);
+	if (done[0] >= 0)
+		close(done[0]);
+	report[1] = done[0] = -1;
+	CHECK(pid > 0 && read(report[0], cookies, sizeof(cookies)) == sizeof(cookies),
+	      "no cookies from the other namespace");
+	for (int i = 0; i < 3; i++)
+		CHECK(cookies[i] && table_has(&t, cookies[i]) == 0,
+		      "socket %d (cookie %llu) of another namespace has a record", i,
+		      (unsigned long long)cookies[i]);
+	CHECK(map_entries(t.skel->maps.listeners) == listeners,
+	      "a listener of another namespace joined a group");
+	if (pid > 0) {
+		CHECK(write(done[1], &go, 1) == 1, "cannot end the other namespace");
+		waitpid(pid, NULL, 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (report[i] >= 0)
+			close(report[i]);
+		if (done[i] >= 0)
+			close(done[i]);
+	}
+	bpf_link__destroy(walk);
+	tracer_close(&t);
+}
+
 int main(void)
 {
 	if (geteuid()) {
@@ -605,6 +680,7 @@ int main(void)
 	test_record_reuse();
 	test_index_spill();
 	test_ring_full();
+	test_other_netns();
 	printf("bpftest: %d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }
