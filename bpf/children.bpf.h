@@ -26,7 +26,7 @@ struct {
  * as a function of its own it put a third frame under submit() on the stack budget.
  */
 static __always_inline void release_pending(const struct tt_event *e, struct sk_info *info,
-					    __u64 key, bool wanted)
+					    __u64 key)
 {
 	struct tt_event *held;
 
@@ -59,8 +59,7 @@ static __always_inline void release_pending(const struct tt_event *e, struct sk_
 			info->owner_known = OWNER_MOVED;
 		}
 	}
-	if (wanted)
-		submit(held);
+	submit(held);
 	bpf_map_delete_elem(&pending, &key);
 }
 

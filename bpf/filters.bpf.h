@@ -32,11 +32,7 @@ __noinline int event_wanted(const struct tt_event *e)
 	return tt_kfilter_match(&kfilter, e, !(e->flags & TT_F_PRE_ACCEPT));
 }
 
-/*
- * --netns, asked before any work: a socket never changes its network namespace, so a socket
- * outside the filter's needs no memory and its events need no record. Global: its loop is
- * verified once.
- */
+/* --netns, verified once as a global function: its loop on every caller's paths costs more. */
 __noinline int netns_wanted(__u32 netns)
 {
 	return tt_kfilter_has_u32(kfilter.netns, kfilter.nnetns, netns);
@@ -51,6 +47,18 @@ static __always_inline bool cgroup_wanted(struct sock *sk)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * --netns and --cgroup, asked before any work: a socket keeps its namespace and its cgroup (a
+ * child gets its listener's) for life, so none of the events of a socket outside them is ever
+ * wanted, and nothing of it needs to be kept.
+ */
+static __always_inline bool socket_watched(struct sock *sk)
+{
+	if (kfilter.nnetns && !netns_wanted(sk_netns(sk)))
+		return false;
+	return !filter_ncgroups || cgroup_wanted(sk);
 }
 
 #endif /* TT_FILTERS_BPF_H */

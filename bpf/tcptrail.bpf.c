@@ -86,7 +86,7 @@ static __always_inline void set_state(struct tt_event *e, struct sock *sk, int o
 	struct tcp_sock *tp;
 	struct sk_info *info;
 	__u64 sk_addr; /* the key of a held child: its cookie may not be its own yet */
-	bool wanted, clone;
+	bool clone;
 	int how;
 
 	__builtin_memset(e, 0, sizeof(*e));
@@ -118,7 +118,6 @@ static __always_inline void set_state(struct tt_event *e, struct sock *sk, int o
 	else
 		tp = bpf_skc_to_tcp_sock(sk);
 	read_endpoints(e, sk, tp);
-	wanted = !filter_ncgroups || cgroup_wanted(sk);
 
 	/* A child is a clone of its listener: its life starts at CLOSE, not at LISTEN. */
 	clone = newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN;
@@ -142,14 +141,14 @@ static __always_inline void set_state(struct tt_event *e, struct sock *sk, int o
 			event_owner(e, &o);
 		if (found == LISTENER_SHARED)
 			e->flags |= TT_F_PRE_ACCEPT;
-		if (!hold_child(e, NULL, &sk_addr, true) && wanted)
+		if (!hold_child(e, NULL, &sk_addr, true))
 			submit(e);
 		return;
 	}
 	if (oldstate == TCP_SYN_RECV && (!info || !info->state_ts || info->has_pending)) {
 		if (info)
 			info->has_pending = 0;
-		release_pending(e, info, sk_addr, wanted);
+		release_pending(e, info, sk_addr);
 	}
 	resolve_owner(e, info, sk, oldstate, newstate);
 	if (newstate == TCP_LISTEN) {
@@ -181,8 +180,7 @@ static __always_inline void set_state(struct tt_event *e, struct sock *sk, int o
 		return;
 	if (newstate == TCP_CLOSE && info)
 		info_delete(e->sock_cookie);
-	if (wanted)
-		submit(e);
+	submit(e);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -202,11 +200,11 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	/*
-	 * Outside --netns no event of the socket is ever wanted. Leaving at once also keeps a run in
-	 * process context short: a softirq's event that finds this program running on its CPU is
-	 * skipped by the kernel and counted lost.
+	 * Nothing of a socket outside --netns or --cgroup is wanted. Leaving at once also keeps a
+	 * run in process context short: a softirq's event that finds this program running on its
+	 * CPU is skipped by the kernel and counted lost.
 	 */
-	if (kfilter.nnetns && !netns_wanted(sk_netns(sk)))
+	if (!socket_watched(sk))
 		return 0;
 	scratch = bpf_map_lookup_elem(&event_scratch, &zero);
 	if (!scratch)
@@ -509,10 +507,10 @@ int seed_states(struct bpf_iter__tcp *ctx)
 	ev.cgroup_id = sk_cgroup_id(sk);
 	read_endpoints(&ev, sk, tp);
 	/*
-	 * Outside --netns the state handler leaves before it could forget the socket's record or
-	 * its listener's group: the walk keeps neither.
+	 * Outside --netns or --cgroup the state handler leaves before it could forget the socket's
+	 * record or its listener's group: the walk keeps neither.
 	 */
-	if (!kfilter.nnetns || netns_wanted(ev.netns)) {
+	if (socket_watched(sk)) {
 		info = info_get(&ev.sock_cookie, ev.oldstate != TCP_CLOSE ? INFO_SEED : INFO_FIND);
 		seed_owner(sk, info, &ev);
 	} else {

@@ -9,7 +9,7 @@
  * and the causes), a reset close (SO_LINGER 0: reset_out and reset_in), a refused connect, the
  * per-socket table and the listener table emptied after the sockets close, the kernel's port
  * filter, the per-socket records reused, a socket whose index bucket is full, a full ring, and
- * a namespace outside the filter, of which nothing is kept.
+ * a namespace and a cgroup outside the filters, of which nothing is kept.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -84,8 +84,12 @@ static uint32_t netns_ino(void)
 	return stat("/proc/self/ns/net", &st) ? 0 : (uint32_t)st.st_ino;
 }
 
-/* Loads and attaches the tracer, keeping only this netns (and one port, when port != 0). */
-static int tracer_open(struct tracer *t, uint16_t port)
+/*
+ * Loads and attaches the tracer, keeping only this netns (and one port, when port != 0, and the
+ * sockets of one cgroup v2 and below, when cgroup_id != 0).
+ */
+static int tracer_open_filtered(struct tracer *t, uint16_t port, uint64_t cgroup_id,
+				uint32_t cgroup_level)
 {
 	struct tcptrail_bpf__rodata *ro;
 	int reason = tt_btf_tracepoint_nargs("tcp_send_reset") >= 3;
@@ -101,6 +105,9 @@ static int tracer_open(struct tracer *t, uint16_t port)
 	ro->kfilter.nports = port ? 1 : 0;
 	ro->kfilter.ports[0] = port;
 	ro->any_filter = 1;
+	ro->filter_ncgroups = cgroup_id ? 1 : 0;
+	ro->filter_cgroup_ids[0] = cgroup_id;
+	ro->filter_cgroup_levels[0] = cgroup_level;
 	/* The optional parts this kernel lacks (the loader's probes, kept simple here). */
 	bpf_program__set_autoload(t->skel->progs.handle_send_reset_reason, reason);
 	bpf_program__set_autoload(t->skel->progs.handle_send_reset, !reason);
@@ -130,6 +137,11 @@ static int tracer_open(struct tracer *t, uint16_t port)
 	t->events = evring_new(t->skel->maps.events, t->skel->maps.ring_pos,
 			       t->skel->maps.ring_slots, on_record, &t->seen);
 	return t->events ? 0 : -1;
+}
+
+static int tracer_open(struct tracer *t, uint16_t port)
+{
+	return tracer_open_filtered(t, port, 0, 0);
 }
 
 static void tracer_close(struct tracer *t)
@@ -662,6 +674,79 @@ static void test_other_netns(void)
 	tracer_close(&t);
 }
 
+/* The cgroup v2 mount point (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host). */
+static int cgroup2_mount(char *path, size_t len)
+{
+	char line[4096], mnt[4096], fstype[64];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	int found = -1;
+
+	while (f && found && fgets(line, sizeof(line), f)) {
+		const char *dash = strstr(line, " - ");
+
+		if (dash && sscanf(dash, " - %63s", fstype) == 1 && !strcmp(fstype, "cgroup2") &&
+		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 && strlen(mnt) < len) {
+			strcpy(path, mnt);
+			found = 0;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * A cgroup outside --cgroup: with the filter naming a new, empty cgroup, this process's
+ * sockets get no record and its listener joins no group, and no event crosses the ring.
+ */
+static void test_other_cgroup(void)
+{
+	char mnt[4096], dir[4200];
+	uint64_t cookie[3] = {0};
+	uint16_t port = 0, local = 0;
+	int l, c, a, listeners;
+	struct tracer t;
+	struct stat st;
+
+	if (cgroup2_mount(mnt, sizeof(mnt))) {
+		printf("bpftest: no cgroup v2 mount: test_other_cgroup skipped\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/tcptrail-bpftest-%d", mnt, (int)getpid());
+	if (mkdir(dir, 0755) || stat(dir, &st)) {
+		CHECK(0, "cannot make %s: %s", dir, strerror(errno));
+		return;
+	}
+	if (tracer_open_filtered(&t, 0, (uint64_t)st.st_ino, 1)) {
+		CHECK(0, "the tracer does not load: %s", strerror(errno));
+		rmdir(dir);
+		return;
+	}
+	listeners = map_entries(t.skel->maps.listeners);
+	l = listener(&port);
+	c = connect_to(port, &local);
+	a = l >= 0 ? accept(l, NULL, NULL) : -1;
+	CHECK(l >= 0 && c >= 0 && a >= 0, "sockets");
+	for (int i = 0; i < 3; i++) {
+		socklen_t len = sizeof(cookie[i]);
+		int fd = i == 0 ? l : i == 1 ? c : a;
+
+		CHECK(!getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie[i], &len) &&
+			      table_has(&t, cookie[i]) == 0,
+		      "socket %d (cookie %llu) of another cgroup has a record", i,
+		      (unsigned long long)cookie[i]);
+	}
+	CHECK(map_entries(t.skel->maps.listeners) == listeners,
+	      "a listener of another cgroup joined a group");
+	close(a);
+	close(c);
+	close(l);
+	evring_poll(t.events, 100);
+	CHECK(t.seen.n == 0, "%d events of another cgroup crossed the ring", t.seen.n);
+	tracer_close(&t);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	if (geteuid()) {
@@ -681,6 +766,7 @@ int main(void)
 	test_index_spill();
 	test_ring_full();
 	test_other_netns();
+	test_other_cgroup();
 	printf("bpftest: %d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }
