@@ -10,6 +10,7 @@ export PATH
 cd /
 
 tracer=      # pid of the background tracer
+ftracer=     # pid of the filtered tracer (check_filters)
 holder_job=  # pid of the background "guest_traffic closewait"
 finished=0
 on_exit() {
@@ -26,7 +27,9 @@ EVENTS_PORT=47101
 STUCK_PORT=47102
 ACCEPT_PORT=47103
 IO_PORT=47104
+FILTER_PORT=47105
 REC=/tmp/rec.jsonl
+FREC=/tmp/filtered.jsonl
 
 # Each result says how long its check took.
 result() {
@@ -352,6 +355,45 @@ check_replay() {
 	fi
 }
 
+# --netns and --cgroup, which the state handler and the start-up walk ask before anything
+# else: a second tracer, both filters naming where the guest's traffic is, traces a connection
+# in full.
+filtered_seen() {
+	grep "\"rport\":$FILTER_PORT," "$FREC" 2>/dev/null |
+		grep -q '"old":"SYN_SENT","new":"ESTABLISHED"' &&
+		grep "\"lport\":$FILTER_PORT," "$FREC" | grep -q '"old":"LAST_ACK","new":"CLOSE"'
+}
+
+ftracing() { grep -q '^Tracing' /tmp/filtered.err 2>/dev/null || ! alive "$ftracer"; }
+
+check_filters() {
+	ns=$(stat -L -c %i /proc/self/ns/net)
+	cg=''
+	[ -e /sys/fs/cgroup/cgroup.procs ] && cg='--cgroup /'
+	# shellcheck disable=SC2086 # $cg is two words or none
+	./tcptrail -q -w "$FREC" --netns "$ns" $cg 2>/tmp/filtered.err &
+	ftracer=$!
+	poll 120 ftracing || true
+	if ! alive "$ftracer" || ! grep -q '^Tracing' /tmp/filtered.err; then
+		log_tail filters /tmp/filtered.err
+		result filters FAIL "tcptrail --netns $ns $cg did not trace:" \
+			"$(tail -n 1 /tmp/filtered.err)"
+	elif ! guest_traffic pair $FILTER_PORT >/tmp/fpair.out 2>&1; then
+		log_tail filters /tmp/fpair.out
+		result filters FAIL "guest_traffic pair failed"
+	elif poll 30 filtered_seen; then
+		result filters PASS "--netns $ns ${cg:-(no cgroup2)}: port $FILTER_PORT's" \
+			"SYN_SENT->ESTABLISHED and LAST_ACK->CLOSE"
+	else
+		grep "port\":$FILTER_PORT," "$FREC" | sed 's/^/TT-LOG filters: /' || true
+		result filters FAIL "--netns $ns $cg: port $FILTER_PORT's connection missing"
+	fi
+	if alive "$ftracer"; then
+		kill -INT "$ftracer"
+		wait "$ftracer" || true
+	fi
+}
+
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /tmp
@@ -369,6 +411,7 @@ check_load
 check_events
 check_accept
 check_io
+check_filters
 start_holder || true
 check_stuck
 check_snapshot snapshot-noconfig "no kernel config file"

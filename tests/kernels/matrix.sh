@@ -18,7 +18,7 @@ helper=$out/guest_traffic
 cache=${TT_KERNEL_CACHE:-/var/cache/tcptrail/kernels}
 kernels=$(echo "${TT_KERNELS:-6.1 6.12}" | tr , " ")
 limit=${TT_KERNEL_TIMEOUT:-300}
-checks="load events accept io stuck snapshot-noconfig snapshot-config replay"
+checks="load events accept io filters stuck snapshot-noconfig snapshot-config replay"
 
 say() { echo "matrix: $*"; }
 
