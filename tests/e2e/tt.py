@@ -303,8 +303,9 @@ def main(tests):
                 except EventsLost as e:
                     if attempt == LOSS_ATTEMPTS - 1:
                         raise
-                    print("again %s: the tracer lost events (%s)" % (
-                        t.__name__, str(e).strip().splitlines()[-1]), flush=True)
+                    said = str(e).strip().splitlines() or ["no detail"]
+                    print("again %s: the tracer lost events (%s)" % (t.__name__, said[-1]),
+                          flush=True)
                     _reap_tracers()
             passed += 1
             print("ok   %s (%.1fs)" % (t.__name__, time.monotonic() - start), flush=True)
