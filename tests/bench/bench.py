@@ -425,9 +425,10 @@ def worker_counts():
 
 
 def rate_suite(cases, workers, graceful, load=None, unit="conn/s", reps=REPS):
-    """Untraced runs bracket every traced run (u A u B u ... u, REPS times): each traced run is
-    compared with the mean of the untraced runs just before and just after it, so a machine
-    whose speed drifts (a shared VM host) shifts both sides of a ratio alike."""
+    """Untraced runs bracket every traced run (u A u B u ... u, REPS times, each round's order
+    rotated by one): each traced run is compared with the mean of the untraced runs just before
+    and just after it, so a machine whose speed drifts (a shared VM host) shifts both sides of a
+    ratio alike."""
     rows = {c: [] for c in cases}
     traced = [c for c in cases if c != "untraced"]
 
@@ -446,7 +447,9 @@ def rate_suite(cases, workers, graceful, load=None, unit="conn/s", reps=REPS):
     before = run("untraced", 0)
     rows["untraced"].append(before)
     for rep in range(reps):
-        for c in traced:
+        # Each round starts one case later: a slot of the round that is slow (the second run
+        # after a pause, say) falls on every case in turn, not always on the same one.
+        for c in traced[rep % len(traced):] + traced[:rep % len(traced)]:
             if rows[c] and "na" in rows[c][0]:
                 continue
             r = run(c, rep)
