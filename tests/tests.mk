@@ -106,11 +106,11 @@ matrix-build: all $(KERNEL_HELPERS)
 # real sockets in a private netns, exact records and map contents. Root only.
 $(OUTPUT)/bpftest/test_tracer: tests/bpf/test_tracer.c $(OUTPUT)/tcptrail.skel.h \
 			       $(OUTPUT)/bpfcommon.o $(OUTPUT)/evring.o $(OUTPUT)/evmerge.o \
-			       $(FLAGS_STAMP)
+			       $(OUTPUT)/cgroup.o $(FLAGS_STAMP)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -Isrc $(DEPFLAGS) -MF $@.d $< $(OUTPUT)/bpfcommon.o \
-		$(OUTPUT)/evring.o $(OUTPUT)/evmerge.o $(LIBBPF_LIBS) -o $@
+		$(OUTPUT)/evring.o $(OUTPUT)/evmerge.o $(OUTPUT)/cgroup.o $(LIBBPF_LIBS) -o $@
 
 bpftest: $(OUTPUT)/bpftest/test_tracer
 	@echo "== bpftest"

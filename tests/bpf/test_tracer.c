@@ -34,6 +34,7 @@
 #include "tcptrail.skel.h"
 #include "evring.h"
 #include "bpfcommon.h"
+#include "cgroup.h"
 #include "tcptrail.h"
 
 #define MAX_EVENTS 256
@@ -674,50 +675,32 @@ static void test_other_netns(void)
 	tracer_close(&t);
 }
 
-/* The cgroup v2 mount point (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host). */
-static int cgroup2_mount(char *path, size_t len)
-{
-	char line[4096], mnt[4096], fstype[64];
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	int found = -1;
-
-	while (f && found && fgets(line, sizeof(line), f)) {
-		const char *dash = strstr(line, " - ");
-
-		if (dash && sscanf(dash, " - %63s", fstype) == 1 && !strcmp(fstype, "cgroup2") &&
-		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 && strlen(mnt) < len) {
-			strcpy(path, mnt);
-			found = 0;
-		}
-	}
-	if (f)
-		fclose(f);
-	return found;
-}
-
 /*
  * A cgroup outside --cgroup: with the filter naming a new, empty cgroup, this process's
  * sockets get no record and its listener joins no group, and no event crosses the ring.
  */
 static void test_other_cgroup(void)
 {
-	char mnt[4096], dir[4200];
-	uint64_t cookie[3] = {0};
+	char mnt[CG_PATH_MAX], rel[64], norm[CG_PATH_MAX], dir[2 * CG_PATH_MAX];
+	uint64_t cookie[3] = {0}, id = 0;
 	uint16_t port = 0, local = 0;
-	int l, c, a, listeners;
+	int l, c, a, listeners, root_depth, level;
 	struct tracer t;
-	struct stat st;
 
-	if (cgroup2_mount(mnt, sizeof(mnt))) {
+	if (cg_find_v2_mount(mnt, sizeof(mnt), &root_depth)) {
 		printf("bpftest: no cgroup v2 mount: test_other_cgroup skipped\n");
 		return;
 	}
-	snprintf(dir, sizeof(dir), "%s/tcptrail-bpftest-%d", mnt, (int)getpid());
-	if (mkdir(dir, 0755) || stat(dir, &st)) {
-		CHECK(0, "cannot make %s: %s", dir, strerror(errno));
+	/* The id and level as the loader resolves --cgroup (src/filter.c). */
+	snprintf(rel, sizeof(rel), "/tcptrail-bpftest-%d", (int)getpid());
+	snprintf(dir, sizeof(dir), "%s%s", mnt, rel);
+	if (mkdir(dir, 0755) || cg_normalize(mnt, rel, norm, sizeof(norm), &level) ||
+	    cg_resolve(mnt, norm, &id)) {
+		CHECK(0, "cannot make cgroup %s: %s", dir, strerror(errno));
+		rmdir(dir);
 		return;
 	}
-	if (tracer_open_filtered(&t, 0, (uint64_t)st.st_ino, 1)) {
+	if (tracer_open_filtered(&t, 0, id, (uint32_t)(level + root_depth))) {
 		CHECK(0, "the tracer does not load: %s", strerror(errno));
 		rmdir(dir);
 		return;
