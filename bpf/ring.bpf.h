@@ -71,6 +71,16 @@ static __always_inline void wake_reader(__u64 now, __u64 unread)
 	bpf_ringbuf_output(&events, &bell, TT_DOORBELL_LEN, BPF_RB_FORCE_WAKEUP);
 }
 
+/* The same for this CPU's ring position, read and written by every record (sktable.bpf.h). */
+static __always_inline void ring_warm(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct tt_ring_pos *pos = bpf_map_lookup_elem(&ring_pos, &cpu);
+
+	if (pos)
+		asm volatile("" ::"r"(*(volatile __u64 *)&pos->head));
+}
+
 /* The record is all written before head says so: the reader may look at it from then on. */
 static __always_inline void ring_publish(struct tt_ring_pos *pos, __u64 head)
 {

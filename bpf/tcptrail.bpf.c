@@ -89,6 +89,9 @@ static __always_inline void set_state(struct tt_event *e, struct sock *sk, int o
 	bool clone;
 	int how;
 
+	/* The page walks of the socket's index bucket and the CPU's ring start before the clock. */
+	info_warm((__u64)sk->__sk_common.skc_cookie.counter);
+	ring_warm();
 	__builtin_memset(e, 0, sizeof(*e));
 	/*
 	 * CLOCK_MONOTONIC, as tcpstates: the boot-time clock costs ~10 ns more per event, and user
