@@ -186,6 +186,40 @@ static __always_inline void set_state(struct tt_event *e, struct sock *sk, int o
 	submit(e);
 }
 
+#ifdef TT_TRANSITION_COST
+/*
+ * Measurement builds only (tests/bench/transitions.sh): the time set_state() takes, summed per
+ * transition (key: newstate << 4 | oldstate), with the two clock reads that measure it.
+ */
+struct transition_cost {
+	__u64 ns;
+	__u64 runs;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct transition_cost);
+} transition_cost SEC(".maps");
+
+static __always_inline void timed_set_state(struct tt_event *e, struct sock *sk, int oldstate,
+					    int newstate, __u16 family)
+{
+	__u32 key = ((newstate & 15) << 4) | (oldstate & 15);
+	__u64 start = bpf_ktime_get_ns();
+	struct transition_cost *c;
+
+	set_state(e, sk, oldstate, newstate, family);
+	c = bpf_map_lookup_elem(&transition_cost, &key);
+	if (c) {
+		c->ns += bpf_ktime_get_ns() - start;
+		c->runs++;
+	}
+}
+#define set_state timed_set_state
+#endif
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 {

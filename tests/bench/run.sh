@@ -2,11 +2,12 @@
 # tcptrail benchmarks (`make bench`, as root): connection churn untraced vs traced by tcptrail
 # and by libbpf-tools tcpstates, in-kernel ns per event, tracer CPU per million events, RSS
 # after 10M events, 1-byte request/response (ping-pong) untraced vs traced with the ns per run of
-# each tcptrail program, and the snapshot benchmark (tests/bench/snapshot.sh) when present.
+# each tcptrail program, the state handler's BPF time per transition (tests/bench/transitions.sh)
+# and the snapshot benchmark (tests/bench/snapshot.sh) when present.
 # Prints a markdown table (medians of BENCH_REPS runs); knobs are listed in tests/bench/bench.py.
 # Reproduce: sudo make bench   (or BENCH_REPS=5 BENCH_SECONDS=10 sudo make bench)
 # Some sections only: sh tests/bench/run.sh SECTION... (churn graceful kernel rss fmt pingpong syscalls
-# snapshot scrape html), e.g. `sudo sh tests/bench/run.sh pingpong` after make bench has built everything,
+# snapshot scrape html transitions), e.g. `sudo sh tests/bench/run.sh pingpong` after make bench has built everything,
 # or `sudo make bench BENCH_ONLY=pingpong`.
 cd "$(dirname "$0")/../.." || exit 1
 # Arguments (or BENCH_ONLY, comma-separated) name the sections to run; snapshot is this
@@ -16,11 +17,13 @@ sections="$*"
 snapshot=1
 scrape=1
 html=1
+transitions=1
 if [ -n "$sections" ]; then
 	BENCH_ONLY=
 	snapshot=0
 	scrape=0
 	html=0
+	transitions=0
 	for s in $sections; do
 		if [ "$s" = snapshot ]; then
 			snapshot=1
@@ -28,11 +31,13 @@ if [ -n "$sections" ]; then
 			scrape=1
 		elif [ "$s" = html ]; then
 			html=1
+		elif [ "$s" = transitions ]; then
+			transitions=1
 		else
 			BENCH_ONLY="${BENCH_ONLY:+$BENCH_ONLY,}$s"
 		fi
 	done
-	# Only the snapshot, the scrape or the page: bench.py has nothing to run.
+	# Only the snapshot, the scrape, the page or the transitions: bench.py has nothing to run.
 	[ -n "$BENCH_ONLY" ] || BENCH_ONLY=none
 fi
 export BENCH_ONLY
@@ -67,6 +72,12 @@ elif [ -f tests/bench/snapshot.sh ]; then
 else
 	echo
 	echo "### Snapshot: n/a (tests/bench/snapshot.sh not present)" | tee -a .output/bench/results.md
+fi
+# Where the state handler's time goes, per transition (a measurement build).
+if [ "$transitions" = 1 ]; then
+	echo
+	sh tests/bench/transitions.sh | tee .output/bench/transitions.md
+	cat .output/bench/transitions.md >> .output/bench/results.md
 fi
 # The --metrics scrape with 100k sockets (tests/bench/scrape.sh).
 if [ "$scrape" = 1 ]; then
