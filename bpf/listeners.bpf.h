@@ -261,6 +261,56 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
 }
 
 /*
+ * The result of this CPU's last lookup for a child (a server's children arrive on the same
+ * listener one after another): the lookups of the group by its address cost ~160 ns of a
+ * child's first event here, the group's hash bucket and element and the per-port array each on
+ * pages of their own (vmalloc()ed maps: a page walk each on this VM). Any write to any group
+ * (created, joined, left, renamed, handed over, moved) moves every CPU's epoch on, which makes
+ * its memo stale; a memo filled while its epoch moved is stale from the start.
+ */
+struct listener_memo {
+	struct listen_key key; /* the child's own address, as it was looked up */
+	__u32 epoch;	       /* moved on by every write to a group */
+	__u32 filled;	       /* epoch + 1 when the fields below are the lookup's for key */
+	__u32 found;	       /* a group was found */
+	__u32 moved;
+	struct owner owner;
+	__u64 holder_task;
+	__u64 file;
+	__u32 holder_fd;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct listener_memo);
+} listener_memo SEC(".maps");
+
+/* Another CPU's value of a per-CPU map (5.19+): without it no memo is kept. */
+#define LISTENER_MEMOS	 bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_map_lookup_percpu_elem)
+#define TT_MEMO_MAX_CPUS 8192
+
+static long stale_memo(__u64 cpu, void *unused)
+{
+	__u32 zero = 0;
+	struct listener_memo *m = bpf_map_lookup_percpu_elem(&listener_memo, &zero, (__u32)cpu);
+
+	if (!m)
+		return 1; /* past the last possible CPU */
+	__sync_fetch_and_add(&m->epoch, 1);
+	return 0;
+}
+
+/* A listener group was written: every CPU looks its children's groups up again. */
+static __always_inline void listener_memos_stale(void)
+{
+	if (LISTENER_MEMOS)
+		bpf_loop(TT_MEMO_MAX_CPUS, stale_memo, NULL, 0);
+}
+
+/*
  * The owner a child not yet accepted takes from the listener it arrived on (inline in the clone
  * event of 6.1 and 6.12, which fires under the listener's cookie). 1 if there is one,
  * LISTENER_MOVED if the listener's holder known last let it go, LISTENER_SHARED if other
@@ -269,29 +319,84 @@ static __always_inline void group_leave(struct listen_key *k, __u64 cookie)
 #define LISTENER_MOVED	2
 #define LISTENER_SHARED 3 /* the owner is one of several holders of the listener */
 
+/* The memo's answer, as child_listener_owner() gives it; -1: look the group up. */
+static __always_inline int memo_owner(struct listener_memo *m, const struct listen_key *k,
+				      struct owner *o)
+{
+	if (m->filled != m->epoch + 1 || !same_listen_key(&m->key, k))
+		return -1;
+	if (!m->found)
+		return 0;
+	if (m->moved)
+		return LISTENER_MOVED;
+	/* Let go since: the lookup marks the group. */
+	if (m->holder_task && holder_slot_file(m->holder_task, m->holder_fd) != m->file)
+		return -1;
+	__builtin_memcpy(o, &m->owner, sizeof(*o));
+	if (!o->pid)
+		return 0;
+	return file_refs(m->file) > 1 ? LISTENER_SHARED : 1;
+}
+
+static __always_inline void memo_fill(struct listener_memo *m, __u32 epoch,
+				      const struct listen_group *g)
+{
+	m->found = g != NULL;
+	if (g) {
+		m->moved = g->moved;
+		__builtin_memcpy(&m->owner, &g->owner, sizeof(m->owner));
+		m->holder_task = g->holder_task;
+		m->holder_fd = g->holder_fd;
+		m->file = g->file;
+	}
+	/* A full barrier: the fields are in before a write's epoch is checked. */
+	if (__sync_fetch_and_add(&m->epoch, 0) == epoch)
+		m->filled = epoch + 1;
+}
+
 static __always_inline int child_listener_owner(const struct tt_event *e, struct owner *o)
 {
+	struct listener_memo *m = NULL;
 	struct listen_group *g;
 	struct listen_key k;
+	__u32 zero = 0, epoch = 0;
+	int found;
 
 	if (!e || !o)
 		return 0;
 	listen_key_of(&k, e);
+	if (LISTENER_MEMOS)
+		m = bpf_map_lookup_elem(&listener_memo, &zero);
+	if (m) {
+		found = memo_owner(m, &k, o);
+		if (found >= 0)
+			return found;
+		epoch = *(volatile __u32 *)&m->epoch;
+		m->filled = 0;
+		__builtin_memcpy(&m->key, &k, sizeof(k));
+	}
 	g = group_of(&k);
-	if (!g)
+	if (!g) {
+		if (m)
+			memo_fill(m, epoch, NULL);
 		return 0;
-	if (g->moved)
-		return LISTENER_MOVED;
+	}
 	/*
 	 * Passed to another process (haproxy -x), its holder gone or closed. Only the slot is read
 	 * (no search of the table: the verifier's stack budget), so a listener moved to another
 	 * fd of the same process counts as let go too.
 	 */
-	if (g->holder_task && holder_slot_file(g->holder_task, g->holder_fd) != g->file) {
+	if (!g->moved && g->holder_task &&
+	    holder_slot_file(g->holder_task, g->holder_fd) != g->file) {
 		g->moved = 1;
 		g->holder_task = 0;
+		listener_memos_stale();
 		return LISTENER_MOVED;
 	}
+	if (m)
+		memo_fill(m, epoch, g);
+	if (g->moved)
+		return LISTENER_MOVED;
 	__builtin_memcpy(o, &g->owner, sizeof(*o));
 	if (!o->pid)
 		return 0;
@@ -319,16 +424,15 @@ __noinline int update_listeners(const struct tt_event *e, const struct sk_info *
 	listen_key_of(&k, e);
 	if (closing) {
 		group_leave(&k, e->sock_cookie);
-		return 0;
-	}
-	if (!info || info->owner_known != OWNER_KNOWN) {
+	} else if (!info || info->owner_known != OWNER_KNOWN) {
 		group_join(&k, e->sock_cookie, NULL, NULL);
-		return 0;
+	} else {
+		h.task = info->holder_task;
+		h.fd = info->holder_fd;
+		h.file = file;
+		group_join(&k, e->sock_cookie, &info->owner, &h);
 	}
-	h.task = info->holder_task;
-	h.fd = info->holder_fd;
-	h.file = file;
-	group_join(&k, e->sock_cookie, &info->owner, &h);
+	listener_memos_stale();
 	return 0;
 }
 

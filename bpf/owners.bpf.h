@@ -281,6 +281,7 @@ static __always_inline void learn_listener(struct socket *sock, struct sock *sk)
 		g->holder_fd = fd;
 		g->file = file;
 		note_listen_owner(o.pid, &k);
+		listener_memos_stale();
 	}
 }
 
@@ -393,6 +394,7 @@ struct exec_walk {
 	struct file **fds;
 	__u64 leader;
 	struct owner o;
+	__u32 groups_renamed; /* listener groups written: their children's memos are stale */
 };
 
 static long rename_fd_owner(__u64 i, struct exec_walk *w)
@@ -426,6 +428,7 @@ static long rename_fd_owner(__u64 i, struct exec_walk *w)
 		g->holder_task = w->leader;
 		g->holder_fd = (__u32)i;
 		g->file = (__u64)file;
+		w->groups_renamed = 1;
 	}
 	return 0;
 }
@@ -442,7 +445,10 @@ static __always_inline void rename_sockets(struct task_struct *task, struct exec
 		return;
 	n = BPF_CORE_READ(fdt, max_fds);
 	w->fds = BPF_CORE_READ(fdt, fd);
+	w->groups_renamed = 0;
 	bpf_loop(n < TT_EXEC_MAX_FDS ? n : TT_EXEC_MAX_FDS, rename_fd_owner, w, 0);
+	if (w->groups_renamed)
+		listener_memos_stale();
 }
 
 #endif /* TT_OWNERS_BPF_H */

@@ -399,10 +399,12 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	lo = bpf_map_lookup_elem(&listen_owners, &tgid);
 	if (!lo || task->signal->live.counter)
 		return 0;
-	if ((live_owner(lo->heir, &h.heir, &h.heir_task) ||
-	     live_owner(task->real_parent->tgid, &h.heir, &h.heir_task)) &&
-	    !hand_over_noted(lo, &h))
-		bpf_for_each_map_elem(&listeners, hand_over_group, &h, 0);
+	if (live_owner(lo->heir, &h.heir, &h.heir_task) ||
+	    live_owner(task->real_parent->tgid, &h.heir, &h.heir_task)) {
+		if (!hand_over_noted(lo, &h))
+			bpf_for_each_map_elem(&listeners, hand_over_group, &h, 0);
+		listener_memos_stale();
+	}
 	bpf_map_delete_elem(&listen_owners, &tgid);
 	return 0;
 }
@@ -501,6 +503,7 @@ static __always_inline void seed_owner(struct sock *sk, struct sk_info *info,
 
 		group_join(&k, e->sock_cookie,
 			   info && info->owner_known == OWNER_KNOWN ? &info->owner : o, &h);
+		listener_memos_stale();
 	} else if (!o && info && !info->owner_known && !sk->sk_socket &&
 		   !(sk->__sk_common.skc_flags & (1UL << SOCK_DEAD))) {
 		listen_key_of(&k, e);
