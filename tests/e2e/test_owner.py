@@ -1377,6 +1377,41 @@ def test_wildcard_then_specific_listener():
     check_two_listeners(9211, "0.0.0.0", "127.0.0.1", "reuseport", via=("127.0.0.2", "127.0.0.1"))
 
 
+
+def test_specific_listener_after_a_child():
+    """A child of the wildcard listener, then a listener on that child's own address: the next
+    child on the address names the new listener's owner. Each CPU keeps its last listener
+    lookup for children (bpf/listeners.bpf.h, listener_memo); a new listener must make it stale.
+    The connections come from one CPU, so that both children are looked up on it."""
+    port = 9221
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        with Scenario() as sc:
+            main = sc.trace()
+            x = start_server(sc, "0.0.0.0", port, "reuseport")
+            ss_listener(ep("0.0.0.0", port), set(x.owner))
+            got = [served_connection(sc, main, x, "127.0.0.1", port, x.owner,
+                                     "before accept: the wildcard listener's owner, the only "
+                                     "listener yet")]
+            y = start_server(sc, "127.0.0.1", port, "reuseport")
+            ss_listener(ep("127.0.0.1", port), set(y.owner))
+            got.append(served_connection(sc, main, y, "127.0.0.1", port, y.owner,
+                                         "before accept: the owner of the listener on the "
+                                         "child's own address, opened after the first child"))
+            for srv in (x, y):
+                srv.send("release")
+                srv.expect("^done release")
+            for i, (cookie, rule) in enumerate(got):
+                wait_transition(main, cookie, "LAST_ACK", "CLOSE")
+                check_socket(sock_events(main, cookie), rule, "child %d" % (i + 1),
+                             [("CLOSE", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED"),
+                              ("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "LAST_ACK"),
+                              ("LAST_ACK", "CLOSE")])
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
 # ---------------------------------------------------------------- 11. backlog older than tracer
 
 def test_backlog_older_than_tracer():
@@ -1698,6 +1733,7 @@ if __name__ == "__main__":
              test_exec_keeps_fd, test_named_threads_process_name,
              test_reuseport_group_member_closes, test_same_port_two_addresses,
              test_same_port_two_families, test_wildcard_then_specific_listener,
+             test_specific_listener_after_a_child,
              test_backlog_older_than_tracer,
              test_unix_gc_not_a_kernel_thread, test_close_after_shutdown_no_same_state_event,
              test_launcher_many_listeners, test_rename_without_exec])
