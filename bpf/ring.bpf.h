@@ -71,7 +71,10 @@ static __always_inline void wake_reader(__u64 now, __u64 unread)
 	bpf_ringbuf_output(&events, &bell, TT_DOORBELL_LEN, BPF_RB_FORCE_WAKEUP);
 }
 
-/* The same for this CPU's ring position, read and written by every record (sktable.bpf.h). */
+/*
+ * Touches this CPU's ring position, which every record reads and writes, so that its page walk
+ * overlaps the handler's clock read (as info_warm() does for the socket index, sktable.bpf.h).
+ */
 static __always_inline void ring_warm(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
