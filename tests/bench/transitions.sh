@@ -17,10 +17,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 if [ $# -eq 0 ]; then
 	make -s OUTPUT=.output/transitions BIN=.output/transitions/tcptrail \
-		BPF_EXTRA_CFLAGS=-DTT_TRANSITION_COST .output/transitions/tcptrail || exit 1
+		BPF_EXTRA_CFLAGS=-DTT_TRANSITION_COST .output/transitions/tcptrail >&2 || exit 1
 	set -- .output/transitions/tcptrail
 fi
-make -s .output/bench/churn || exit 1
+make -s .output/bench/churn >&2 || exit 1
 exec python3 - "$@" <<'PY'
 import json, os, statistics, subprocess, sys, time
 
