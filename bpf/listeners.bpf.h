@@ -319,6 +319,25 @@ static __always_inline void listener_memos_stale(void)
 #define LISTENER_MOVED	2
 #define LISTENER_SHARED 3 /* the owner is one of several holders of the listener */
 
+/*
+ * Passed to another process (haproxy -x), its holder gone or closed. Only the slot is read (no
+ * search of the table: the verifier's stack budget), so a listener moved to another fd of the
+ * same process counts as let go too.
+ */
+static __always_inline bool holder_let_go(__u64 task, __u32 fd, __u64 file)
+{
+	return task && holder_slot_file(task, fd) != file;
+}
+
+/* A group's answer (or its memo's) once its holder checked out: its owner, shared or not. */
+static __always_inline int group_owner(struct owner *o, const struct owner *owner, __u64 file)
+{
+	__builtin_memcpy(o, owner, sizeof(*o));
+	if (!o->pid)
+		return 0;
+	return file_refs(file) > 1 ? LISTENER_SHARED : 1;
+}
+
 /* The memo's answer, as child_listener_owner() gives it; -1: look the group up. */
 static __always_inline int memo_owner(struct listener_memo *m, const struct listen_key *k,
 				      struct owner *o)
@@ -330,12 +349,9 @@ static __always_inline int memo_owner(struct listener_memo *m, const struct list
 	if (m->moved)
 		return LISTENER_MOVED;
 	/* Let go since: the lookup marks the group. */
-	if (m->holder_task && holder_slot_file(m->holder_task, m->holder_fd) != m->file)
+	if (holder_let_go(m->holder_task, m->holder_fd, m->file))
 		return -1;
-	__builtin_memcpy(o, &m->owner, sizeof(*o));
-	if (!o->pid)
-		return 0;
-	return file_refs(m->file) > 1 ? LISTENER_SHARED : 1;
+	return group_owner(o, &m->owner, m->file);
 }
 
 static __always_inline void memo_fill(struct listener_memo *m, __u32 epoch,
@@ -381,13 +397,7 @@ static __always_inline int child_listener_owner(const struct tt_event *e, struct
 			memo_fill(m, epoch, NULL);
 		return 0;
 	}
-	/*
-	 * Passed to another process (haproxy -x), its holder gone or closed. Only the slot is read
-	 * (no search of the table: the verifier's stack budget), so a listener moved to another
-	 * fd of the same process counts as let go too.
-	 */
-	if (!g->moved && g->holder_task &&
-	    holder_slot_file(g->holder_task, g->holder_fd) != g->file) {
+	if (!g->moved && holder_let_go(g->holder_task, g->holder_fd, g->file)) {
 		g->moved = 1;
 		g->holder_task = 0;
 		listener_memos_stale();
@@ -397,10 +407,7 @@ static __always_inline int child_listener_owner(const struct tt_event *e, struct
 		memo_fill(m, epoch, g);
 	if (g->moved)
 		return LISTENER_MOVED;
-	__builtin_memcpy(o, &g->owner, sizeof(*o));
-	if (!o->pid)
-		return 0;
-	return file_refs(g->file) > 1 ? LISTENER_SHARED : 1;
+	return group_owner(o, &g->owner, g->file);
 }
 
 /*
