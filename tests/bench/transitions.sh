@@ -26,6 +26,7 @@ import json, os, statistics, subprocess, sys, time
 
 STATES = ["?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
           "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV"]
+CONNECT = (2 << 4) | 7  # CLOSE -> SYN_SENT (key: new << 4 | old): one per connection
 secs = os.environ.get("BENCH_SECONDS", "5")
 rounds = int(os.environ.get("TRANSITIONS_ROUNDS", "3"))
 scratch = os.environ.get("BENCH_DIR", "/var/tmp/tcptrail-bench")
@@ -102,7 +103,7 @@ print("| build | transition | runs per connection | ns per run |")
 print("|---|---|---:|---:|")
 for b, runs in results.items():
     keys = sorted({k for r in runs for k in r if k != "all" and r[k][1] * 100 > r["all"][1]})
-    conns = statistics.median(r.get(0x2 << 4 | 7, (0, 1))[1] for r in runs) or 1
+    conns = statistics.median(r.get(CONNECT, (0, 1))[1] for r in runs) or 1
     for k in keys + ["all"]:
         name = "all" if k == "all" else "%s -> %s" % (STATES[k & 15], STATES[k >> 4])
         per = statistics.median(r[k][0] / r[k][1] for r in runs if k in r and r[k][1])
