@@ -22,6 +22,8 @@ program tcptrail loads, with kernel.bpf_stats_enabled. Environment knobs:
   BENCH_QUIET_WAIT (30: seconds to wait before a run for other processes' BPF tracepoint
     programs to go away)  BENCH_RETRIES (2: runs again a run that overlapped other processes'
     BPF tracers or program loads; runs that still do are counted under their table)
+  BENCH_CHURN_CPU (0: the CPU a single churn loop is pinned to, traced or not; "" leaves it to
+    the scheduler, whose moves of the loop between CPUs were most of the spread of the ratios)
 """
 import ctypes
 import json
@@ -66,6 +68,7 @@ QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "30"))
 RETRIES = int(os.environ.get("BENCH_RETRIES", "2"))
 EVENTS_PER_CONN = 6  # reset close: SYN_SENT, ESTABLISHED, CLOSE x client and server child
 BASE_PORT = 20000    # never 2024
+CHURN_CPU = os.environ.get("BENCH_CHURN_CPU", "0")
 
 
 def log(msg):
@@ -90,6 +93,10 @@ def churn_cmd(seconds, workers, graceful=False, progress=False, any_addr=False):
         args.append("--any")
     if progress:
         args.append("--progress")
+    # One loop on one CPU (the others left to the tracer and the rest of the machine): the
+    # same CPU for untraced and traced runs alike.
+    if workers == 1 and CHURN_CPU and (os.cpu_count() or 1) > 1:
+        args = ["taskset", "-c", CHURN_CPU] + args
     inner = "ip link set lo up && exec " + " ".join(args)
     return ["unshare", "-n", "sh", "-c", inner]
 
@@ -813,8 +820,10 @@ def main():
             ",".join(s for s in SECTIONS if s not in SKIP))
     counts = worker_counts()
     if "churn" not in SKIP:
-        lines.append("Churn workers: %s (each a connect/accept/close loop in one process)." %
-                     " and ".join(str(w) for w in counts))
+        lines.append("Churn workers: %s (each a connect/accept/close loop in one process)%s." % (
+            " and ".join(str(w) for w in counts),
+            "; a single loop runs on CPU %s" % CHURN_CPU if CHURN_CPU and (
+                os.cpu_count() or 1) > 1 else ""))
     lines.append("")
     cases = ["untraced", "tcptrail -q -w FILE", "tcptrail -q -w FILE --metrics",
              "tcptrail -q --metrics", "tcptrail text >/dev/null", "tcptrail -o json >FILE",

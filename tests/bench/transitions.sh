@@ -73,8 +73,9 @@ def one_run(binary):
         p.wait()
         sys.exit("transitions: %s is not a measurement build (no transition_cost map): "
                  "build it with BPF_EXTRA_CFLAGS=-DTT_TRANSITION_COST" % binary)
-    subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up; .output/bench/churn -s %s"
-                    % secs], check=True, stdout=subprocess.DEVNULL)
+    # On one CPU: the scheduler's moves of the loop between CPUs were most of the spread.
+    subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up; exec taskset -c 0 "
+                    ".output/bench/churn -s %s" % secs], check=True, stdout=subprocess.DEVNULL)
     dump = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "id", str(mid)],
                                      capture_output=True, text=True).stdout)
     p.send_signal(2)
@@ -95,7 +96,11 @@ def one_run(binary):
 results = {b: [] for b in sys.argv[1:]}
 for r in range(rounds):
     for b in sys.argv[1:]:
-        results[b].append(one_run(b))
+        res = one_run(b)
+        results[b].append(res)
+        # Each run's figure too, on stderr: the spread tells whether a difference is real.
+        print("transitions: round %d %s: all %.1f ns" % (r + 1, b, res["all"][0] / max(
+            res["all"][1], 1)), file=sys.stderr, flush=True)
 print("### BPF ns per transition under churn (%s s, 1 worker, reset close; median of %d runs; "
       "each includes its own timing, ~25-30 ns)" % (secs, rounds))
 print()
