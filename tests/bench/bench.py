@@ -22,6 +22,9 @@ program tcptrail loads, with kernel.bpf_stats_enabled. Environment knobs:
   BENCH_QUIET_WAIT (30: seconds to wait before a run for other processes' BPF tracepoint
     programs to go away)  BENCH_RETRIES (2: runs again a run that overlapped other processes'
     BPF tracers or program loads; runs that still do are counted under their table)
+  BENCH_TCPTRAIL_DISPATCH (a measurement build whose state handler returns at once, run.sh
+    builds it: its "reference" case joins the reset-close churn table, the cost of the kernel's
+    calls of the programs and of an idle reader, which no work in the handler can go under)
   BENCH_CHURN_CPU (0: the CPU a single churn loop is pinned to, traced or not; "" leaves it to
     the scheduler, whose moves of the loop between CPUs were most of the spread of the ratios)
 """
@@ -59,6 +62,8 @@ PINGPONG = os.path.join(ROOT, ".output", "bench", "pingpong")
 GETPPID = os.path.join(ROOT, ".output", "bench", "getppid")
 TCPTRAIL_B = os.environ.get("BENCH_TCPTRAIL_B")
 B_CASE = "B: tcptrail -q -w FILE"
+TCPTRAIL_DISPATCH = os.environ.get("BENCH_TCPTRAIL_DISPATCH")
+DISPATCH_CASE = "reference: state handler returns at once, -q -w FILE"
 SYSCALLS = int(os.environ.get("BENCH_SYSCALLS", "8000000"))
 PP_SECONDS = float(os.environ.get("BENCH_PP_SECONDS", "5"))
 PP_PAIRS = int(os.environ.get("BENCH_PP_PAIRS", "2"))
@@ -309,6 +314,8 @@ def tracer_argv(case, path):
         return [TCPTRAIL, "-q", "-w", path], os.devnull, "tcptrail"
     if case == B_CASE:
         return [TCPTRAIL_B, "-q", "-w", path], os.devnull, "tcptrail"
+    if case == DISPATCH_CASE:
+        return [TCPTRAIL_DISPATCH, "-q", "-w", path], os.devnull, "tcptrail"
     if case == "tcptrail -q -w FILE --metrics":
         return ([TCPTRAIL, "-q", "-w", path, "--metrics", "127.0.0.1:%d" % METRICS_PORT],
                 os.devnull, "tcptrail")
@@ -831,6 +838,8 @@ def main():
     if os.environ.get("BENCH_CASES"):
         cases = ["untraced"] + [c for c in cases if c in os.environ["BENCH_CASES"].split(",")]
     cases = with_b(cases)
+    if TCPTRAIL_DISPATCH:
+        cases.append(DISPATCH_CASE)
     for workers in (counts if "churn" not in SKIP else []):
         rows = rate_suite(cases, workers, graceful=False)
         lines += rate_table("Connection churn, reset close (SO_LINGER 0, 6 events per "

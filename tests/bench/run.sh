@@ -58,6 +58,13 @@ if [ ! -d /sys/kernel/tracing/events ]; then
 	}
 fi
 mkdir -p .output/bench
+# The churn's reference case: a build whose state handler returns at once (bench.py).
+if [ -z "$BENCH_TCPTRAIL_DISPATCH" ] && [ "$BENCH_ONLY" != none ]; then
+	make -s OUTPUT=.output/dispatch BIN=.output/dispatch/tcptrail \
+		BPF_EXTRA_CFLAGS=-DTT_DISPATCH_ONLY .output/dispatch/tcptrail >&2 || exit 1
+	BENCH_TCPTRAIL_DISPATCH=.output/dispatch/tcptrail
+	export BENCH_TCPTRAIL_DISPATCH
+fi
 if [ "$BENCH_ONLY" = none ]; then
 	: >.output/bench/results.md
 else
