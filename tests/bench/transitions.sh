@@ -8,7 +8,8 @@
 #
 # With no BIN, builds this tree's measurement binary (.output/transitions/tcptrail). Several
 # BINs (measurement builds of other trees) run in turn, TRANSITIONS_ROUNDS times (3), each for
-# BENCH_SECONDS of churn (5, one worker, reset close); the table shows medians per binary.
+# BENCH_SECONDS of churn (5, one worker on CPU 0, reset close); the table shows medians per
+# binary, and each run's figure goes to stderr.
 # Root: it loads BPF programs and makes a network namespace.
 cd "$(dirname "$0")/../.." || exit 1
 if [ "$(id -u)" -ne 0 ]; then
@@ -73,9 +74,12 @@ def one_run(binary):
         p.wait()
         sys.exit("transitions: %s is not a measurement build (no transition_cost map): "
                  "build it with BPF_EXTRA_CFLAGS=-DTT_TRANSITION_COST" % binary)
-    # On one CPU: the scheduler's moves of the loop between CPUs were most of the spread.
-    subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up; exec taskset -c 0 "
-                    ".output/bench/churn -s %s" % secs], check=True, stdout=subprocess.DEVNULL)
+    # On one CPU (BENCH_CHURN_CPU, as make bench): the scheduler's moves of the loop between
+    # CPUs were most of the spread.
+    cpu = os.environ.get("BENCH_CHURN_CPU", "0")
+    pin = "taskset -c %s " % cpu if cpu and (os.cpu_count() or 1) > 1 else ""
+    subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up; exec %s.output/bench/churn "
+                    "-s %s" % (pin, secs)], check=True, stdout=subprocess.DEVNULL)
     dump = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "id", str(mid)],
                                      capture_output=True, text=True).stdout)
     p.send_signal(2)
