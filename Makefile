@@ -31,7 +31,7 @@ ALL_CFLAGS  := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -DTCPTRAIL_VERSION
 BPF_CFLAGS  := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall \
 	       -Iinclude -Ivmlinux/$(ARCH_UNAME)
 # Builds for measurement only: -DTT_TRANSITION_COST (tests/bench/transitions.sh) and
-# -DTT_DISPATCH_ONLY (the churn reference of tests/bench/run.sh).
+# -DTT_DISPATCH_ONLY (the churn reference of tests/bench/bench.py).
 BPF_EXTRA_CFLAGS ?=
 BPF_CFLAGS  += $(BPF_EXTRA_CFLAGS)
 

@@ -22,9 +22,10 @@ program tcptrail loads, with kernel.bpf_stats_enabled. Environment knobs:
   BENCH_QUIET_WAIT (30: seconds to wait before a run for other processes' BPF tracepoint
     programs to go away)  BENCH_RETRIES (2: runs again a run that overlapped other processes'
     BPF tracers or program loads; runs that still do are counted under their table)
-  BENCH_TCPTRAIL_DISPATCH (a measurement build whose state handler returns at once, run.sh
-    builds it: its "reference" case joins the reset-close churn table, the cost of the kernel's
-    calls of the programs and of an idle reader, which no work in the handler can go under)
+  BENCH_TCPTRAIL_DISPATCH (a measurement build whose state handler returns at once; by default
+    this tree's, built here: its "reference" case joins the reset-close churn table, the cost of
+    the kernel's calls of the programs and of an idle reader, which no work in the handler can
+    go under)
   BENCH_CHURN_CPU (0: the CPU a single churn loop is pinned to, traced or not; "" leaves it to
     the scheduler, whose moves of the loop between CPUs were most of the spread of the ratios)
 """
@@ -62,7 +63,8 @@ PINGPONG = os.path.join(ROOT, ".output", "bench", "pingpong")
 GETPPID = os.path.join(ROOT, ".output", "bench", "getppid")
 TCPTRAIL_B = os.environ.get("BENCH_TCPTRAIL_B")
 B_CASE = "B: tcptrail -q -w FILE"
-TCPTRAIL_DISPATCH = os.environ.get("BENCH_TCPTRAIL_DISPATCH")
+TCPTRAIL_DISPATCH = os.environ.get("BENCH_TCPTRAIL_DISPATCH") or os.path.join(
+    ROOT, ".output", "dispatch", "tcptrail")
 DISPATCH_CASE = "reference: state handler returns at once, -q -w FILE"
 SYSCALLS = int(os.environ.get("BENCH_SYSCALLS", "8000000"))
 PP_SECONDS = float(os.environ.get("BENCH_PP_SECONDS", "5"))
@@ -90,6 +92,14 @@ def wait_until(pred, timeout=30.0, what="condition"):
     raise RuntimeError("timed out waiting for " + what)
 
 
+def churn_cpu(workers):
+    """The CPU a churn of `workers` loops is pinned to, or None: one loop on one CPU (the others
+    left to the tracer and the rest of the machine), the same for untraced and traced runs."""
+    if workers == 1 and CHURN_CPU and (os.cpu_count() or 1) > 1:
+        return CHURN_CPU
+    return None
+
+
 def churn_cmd(seconds, workers, graceful=False, progress=False, any_addr=False):
     args = [CHURN, "-s", str(seconds), "-w", str(workers), "-p", str(BASE_PORT)]
     if graceful:
@@ -98,10 +108,8 @@ def churn_cmd(seconds, workers, graceful=False, progress=False, any_addr=False):
         args.append("--any")
     if progress:
         args.append("--progress")
-    # One loop on one CPU (the others left to the tracer and the rest of the machine): the
-    # same CPU for untraced and traced runs alike.
-    if workers == 1 and CHURN_CPU and (os.cpu_count() or 1) > 1:
-        args = ["taskset", "-c", CHURN_CPU] + args
+    if churn_cpu(workers):
+        args = ["taskset", "-c", churn_cpu(workers)] + args
     inner = "ip link set lo up && exec " + " ".join(args)
     return ["unshare", "-n", "sh", "-c", inner]
 
@@ -815,6 +823,12 @@ def main():
     for p in need:
         if not os.access(p, os.X_OK):
             sys.exit("bench: %s missing: run make bench" % p)
+    if "churn" not in SKIP and not os.environ.get("BENCH_TCPTRAIL_DISPATCH"):
+        # The churn's reference case, a measurement build of this tree (as transitions.sh's).
+        if subprocess.run(["make", "-s", "-C", ROOT, "OUTPUT=.output/dispatch",
+                           "BIN=" + TCPTRAIL_DISPATCH, "BPF_EXTRA_CFLAGS=-DTT_DISPATCH_ONLY",
+                           TCPTRAIL_DISPATCH], stdout=sys.stderr).returncode:
+            sys.exit("bench: the reference build (BPF_EXTRA_CFLAGS=-DTT_DISPATCH_ONLY) failed")
     os.makedirs(SCRATCH, exist_ok=True)
     load0 = loadavg()
     lines = ["## tcptrail benchmarks", "",
@@ -829,8 +843,7 @@ def main():
     if "churn" not in SKIP:
         lines.append("Churn workers: %s (each a connect/accept/close loop in one process)%s." % (
             " and ".join(str(w) for w in counts),
-            "; a single loop runs on CPU %s" % CHURN_CPU if CHURN_CPU and (
-                os.cpu_count() or 1) > 1 else ""))
+            "; a single loop runs on CPU %s" % churn_cpu(1) if churn_cpu(1) else ""))
     lines.append("")
     cases = ["untraced", "tcptrail -q -w FILE", "tcptrail -q -w FILE --metrics",
              "tcptrail -q --metrics", "tcptrail text >/dev/null", "tcptrail -o json >FILE",
@@ -838,7 +851,7 @@ def main():
     if os.environ.get("BENCH_CASES"):
         cases = ["untraced"] + [c for c in cases if c in os.environ["BENCH_CASES"].split(",")]
     cases = with_b(cases)
-    if TCPTRAIL_DISPATCH:
+    if "churn" not in SKIP:
         cases.append(DISPATCH_CASE)
     for workers in (counts if "churn" not in SKIP else []):
         rows = rate_suite(cases, workers, graceful=False)

@@ -58,18 +58,6 @@ if [ ! -d /sys/kernel/tracing/events ]; then
 	}
 fi
 mkdir -p .output/bench
-# The churn's reference case: a build whose state handler returns at once (bench.py).
-case ",$BENCH_ONLY," in
-,, | *,churn,*) churn=1 ;;
-*) churn=0 ;;
-esac
-case ",$BENCH_SKIP," in *,churn,*) churn=0 ;; esac
-if [ -z "$BENCH_TCPTRAIL_DISPATCH" ] && [ "$churn" = 1 ]; then
-	make -s OUTPUT=.output/dispatch BIN=.output/dispatch/tcptrail \
-		BPF_EXTRA_CFLAGS=-DTT_DISPATCH_ONLY .output/dispatch/tcptrail >&2 || exit 1
-	BENCH_TCPTRAIL_DISPATCH=.output/dispatch/tcptrail
-	export BENCH_TCPTRAIL_DISPATCH
-fi
 if [ "$BENCH_ONLY" = none ]; then
 	: >.output/bench/results.md
 else
